@@ -1,0 +1,294 @@
+//! Diagnostics shared by every stage: source files, spans, and one
+//! diagnostic type rendered by miette.
+//!
+//! Every error the user can cause ends up as a [`Diag`]: a stable code
+//! (`rasp::parse::...`, `rasp::name::undefined`, `rasp::type::...`,
+//! `rasp::eval::...`), a message, an optional labelled span in a known file,
+//! an optional help text, and related diagnostics (e.g. "defined here").
+
+use std::fmt;
+use std::sync::{Arc, RwLock};
+
+use miette::{LabeledSpan, NamedSource, Severity, SourceCode, SourceSpan};
+
+/// Index of a source file in the [`SourceMap`].
+pub type FileId = u32;
+
+/// A byte range in one source file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Span {
+    pub file: FileId,
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Span {
+    pub fn new(file: FileId, start: usize, end: usize) -> Span {
+        Span {
+            file,
+            start: start as u32,
+            end: end.max(start) as u32,
+        }
+    }
+    /// The smallest span covering both (same file assumed).
+    pub fn to(self, other: Span) -> Span {
+        Span {
+            file: self.file,
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
+    }
+}
+
+/// One loaded source text.
+#[derive(Debug)]
+pub struct SourceFile {
+    pub name: String,
+    pub text: Arc<str>,
+}
+
+/// All source texts seen by a session (files, the prelude, REPL lines).
+/// Cheap to clone; shared between threads.
+#[derive(Clone, Debug, Default)]
+pub struct SourceMap {
+    files: Arc<RwLock<Vec<Arc<SourceFile>>>>,
+}
+
+impl SourceMap {
+    pub fn new() -> SourceMap {
+        SourceMap::default()
+    }
+
+    pub fn add(&self, name: impl Into<String>, text: impl Into<Arc<str>>) -> FileId {
+        let mut files = self.files.write().unwrap_or_else(|e| e.into_inner());
+        files.push(Arc::new(SourceFile {
+            name: name.into(),
+            text: text.into(),
+        }));
+        (files.len() - 1) as FileId
+    }
+
+    pub fn get(&self, id: FileId) -> Option<Arc<SourceFile>> {
+        let files = self.files.read().unwrap_or_else(|e| e.into_inner());
+        files.get(id as usize).cloned()
+    }
+
+    /// The text a span covers, if the file is known.
+    pub fn snippet(&self, span: Span) -> Option<String> {
+        let f = self.get(span.file)?;
+        f.text
+            .get(span.start as usize..span.end as usize)
+            .map(str::to_string)
+    }
+
+    /// 1-based line and column of a span's start.
+    pub fn line_col(&self, span: Span) -> Option<(usize, usize)> {
+        let f = self.get(span.file)?;
+        let upto = f.text.get(..span.start as usize)?;
+        let line = upto.matches('\n').count() + 1;
+        let col = upto.rsplit('\n').next().map_or(0, |s| s.chars().count()) + 1;
+        Some((line, col))
+    }
+}
+
+/// A diagnostic: code, message, optional primary span, help and related
+/// notes. Boxed, so `Result<T, Diag>` stays small on hot paths.
+#[derive(Clone)]
+pub struct Diag(Box<DiagData>);
+
+/// The contents of a [`Diag`] (read through `Deref`).
+#[derive(Clone)]
+pub struct DiagData {
+    pub code: &'static str,
+    pub message: String,
+    pub severity: Severity,
+    pub span: Option<Span>,
+    pub label: Option<String>,
+    pub help: Option<String>,
+    pub related: Vec<Diag>,
+    source: Option<NamedSource<Arc<str>>>,
+}
+
+impl std::ops::Deref for Diag {
+    type Target = DiagData;
+    fn deref(&self) -> &DiagData {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Diag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Diag")
+            .field("code", &self.code)
+            .field("message", &self.message)
+            .field("span", &self.span)
+            .finish()
+    }
+}
+
+impl Diag {
+    pub fn error(code: &'static str, message: impl Into<String>) -> Diag {
+        Diag(Box::new(DiagData {
+            code,
+            message: message.into(),
+            severity: Severity::Error,
+            span: None,
+            label: None,
+            help: None,
+            related: Vec::new(),
+            source: None,
+        }))
+    }
+
+    pub fn warning(code: &'static str, message: impl Into<String>) -> Diag {
+        let mut d = Diag::error(code, message);
+        d.0.severity = Severity::Warning;
+        d
+    }
+
+    pub fn at(mut self, span: Span) -> Diag {
+        self.0.span = Some(span);
+        self
+    }
+
+    /// Set the span only if none is set yet.
+    pub fn or_at(mut self, span: Span) -> Diag {
+        if self.0.span.is_none() {
+            self.0.span = Some(span);
+        }
+        self
+    }
+
+    pub fn label(mut self, label: impl Into<String>) -> Diag {
+        self.0.label = Some(label.into());
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Diag {
+        self.0.help = Some(help.into());
+        self
+    }
+
+    pub fn with_related(mut self, d: Diag) -> Diag {
+        self.0.related.push(d);
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        matches!(self.severity, Severity::Error)
+    }
+
+    /// Attach the source text of the span's file (and of related notes), so
+    /// the diagnostic can be rendered on its own.
+    pub fn with_sources(mut self, sources: &SourceMap) -> Diag {
+        if let Some(span) = self.span
+            && let Some(f) = sources.get(span.file)
+        {
+            self.0.source = Some(NamedSource::new(f.name.clone(), f.text.clone()));
+        }
+        self.0.related = std::mem::take(&mut self.0.related)
+            .into_iter()
+            .map(|d| d.with_sources(sources))
+            .collect();
+        self
+    }
+
+    /// Render without colour (for tests, logs and non-terminals).
+    pub fn render_plain(&self) -> String {
+        let mut out = String::new();
+        let handler =
+            miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+                .with_width(100);
+        if handler.render_report(&mut out, self).is_err() {
+            out = format!("{}: {}", self.code, self.message);
+        }
+        out
+    }
+}
+
+impl fmt::Display for Diag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Diag {}
+
+impl miette::Diagnostic for Diag {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.code))
+    }
+
+    fn severity(&self) -> Option<Severity> {
+        Some(self.severity)
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        self.source.as_ref().map(|s| s as &dyn SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        let span = self.span?;
+        self.source.as_ref()?;
+        let ss = SourceSpan::new(
+            (span.start as usize).into(),
+            (span.end - span.start) as usize,
+        );
+        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(
+            self.label.clone(),
+            ss,
+        ))))
+    }
+
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
+        if self.related.is_empty() {
+            None
+        } else {
+            Some(Box::new(
+                self.related.iter().map(|d| d as &dyn miette::Diagnostic),
+            ))
+        }
+    }
+}
+
+/// Diagnostic codes, in one place so they stay stable.
+pub mod codes {
+    pub const PARSE_TOKEN: &str = "rasp::parse::invalid_token";
+    pub const PARSE_UNEXPECTED: &str = "rasp::parse::unexpected_token";
+    pub const PARSE_EOF: &str = "rasp::parse::unexpected_eof";
+    pub const PARSE_ENCODING: &str = "rasp::parse::encoding";
+    pub const PARSE_TOO_DEEP: &str = "rasp::parse::too_deep";
+    pub const NAME_UNDEFINED: &str = "rasp::name::undefined";
+    pub const NAME_RESERVED: &str = "rasp::name::reserved";
+    pub const NAME_PRIVATE: &str = "rasp::name::private";
+    pub const TYPE_MISMATCH: &str = "rasp::type::mismatch";
+    pub const TYPE_ARITY: &str = "rasp::type::arity";
+    pub const TYPE_NOT_CALLABLE: &str = "rasp::type::not_callable";
+    pub const TYPE_SELECTOR: &str = "rasp::type::selector_op";
+    pub const TYPE_INDEX: &str = "rasp::type::index";
+    pub const TYPE_UNPACK: &str = "rasp::type::unpack";
+    pub const LOAD_NOT_FOUND: &str = "rasp::load::not_found";
+    pub const LOAD_CYCLE: &str = "rasp::load::cycle";
+    pub const LOAD_IO: &str = "rasp::load::io";
+    pub const LIMIT_RECURSION: &str = "rasp::limit::recursion";
+    pub const EVAL_DIV_ZERO: &str = "rasp::eval::division_by_zero";
+    pub const EVAL_MIXED_TYPES: &str = "rasp::eval::mixed_types";
+    pub const EVAL_NON_NUMERIC_MEAN: &str = "rasp::eval::non_numeric_mean";
+    pub const EVAL_KEY: &str = "rasp::eval::missing_key";
+    pub const EVAL_INDEX: &str = "rasp::eval::index_out_of_range";
+    pub const EVAL_TYPE: &str = "rasp::eval::type_error";
+    pub const EVAL_VALUE: &str = "rasp::eval::value_error";
+    pub const EVAL_OVERFLOW: &str = "rasp::eval::overflow";
+    pub const EVAL_EMPTY_INPUT: &str = "rasp::eval::empty_input";
+    pub const EVAL_INPUT: &str = "rasp::eval::bad_input";
+    pub const EVAL_TOO_LONG: &str = "rasp::eval::input_too_long";
+    pub const CLI_NO_SUCH_NAME: &str = "rasp::cli::no_such_name";
+    pub const CLI_NOT_SOP: &str = "rasp::cli::not_an_sop";
+    pub const CLI_INPUT: &str = "rasp::cli::bad_input";
+}

@@ -1,0 +1,542 @@
+//! The front end: the meta level of RASP (atoms, lists, dicts, functions,
+//! loops, comprehensions, `load`, the library) evaluated once, while a
+//! program is read. Its result is IR: every s-op and selector a program
+//! names is a node of the session's [`Graph`].
+
+mod eval;
+pub mod value;
+
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use crate::diag::{Diag, FileId, SourceMap, Span, codes};
+use crate::interp::{self, Output};
+use crate::ir::{Graph, NodeId, Op, TokenKind, Value};
+use crate::syntax::{self, ast};
+pub use value::{Dict, Func, MVal, Scope, ScopeRef};
+
+/// The library, written in RASP, loaded into the base scope of every session.
+pub const PRELUDE: &str = include_str!("../../stdlib/prelude.rasp");
+
+/// Names no program may rebind.
+pub const RESERVED: &[&str] = &[
+    "if",
+    "else",
+    "not",
+    "and",
+    "or",
+    "out",
+    "def",
+    "return",
+    "range",
+    "for",
+    "in",
+    "zip",
+    "len",
+    "get",
+    "tokens_asis",
+    "tokens_str",
+    "tokens_int",
+    "tokens_bool",
+    "tokens_float",
+    "indices",
+    "True",
+    "False",
+];
+
+/// Longest input evaluated unless raised (`--max-len`): selectors cost
+/// O(n^2) per query row sweep, so a 100,000-token input would run for hours.
+pub const DEFAULT_MAX_LEN: usize = 10_000;
+
+/// Deepest allowed nesting of user function calls.
+pub const MAX_CALL_DEPTH: usize = 1000;
+
+/// Which example the REPL shows s-ops and selectors on.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub sop_example: Vec<Value>,
+    pub sel_example: Vec<Value>,
+    pub sop_examples: bool,
+    pub sel_examples: bool,
+    pub full_seq_display: bool,
+    /// Longest input to evaluate.
+    pub max_len: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        let hello: Vec<Value> = "hello"
+            .chars()
+            .map(|c| Value::str(&c.to_string()))
+            .collect();
+        Settings {
+            sop_example: hello.clone(),
+            sel_example: hello,
+            sop_examples: true,
+            sel_examples: true,
+            full_seq_display: false,
+            max_len: DEFAULT_MAX_LEN,
+        }
+    }
+}
+
+/// What a statement did, for the REPL's echo.
+#[derive(Clone, Debug)]
+pub enum Echo {
+    /// `name = value` (one per target).
+    Assigned {
+        name: String,
+        value: MVal,
+    },
+    /// A function was defined.
+    Defined {
+        name: String,
+        func: Rc<Func>,
+    },
+    /// An expression statement's value (`out`).
+    Value {
+        value: MVal,
+        expr: ast::Expr,
+    },
+    /// A file was loaded and these names imported.
+    Loaded {
+        file: String,
+        names: Vec<(String, MVal)>,
+    },
+    /// `draw(sop[, input]);`
+    Draw {
+        node: NodeId,
+        input: Option<Vec<Value>>,
+        span: Span,
+    },
+    SetExample {
+        target: ast::ExampleTarget,
+    },
+    ShowExample {
+        target: ast::ExampleTarget,
+    },
+    Examples {
+        target: ast::ExampleTarget,
+        on: bool,
+    },
+    FullSeqDisplay {
+        on: bool,
+    },
+    Exit,
+}
+
+/// The result of running a piece of source.
+#[derive(Debug, Default)]
+pub struct RunResult {
+    pub echoes: Vec<Echo>,
+    pub diags: Vec<Diag>,
+    /// An `exit`/`quit` statement was reached.
+    pub exited: bool,
+}
+
+impl RunResult {
+    pub fn has_errors(&self) -> bool {
+        self.diags.iter().any(Diag::is_error)
+    }
+}
+
+/// A front-end session: the IR graph, the sources, the base scope.
+pub struct Session {
+    pub graph: Graph,
+    pub sources: SourceMap,
+    pub settings: Settings,
+    base: ScopeRef,
+    lib_names: Vec<String>,
+    load_stack: Vec<PathBuf>,
+    call_depth: usize,
+}
+
+impl Default for Session {
+    fn default() -> Session {
+        Session::new()
+    }
+}
+
+impl Session {
+    /// A session with the builtins and the library loaded.
+    pub fn new() -> Session {
+        let base = Scope::new_ref(None);
+        let mut s = Session {
+            graph: Graph::new(),
+            sources: SourceMap::new(),
+            settings: Settings::default(),
+            base: base.clone(),
+            lib_names: Vec::new(),
+            load_stack: Vec::new(),
+            call_depth: 0,
+        };
+        let builtins: [(&str, Op); 7] = [
+            ("tokens_str", Op::Tokens(TokenKind::Str)),
+            ("tokens_int", Op::Tokens(TokenKind::Int)),
+            ("tokens_float", Op::Tokens(TokenKind::Float)),
+            ("tokens_bool", Op::Tokens(TokenKind::Bool)),
+            ("tokens_asis", Op::Tokens(TokenKind::AsIs)),
+            ("indices", Op::Indices),
+            ("length", Op::Length),
+        ];
+        for (name, op) in builtins {
+            let id = s.graph.add(op, None);
+            s.graph.name(id, name);
+            base.borrow_mut().set(name, MVal::Sop(id));
+        }
+        let tokens = s.graph.add(Op::Tokens(TokenKind::Str), None);
+        base.borrow_mut().set("tokens", MVal::Sop(tokens));
+        base.borrow_mut().set("True", MVal::Atom(Value::Bool(true)));
+        base.borrow_mut()
+            .set("False", MVal::Atom(Value::Bool(false)));
+        base.borrow_mut()
+            .set("selector_width", MVal::Func(Rc::new(Func::SelectorWidth)));
+        let file = s.sources.add("rasplib", PRELUDE);
+        let (stmts, parse_diags) = syntax::parse_program(PRELUDE, file);
+        debug_assert!(parse_diags.is_empty(), "prelude parses: {parse_diags:?}");
+        let origin: Rc<str> = Rc::from("rasplib");
+        let mut result = RunResult::default();
+        s.exec_block_toplevel(&stmts, &base, &origin, None, &mut result);
+        debug_assert!(result.diags.is_empty(), "prelude runs: {:?}", result.diags);
+        let mut lib: Vec<String> = base.borrow().names().to_vec();
+        lib.retain(|n| !RESERVED.contains(&n.as_str()) && n != "tokens" && n != "out");
+        base.borrow_mut().remove("out");
+        s.lib_names = lib;
+        s
+    }
+
+    /// The base scope (builtins and library).
+    pub fn base(&self) -> ScopeRef {
+        self.base.clone()
+    }
+
+    /// Names defined by the library (reserved at the REPL's top level).
+    pub fn library_names(&self) -> &[String] {
+        &self.lib_names
+    }
+
+    /// A new top-level scope for a file or a REPL session.
+    pub fn new_scope(&self) -> ScopeRef {
+        Scope::new_ref(Some(self.base.clone()))
+    }
+
+    /// A REPL top scope: library names are reserved there.
+    pub fn new_repl_scope(&self) -> ScopeRef {
+        let s = self.new_scope();
+        s.borrow_mut().extra_reserved = self.lib_names.clone();
+        s
+    }
+
+    /// Parse and run `text` (named `name`, e.g. a path or `<repl>`) in
+    /// `scope`. Statements that fail are reported and skipped, as in the
+    /// original; the rest still run.
+    pub fn run_source(
+        &mut self,
+        name: &str,
+        text: &str,
+        scope: &ScopeRef,
+        dir: Option<&Path>,
+    ) -> RunResult {
+        let file = self.sources.add(name, text);
+        self.run_file_id(file, text, scope, dir)
+    }
+
+    fn run_file_id(
+        &mut self,
+        file: FileId,
+        text: &str,
+        scope: &ScopeRef,
+        dir: Option<&Path>,
+    ) -> RunResult {
+        let (stmts, parse_diags) = syntax::parse_program(text, file);
+        let mut result = RunResult::default();
+        for d in parse_diags {
+            result.diags.push(d.with_sources(&self.sources));
+        }
+        let origin: Rc<str> = Rc::from(
+            self.sources
+                .get(file)
+                .map(|f| file_stem(&f.name))
+                .unwrap_or_else(|| "console".into()),
+        );
+        self.exec_block_toplevel(&stmts, scope, &origin, dir, &mut result);
+        result
+    }
+
+    /// Run a file from disk in a fresh scope; returns the scope.
+    pub fn run_path(&mut self, path: &Path) -> Result<(ScopeRef, RunResult), Diag> {
+        let text = read_source(path)?;
+        let scope = self.new_scope();
+        let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        self.load_stack.push(canonical);
+        let dir = path.parent().map(Path::to_path_buf);
+        let result = self.run_source(&path.display().to_string(), &text, &scope, dir.as_deref());
+        self.load_stack.pop();
+        Ok((scope, result))
+    }
+
+    fn exec_block_toplevel(
+        &mut self,
+        stmts: &[ast::Stmt],
+        scope: &ScopeRef,
+        origin: &Rc<str>,
+        dir: Option<&Path>,
+        result: &mut RunResult,
+    ) {
+        for stmt in stmts {
+            match self.exec_stmt(stmt, scope, origin, dir, &mut result.echoes) {
+                Ok(Flow::Next) => {}
+                Ok(Flow::Exit) => {
+                    result.exited = true;
+                    result.echoes.push(Echo::Exit);
+                    return;
+                }
+                Err(mut diags) => {
+                    for d in diags.drain(..) {
+                        result.diags.push(d.with_sources(&self.sources));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Refuse inputs longer than `settings.max_len`.
+    pub fn check_input_len(&self, input: &[Value]) -> Result<(), Diag> {
+        if input.len() > self.settings.max_len {
+            return Err(Diag::error(
+                codes::EVAL_TOO_LONG,
+                format!(
+                    "the input has {} tokens, more than the limit of {}",
+                    input.len(),
+                    self.settings.max_len
+                ),
+            )
+            .help(
+                "selectors compare every pair of positions, so time grows with the square of \
+                 the length; raise the limit with --max-len if you mean it",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Evaluate a node on one input.
+    pub fn evaluate(&self, node: NodeId, input: &[Value]) -> Result<Output, Diag> {
+        self.check_input_len(input)?;
+        interp::evaluate_one(&self.graph, input, node)
+            .map_err(|e| e.to_diag(&self.graph, &self.sources, input))
+    }
+
+    fn resolve_load(&self, name: &str, dir: Option<&Path>, span: Span) -> Result<PathBuf, Diag> {
+        let file = if name.ends_with(".rasp") {
+            name.to_string()
+        } else {
+            format!("{name}.rasp")
+        };
+        let mut tried = Vec::new();
+        if let Some(d) = dir {
+            let p = d.join(&file);
+            if p.is_file() {
+                return Ok(p);
+            }
+            tried.push(p.display().to_string());
+        }
+        let p = PathBuf::from(&file);
+        if p.is_file() {
+            return Ok(p);
+        }
+        let shown = p.display().to_string();
+        if !tried.contains(&shown) {
+            tried.push(shown);
+        }
+        Err(Diag::error(
+            codes::LOAD_NOT_FOUND,
+            format!("could not find file: {file}"),
+        )
+        .at(span)
+        .label("loaded here")
+        .help(format!(
+            "looked next to the loading file, then in the working directory: {}",
+            tried.join(", ")
+        )))
+    }
+
+    /// `load "name";`: run the file in a scope whose parent is the base
+    /// scope, then export its public names into `into`.
+    fn load(
+        &mut self,
+        name: &str,
+        span: Span,
+        into: &ScopeRef,
+        dir: Option<&Path>,
+        echoes: &mut Vec<Echo>,
+    ) -> Result<(), Vec<Diag>> {
+        let path = self.resolve_load(name, dir, span).map_err(|d| vec![d])?;
+        let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
+        if self.load_stack.contains(&canonical) {
+            let chain: Vec<String> = self
+                .load_stack
+                .iter()
+                .chain(std::iter::once(&canonical))
+                .map(|p| file_stem(&p.display().to_string()))
+                .collect();
+            return Err(vec![
+                Diag::error(
+                    codes::LOAD_CYCLE,
+                    format!("load cycle: {}", chain.join(" -> ")),
+                )
+                .at(span)
+                .label("this load closes the cycle")
+                .help("a file cannot load itself, directly or through other files"),
+            ]);
+        }
+        let text = read_source(&path).map_err(|d| vec![d.at(span)])?;
+        let scope = self.new_scope();
+        self.load_stack.push(canonical);
+        let sub_dir = path.parent().map(Path::to_path_buf);
+        let file = self.sources.add(path.display().to_string(), text.as_str());
+        let result = self.run_file_id(file, &text, &scope, sub_dir.as_deref());
+        self.load_stack.pop();
+        let mut diags = result.diags;
+        let mut names = Vec::new();
+        let exported: Vec<(String, MVal)> = {
+            let s = scope.borrow();
+            s.names()
+                .iter()
+                .filter(|n| !n.starts_with('_') && n.as_str() != "out")
+                .filter_map(|n| s.get_local(n).map(|v| (n.clone(), v)))
+                .collect()
+        };
+        for (n, v) in exported {
+            match self.assign(into, &n, v.clone(), span) {
+                Ok(()) => names.push((n, v)),
+                Err(d) => diags.push(d.with_sources(&self.sources)),
+            }
+        }
+        echoes.push(Echo::Loaded {
+            file: file_stem(&path.display().to_string()),
+            names,
+        });
+        if diags.is_empty() { Ok(()) } else { Err(diags) }
+    }
+
+    /// Bind a name, refusing reserved ones.
+    fn assign(
+        &mut self,
+        scope: &ScopeRef,
+        name: &str,
+        value: MVal,
+        span: Span,
+    ) -> Result<(), Diag> {
+        let reserved =
+            RESERVED.contains(&name) || scope.borrow().extra_reserved.iter().any(|n| n == name);
+        if reserved {
+            return Err(Diag::error(
+                codes::NAME_RESERVED,
+                format!("Cannot set reserved name: {name}"),
+            )
+            .at(span)
+            .label("reserved name")
+            .help("this name belongs to the language or its library; pick another name"));
+        }
+        if let MVal::Sop(id) | MVal::Sel(id) = value {
+            self.graph.name(id, name);
+        }
+        scope.borrow_mut().set(name, value);
+        Ok(())
+    }
+}
+
+/// What to do after a statement.
+pub(crate) enum Flow {
+    Next,
+    Exit,
+}
+
+pub(crate) fn file_stem(name: &str) -> String {
+    Path::new(name)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| name.to_string())
+}
+
+/// Read a source file: missing files, directories and non-UTF-8 text are
+/// diagnostics.
+pub fn read_source(path: &Path) -> Result<String, Diag> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        let code = if e.kind() == std::io::ErrorKind::NotFound {
+            codes::LOAD_NOT_FOUND
+        } else {
+            codes::LOAD_IO
+        };
+        Diag::error(code, format!("could not read {}: {e}", path.display()))
+    })?;
+    String::from_utf8(bytes).map_err(|e| {
+        Diag::error(
+            codes::PARSE_ENCODING,
+            format!(
+                "{} is not valid UTF-8 (first bad byte at offset {})",
+                path.display(),
+                e.utf8_error().valid_up_to()
+            ),
+        )
+        .help("RASP source files must be UTF-8 text")
+    })
+}
+
+/// Turn a JSON value into an input sequence: a string is a sequence of
+/// one-character tokens, a list gives the tokens (atoms only).
+pub fn input_from_json(v: &serde_json::Value) -> Result<Vec<Value>, String> {
+    match v {
+        serde_json::Value::String(s) => Ok(s.chars().map(|c| Value::str(&c.to_string())).collect()),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(|x| match x {
+                serde_json::Value::Bool(b) => Ok(Value::Bool(*b)),
+                serde_json::Value::Number(n) => {
+                    if let Some(i) = n.as_i64() {
+                        Ok(Value::Int(i))
+                    } else {
+                        n.as_f64()
+                            .map(Value::Float)
+                            .ok_or_else(|| format!("number {n} is out of range"))
+                    }
+                }
+                serde_json::Value::String(s) => Ok(Value::str(s)),
+                other => Err(format!(
+                    "input tokens must be atoms (bool, number or string), got {other}"
+                )),
+            })
+            .collect(),
+        other => Err(format!(
+            "an input is a JSON string or a JSON list of atoms, got {other}"
+        )),
+    }
+}
+
+/// Names referenced as "did you mean" suggestions.
+pub(crate) fn suggest(name: &str, candidates: &[String]) -> Option<String> {
+    let mut best: Option<(usize, &String)> = None;
+    for c in candidates {
+        let d = edit_distance(name, c);
+        let limit = (name.len().max(c.len()) / 3).max(1);
+        if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, c));
+        }
+    }
+    best.map(|(_, c)| c.clone())
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut cur = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}

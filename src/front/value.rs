@@ -1,0 +1,233 @@
+//! Meta-level values (what names are bound to while a program is read) and
+//! scopes.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use crate::diag::Span;
+use crate::ir::value::{DictKey, Value};
+use crate::ir::{Elem, NodeId, Table};
+use crate::syntax::ast::{Expr, Ident, Stmt};
+
+/// A value of the meta level.
+#[derive(Clone, Debug)]
+pub enum MVal {
+    Atom(Value),
+    List(Rc<Vec<MVal>>),
+    Dict(Rc<Dict>),
+    Sop(NodeId),
+    Sel(NodeId),
+    Func(Rc<Func>),
+}
+
+/// An insertion-ordered dict with atom keys (Python equality).
+#[derive(Clone, Debug, Default)]
+pub struct Dict {
+    entries: Vec<(Value, MVal)>,
+    index: HashMap<DictKey, usize>,
+}
+
+impl Dict {
+    pub fn insert(&mut self, key: Value, value: MVal) {
+        let dk = DictKey::of(&key);
+        match self.index.get(&dk) {
+            Some(&i) => self.entries[i].1 = value,
+            None => {
+                self.index.insert(dk, self.entries.len());
+                self.entries.push((key, value));
+            }
+        }
+    }
+    pub fn get(&self, key: &Value) -> Option<&MVal> {
+        self.index
+            .get(&DictKey::of(key))
+            .map(|&i| &self.entries[i].1)
+    }
+    pub fn keys(&self) -> impl Iterator<Item = &Value> {
+        self.entries.iter().map(|(k, _)| k)
+    }
+    pub fn entries(&self) -> &[(Value, MVal)] {
+        &self.entries
+    }
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// A function value.
+#[derive(Debug)]
+pub enum Func {
+    User(UserFunc),
+    /// `selector_width`, an IR primitive exposed as a library function.
+    SelectorWidth,
+}
+
+#[derive(Debug)]
+pub struct UserFunc {
+    pub name: String,
+    pub params: Vec<Ident>,
+    pub body: Rc<[Stmt]>,
+    pub results: Rc<[Expr]>,
+    pub closure: ScopeRef,
+    /// Where it was defined (`console`, a file stem, `rasplib`).
+    pub origin: Rc<str>,
+    pub span: Span,
+}
+
+impl Func {
+    pub fn name(&self) -> &str {
+        match self {
+            Func::User(f) => &f.name,
+            Func::SelectorWidth => "selector_width",
+        }
+    }
+    pub fn params(&self) -> Vec<String> {
+        match self {
+            Func::User(f) => f.params.iter().map(|p| p.name.clone()).collect(),
+            Func::SelectorWidth => vec!["sel".into()],
+        }
+    }
+}
+
+impl MVal {
+    /// A short description of the kind of value, for messages.
+    pub fn kind_name(&self) -> String {
+        match self {
+            MVal::Atom(v) => format!("{} ({})", v.type_name(), v.repr()),
+            MVal::List(_) => "a list".into(),
+            MVal::Dict(_) => "a dict".into(),
+            MVal::Sop(_) => "an s-op".into(),
+            MVal::Sel(_) => "a selector".into(),
+            MVal::Func(f) => format!("the function {}", f.name()),
+        }
+    }
+
+    /// Python truthiness of meta values (lists/dicts by emptiness).
+    pub fn truthy(&self) -> Option<bool> {
+        match self {
+            MVal::Atom(v) => Some(v.truthy()),
+            MVal::List(l) => Some(!l.is_empty()),
+            MVal::Dict(d) => Some(!d.is_empty()),
+            MVal::Func(_) => Some(true),
+            MVal::Sop(_) | MVal::Sel(_) => None,
+        }
+    }
+
+    /// Python `repr`, as the REPL shows lists and values.
+    pub fn repr(&self) -> String {
+        match self {
+            MVal::Atom(v) => v.repr(),
+            MVal::List(l) => {
+                let items: Vec<String> = l.iter().map(MVal::repr).collect();
+                format!("[{}]", items.join(", "))
+            }
+            MVal::Dict(d) => {
+                let items: Vec<String> = d
+                    .entries()
+                    .iter()
+                    .map(|(k, v)| format!("{}: {}", k.repr(), v.repr()))
+                    .collect();
+                format!("{{{}}}", items.join(", "))
+            }
+            MVal::Sop(id) => format!("<s-op #{}>", id.0),
+            MVal::Sel(id) => format!("<selector #{}>", id.0),
+            MVal::Func(f) => format!("<function {}>", f.name()),
+        }
+    }
+
+    /// This value as an element of a constant table.
+    pub fn to_elem(&self) -> Elem {
+        match self {
+            MVal::Atom(v) => Elem::Atom(v.clone()),
+            other => Elem::Other(other.kind_name()),
+        }
+    }
+}
+
+/// A constant table for indexing by an s-op.
+pub fn list_table(items: &[MVal]) -> Table {
+    Table::List(items.iter().map(MVal::to_elem).collect())
+}
+
+pub fn dict_table(d: &Dict) -> Table {
+    Table::dict(
+        d.entries()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_elem()))
+            .collect(),
+    )
+}
+
+pub type ScopeRef = Rc<RefCell<Scope>>;
+
+/// A scope: its names, in order of first assignment, and its parent.
+#[derive(Debug, Default)]
+pub struct Scope {
+    vars: HashMap<String, MVal>,
+    order: Vec<String>,
+    pub parent: Option<ScopeRef>,
+    /// Names this scope refuses to rebind (beyond the always-reserved ones).
+    pub extra_reserved: Vec<String>,
+}
+
+impl Scope {
+    pub fn new_ref(parent: Option<ScopeRef>) -> ScopeRef {
+        Rc::new(RefCell::new(Scope {
+            parent,
+            ..Scope::default()
+        }))
+    }
+
+    pub fn set(&mut self, name: &str, value: MVal) {
+        if self.vars.insert(name.to_string(), value).is_none() {
+            self.order.push(name.to_string());
+        }
+    }
+
+    pub fn get_local(&self, name: &str) -> Option<MVal> {
+        self.vars.get(name).cloned()
+    }
+
+    pub fn remove(&mut self, name: &str) {
+        if self.vars.remove(name).is_some() {
+            self.order.retain(|n| n != name);
+        }
+    }
+
+    /// Names in order of first assignment.
+    pub fn names(&self) -> &[String] {
+        &self.order
+    }
+}
+
+/// Look a name up through the scope chain.
+pub fn lookup(scope: &ScopeRef, name: &str) -> Option<MVal> {
+    let mut cur = scope.clone();
+    loop {
+        if let Some(v) = cur.borrow().get_local(name) {
+            return Some(v);
+        }
+        let parent = cur.borrow().parent.clone();
+        match parent {
+            Some(p) => cur = p,
+            None => return None,
+        }
+    }
+}
+
+/// Every name visible from a scope (for suggestions and completion).
+pub fn visible_names(scope: &ScopeRef) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = Some(scope.clone());
+    while let Some(s) = cur {
+        out.extend(s.borrow().names().iter().cloned());
+        cur = s.borrow().parent.clone();
+    }
+    out.sort();
+    out.dedup();
+    out
+}

@@ -1,0 +1,410 @@
+//! The interpreter: evaluates IR nodes on concrete inputs with the original's
+//! exact semantics. It is the oracle every other back end is checked
+//! against.
+//!
+//! Nodes are evaluated in topological (id) order over columns, one
+//! `Vec<Value>` per s-op. Selectors are never materialised: aggregate and
+//! selector_width compute one query row at a time (O(n) memory), except when
+//! a selector itself is the requested output.
+
+pub mod display;
+
+use rayon::prelude::*;
+
+use crate::diag::{Diag, SourceMap, codes};
+use crate::ir::value::{self, OpError, OpErrorKind, Value};
+use crate::ir::{Graph, Kind, NodeId, Op, TokenKind};
+
+/// The type of a whole sequence, as the original's `lazy_type_check`
+/// computes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeqType {
+    Ints,
+    Floats,
+    Strings,
+    Bools,
+}
+
+impl SeqType {
+    pub fn name(self) -> &'static str {
+        match self {
+            SeqType::Ints => "ints",
+            SeqType::Floats => "floats",
+            SeqType::Strings => "strings",
+            SeqType::Bools => "bools",
+        }
+    }
+    pub fn is_numeric(self) -> bool {
+        matches!(self, SeqType::Ints | SeqType::Floats)
+    }
+}
+
+/// A computed s-op.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Column {
+    pub values: Vec<Value>,
+    pub ty: SeqType,
+}
+
+/// The value of a requested node on one input.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Output {
+    Sop(Column),
+    /// One row per query position, one bool per key position.
+    Selector(Vec<Vec<bool>>),
+}
+
+/// An evaluation failure, tied to the node that failed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EvalError {
+    pub node: Option<NodeId>,
+    pub code: &'static str,
+    pub message: String,
+    /// The query/position where it failed, when known.
+    pub position: Option<usize>,
+}
+
+impl EvalError {
+    fn at(node: NodeId, position: Option<usize>, e: OpError) -> EvalError {
+        let code = match e.kind {
+            OpErrorKind::Type => codes::EVAL_TYPE,
+            OpErrorKind::Value => codes::EVAL_VALUE,
+            OpErrorKind::DivZero => codes::EVAL_DIV_ZERO,
+            OpErrorKind::Overflow => codes::EVAL_OVERFLOW,
+            OpErrorKind::Index => codes::EVAL_INDEX,
+            OpErrorKind::Key => codes::EVAL_KEY,
+        };
+        EvalError {
+            node: Some(node),
+            code,
+            message: e.message,
+            position,
+        }
+    }
+
+    /// A diagnostic naming the input and the s-op that failed.
+    pub fn to_diag(&self, graph: &Graph, sources: &SourceMap, input: &[Value]) -> Diag {
+        let input_text = display::input_repr(input);
+        let mut msg = match self.node {
+            Some(node) => format!(
+                "evaluating `{}` on input {} failed: {}",
+                node_title(graph, sources, node),
+                input_text,
+                self.message
+            ),
+            None if input.is_empty() => format!("the input is empty: {}", self.message),
+            None => format!("input {input_text}: {}", self.message),
+        };
+        if let Some(p) = self.position {
+            msg.push_str(&format!(" (at position {p})"));
+        }
+        let mut d = Diag::error(self.code, msg);
+        if let Some(node) = self.node
+            && let Some(span) = graph.node(node).span
+        {
+            d = d.at(span).label("this s-op");
+        }
+        d = match self.code {
+            codes::EVAL_MIXED_TYPES => d.help(
+                "every position of an s-op must hold the same type; an aggregate with no selected \
+                 key gives its default (0 unless given as the third argument)",
+            ),
+            codes::EVAL_NON_NUMERIC_MEAN => d.help(
+                "an aggregate over two or more selected keys averages them, which needs numbers; \
+                 select exactly one key per query for strings or bools",
+            ),
+            codes::EVAL_DIV_ZERO => d.help(
+                "both branches of an s-op conditional are computed at every position, so a guard \
+                 like `x / y if y > 0 else 0` still divides by zero",
+            ),
+            _ => d,
+        };
+        d.with_sources(sources)
+    }
+}
+
+/// How a node is named in messages: its user name, else its source text
+/// (shortened), else a description of the operation.
+pub fn node_title(graph: &Graph, sources: &SourceMap, node: NodeId) -> String {
+    let n = graph.node(node);
+    if let Some(name) = n.names.first() {
+        return name.to_string();
+    }
+    if let Some(text) = n.span.and_then(|s| sources.snippet(s)) {
+        let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        if one_line.chars().count() <= 60 {
+            return one_line;
+        }
+        let short: String = one_line.chars().take(57).collect();
+        return format!("{short}...");
+    }
+    n.op.describe(graph)
+}
+
+/// Check an input and report why it cannot be evaluated.
+fn check_input(input: &[Value]) -> Result<(), EvalError> {
+    if input.is_empty() {
+        return Err(EvalError {
+            node: None,
+            code: codes::EVAL_EMPTY_INPUT,
+            message: "RASP sequences/selectors expect non-empty inputs".into(),
+            position: None,
+        });
+    }
+    Ok(())
+}
+
+/// The type of a sequence, or the original's error for mixed values.
+pub fn seq_type(values: &[Value]) -> Result<SeqType, String> {
+    let (mut s, mut b, mut i) = (0usize, 0usize, 0usize);
+    for v in values {
+        match v {
+            Value::Str(_) => s += 1,
+            Value::Bool(_) => b += 1,
+            Value::Int(_) => i += 1,
+            Value::Float(_) => {}
+        }
+    }
+    let n = values.len();
+    if s == n {
+        Ok(SeqType::Strings)
+    } else if b == n {
+        Ok(SeqType::Bools)
+    } else if b + i == n {
+        Ok(SeqType::Ints)
+    } else if s == 0 {
+        Ok(SeqType::Floats)
+    } else {
+        let shown: Vec<String> = values.iter().take(20).map(Value::repr).collect();
+        let more = if n > 20 { ", ..." } else { "" };
+        Err(format!(
+            "attempted to create sequence with vals of different types: ({}{more})",
+            shown.join(", ")
+        ))
+    }
+}
+
+/// Evaluation of one input: the columns computed so far.
+struct Run<'g> {
+    graph: &'g Graph,
+    n: usize,
+    cols: Vec<Option<Column>>,
+}
+
+impl<'g> Run<'g> {
+    fn col(&self, id: NodeId) -> &Column {
+        // Inputs are always computed before their consumers (topological
+        // order over `ancestors`), so this is an internal invariant.
+        self.cols[id.index()]
+            .as_ref()
+            .expect("interpreter invariant: input column computed before use")
+    }
+
+    fn finish(&mut self, id: NodeId, values: Vec<Value>) -> Result<(), EvalError> {
+        let ty = seq_type(&values).map_err(|message| EvalError {
+            node: Some(id),
+            code: codes::EVAL_MIXED_TYPES,
+            message,
+            position: None,
+        })?;
+        self.cols[id.index()] = Some(Column { values, ty });
+        Ok(())
+    }
+
+    fn eval_sop(&mut self, id: NodeId, input: &[Value]) -> Result<(), EvalError> {
+        let n = self.n;
+        let values: Vec<Value> = match self.graph.op(id) {
+            Op::Tokens(kind) => {
+                let mut out = Vec::with_capacity(n);
+                for (p, x) in input.iter().enumerate() {
+                    let v = match kind {
+                        TokenKind::Str => Ok(Value::str(&x.to_string())),
+                        TokenKind::Int => value::py_int(x),
+                        TokenKind::Float => value::py_float(x),
+                        TokenKind::Bool => Ok(Value::Bool(x.truthy())),
+                        TokenKind::AsIs => Ok(x.clone()),
+                    };
+                    out.push(v.map_err(|e| EvalError::at(id, Some(p), e))?);
+                }
+                out
+            }
+            Op::Indices => (0..n as i64).map(Value::Int).collect(),
+            Op::Length => vec![Value::Int(n as i64); n],
+            Op::Const(v) => vec![v.clone(); n],
+            Op::Map { expr, args } => {
+                let cols: Vec<&Column> = args.iter().map(|a| self.col(*a)).collect();
+                let mut out = Vec::with_capacity(n);
+                let mut buf: Vec<&Value> = Vec::with_capacity(cols.len());
+                for p in 0..n {
+                    buf.clear();
+                    buf.extend(cols.iter().map(|c| &c.values[p]));
+                    out.push(expr.eval(&buf).map_err(|e| EvalError::at(id, Some(p), e))?);
+                }
+                out
+            }
+            Op::Aggregate {
+                sel,
+                values,
+                default,
+            } => {
+                let vals = self.col(*values);
+                let mut row = vec![false; n];
+                let mut out = Vec::with_capacity(n);
+                for q in 0..n {
+                    self.row(*sel, q, &mut row)?;
+                    out.push(aggregate_row(&row, vals, default).map_err(|m| EvalError {
+                        node: Some(id),
+                        code: codes::EVAL_NON_NUMERIC_MEAN,
+                        message: m,
+                        position: Some(q),
+                    })?);
+                }
+                out
+            }
+            Op::SelectorWidth(sel) => {
+                let mut row = vec![false; n];
+                let mut out = Vec::with_capacity(n);
+                for q in 0..n {
+                    self.row(*sel, q, &mut row)?;
+                    out.push(Value::Int(row.iter().filter(|b| **b).count() as i64));
+                }
+                out
+            }
+            Op::Select { .. } | Op::SelAnd(..) | Op::SelOr(..) | Op::SelNot(_) => return Ok(()),
+        };
+        self.finish(id, values)
+    }
+
+    /// Fill `row[k]` with the selector's value at (query q, key k).
+    fn row(&self, sel: NodeId, q: usize, row: &mut [bool]) -> Result<(), EvalError> {
+        match self.graph.op(sel) {
+            Op::Select { keys, queries, cmp } => {
+                let keys = &self.col(*keys).values;
+                let query = &self.col(*queries).values[q];
+                for (k, slot) in row.iter_mut().enumerate() {
+                    *slot = value::compare(*cmp, &keys[k], query)
+                        .map_err(|e| EvalError::at(sel, Some(q), e))?;
+                }
+                Ok(())
+            }
+            Op::SelAnd(a, b) | Op::SelOr(a, b) => {
+                let is_and = matches!(self.graph.op(sel), Op::SelAnd(..));
+                self.row(*a, q, row)?;
+                let mut other = vec![false; row.len()];
+                self.row(*b, q, &mut other)?;
+                for (x, y) in row.iter_mut().zip(other) {
+                    *x = if is_and { *x && y } else { *x || y };
+                }
+                Ok(())
+            }
+            Op::SelNot(a) => {
+                self.row(*a, q, row)?;
+                for x in row.iter_mut() {
+                    *x = !*x;
+                }
+                Ok(())
+            }
+            _ => unreachable!("row() called on an s-op node"),
+        }
+    }
+}
+
+/// One query row of an aggregate.
+fn aggregate_row(row: &[bool], vals: &Column, default: &Value) -> Result<Value, String> {
+    let mut count = 0usize;
+    let mut single = 0usize;
+    for (k, s) in row.iter().enumerate() {
+        if *s {
+            count += 1;
+            single = k;
+        }
+    }
+    match count {
+        0 => Ok(default.clone()),
+        1 => Ok(vals.values[single].clone()),
+        _ => {
+            if !vals.ty.is_numeric() {
+                let shown: Vec<String> = vals.values.iter().take(20).map(Value::repr).collect();
+                let more = if vals.values.len() > 20 { ", ..." } else { "" };
+                return Err(format!(
+                    "asked to average multiple values, but they are non-numbers: [{}{more}]",
+                    shown.join(", ")
+                ));
+            }
+            let selected = row
+                .iter()
+                .zip(&vals.values)
+                .filter(|(s, _)| **s)
+                .map(|(_, v)| v);
+            Ok(Value::Float(python_sum(selected) / count as f64))
+        }
+    }
+}
+
+/// Python's `sum()` of numbers as a float: exact while all are ints, then
+/// float additions in order.
+fn python_sum<'a>(values: impl Iterator<Item = &'a Value>) -> f64 {
+    let mut int_acc: i128 = 0;
+    let mut float_acc: Option<f64> = None;
+    for v in values {
+        match (v, float_acc.as_mut()) {
+            (Value::Float(f), None) => float_acc = Some(int_acc as f64 + f),
+            (Value::Float(f), Some(acc)) => *acc += f,
+            (v, None) => int_acc += v.as_int().unwrap_or(0) as i128,
+            (v, Some(acc)) => *acc += v.as_f64().unwrap_or(0.0),
+        }
+    }
+    float_acc.unwrap_or(int_acc as f64)
+}
+
+/// Evaluate `targets` on one input.
+pub fn evaluate(
+    graph: &Graph,
+    input: &[Value],
+    targets: &[NodeId],
+) -> Result<Vec<Output>, EvalError> {
+    check_input(input)?;
+    let n = input.len();
+    let mut run = Run {
+        graph,
+        n,
+        cols: vec![None; graph.len()],
+    };
+    for id in graph.ancestors(targets) {
+        run.eval_sop(id, input)?;
+    }
+    let mut outputs = Vec::with_capacity(targets.len());
+    for &t in targets {
+        outputs.push(match graph.kind(t) {
+            Kind::Sop => Output::Sop(run.col(t).clone()),
+            Kind::Selector => {
+                let mut rows = Vec::with_capacity(n);
+                for q in 0..n {
+                    let mut row = vec![false; n];
+                    run.row(t, q, &mut row)?;
+                    rows.push(row);
+                }
+                Output::Selector(rows)
+            }
+        });
+    }
+    Ok(outputs)
+}
+
+/// Evaluate one node on one input.
+pub fn evaluate_one(graph: &Graph, input: &[Value], target: NodeId) -> Result<Output, EvalError> {
+    let mut outs = evaluate(graph, input, &[target])?;
+    Ok(outs.pop().expect("one target gives one output"))
+}
+
+/// Evaluate one node on many inputs, in parallel; results in input order.
+pub fn evaluate_batch(
+    graph: &Graph,
+    inputs: &[Vec<Value>],
+    target: NodeId,
+) -> Vec<Result<Output, EvalError>> {
+    inputs
+        .par_iter()
+        .map(|input| evaluate_one(graph, input, target))
+        .collect()
+}

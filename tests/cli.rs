@@ -1,0 +1,138 @@
+//! The command-line contract of `rasp eval`, `rasp run` and `rasp check`.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn rasp(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rasp"))
+        .args(args)
+        .arg("--color=never")
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .output()
+        .expect("rasp runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn eval_json_lines_keep_types_and_echo_inputs() {
+    let o = rasp(&[
+        "eval",
+        "examples/paper.rasp",
+        "frac_prev_l",
+        "--json",
+        "--example",
+        "\"abc\"",
+        "\"hello\"",
+        "[\"l\", \"x\"]",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["input"], "hello");
+    assert_eq!(lines[1]["input"], serde_json::json!(["l", "x"]));
+    // one selected key keeps the int; a mean is a float (2/3 at "l" of "hel")
+    let out0 = lines[0]["output"].as_array().expect("list");
+    assert!(out0[0].is_i64(), "0 stays an int: {out0:?}");
+    assert!(out0[2].is_f64(), "a mean is a float: {out0:?}");
+    // 2.0 must print as a float
+    let o = rasp(&[
+        "eval",
+        "examples/paper.rasp",
+        "frac_prev_l",
+        "--json",
+        "\"ll\"",
+    ]);
+    assert_eq!(
+        stdout(&o).trim(),
+        "{\"input\": \"ll\", \"output\": [1, 1.0]}"
+    );
+}
+
+#[test]
+fn eval_selector_gives_rows_of_booleans() {
+    let dir = tempdir("sel");
+    let f = dir.join("s.rasp");
+    std::fs::write(&f, "prevs = select(indices, indices, <);\n").unwrap();
+    let o = rasp(&["eval", f.to_str().unwrap(), "prevs", "--json", "\"abc\""]);
+    assert!(o.status.success());
+    assert_eq!(
+        stdout(&o).trim(),
+        "{\"input\": \"abc\", \"output\": [[false, false, false], [true, false, false], [true, true, false]]}"
+    );
+}
+
+#[test]
+fn run_prints_every_named_sop_in_the_original_format() {
+    let dir = tempdir("run");
+    let f = dir.join("h.rasp");
+    std::fs::write(
+        &f,
+        "hist = selector_width(select(tokens, tokens, ==));\nfrac = aggregate(full_s, indicator(tokens == \"e\"));\nprevs = select(indices, indices, <);\nn = 3;\n",
+    )
+    .unwrap();
+    let o = rasp(&["run", f.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = stdout(&o);
+    assert!(
+        text.contains("hist(\"hello\") = [1, 1, 2, 2, 1] (ints)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("frac(\"hello\") = [0.2]*5 (floats)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("prevs(\"hello\") =\n\t    h e l l o\n\th |\n\te | 1\n"),
+        "{text}"
+    );
+    let o = rasp(&["run", f.to_str().unwrap(), "\"hey\""]);
+    assert!(stdout(&o).contains("frac(\"hey\") = [0.333]*3 (floats)"));
+}
+
+#[test]
+fn check_reports_ok_and_errors() {
+    let o = rasp(&["check", "examples/paper.rasp", "examples/addition.rasp"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout(&o).contains("examples/paper.rasp: ok"));
+    let dir = tempdir("check");
+    let f = dir.join("bad.rasp");
+    std::fs::write(&f, "a = 1 +;\nb = 2;\nc = (;\n").unwrap();
+    let o = rasp(&["check", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.matches("rasp::parse").count(), 2, "{err}");
+}
+
+#[test]
+fn a_100k_token_input_is_refused_with_a_diagnostic() {
+    let long = format!("\"{}\"", "ab".repeat(50_000));
+    let o = rasp(&["eval", "examples/paper.rasp", "hist_nobos", "--json", &long]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("rasp::eval::input_too_long"), "{err}");
+    assert!(err.contains("--max-len"), "{err}");
+}
+
+#[test]
+fn inputs_that_are_not_json_are_strings_and_bad_json_is_reported() {
+    let o = rasp(&["eval", "examples/paper.rasp", "reverse", "--json", "abc"]);
+    assert_eq!(
+        stdout(&o).trim(),
+        "{\"input\": \"abc\", \"output\": [\"c\", \"b\", \"a\"]}"
+    );
+    let o = rasp(&["eval", "examples/paper.rasp", "reverse", "--json", "[1, 2"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("rasp::cli::bad_input"));
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("rasp-cli-test-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
