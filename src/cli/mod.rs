@@ -74,6 +74,9 @@ pub enum Command {
     },
 }
 
+/// Most diagnostics shown in full for one file.
+pub const MAX_SHOWN: usize = 50;
+
 /// Where diagnostics go, and how they look.
 pub struct Reporter {
     color: bool,
@@ -111,9 +114,13 @@ impl Reporter {
         let _ = std::io::stderr().write_all(text.as_bytes());
     }
 
+    /// Report diagnostics, at most [`MAX_SHOWN`] of them in full.
     pub fn report_all(&self, ds: &[Diag]) {
-        for d in ds {
+        for d in ds.iter().take(MAX_SHOWN) {
             self.report(d);
+        }
+        if ds.len() > MAX_SHOWN {
+            eprintln!("... and {} more diagnostics", ds.len() - MAX_SHOWN);
         }
     }
 }

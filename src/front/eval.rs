@@ -212,7 +212,14 @@ impl Session {
                     Diag::error(codes::NAME_UNDEFINED, format!("Undefined variable: {name}"))
                         .at(span)
                         .label("not defined");
-                if name.starts_with('_') {
+                if matches!(
+                    name.as_str(),
+                    "select" | "aggregate" | "range" | "zip" | "len"
+                ) {
+                    d = d.help(format!(
+                        "`{name}(` is one token: write it with no space before the parenthesis"
+                    ));
+                } else if name.starts_with('_') {
                     d = d.help(
                         "names starting with `_` are private to the file that defines them and \
                          are not imported by `load`",

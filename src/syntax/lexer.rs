@@ -173,10 +173,12 @@ pub enum Token<'a> {
     Int(i64),
     #[regex(r"[0-9]+\.[0-9]+", parse_float)]
     Float(f64),
+    /// `1.`: always a lexical error (never reaches the parser).
     #[regex(r"[0-9]+\.", bad_float)]
     BadFloat,
     #[regex(r#""[^"\r\n]*""#, string_body)]
     Str(&'a str),
+    /// A string without its closing quote: always a lexical error.
     #[regex(r#""[^"\r\n]*"#, unterminated)]
     Unterminated,
     #[regex("[a-zA-Z_][a-zA-Z_0-9]*")]

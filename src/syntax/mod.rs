@@ -3,7 +3,7 @@
 //! * `lexer.rs` turns text into tokens (logos), reporting lexical errors and
 //!   cutting out constructs nested deeper than [`lexer::MAX_NESTING`].
 //! * `grammar/rasp.lalrpop` is the LR(1) grammar. Its semantic actions call the
-//!   [`Build`] helpers below, which build the AST, measure expression depth and
+//!   `Build` helpers below, which build the AST, measure expression depth and
 //!   collect every diagnostic; error recovery resynchronises at `;`, `}` or a
 //!   statement keyword so one file reports all of its syntax errors.
 //!
@@ -207,6 +207,11 @@ fn unzip(xs: Vec<X>) -> (Vec<Expr>, u32) {
 }
 
 impl<'a> Build<'a> {
+    /// Note that the parser made progress (see [`Tokens`]).
+    pub(crate) fn tick(&self) {
+        self.quiet_pulls.set(0);
+    }
+
     fn span(&self, l: usize, r: usize) -> Span {
         self.quiet_pulls.set(0);
         Span::new(self.file, l, r)
@@ -698,7 +703,10 @@ impl<'a> Build<'a> {
                 return Some(format!("this `{text}` has no matching opening bracket"));
             }
             Token::Ident(_) | Token::Error => {}
-            _ if has("Ident") && text.chars().all(|c| c.is_ascii_alphabetic() || c == '-') => {
+            _ if has("Ident")
+                && text.chars().all(|c| c.is_ascii_alphabetic() || c == '-')
+                && (expected.len() == 1 || self.used_as_name(i)) =>
+            {
                 return Some(format!(
                     "`{text}` is a keyword and cannot be used as a name"
                 ));
@@ -709,6 +717,15 @@ impl<'a> Build<'a> {
             return Some("statements end with `;`".to_string());
         }
         None
+    }
+
+    /// Whether the token at index `i` stands where a name is being defined:
+    /// before `=` or `,`, or after `def`/`for`.
+    fn used_as_name(&self, i: usize) -> bool {
+        let next = self.toks.get(i + 1).map(|t| t.1);
+        let prev = i.checked_sub(1).and_then(|p| self.toks.get(p)).map(|t| t.1);
+        matches!(next, Some(Token::Assign | Token::Comma))
+            || matches!(prev, Some(Token::Def | Token::For))
     }
 
     /// Whether some bracket opened before `pos` is still open there (looking
@@ -1343,6 +1360,13 @@ mod tests {
         assert!(d.help.as_deref().unwrap().contains("no space"), "{d:?}");
         let d = &diags("in = 3;")[0];
         assert!(d.help.as_deref().unwrap().contains("keyword"), "{d:?}");
+        let d = &diags("def f(a, on) { return a; }")[0];
+        assert!(d.help.as_deref().unwrap().contains("keyword"), "{d:?}");
+        let d = &diags("x = else;")[0];
+        assert!(
+            !d.help.as_deref().unwrap_or("").contains("keyword"),
+            "{d:?}"
+        );
         let d = &diags("x = (1));")[0];
         assert!(d.help.as_deref().unwrap().contains("no matching"), "{d:?}");
         let d = &diags("x = select(a, b, =);")[0];
@@ -1445,6 +1469,94 @@ mod tests {
         let (stmts, diags) = parse_program(&format!("x = a{}; y = 1;", "[0]".repeat(n)), 0);
         assert_eq!(diags.len(), 1);
         assert_eq!(stmts.len(), 1);
+    }
+
+    #[test]
+    fn realistic_program() {
+        let src = r#"
+# A small library in the style of the reference's rasplib.
+full_s = select(1, 1, ==);
+length = round(1 / aggregate(full_s, indicator(indices == 0)));
+
+def selector_width(sel) {
+    at0 = indicator(indices == 0);
+    with0 = sel or select(indices, 0, ==);   # also look at position 0
+    only0 = sel and select(indices, 0, ==);
+    frac = aggregate(with0, at0);
+    return round(1 / frac - 1 + aggregate(only0, at0, 0));
+}
+
+def shift(seq, n, filler) {
+    return aggregate(select(indices, indices - n, ==), seq, filler);
+}
+
+def pair(a, b) { return a, b; }
+first, second = pair(1, 2);
+counts = 0;
+for c in ["a", "b"] {
+    counts = counts + indicator(tokens == c);
+}
+pairs = {p[0]: p[1] for p in zip(["(", "{"], [")", "}"])};
+rev = aggregate(select(indices, length - indices - 1, ==), tokens);
+prevs = select(indices, indices, <); not_same = select(tokens, tokens, !=);
+flags = [x % 2 == 0 for x in range(0, 10)];
+big = tokens_int if len([1, 2]) > 1 else -tokens_int ^ 2;
+load "paper_examples";
+draw(rev, "abc");
+set example "hello"
+full seq display on
+examples off
+hist = selector_width(select(tokens, tokens, ==)); hist("abca");
+"#;
+        let stmts = parse_ok(src);
+        assert_eq!(stmts.len(), 21);
+        let kinds: Vec<&str> = stmts
+            .iter()
+            .map(|s| match &s.kind {
+                StmtKind::Expr(_) => "expr",
+                StmtKind::Assign { .. } => "assign",
+                StmtKind::Def { .. } => "def",
+                StmtKind::For { .. } => "for",
+                StmtKind::Load { .. } => "load",
+                StmtKind::Draw { .. } => "draw",
+                StmtKind::SetExample { .. } => "set",
+                StmtKind::FullSeqDisplay { .. } => "display",
+                StmtKind::Examples { .. } => "examples",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(&kinds[..5], &["assign", "assign", "def", "def", "def"]);
+        assert_eq!(
+            &kinds[16..],
+            &["set", "display", "examples", "assign", "expr"][..]
+        );
+        assert_eq!(kinds[14..16], ["load", "draw"]);
+    }
+
+    #[test]
+    fn long_recovery_and_long_runs() {
+        // Recovery discarding many tokens (the token stream skips ahead).
+        let src = format!(
+            "x = 1 {}; z = 2; def f() {{ y = 1 {}; return 1; }}",
+            "y ".repeat(5000),
+            "q ".repeat(5000)
+        );
+        let (stmts, diags) = parse_program(&src, 0);
+        assert_eq!(diags.len(), 2, "{diags:?}");
+        assert_eq!(stmts.len(), 1);
+        let src = format!(
+            "{}{}{}",
+            "def f() {".repeat(200),
+            "x x ".repeat(20_000),
+            "}".repeat(200)
+        );
+        let (stmts, diags) = parse_program(&src, 0);
+        assert_eq!((stmts.len(), diags.len()), (0, 1), "{diags:?}");
+        // Long runs of tokens without any expression are not mistaken for recovery.
+        let src = format!("{}x = 1;{}y = 2;", ";".repeat(5000), "exit ".repeat(5000));
+        assert_eq!(parse_ok(&src).len(), 5002);
+        let src = format!("def f() {{{}x = 1; return x; }}", ";".repeat(5000));
+        assert_eq!(parse_ok(&src).len(), 1);
     }
 
     /// A tiny deterministic generator (no extra dependencies).
