@@ -174,6 +174,12 @@ impl Diag {
         self
     }
 
+    /// The same diagnostic, reported as a warning.
+    pub fn into_warning(mut self) -> Diag {
+        self.0.severity = Severity::Warning;
+        self
+    }
+
     pub fn is_error(&self) -> bool {
         matches!(self.severity, Severity::Error)
     }
@@ -257,6 +263,77 @@ impl miette::Diagnostic for Diag {
     }
 }
 
+/// When to colour output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+impl Color {
+    /// Whether to colour a stream: `auto` means a terminal and no
+    /// `NO_COLOR` in the environment.
+    pub fn enabled(self, is_terminal: bool) -> bool {
+        match self {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && is_terminal,
+        }
+    }
+}
+
+/// Most diagnostics shown in full for one file.
+pub const MAX_SHOWN: usize = 50;
+
+/// Where diagnostics go, and how they look.
+pub struct Reporter {
+    color: bool,
+}
+
+impl Reporter {
+    pub fn new(choice: Color) -> Reporter {
+        use std::io::IsTerminal;
+        Reporter {
+            color: choice.enabled(std::io::stderr().is_terminal()),
+        }
+    }
+
+    pub fn colored(&self) -> bool {
+        self.color
+    }
+
+    pub fn render(&self, d: &Diag) -> String {
+        let theme = if self.color {
+            miette::GraphicalTheme::unicode()
+        } else {
+            miette::GraphicalTheme::unicode_nocolor()
+        };
+        let handler = miette::GraphicalReportHandler::new_themed(theme);
+        let mut out = String::new();
+        if handler.render_report(&mut out, d).is_err() {
+            out = format!("{}: {}\n", d.code, d.message);
+        }
+        out
+    }
+
+    pub fn report(&self, d: &Diag) {
+        use std::io::Write;
+        let text = self.render(d);
+        let _ = std::io::stderr().write_all(text.as_bytes());
+    }
+
+    /// Report diagnostics, at most [`MAX_SHOWN`] of them in full.
+    pub fn report_all(&self, ds: &[Diag]) {
+        for d in ds.iter().take(MAX_SHOWN) {
+            self.report(d);
+        }
+        if ds.len() > MAX_SHOWN {
+            eprintln!("... and {} more diagnostics", ds.len() - MAX_SHOWN);
+        }
+    }
+}
+
 /// Diagnostic codes, in one place so they stay stable.
 pub mod codes {
     pub const PARSE_TOKEN: &str = "rasp::parse::invalid_token";
@@ -291,4 +368,13 @@ pub mod codes {
     pub const CLI_NO_SUCH_NAME: &str = "rasp::cli::no_such_name";
     pub const CLI_NOT_SOP: &str = "rasp::cli::not_an_sop";
     pub const CLI_INPUT: &str = "rasp::cli::bad_input";
+    pub const INTERRUPTED: &str = "rasp::interrupted";
+    pub const COMPILE_VALUES: &str = "rasp::compile::value_set";
+    pub const COMPILE_UNSUPPORTED: &str = "rasp::compile::unsupported";
+    pub const COMPILE_PRECISION: &str = "rasp::compile::precision";
+    pub const COMPILE_VOCAB: &str = "rasp::compile::vocab";
+    pub const MODEL_FORMAT: &str = "rasp::model::format";
+    pub const MODEL_IO: &str = "rasp::model::io";
+    pub const MODEL_INPUT: &str = "rasp::model::input";
+    pub const REPL_COMMAND: &str = "rasp::repl::command";
 }

@@ -8,8 +8,11 @@
 //! See ARCHITECTURE.md for the map and the invariants.
 
 pub mod cli;
+pub mod compile;
 pub mod diag;
 pub mod front;
 pub mod interp;
 pub mod ir;
+pub mod model;
+pub mod repl;
 pub mod syntax;

@@ -1,11 +1,11 @@
 //! The command line: `rasp eval`, `rasp run`, `rasp check`.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
-use crate::diag::{Diag, codes};
+use crate::diag::{Color, Diag, Reporter, codes};
 use crate::front::{self, MVal, RunResult, Session};
 use crate::interp::{self, Output, display};
 use crate::ir::{NodeId, Value};
@@ -23,13 +23,6 @@ pub struct Cli {
     pub color: Color,
     #[command(subcommand)]
     pub command: Option<Command>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Color {
-    Auto,
-    Always,
-    Never,
 }
 
 #[derive(Subcommand, Debug)]
@@ -72,80 +65,87 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Compile an s-op into transformer weights: DIR/model.safetensors,
+    /// DIR/config.json (TransformerLens), DIR/rasp.json (how to use them).
+    Compile {
+        file: PathBuf,
+        sop: String,
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Output folder.
+        #[arg(short, long, value_name = "DIR")]
+        output: PathBuf,
+    },
+    /// Run a compiled model (a folder written by `rasp compile`) on inputs.
+    Exec {
+        dir: PathBuf,
+        /// Print one JSON line per input, as `rasp eval --json` does.
+        #[arg(long)]
+        json: bool,
+        #[arg(required = true)]
+        inputs: Vec<String>,
+    },
+    /// Compile, then check the model against the interpreter on every input
+    /// up to the max length (or on seeded samples when there are more than
+    /// 200,000 inputs).
+    Verify {
+        file: PathBuf,
+        sop: String,
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Check every input, however many.
+        #[arg(long, conflicts_with = "samples")]
+        exhaustive: bool,
+        /// Check this many seeded random inputs.
+        #[arg(long, value_name = "K")]
+        samples: Option<usize>,
+        #[arg(long, value_name = "S", default_value_t = 0)]
+        seed: u64,
+    },
+    /// Show how an s-op compiles: layers, heads, MLP sizes, residual width,
+    /// parameters, and where each s-op lives.
+    Explain {
+        file: PathBuf,
+        sop: String,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// The interactive session (the default when no command is given).
+    /// Files are loaded first. With stdin not a terminal, reads statements
+    /// from stdin and prints the transcript without prompts.
+    Repl { files: Vec<PathBuf> },
+    /// Draw the computation flow of an s-op: layers, heads, values.
+    Draw {
+        file: PathBuf,
+        sop: String,
+        /// The input whose values are shown (JSON; default "hello").
+        #[arg(long, value_name = "INPUT")]
+        input: Option<String>,
+        /// Where to write; `.dot` writes Graphviz DOT, anything else SVG.
+        #[arg(short, long, value_name = "PATH")]
+        output: PathBuf,
+    },
 }
 
-/// Most diagnostics shown in full for one file.
-pub const MAX_SHOWN: usize = 50;
+pub use crate::front::parse_input;
 
-/// Where diagnostics go, and how they look.
-pub struct Reporter {
-    color: bool,
+/// What to compile for.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TargetArgs {
+    /// The input tokens: a JSON list (`[1, 2, 3]`), a JSON string (one
+    /// token per character), comma-separated tokens (`a,b,c`, strings), or
+    /// a word whose characters are the tokens (`abc`).
+    #[arg(long, value_name = "V")]
+    pub vocab: String,
+    /// The longest input the model must handle.
+    #[arg(long, value_name = "N")]
+    pub max_len: usize,
+    /// Compile a causal (decoder) model: no query sees later keys.
+    #[arg(long)]
+    pub causal: bool,
 }
 
-impl Reporter {
-    pub fn new(choice: Color) -> Reporter {
-        let color = match choice {
-            Color::Always => true,
-            Color::Never => false,
-            Color::Auto => {
-                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                    && std::io::stderr().is_terminal()
-            }
-        };
-        Reporter { color }
-    }
-
-    pub fn render(&self, d: &Diag) -> String {
-        let theme = if self.color {
-            miette::GraphicalTheme::unicode()
-        } else {
-            miette::GraphicalTheme::unicode_nocolor()
-        };
-        let handler = miette::GraphicalReportHandler::new_themed(theme);
-        let mut out = String::new();
-        if handler.render_report(&mut out, d).is_err() {
-            out = format!("{}: {}\n", d.code, d.message);
-        }
-        out
-    }
-
-    pub fn report(&self, d: &Diag) {
-        let text = self.render(d);
-        let _ = std::io::stderr().write_all(text.as_bytes());
-    }
-
-    /// Report diagnostics, at most [`MAX_SHOWN`] of them in full.
-    pub fn report_all(&self, ds: &[Diag]) {
-        for d in ds.iter().take(MAX_SHOWN) {
-            self.report(d);
-        }
-        if ds.len() > MAX_SHOWN {
-            eprintln!("... and {} more diagnostics", ds.len() - MAX_SHOWN);
-        }
-    }
-}
-
-/// Parse one command-line input: JSON, or a bare word taken as a string.
-pub fn parse_input(text: &str) -> Result<(serde_json::Value, Vec<Value>), Diag> {
-    let json = match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(v) => v,
-        Err(_) if !text.trim_start().starts_with(['[', '{', '"']) => {
-            serde_json::Value::String(text.to_string())
-        }
-        Err(e) => {
-            return Err(Diag::error(
-                codes::CLI_INPUT,
-                format!("input {text:?} is not valid JSON: {e}"),
-            )
-            .help("write inputs as JSON: \"hello\" or [1, 2, 3]"));
-        }
-    };
-    let input = front::input_from_json(&json).map_err(|m| {
-        Diag::error(codes::CLI_INPUT, format!("input {text}: {m}"))
-            .help("write inputs as JSON: \"hello\" or [1, 2, 3]")
-    })?;
-    Ok((json, input))
-}
+pub use crate::compile::parse_vocab;
 
 /// Run the command line; returns the process exit status.
 pub fn main_with(cli: Cli) -> i32 {
@@ -174,12 +174,45 @@ pub fn main_with(cli: Cli) -> i32 {
             max_len,
         }) => run(&reporter, &file, all, max_len, &inputs),
         Some(Command::Check { files }) => check(&reporter, &files),
-        None => {
-            use clap::CommandFactory;
-            let _ = Cli::command().print_help();
-            println!();
-            0
+        Some(Command::Repl { files }) => crate::repl::main(&files, cli.color),
+        Some(Command::Draw {
+            file,
+            sop,
+            input,
+            output,
+        }) => draw(&reporter, &file, &sop, input.as_deref(), &output),
+        Some(Command::Compile {
+            file,
+            sop,
+            target,
+            output,
+        }) => compile_cmd(&reporter, &file, &sop, &target, &output),
+        Some(Command::Exec { dir, json, inputs }) => exec_cmd(&reporter, &dir, json, &inputs),
+        Some(Command::Verify {
+            file,
+            sop,
+            target,
+            exhaustive,
+            samples,
+            seed,
+        }) => {
+            use crate::compile::verify::{DEFAULT_SAMPLES, Mode};
+            let mode = if exhaustive {
+                Mode::Exhaustive
+            } else if let Some(k) = samples {
+                Mode::Samples { samples: k, seed }
+            } else {
+                Mode::Auto {
+                    samples: DEFAULT_SAMPLES,
+                    seed,
+                }
+            };
+            verify_cmd(&reporter, &file, &sop, &target, mode)
         }
+        Some(Command::Explain { file, sop, target }) => {
+            explain_cmd(&reporter, &file, &sop, &target)
+        }
+        None => crate::repl::main(&[], cli.color),
     }
 }
 
@@ -392,6 +425,223 @@ fn run(
     }
     let _ = out.flush();
     status
+}
+
+fn draw(
+    reporter: &Reporter,
+    file: &std::path::Path,
+    sop: &str,
+    input: Option<&str>,
+    output: &std::path::Path,
+) -> i32 {
+    let mut session = Session::new();
+    let input = match input.map(parse_input) {
+        Some(Ok((_, v))) => v,
+        Some(Err(d)) => {
+            reporter.report(&d);
+            return 2;
+        }
+        None => session.settings.sop_example.clone(),
+    };
+    if let Err(d) = session.check_input_len(&input) {
+        reporter.report(&d);
+        return 2;
+    }
+    let Some((scope, result)) = load(reporter, &mut session, file) else {
+        return 1;
+    };
+    let node = match lookup_target(&scope, sop, file, &result) {
+        Ok((node, _)) => node,
+        Err(d) => {
+            reporter.report(&d);
+            return 1;
+        }
+    };
+    let flow = match crate::repl::draw::flow(&session.graph, &session.sources, node, Some(&input)) {
+        Ok(f) => f,
+        Err(d) => {
+            reporter.report(&d);
+            return 1;
+        }
+    };
+    let text = if output.extension().is_some_and(|e| e == "dot") {
+        flow.to_dot()
+    } else {
+        flow.to_svg()
+    };
+    if let Err(e) = std::fs::write(output, text) {
+        reporter.report(&Diag::error(
+            codes::LOAD_IO,
+            format!("could not write {}: {e}", output.display()),
+        ));
+        return 1;
+    }
+    println!("wrote {}", output.display());
+    0
+}
+
+/// Load a file and compile one of its s-ops.
+fn compile_target(
+    reporter: &Reporter,
+    file: &std::path::Path,
+    sop: &str,
+    target: &TargetArgs,
+) -> Result<(Session, NodeId, crate::compile::Compiled), i32> {
+    let vocab = parse_vocab(&target.vocab).map_err(|d| {
+        reporter.report(&d);
+        2
+    })?;
+    let mut session = Session::new();
+    let Some((scope, result)) = load(reporter, &mut session, file) else {
+        return Err(1);
+    };
+    let node = match lookup_target(&scope, sop, file, &result) {
+        Ok((node, false)) => node,
+        Ok((_, true)) => {
+            reporter.report(&Diag::error(
+                codes::CLI_NOT_SOP,
+                format!("`{sop}` is a selector; compile an s-op (e.g. an aggregate of it)"),
+            ));
+            return Err(1);
+        }
+        Err(d) => {
+            reporter.report(&d);
+            return Err(1);
+        }
+    };
+    let source = crate::compile::Source {
+        text: front::read_source(file).unwrap_or_default(),
+        file: file.display().to_string(),
+        sop: sop.to_string(),
+    };
+    let opts = crate::compile::Options {
+        vocab,
+        max_len: target.max_len,
+        causal: target.causal,
+    };
+    match crate::compile::compile(&session.graph, &session.sources, node, &opts, &source) {
+        Ok(c) => Ok((session, node, c)),
+        Err(d) => {
+            reporter.report(&d);
+            Err(1)
+        }
+    }
+}
+
+fn compile_cmd(
+    reporter: &Reporter,
+    file: &std::path::Path,
+    sop: &str,
+    target: &TargetArgs,
+    output: &std::path::Path,
+) -> i32 {
+    let (_, _, compiled) = match compile_target(reporter, file, sop, target) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    if let Err(d) = crate::model::io::save(&compiled.model, output) {
+        reporter.report(&d);
+        return 1;
+    }
+    let m = &compiled.model;
+    println!(
+        "wrote {}: {} layer(s) [{}], residual width {}, {} parameters",
+        output.display(),
+        m.config.n_layers,
+        m.meta.layout.join(" | "),
+        m.config.d_model,
+        crate::compile::explain::parameter_count(m).0
+    );
+    0
+}
+
+fn exec_cmd(reporter: &Reporter, dir: &std::path::Path, json: bool, inputs: &[String]) -> i32 {
+    let model = match crate::model::io::load(dir) {
+        Ok(m) => m,
+        Err(d) => {
+            reporter.report(&d);
+            return 1;
+        }
+    };
+    let mut parsed = Vec::with_capacity(inputs.len());
+    for text in inputs {
+        match parse_input(text) {
+            Ok(p) => parsed.push(p),
+            Err(d) => {
+                reporter.report(&d);
+                return 2;
+            }
+        }
+    }
+    let values: Vec<Vec<Value>> = parsed.iter().map(|(_, v)| v.clone()).collect();
+    let outputs = match model.run(&values) {
+        Ok(o) => o,
+        Err(d) => {
+            reporter.report(&d);
+            return 1;
+        }
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for ((json_in, input), o) in parsed.iter().zip(outputs) {
+        let col = crate::interp::Column {
+            ty: crate::interp::seq_type(&o).unwrap_or(crate::interp::SeqType::Floats),
+            values: o,
+        };
+        let line = if json {
+            format!(
+                "{{\"input\": {}, \"output\": {}}}",
+                serde_json::to_string(json_in).unwrap_or_default(),
+                display::json_output(&Output::Sop(col))
+            )
+        } else {
+            display_output(&model.meta.sop, input, &Output::Sop(col))
+        };
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = out.flush();
+    0
+}
+
+fn verify_cmd(
+    reporter: &Reporter,
+    file: &std::path::Path,
+    sop: &str,
+    target: &TargetArgs,
+    mode: crate::compile::verify::Mode,
+) -> i32 {
+    let (session, node, compiled) = match compile_target(reporter, file, sop, target) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    let report = match crate::compile::verify::verify(
+        &session.graph,
+        &session.sources,
+        &compiled,
+        node,
+        mode,
+    ) {
+        Ok(r) => r,
+        Err(d) => {
+            reporter.report(&d);
+            return 1;
+        }
+    };
+    print!("{}", report.render(target.max_len));
+    i32::from(report.mismatches > 0)
+}
+
+fn explain_cmd(reporter: &Reporter, file: &std::path::Path, sop: &str, target: &TargetArgs) -> i32 {
+    match compile_target(reporter, file, sop, target) {
+        Ok((session, _, compiled)) => {
+            print!(
+                "{}",
+                crate::compile::explain::explain(&session.graph, &session.sources, &compiled)
+            );
+            0
+        }
+        Err(code) => code,
+    }
 }
 
 fn check(reporter: &Reporter, files: &[PathBuf]) -> i32 {

@@ -123,6 +123,7 @@ impl Session {
                 scope.borrow_mut().set("out", it.clone());
                 let items = iteration_items(&it, iter.span).map_err(one)?;
                 for item in items {
+                    self.check_interrupt(iter.span).map_err(one)?;
                     let vals = unpack_item(names, item, iter.span).map_err(one)?;
                     for (n, v) in names.iter().zip(vals) {
                         self.assign(scope, &n.name, v, n.span).map_err(one)?;
@@ -252,6 +253,7 @@ impl Session {
                 let inner = Scope::new_ref(Some(scope.clone()));
                 let mut out = Vec::with_capacity(items.len());
                 for item in items {
+                    self.check_interrupt(iter.span)?;
                     for (n, v) in names.iter().zip(unpack_item(names, item, iter.span)?) {
                         self.assign(&inner, &n.name, v, n.span)?;
                     }
@@ -270,6 +272,7 @@ impl Session {
                 let inner = Scope::new_ref(Some(scope.clone()));
                 let mut d = Dict::default();
                 for item in items {
+                    self.check_interrupt(iter.span)?;
                     for (n, v) in names.iter().zip(unpack_item(names, item, iter.span)?) {
                         self.assign(&inner, &n.name, v, n.span)?;
                     }
@@ -967,6 +970,7 @@ impl Session {
                     .at(span)
                     .help("recursion must end on an atom condition, e.g. `x if n == 0 else f(x, n - 1)`"));
                 }
+                self.check_interrupt(span)?;
                 let scope = Scope::new_ref(Some(f.closure.clone()));
                 for (p, v) in f.params.iter().zip(args) {
                     if let MVal::Sop(id) | MVal::Sel(id) = v {

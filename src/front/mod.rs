@@ -8,6 +8,8 @@ pub mod value;
 
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::diag::{Diag, FileId, SourceMap, Span, codes};
 use crate::interp::{self, Output};
@@ -123,6 +125,9 @@ pub enum Echo {
         on: bool,
     },
     Exit,
+    /// `RunResult::diags[i]` was reported at this point of the run (keeps
+    /// echoes and diagnostics in statement order).
+    Reported(usize),
 }
 
 /// The result of running a piece of source.
@@ -135,6 +140,12 @@ pub struct RunResult {
 }
 
 impl RunResult {
+    /// Record a diagnostic, in order with the echoes.
+    pub fn report(&mut self, d: Diag) {
+        self.echoes.push(Echo::Reported(self.diags.len()));
+        self.diags.push(d);
+    }
+
     pub fn has_errors(&self) -> bool {
         self.diags.iter().any(Diag::is_error)
     }
@@ -149,6 +160,8 @@ pub struct Session {
     lib_names: Vec<String>,
     load_stack: Vec<PathBuf>,
     call_depth: usize,
+    /// Set (e.g. by Ctrl-C) to stop the current evaluation.
+    pub interrupt: Arc<AtomicBool>,
 }
 
 impl Default for Session {
@@ -169,6 +182,7 @@ impl Session {
             lib_names: Vec::new(),
             load_stack: Vec::new(),
             call_depth: 0,
+            interrupt: Arc::new(AtomicBool::new(false)),
         };
         let builtins: [(&str, Op); 7] = [
             ("tokens_str", Op::Tokens(TokenKind::Str)),
@@ -251,7 +265,7 @@ impl Session {
         let (stmts, parse_diags) = syntax::parse_program(text, file);
         let mut result = RunResult::default();
         for d in parse_diags {
-            result.diags.push(d.with_sources(&self.sources));
+            result.report(d.with_sources(&self.sources));
         }
         let origin: Rc<str> = Rc::from(
             self.sources
@@ -291,13 +305,18 @@ impl Session {
                     result.echoes.push(Echo::Exit);
                     return;
                 }
-                Err(mut diags) => {
-                    for d in diags.drain(..) {
-                        result.diags.push(d.with_sources(&self.sources));
+                Err(diags) => {
+                    for d in diags {
+                        result.report(d.with_sources(&self.sources));
                     }
                 }
             }
         }
+    }
+
+    /// Evaluate an expression in a scope (for tools such as the REPL).
+    pub fn eval_expr(&mut self, e: &ast::Expr, scope: &ScopeRef) -> Result<MVal, Diag> {
+        self.eval(e, scope)
     }
 
     /// Refuse inputs longer than `settings.max_len`.
@@ -322,8 +341,28 @@ impl Session {
     /// Evaluate a node on one input.
     pub fn evaluate(&self, node: NodeId, input: &[Value]) -> Result<Output, Diag> {
         self.check_input_len(input)?;
-        interp::evaluate_one(&self.graph, input, node)
-            .map_err(|e| e.to_diag(&self.graph, &self.sources, input))
+        let mut outs = interp::evaluate_with(&self.graph, input, &[node], Some(&self.interrupt))
+            .map_err(|e| {
+                let d = e.to_diag(&self.graph, &self.sources, input);
+                // A failure inside a builtin (tokens_int, ...) has no span:
+                // point at the s-op that was asked for instead.
+                match (d.span, self.graph.node(node).span) {
+                    (None, Some(span)) => d
+                        .at(span)
+                        .label("while evaluating this")
+                        .with_sources(&self.sources),
+                    _ => d,
+                }
+            })?;
+        Ok(outs.pop().expect("one target gives one output"))
+    }
+
+    /// Fail with `rasp::interrupted` when the user pressed Ctrl-C.
+    pub(crate) fn check_interrupt(&self, span: Span) -> Result<(), Diag> {
+        if self.interrupt.load(Ordering::Relaxed) {
+            return Err(Diag::error(codes::INTERRUPTED, "interrupted").at(span));
+        }
+        Ok(())
     }
 
     fn resolve_load(&self, name: &str, dir: Option<&Path>, span: Span) -> Result<PathBuf, Diag> {
@@ -481,6 +520,28 @@ pub fn read_source(path: &Path) -> Result<String, Diag> {
         )
         .help("RASP source files must be UTF-8 text")
     })
+}
+
+/// Parse one command-line input: JSON, or a bare word taken as a string.
+pub fn parse_input(text: &str) -> Result<(serde_json::Value, Vec<Value>), Diag> {
+    let json = match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(v) => v,
+        Err(_) if !text.trim_start().starts_with(['[', '{', '"']) => {
+            serde_json::Value::String(text.to_string())
+        }
+        Err(e) => {
+            return Err(Diag::error(
+                codes::CLI_INPUT,
+                format!("input {text:?} is not valid JSON: {e}"),
+            )
+            .help("write inputs as JSON: \"hello\" or [1, 2, 3]"));
+        }
+    };
+    let input = input_from_json(&json).map_err(|m| {
+        Diag::error(codes::CLI_INPUT, format!("input {text}: {m}"))
+            .help("write inputs as JSON: \"hello\" or [1, 2, 3]")
+    })?;
+    Ok((json, input))
 }
 
 /// Turn a JSON value into an input sequence: a string is a sequence of

@@ -9,6 +9,8 @@
 
 pub mod display;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use rayon::prelude::*;
 
 use crate::diag::{Diag, SourceMap, codes};
@@ -189,9 +191,23 @@ struct Run<'g> {
     graph: &'g Graph,
     n: usize,
     cols: Vec<Option<Column>>,
+    cancel: Option<&'g AtomicBool>,
 }
 
 impl<'g> Run<'g> {
+    /// Stop when the user interrupted (Ctrl-C).
+    fn check_cancel(&self, node: NodeId) -> Result<(), EvalError> {
+        match self.cancel {
+            Some(flag) if flag.load(Ordering::Relaxed) => Err(EvalError {
+                node: Some(node),
+                code: codes::INTERRUPTED,
+                message: "interrupted".into(),
+                position: None,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     fn col(&self, id: NodeId) -> &Column {
         // Inputs are always computed before their consumers (topological
         // order over `ancestors`), so this is an internal invariant.
@@ -212,6 +228,7 @@ impl<'g> Run<'g> {
     }
 
     fn eval_sop(&mut self, id: NodeId, input: &[Value]) -> Result<(), EvalError> {
+        self.check_cancel(id)?;
         let n = self.n;
         let values: Vec<Value> = match self.graph.op(id) {
             Op::Tokens(kind) => {
@@ -251,6 +268,7 @@ impl<'g> Run<'g> {
                 let mut row = vec![false; n];
                 let mut out = Vec::with_capacity(n);
                 for q in 0..n {
+                    self.check_cancel(id)?;
                     self.row(*sel, q, &mut row)?;
                     out.push(aggregate_row(&row, vals, default).map_err(|m| EvalError {
                         node: Some(id),
@@ -265,6 +283,7 @@ impl<'g> Run<'g> {
                 let mut row = vec![false; n];
                 let mut out = Vec::with_capacity(n);
                 for q in 0..n {
+                    self.check_cancel(id)?;
                     self.row(*sel, q, &mut row)?;
                     out.push(Value::Int(row.iter().filter(|b| **b).count() as i64));
                 }
@@ -363,12 +382,24 @@ pub fn evaluate(
     input: &[Value],
     targets: &[NodeId],
 ) -> Result<Vec<Output>, EvalError> {
+    evaluate_with(graph, input, targets, None)
+}
+
+/// Evaluate `targets` on one input; stop with `rasp::interrupted` as soon
+/// as `cancel` is set.
+pub fn evaluate_with(
+    graph: &Graph,
+    input: &[Value],
+    targets: &[NodeId],
+    cancel: Option<&AtomicBool>,
+) -> Result<Vec<Output>, EvalError> {
     check_input(input)?;
     let n = input.len();
     let mut run = Run {
         graph,
         n,
         cols: vec![None; graph.len()],
+        cancel,
     };
     for id in graph.ancestors(targets) {
         run.eval_sop(id, input)?;

@@ -7,6 +7,7 @@
 //! source.
 
 pub mod expr;
+pub mod layers;
 pub mod value;
 
 use std::collections::HashMap;
@@ -111,7 +112,13 @@ impl Op {
 
     /// A short description of the operation (`select(keys, queries, <)`).
     pub fn describe(&self, g: &Graph) -> String {
-        let n = |id: &NodeId| g.label(*id);
+        self.describe_with(|id| g.label(id))
+    }
+
+    /// [`Op::describe`] with inputs named by `label` (e.g. the titles a
+    /// drawing shows).
+    pub fn describe_with(&self, label: impl Fn(NodeId) -> String) -> String {
+        let n = |id: &NodeId| label(*id);
         match self {
             Op::Tokens(k) => k.name().to_string(),
             Op::Indices => "indices".into(),
@@ -244,29 +251,9 @@ impl Graph {
             .collect()
     }
 
-    /// Layer depth per the original's analysis (for `:layers` and `draw`):
-    /// maps at their inputs' depth, selects one deeper than their inputs,
-    /// aggregates at max(select depth, values depth + 1).
+    /// The layer of `target` per the original's analysis (for `:layers`
+    /// and `draw`); see [`layers::analyse`] for the rules.
     pub fn depth(&self, target: NodeId) -> usize {
-        let order = self.ancestors(&[target]);
-        let mut depth = vec![0usize; self.nodes.len()];
-        for id in order {
-            let d = match self.op(id) {
-                Op::Tokens(_) | Op::Indices | Op::Const(_) => 0,
-                Op::Length => 1,
-                Op::Map { args, .. } => args.iter().map(|a| depth[a.index()]).max().unwrap_or(0),
-                Op::Select { keys, queries, .. } => {
-                    depth[keys.index()].max(depth[queries.index()]) + 1
-                }
-                Op::SelAnd(a, b) | Op::SelOr(a, b) => depth[a.index()].max(depth[b.index()]),
-                Op::SelNot(a) => depth[a.index()],
-                Op::Aggregate { sel, values, .. } => {
-                    depth[sel.index()].max(depth[values.index()] + 1)
-                }
-                Op::SelectorWidth(s) => depth[s.index()],
-            };
-            depth[id.index()] = d;
-        }
-        depth[target.index()]
+        layers::analyse(self, target).n_layers
     }
 }

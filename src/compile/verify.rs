@@ -1,0 +1,327 @@
+//! Verification: run a compiled model and the interpreter on every input up
+//! to the maximum length (or on seeded samples when there are too many) and
+//! compare. On a mismatch, report the shortest counterexample and the first
+//! s-op whose value, read back from the residual stream, differs from the
+//! interpreter's.
+
+use crate::diag::{Diag, SourceMap, codes};
+use crate::interp::{self, Output};
+use crate::ir::value::{self, Value};
+use crate::ir::{Graph, NodeId};
+
+use super::Compiled;
+
+/// Inputs enumerated exhaustively at most (beyond: seeded samples).
+pub const EXHAUSTIVE_LIMIT: u128 = 200_000;
+/// Samples when the inputs are too many to enumerate.
+pub const DEFAULT_SAMPLES: usize = 20_000;
+const BATCH: usize = 512;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Every input if there are at most [`EXHAUSTIVE_LIMIT`], else samples.
+    Auto {
+        samples: usize,
+        seed: u64,
+    },
+    Exhaustive,
+    Samples {
+        samples: usize,
+        seed: u64,
+    },
+}
+
+/// Where a counterexample first goes wrong inside the model.
+#[derive(Clone, Debug)]
+pub struct FirstDivergence {
+    pub name: String,
+    pub layer: Option<usize>,
+    pub sublayer: String,
+    pub expected: Vec<Value>,
+    pub got: Vec<Value>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Counterexample {
+    pub input: Vec<Value>,
+    pub expected: Vec<Value>,
+    pub got: Vec<Value>,
+    pub first: Option<FirstDivergence>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// Inputs compared (those the interpreter evaluates without error).
+    pub checked: usize,
+    pub mismatches: usize,
+    /// Inputs on which the program itself fails (not compared).
+    pub program_errors: usize,
+    pub exhaustive: bool,
+    pub seed: Option<u64>,
+    pub counterexample: Option<Counterexample>,
+}
+
+impl Report {
+    /// The report as text: `verified K inputs, M mismatches (...)` and, on
+    /// a mismatch, the shortest counterexample and where it goes wrong.
+    pub fn render(&self, max_len: usize) -> String {
+        use crate::interp::display::{input_repr, sequence_str};
+        let how = if self.exhaustive {
+            format!("every input up to length {max_len}")
+        } else {
+            format!("seeded samples, seed {}", self.seed.unwrap_or(0))
+        };
+        let mut s = format!(
+            "verified {} inputs, {} mismatches ({how})\n",
+            self.checked, self.mismatches
+        );
+        if self.program_errors > 0 {
+            s.push_str(&format!(
+                "  {} input(s) skipped: the program itself fails on them\n",
+                self.program_errors
+            ));
+        }
+        if let Some(c) = &self.counterexample {
+            s.push_str(&format!(
+                "shortest counterexample: {}\n",
+                input_repr(&c.input)
+            ));
+            s.push_str(&format!("  interpreter: {}\n", sequence_str(&c.expected)));
+            s.push_str(&format!("  model:       {}\n", sequence_str(&c.got)));
+            if let Some(f) = &c.first {
+                let place = match f.layer {
+                    Some(l) => format!("layer {l} ({})", f.sublayer),
+                    None => "the embedding".to_string(),
+                };
+                s.push_str(&format!(
+                    "  first s-op to differ: `{}` in {place}: interpreter {}, model {}\n",
+                    f.name,
+                    sequence_str(&f.expected),
+                    sequence_str(&f.got)
+                ));
+            }
+        }
+        s
+    }
+}
+
+/// Numbers of inputs of each length 1..=n over a vocab of size v.
+fn count_inputs(v: usize, n: usize) -> u128 {
+    let mut total: u128 = 0;
+    let mut p: u128 = 1;
+    for _ in 0..n {
+        p = p.saturating_mul(v as u128);
+        total = total.saturating_add(p);
+    }
+    total
+}
+
+/// Two outputs agree: Python equality, numbers within a tolerance.
+pub fn same_value(a: &Value, b: &Value) -> bool {
+    if value::py_eq(a, b) {
+        return true;
+    }
+    match (a, b) {
+        (Value::Str(_), _) | (_, Value::Str(_)) => false,
+        _ => match (a.as_f64(), b.as_f64()) {
+            (Some(x), Some(y)) => (x - y).abs() <= 1e-5 * x.abs().max(y.abs()).max(1.0),
+            _ => false,
+        },
+    }
+}
+
+fn same_seq(a: &[Value], b: &[Value]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same_value(x, y))
+}
+
+/// A small deterministic generator (splitmix64).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// The inputs to check, shortest first.
+/// The inputs to check (shortest first), whether that is all of them, and
+/// the seed of the sample otherwise.
+type Inputs = (Vec<Vec<Value>>, bool, Option<u64>);
+
+fn inputs(vocab: &[Value], n: usize, mode: Mode) -> Result<Inputs, Diag> {
+    let total = count_inputs(vocab.len(), n);
+    let (exhaustive, samples, seed) = match mode {
+        Mode::Exhaustive => {
+            if total > 20 * EXHAUSTIVE_LIMIT {
+                return Err(Diag::error(
+                    codes::COMPILE_VOCAB,
+                    format!(
+                        "there are {total} inputs up to length {n}: too many to check them all"
+                    ),
+                )
+                .help("use --samples K --seed S"));
+            }
+            (true, 0, None)
+        }
+        Mode::Auto { samples, seed } => {
+            if total <= EXHAUSTIVE_LIMIT {
+                (true, 0, None)
+            } else {
+                (false, samples, Some(seed))
+            }
+        }
+        Mode::Samples { samples, seed } => (false, samples, Some(seed)),
+    };
+    let mut out = Vec::new();
+    if exhaustive {
+        for len in 1..=n {
+            let mut idx = vec![0usize; len];
+            'all: loop {
+                out.push(idx.iter().map(|i| vocab[*i].clone()).collect());
+                let mut k = len;
+                loop {
+                    if k == 0 {
+                        break 'all;
+                    }
+                    k -= 1;
+                    idx[k] += 1;
+                    if idx[k] < vocab.len() {
+                        break;
+                    }
+                    idx[k] = 0;
+                }
+            }
+        }
+    } else {
+        let mut rng = Rng(seed.unwrap_or(0));
+        for _ in 0..samples {
+            let len = 1 + rng.below(n);
+            out.push(
+                (0..len)
+                    .map(|_| vocab[rng.below(vocab.len())].clone())
+                    .collect(),
+            );
+        }
+        out.sort_by_key(Vec::len);
+    }
+    Ok((out, exhaustive, seed))
+}
+
+/// Compare the model with the interpreter.
+pub fn verify(
+    graph: &Graph,
+    sources: &SourceMap,
+    compiled: &Compiled,
+    target: NodeId,
+    mode: Mode,
+) -> Result<Report, Diag> {
+    let model = &compiled.model;
+    let (all, exhaustive, seed) = inputs(
+        &model
+            .meta
+            .vocab
+            .iter()
+            .filter_map(crate::model::exec::value_from_json)
+            .collect::<Vec<_>>(),
+        model.meta.max_len,
+        mode,
+    )?;
+    let mut report = Report {
+        checked: 0,
+        mismatches: 0,
+        program_errors: 0,
+        exhaustive,
+        seed,
+        counterexample: None,
+    };
+    let prepared = model.prepare();
+    for chunk in all.chunks(BATCH) {
+        let expected = interp::evaluate_batch(graph, chunk, target);
+        let mut ok_inputs = Vec::with_capacity(chunk.len());
+        let mut ok_expected = Vec::with_capacity(chunk.len());
+        for (input, e) in chunk.iter().zip(expected) {
+            match e {
+                Ok(Output::Sop(col)) => {
+                    ok_inputs.push(input);
+                    ok_expected.push(col.values);
+                }
+                _ => report.program_errors += 1,
+            }
+        }
+        let ids: Vec<Vec<usize>> = ok_inputs
+            .iter()
+            .map(|i| model.encode(i))
+            .collect::<Result<_, _>>()?;
+        let resids = prepared.forward(&ids);
+        for ((input, exp), resid) in ok_inputs.iter().zip(ok_expected).zip(&resids) {
+            report.checked += 1;
+            let got = model.decode(resid);
+            if !same_seq(&exp, &got) {
+                report.mismatches += 1;
+                let shorter = report
+                    .counterexample
+                    .as_ref()
+                    .is_none_or(|c| input.len() < c.input.len());
+                if shorter {
+                    report.counterexample = Some(Counterexample {
+                        input: input.to_vec(),
+                        expected: exp,
+                        got,
+                        first: None,
+                    });
+                }
+            }
+        }
+    }
+    if let Some(c) = report.counterexample.as_mut() {
+        c.first = first_divergence(sources, compiled, &c.input);
+    }
+    Ok(report)
+}
+
+/// The first placed s-op (in layer order) whose residual value differs.
+pub fn first_divergence(
+    _sources: &SourceMap,
+    compiled: &Compiled,
+    input: &[Value],
+) -> Option<FirstDivergence> {
+    let graph = &compiled.graph;
+    let model = &compiled.model;
+    let ids = model.encode(input).ok()?;
+    let resid = model.forward(&[ids]).pop()?;
+    let mut order: Vec<(&NodeId, &usize)> = compiled.placements.iter().collect();
+    let rank = |p: &crate::model::Placement| -> (i64, i64) {
+        let l = p.layer.map_or(-1, |l| l as i64);
+        let s = match p.sublayer.as_str() {
+            "embed" => -1,
+            "attn" => 0,
+            _ => 1,
+        };
+        (l, s)
+    };
+    order.sort_by_key(|(_, i)| rank(&model.meta.sops[**i]));
+    let nodes: Vec<NodeId> = order.iter().map(|(n, _)| **n).collect();
+    let outs = interp::evaluate(graph, input, &nodes).ok()?;
+    for ((_, idx), out) in order.iter().zip(outs) {
+        let p = &model.meta.sops[**idx];
+        let Output::Sop(col) = out else { continue };
+        let got = model.read(&resid, p);
+        if !same_seq(&col.values, &got) {
+            return Some(FirstDivergence {
+                name: p.name.clone(),
+                layer: p.layer,
+                sublayer: p.sublayer.clone(),
+                expected: col.values,
+                got,
+            });
+        }
+    }
+    None
+}

@@ -1,0 +1,960 @@
+//! The REPL: the original's interactive session (statements, echoes on the
+//! running example, `set example`, `show example`, `examples on|off`,
+//! `full seq display`, `load`, `draw`) plus `:` commands, line editing and
+//! completion (`line.rs`).
+//!
+//! The session logic writes to any `Write` pair, so the same code serves the
+//! terminal, piped stdin (a transcript without prompts) and the tests.
+
+pub mod draw;
+pub mod line;
+
+use std::io::{self, BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::diag::{Diag, codes};
+use crate::front::{self, Echo, MVal, ScopeRef, Session, value};
+use crate::interp::{self, Output, SeqType, display};
+use crate::ir::{NodeId, Value};
+use crate::syntax::ast::{ExampleTarget, ExprKind};
+
+/// What the caller should do after an entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    Continue,
+    Exit,
+}
+
+/// The `:` commands, for help and completion.
+pub const COMMANDS: &[(&str, &str)] = &[
+    (":help", "this help"),
+    (
+        ":type NAME [VOCAB [MAXLEN]]",
+        "kind and type of NAME; with a vocab, its value set",
+    ),
+    (
+        ":layers NAME",
+        "layers and heads NAME needs (the original's analysis)",
+    ),
+    (
+        ":explain NAME VOCAB MAXLEN",
+        "compile NAME and show its layers, heads and residual",
+    ),
+    (
+        ":verify NAME VOCAB MAXLEN",
+        "compile NAME and check the model against the interpreter",
+    ),
+    (
+        ":compile NAME VOCAB MAXLEN DIR",
+        "write the model to DIR (safetensors + JSON)",
+    ),
+    (":env", "the names you defined"),
+    (":reset", "forget every definition and start over"),
+    (":quit", "leave (also `exit`, `quit`, Ctrl-D)"),
+];
+
+/// Inputs enumerated at most by `:type` before it samples instead.
+const MAX_TYPE_INPUTS: usize = 100_000;
+const TYPE_SAMPLES: usize = 20_000;
+
+/// One REPL session.
+pub struct Repl {
+    pub session: Session,
+    pub scope: ScopeRef,
+    color: bool,
+    interrupt: Arc<AtomicBool>,
+    entries: usize,
+    /// How many errors were reported (the exit status of piped sessions).
+    pub errors: usize,
+}
+
+impl Repl {
+    pub fn new(color: bool) -> Repl {
+        let session = Session::new();
+        let scope = session.new_repl_scope();
+        let interrupt = session.interrupt.clone();
+        Repl {
+            session,
+            scope,
+            color,
+            interrupt,
+            entries: 0,
+            errors: 0,
+        }
+    }
+
+    /// The flag that interrupts the running entry (set it from Ctrl-C).
+    pub fn interrupt_flag(&self) -> Arc<AtomicBool> {
+        self.interrupt.clone()
+    }
+
+    pub fn banner(&self) -> String {
+        format!(
+            "rasp {} (RASP 0.1). :help for help, Ctrl-D to exit.\nrunning example is: {}\n",
+            env!("CARGO_PKG_VERSION"),
+            display::input_repr(&self.session.settings.sop_example)
+        )
+    }
+
+    /// Load files given on the command line, as `load` would.
+    pub fn load_files(&mut self, files: &[PathBuf], out: &mut dyn Write, err: &mut dyn Write) {
+        for f in files {
+            let text = format!("load {};", json_string(&f.display().to_string()));
+            self.entry(&text, out, err);
+        }
+    }
+
+    /// Names visible at the prompt, for completion.
+    pub fn visible_names(&self) -> Vec<String> {
+        value::visible_names(&self.scope)
+    }
+
+    /// Run one complete entry: statements, or a `:` command.
+    pub fn entry(&mut self, text: &str, out: &mut dyn Write, err: &mut dyn Write) -> Control {
+        self.interrupt.store(false, Ordering::Relaxed);
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return Control::Continue;
+        }
+        if let Some(cmd) = trimmed.strip_prefix(':') {
+            return self.command(cmd, out, err);
+        }
+        self.entries += 1;
+        let name = format!("<repl:{}>", self.entries);
+        // `load` at the prompt resolves against the working directory.
+        let result = self.session.run_source(&name, text, &self.scope, None);
+        let mut control = Control::Continue;
+        for echo in dedup_loop_echoes(&result.echoes) {
+            match echo {
+                Echo::Reported(i) => {
+                    if let Some(d) = result.diags.get(*i) {
+                        self.diag(d, out, err);
+                    }
+                }
+                Echo::Exit => control = Control::Exit,
+                e => self.echo(e, out, err),
+            }
+        }
+        let _ = out.flush();
+        control
+    }
+
+    fn diag(&mut self, d: &Diag, out: &mut dyn Write, err: &mut dyn Write) {
+        if d.is_error() {
+            self.errors += 1;
+        }
+        let _ = out.flush();
+        let _ = err.write_all(self.render(d).as_bytes());
+        let _ = err.flush();
+    }
+
+    fn render(&self, d: &Diag) -> String {
+        let theme = if self.color {
+            miette::GraphicalTheme::unicode()
+        } else {
+            miette::GraphicalTheme::unicode_nocolor()
+        };
+        let mut s = String::new();
+        if miette::GraphicalReportHandler::new_themed(theme)
+            .render_report(&mut s, d)
+            .is_err()
+        {
+            s = format!("{}: {}\n", d.code, d.message);
+        }
+        s
+    }
+
+    fn echo(&mut self, e: &Echo, out: &mut dyn Write, err: &mut dyn Write) {
+        match e {
+            Echo::Assigned { name, value } => self.show_value(name, value, true, out, err),
+            Echo::Defined { name, func } => {
+                let _ = writeln!(
+                    out,
+                    "     {} function: {name}({})",
+                    origin(func),
+                    func.params().join(", ")
+                );
+            }
+            Echo::Value { value, expr } => self.show_expression(value, expr, out, err),
+            Echo::Loaded { names, .. } => {
+                for (name, v) in names {
+                    self.show_value(name, v, false, out, err);
+                }
+            }
+            Echo::Draw { node, input, span } => self.draw(*node, input.as_deref(), *span, out, err),
+            Echo::ShowExample { target } => {
+                let s = &self.session.settings;
+                if matches!(target, ExampleTarget::Both | ExampleTarget::Sop) {
+                    let _ = writeln!(
+                        out,
+                        "\ts-op example: {}",
+                        display::input_repr(&s.sop_example)
+                    );
+                }
+                if matches!(target, ExampleTarget::Both | ExampleTarget::Selector) {
+                    let _ = writeln!(
+                        out,
+                        "\tselector example: {}",
+                        display::input_repr(&s.sel_example)
+                    );
+                }
+            }
+            Echo::SetExample { .. } | Echo::Examples { .. } | Echo::FullSeqDisplay { .. } => {}
+            Echo::Exit | Echo::Reported(_) => {}
+        }
+    }
+
+    /// The original's echo of a named value.
+    fn show_value(
+        &mut self,
+        name: &str,
+        v: &MVal,
+        examples: bool,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) {
+        match v {
+            MVal::Sop(id) => {
+                let _ = writeln!(out, "     s-op: {name}");
+                if examples && self.session.settings.sop_examples {
+                    self.sop_example(name, *id, out, err);
+                }
+            }
+            MVal::Sel(id) => {
+                let _ = writeln!(out, "     selector: {name}");
+                if examples && self.session.settings.sel_examples {
+                    self.sel_example(name, *id, out, err);
+                }
+            }
+            MVal::Atom(a) => {
+                let _ = writeln!(out, "    value: {name} =  {a}");
+            }
+            MVal::List(_) => {
+                let _ = writeln!(out, "     list: {name} = {}", v.repr());
+            }
+            MVal::Dict(_) => {
+                let _ = writeln!(out, "     dict: {name} = {}", v.repr());
+            }
+            MVal::Func(f) => {
+                let _ = writeln!(
+                    out,
+                    "     {} function: {name}({})",
+                    origin(f),
+                    f.params().join(", ")
+                );
+            }
+        }
+    }
+
+    fn sop_example(&mut self, name: &str, id: NodeId, out: &mut dyn Write, err: &mut dyn Write) {
+        let ex = self.session.settings.sop_example.clone();
+        match self.session.evaluate(id, &ex) {
+            Ok(Output::Sop(col)) => {
+                if self.session.settings.full_seq_display {
+                    let _ = writeln!(out, " \t Example: {name}({}) =", display::input_repr(&ex));
+                    let _ = write!(out, "{}", full_seq(&ex, &col.values, col.ty));
+                } else {
+                    let _ = writeln!(
+                        out,
+                        " \t Example: {name}({}) = {}",
+                        display::input_repr(&ex),
+                        display::column_str(&col)
+                    );
+                }
+            }
+            Ok(Output::Selector(_)) => {}
+            Err(d) => {
+                let _ = writeln!(
+                    out,
+                    " \t Example: {name}({}) failed (kept; see the warning)",
+                    display::input_repr(&ex)
+                );
+                self.warn(d, out, err);
+            }
+        }
+    }
+
+    fn sel_example(&mut self, name: &str, id: NodeId, out: &mut dyn Write, err: &mut dyn Write) {
+        let ex = self.session.settings.sel_example.clone();
+        match self.session.evaluate(id, &ex) {
+            Ok(Output::Selector(rows)) => {
+                let _ = writeln!(out, " \t Example:");
+                let _ = write!(out, "{}", display::selector_matrix(&ex, &rows, " \t\t\t "));
+            }
+            Ok(Output::Sop(_)) => {}
+            Err(d) => {
+                let _ = writeln!(
+                    out,
+                    " \t Example: {name}({}) failed (kept; see the warning)",
+                    display::input_repr(&ex)
+                );
+                self.warn(d, out, err);
+            }
+        }
+    }
+
+    /// A failure on the running example: the definition is kept, the
+    /// failure shown as a warning.
+    fn warn(&mut self, d: Diag, out: &mut dyn Write, err: &mut dyn Write) {
+        let d = if d.code == codes::INTERRUPTED {
+            d
+        } else {
+            d.into_warning()
+        };
+        self.diag(&d, out, err);
+    }
+
+    fn show_expression(
+        &mut self,
+        v: &MVal,
+        expr: &crate::syntax::ast::Expr,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) {
+        // `sop(input);` shows the sequence (or matrix) it computed.
+        if let ExprKind::Call(f, args) = &expr.kind
+            && args.len() == 1
+            && let MVal::List(items) = v
+        {
+            let callee = self.session_eval_quiet(f);
+            let input = self
+                .session_eval_quiet(&args[0])
+                .and_then(|a| front_input(&a));
+            match (callee, input) {
+                (Some(MVal::Sop(_)), _) => {
+                    let values: Vec<Value> = items
+                        .iter()
+                        .filter_map(|m| match m {
+                            MVal::Atom(a) => Some(a.clone()),
+                            _ => None,
+                        })
+                        .collect();
+                    let ty = interp::seq_type(&values).ok();
+                    let tag = ty.map(|t| format!(" ({})", t.name())).unwrap_or_default();
+                    let _ = writeln!(out, "\t =  {}{tag}", display::sequence_str(&values));
+                    return;
+                }
+                (Some(MVal::Sel(_)), Some(input)) => {
+                    let rows: Vec<Vec<bool>> = items
+                        .iter()
+                        .map(|r| match r {
+                            MVal::List(cells) => cells
+                                .iter()
+                                .map(|c| matches!(c, MVal::Atom(Value::Bool(true))))
+                                .collect(),
+                            _ => Vec::new(),
+                        })
+                        .collect();
+                    let _ = writeln!(out, "\t = ");
+                    let _ = write!(
+                        out,
+                        "{}",
+                        display::selector_matrix(&input, &rows, " \t\t\t ")
+                    );
+                    return;
+                }
+                _ => {}
+            }
+        }
+        let name = match v {
+            MVal::Func(f) => f.name().to_string(),
+            _ => "out".to_string(),
+        };
+        self.show_value(&name, v, true, out, err);
+    }
+
+    /// Evaluate a side-effect-free expression again (to learn what a call's
+    /// callee was); `None` on any error.
+    fn session_eval_quiet(&mut self, e: &crate::syntax::ast::Expr) -> Option<MVal> {
+        self.session.eval_expr(e, &self.scope).ok()
+    }
+
+    fn draw(
+        &mut self,
+        node: NodeId,
+        input: Option<&[Value]>,
+        _span: crate::diag::Span,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) {
+        let input = input
+            .map(<[Value]>::to_vec)
+            .unwrap_or_else(|| self.session.settings.sop_example.clone());
+        let name = interp::node_title(&self.session.graph, &self.session.sources, node);
+        match self.draw_files(node, &name, &input) {
+            Ok(svg) => {
+                let _ = writeln!(out, "\tdrawn: {}", svg.display());
+            }
+            Err(d) => self.diag(&d, out, err),
+        }
+    }
+
+    fn draw_files(&self, node: NodeId, name: &str, input: &[Value]) -> Result<PathBuf, Diag> {
+        self.session.check_input_len(input)?;
+        let flow = draw::flow(
+            &self.session.graph,
+            &self.session.sources,
+            node,
+            Some(input),
+        )?;
+        let dir = Path::new("comp_flows");
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Diag::error(
+                codes::LOAD_IO,
+                format!("could not create {}: {e}", dir.display()),
+            )
+        })?;
+        let stem = sanitize(&format!("{name}({})", display::input_repr(input)));
+        let svg = dir.join(format!("{stem}.svg"));
+        let dot = dir.join(format!("{stem}.dot"));
+        for (path, text) in [(&svg, flow.to_svg()), (&dot, flow.to_dot())] {
+            std::fs::write(path, text).map_err(|e| {
+                Diag::error(
+                    codes::LOAD_IO,
+                    format!("could not write {}: {e}", path.display()),
+                )
+            })?;
+        }
+        Ok(svg)
+    }
+
+    fn command(&mut self, cmd: &str, out: &mut dyn Write, err: &mut dyn Write) -> Control {
+        let mut words = cmd.split_whitespace();
+        let name = words.next().unwrap_or("");
+        let args: Vec<&str> = words.collect();
+        match name {
+            "help" | "h" | "?" => {
+                let _ = write!(out, "{}", help_text());
+            }
+            "quit" | "q" | "exit" => return Control::Exit,
+            "env" => self.cmd_env(out),
+            "reset" => {
+                let interrupt = self.interrupt.clone();
+                self.session = Session::new();
+                self.session.interrupt = interrupt;
+                self.scope = self.session.new_repl_scope();
+                let _ = writeln!(
+                    out,
+                    "\tsession reset: every definition is gone, the running example is \"hello\""
+                );
+            }
+            "type" | "t" => match args.as_slice() {
+                [n, rest @ ..] => {
+                    if let Err(d) = self.cmd_type(n, rest, out) {
+                        self.diag(&d, out, err);
+                    }
+                }
+                [] => self.usage(":type NAME [VOCAB [MAXLEN]]", out, err),
+            },
+            "explain" | "verify" | "compile" => {
+                let want = if name == "compile" { 4 } else { 3 };
+                if args.len() != want {
+                    let usage = COMMANDS
+                        .iter()
+                        .find(|(c, _)| c.starts_with(&format!(":{name} ")))
+                        .map_or(name, |(c, _)| c);
+                    self.usage(usage, out, err);
+                } else if let Err(d) = self.cmd_compile(name, &args, out) {
+                    self.diag(&d, out, err);
+                }
+            }
+            "layers" | "l" => match args.as_slice() {
+                [n] => {
+                    if let Err(d) = self.cmd_layers(n, out) {
+                        self.diag(&d, out, err);
+                    }
+                }
+                _ => self.usage(":layers NAME", out, err),
+            },
+            other => {
+                let known: Vec<String> = [
+                    "help", "type", "layers", "env", "reset", "quit", "explain", "verify",
+                    "compile",
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+                let mut d = Diag::error(codes::REPL_COMMAND, format!("unknown command :{other}"));
+                d = match front::suggest(other, &known) {
+                    Some(s) => d.help(format!("did you mean :{s}? (:help lists the commands)")),
+                    None => d.help(":help lists the commands"),
+                };
+                self.diag(&d, out, err);
+            }
+        }
+        let _ = out.flush();
+        Control::Continue
+    }
+
+    fn usage(&mut self, usage: &str, out: &mut dyn Write, err: &mut dyn Write) {
+        let d = Diag::error(codes::REPL_COMMAND, format!("usage: {usage}"));
+        self.diag(&d, out, err);
+    }
+
+    fn lookup(&self, name: &str) -> Result<MVal, Diag> {
+        value::lookup(&self.scope, name).ok_or_else(|| {
+            let mut d = Diag::error(codes::NAME_UNDEFINED, format!("Undefined variable: {name}"));
+            if let Some(s) = front::suggest(name, &self.visible_names()) {
+                d = d.help(format!("did you mean `{s}`?"));
+            }
+            d
+        })
+    }
+
+    fn cmd_env(&self, out: &mut dyn Write) {
+        let scope = self.scope.borrow();
+        let names: Vec<&String> = scope
+            .names()
+            .iter()
+            .filter(|n| n.as_str() != "out")
+            .collect();
+        if names.is_empty() {
+            let _ = writeln!(out, "\tno definitions yet");
+            return;
+        }
+        for n in names {
+            if let Some(v) = scope.get_local(n) {
+                let kind = match &v {
+                    MVal::Sop(_) => "s-op".to_string(),
+                    MVal::Sel(_) => "selector".to_string(),
+                    MVal::Func(f) => format!("function {}({})", f.name(), f.params().join(", ")),
+                    MVal::Atom(a) => format!("value {}", a.repr()),
+                    MVal::List(_) => format!("list {}", v.repr()),
+                    MVal::Dict(_) => format!("dict {}", v.repr()),
+                };
+                let _ = writeln!(out, "\t{n}: {kind}");
+            }
+        }
+    }
+
+    fn cmd_type(&mut self, name: &str, rest: &[&str], out: &mut dyn Write) -> Result<(), Diag> {
+        let v = self.lookup(name)?;
+        let id = match &v {
+            MVal::Sop(id) => *id,
+            MVal::Sel(_) => {
+                let _ = writeln!(out, "\t{name}: selector");
+                return Ok(());
+            }
+            other => {
+                let _ = writeln!(out, "\t{name}: {}", other.kind_name());
+                return Ok(());
+            }
+        };
+        let ex = self.session.settings.sop_example.clone();
+        let on_example = match self.session.evaluate(id, &ex) {
+            Ok(Output::Sop(col)) => format!(
+                "{} on the example {}",
+                col.ty.name(),
+                display::input_repr(&ex)
+            ),
+            _ => format!("fails on the example {}", display::input_repr(&ex)),
+        };
+        let _ = writeln!(out, "\t{name}: s-op, {on_example}");
+        let Some(vocab_text) = rest.first() else {
+            return Ok(());
+        };
+        let (_, vocab) = front::parse_input(vocab_text)?;
+        let max_len: usize = match rest.get(1) {
+            Some(t) => t.parse().map_err(|_| {
+                Diag::error(
+                    codes::REPL_COMMAND,
+                    format!("MAXLEN must be a number, got {t}"),
+                )
+            })?,
+            None => 4,
+        };
+        if vocab.is_empty() || max_len == 0 {
+            return Err(Diag::error(
+                codes::REPL_COMMAND,
+                "the vocab and MAXLEN must not be empty",
+            ));
+        }
+        let (inputs, exhaustive) = inputs_upto(&vocab, max_len);
+        let mut set: Vec<Value> = Vec::new();
+        let mut types: Vec<SeqType> = Vec::new();
+        let mut failures = 0usize;
+        for input in &inputs {
+            if self.interrupt.load(Ordering::Relaxed) {
+                return Err(Diag::error(codes::INTERRUPTED, "interrupted"));
+            }
+            match interp::evaluate_one(&self.session.graph, input, id) {
+                Ok(Output::Sop(col)) => {
+                    if !types.contains(&col.ty) {
+                        types.push(col.ty);
+                    }
+                    for x in col.values {
+                        if !set.iter().any(|y| y.same(&x)) {
+                            set.push(x);
+                        }
+                    }
+                }
+                _ => failures += 1,
+            }
+        }
+        set.sort_by(value_order);
+        let shown: Vec<String> = set.iter().take(40).map(Value::repr).collect();
+        let more = if set.len() > 40 { ", ..." } else { "" };
+        let how = if exhaustive {
+            format!("all {} inputs", inputs.len())
+        } else {
+            format!(
+                "{} seeded random inputs (too many to enumerate)",
+                inputs.len()
+            )
+        };
+        let _ = writeln!(
+            out,
+            "\tvalue set over {how} of vocab {} up to length {max_len}: {} value(s) {{{}{more}}}",
+            display::input_repr(&vocab),
+            set.len(),
+            shown.join(", ")
+        );
+        if failures > 0 {
+            let _ = writeln!(out, "\t({failures} of those inputs fail to evaluate)");
+        }
+        Ok(())
+    }
+
+    /// `:explain`, `:verify`, `:compile`.
+    fn cmd_compile(&mut self, cmd: &str, args: &[&str], out: &mut dyn Write) -> Result<(), Diag> {
+        use crate::compile::{self, verify};
+        let node = match self.lookup(args[0])? {
+            MVal::Sop(id) => id,
+            other => {
+                return Err(Diag::error(
+                    codes::REPL_COMMAND,
+                    format!("{} is {}, not an s-op", args[0], other.kind_name()),
+                ));
+            }
+        };
+        let vocab = crate::compile::parse_vocab(args[1])?;
+        let max_len: usize = args[2].parse().map_err(|_| {
+            Diag::error(
+                codes::REPL_COMMAND,
+                format!("MAXLEN must be a number, got {}", args[2]),
+            )
+        })?;
+        let opts = compile::Options {
+            vocab,
+            max_len,
+            causal: false,
+        };
+        let source = compile::Source {
+            text: String::new(),
+            file: "<repl>".into(),
+            sop: args[0].to_string(),
+        };
+        let compiled = compile::compile(
+            &self.session.graph,
+            &self.session.sources,
+            node,
+            &opts,
+            &source,
+        )?;
+        match cmd {
+            "explain" => {
+                let text =
+                    compile::explain::explain(&compiled.graph, &self.session.sources, &compiled);
+                for line in text.lines() {
+                    let _ = writeln!(out, "\t{line}");
+                }
+            }
+            "verify" => {
+                let mode = verify::Mode::Auto {
+                    samples: verify::DEFAULT_SAMPLES,
+                    seed: 0,
+                };
+                let report = verify::verify(
+                    &self.session.graph,
+                    &self.session.sources,
+                    &compiled,
+                    node,
+                    mode,
+                )?;
+                for line in report.render(max_len).lines() {
+                    let _ = writeln!(out, "\t{line}");
+                }
+            }
+            _ => {
+                let dir = Path::new(args[3]);
+                crate::model::io::save(&compiled.model, dir)?;
+                let _ = writeln!(
+                    out,
+                    "\twrote {}: {} layer(s) [{}], residual width {}",
+                    dir.display(),
+                    compiled.model.config.n_layers,
+                    compiled.model.meta.layout.join(" | "),
+                    compiled.model.config.d_model
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn cmd_layers(&self, name: &str, out: &mut dyn Write) -> Result<(), Diag> {
+        let id = match self.lookup(name)? {
+            MVal::Sop(id) | MVal::Sel(id) => id,
+            other => {
+                return Err(Diag::error(
+                    codes::REPL_COMMAND,
+                    format!("{name} is {}, not an s-op or a selector", other.kind_name()),
+                ));
+            }
+        };
+        let a = crate::ir::layers::analyse(&self.session.graph, id);
+        let heads: Vec<String> = a.heads.iter().map(usize::to_string).collect();
+        let mlps: Vec<String> = a.mlps.iter().map(usize::to_string).collect();
+        let _ = writeln!(
+            out,
+            "\t{name}: {} layer{}; heads per layer: [{}]; elementwise ops per layer: [{}]",
+            a.n_layers,
+            if a.n_layers == 1 { "" } else { "s" },
+            heads.join(", "),
+            mlps.join(", ")
+        );
+        Ok(())
+    }
+}
+
+/// Where a function was defined, as the original names it: `console` for
+/// the prompt, else the file's stem.
+fn origin(f: &front::Func) -> String {
+    match f {
+        front::Func::User(u) if u.origin.starts_with("<repl") => "console".to_string(),
+        front::Func::User(u) => u.origin.to_string(),
+        front::Func::SelectorWidth => "rasplib".to_string(),
+    }
+}
+
+/// For `for` loops at the prompt, show each name once, with its final value.
+fn dedup_loop_echoes(echoes: &[Echo]) -> Vec<&Echo> {
+    let mut out: Vec<&Echo> = Vec::with_capacity(echoes.len());
+    for (i, e) in echoes.iter().enumerate() {
+        if let Echo::Assigned { name, .. } = e {
+            let later = echoes[i + 1..]
+                .iter()
+                .any(|x| matches!(x, Echo::Assigned { name: n, .. } if n == name));
+            if later {
+                continue;
+            }
+        }
+        out.push(e);
+    }
+    out
+}
+
+fn front_input(v: &MVal) -> Option<Vec<Value>> {
+    match v {
+        MVal::Atom(Value::Str(s)) => Some(s.chars().map(|c| Value::str(&c.to_string())).collect()),
+        MVal::List(items) => items
+            .iter()
+            .map(|m| match m {
+                MVal::Atom(a) => Some(a.clone()),
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    }
+}
+
+/// The full-sequence display: input and output aligned in columns.
+fn full_seq(input: &[Value], values: &[Value], ty: SeqType) -> String {
+    let ins: Vec<String> = input.iter().map(display::small_str).collect();
+    let outs: Vec<String> = values.iter().map(display::small_str).collect();
+    let widths: Vec<usize> = ins
+        .iter()
+        .zip(&outs)
+        .map(|(a, b)| a.chars().count().max(b.chars().count()))
+        .collect();
+    let row = |cells: &[String]| -> String {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    format!(
+        " \t \t in:  {}\n \t \t out: {}  ({})\n",
+        row(&ins).trim_end(),
+        row(&outs).trim_end(),
+        ty.name()
+    )
+}
+
+/// A total order on atoms for showing value sets.
+fn value_order(a: &Value, b: &Value) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let rank = |v: &Value| match v {
+        Value::Bool(_) => 0,
+        Value::Int(_) | Value::Float(_) => 1,
+        Value::Str(_) => 2,
+    };
+    match (a, b) {
+        (Value::Str(x), Value::Str(y)) => x.cmp(y),
+        _ if rank(a) == rank(b) => a
+            .as_f64()
+            .partial_cmp(&b.as_f64())
+            .unwrap_or(Ordering::Equal),
+        _ => rank(a).cmp(&rank(b)),
+    }
+}
+
+/// Every input over `vocab` of length 1..=max_len, or a seeded sample when
+/// there are too many; the flag says which.
+fn inputs_upto(vocab: &[Value], max_len: usize) -> (Vec<Vec<Value>>, bool) {
+    let v = vocab.len();
+    let mut total: usize = 0;
+    let mut fits = true;
+    for len in 1..=max_len {
+        match v.checked_pow(len as u32).and_then(|c| total.checked_add(c)) {
+            Some(t) if t <= MAX_TYPE_INPUTS => total = t,
+            _ => {
+                fits = false;
+                break;
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if fits {
+        for len in 1..=max_len {
+            let mut idx = vec![0usize; len];
+            loop {
+                out.push(idx.iter().map(|i| vocab[*i].clone()).collect());
+                let mut k = len;
+                loop {
+                    if k == 0 {
+                        break;
+                    }
+                    k -= 1;
+                    idx[k] += 1;
+                    if idx[k] < v {
+                        break;
+                    }
+                    idx[k] = 0;
+                    if k == 0 {
+                        k = usize::MAX;
+                        break;
+                    }
+                }
+                if k == usize::MAX {
+                    break;
+                }
+            }
+        }
+        return (out, true);
+    }
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for _ in 0..TYPE_SAMPLES {
+        let len = 1 + (next() as usize) % max_len;
+        out.push(
+            (0..len)
+                .map(|_| vocab[(next() as usize) % v].clone())
+                .collect(),
+        );
+    }
+    (out, false)
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .filter(|c| *c != '"')
+        .map(|c| {
+            if c.is_alphanumeric() || "()_-.,".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn json_string(s: &str) -> String {
+    // RASP strings have no escapes: refuse quotes rather than mangle them.
+    format!("\"{}\"", s.replace('"', ""))
+}
+
+pub fn help_text() -> String {
+    let mut s = String::from(
+        "\tStatements end with `;` (several per line are fine); `def`/`for` bodies may span lines.\n\
+         \t  name = expr;            define (echoed on the running example)\n\
+         \t  sop(\"input\");           apply an s-op or selector to an input\n\
+         \t  load \"file\";            run file.rasp and import its public names\n\
+         \t  draw(sop[, input]);     write the computation flow to comp_flows/ (SVG and DOT)\n\
+         \t  set [s-op|selector] example E     change the running example\n\
+         \t  show [s-op|selector] example      show it\n\
+         \t  [s-op|selector] examples on|off   echo examples or not\n\
+         \t  full seq display on|off           aligned input/output echo\n\
+         \t  exit / quit / Ctrl-D              leave; Ctrl-C cancels the current entry\n\
+         \tCommands:\n",
+    );
+    for (c, what) in COMMANDS {
+        s.push_str(&format!("\t  {c:<30} {what}\n"));
+    }
+    s
+}
+
+/// Run a REPL over piped input: statements are read and echoed like at the
+/// prompt, without prompts. Returns the exit status (1 if any error).
+pub fn run_piped(
+    repl: &mut Repl,
+    input: impl BufRead,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    let mut buffer = String::new();
+    for line in input.lines() {
+        let Ok(line) = line else {
+            let d = Diag::error(
+                codes::PARSE_ENCODING,
+                "standard input is not valid UTF-8 text",
+            );
+            repl.diag(&d, out, err);
+            break;
+        };
+        if buffer.trim().is_empty() && line.trim_start().starts_with(':') {
+            if repl.entry(&line, out, err) == Control::Exit {
+                return i32::from(repl.errors > 0);
+            }
+            continue;
+        }
+        buffer.push_str(&line);
+        buffer.push('\n');
+        if crate::syntax::is_incomplete(&buffer) {
+            continue;
+        }
+        let text = std::mem::take(&mut buffer);
+        if repl.entry(&text, out, err) == Control::Exit {
+            return i32::from(repl.errors > 0);
+        }
+    }
+    if !buffer.trim().is_empty() {
+        repl.entry(&buffer, out, err);
+    }
+    i32::from(repl.errors > 0)
+}
+
+/// `rasp repl`: interactive on a terminal, a transcript otherwise.
+pub fn main(files: &[PathBuf], color: crate::diag::Color) -> i32 {
+    use std::io::IsTerminal;
+    let interactive = io::stdin().is_terminal() && io::stdout().is_terminal();
+    let mut repl = Repl::new(color.enabled(interactive && io::stderr().is_terminal()));
+    if interactive {
+        line::interactive(repl, files)
+    } else {
+        let stdout = io::stdout();
+        let stderr = io::stderr();
+        let mut out = stdout.lock();
+        let mut err = stderr.lock();
+        repl.load_files(files, &mut out, &mut err);
+        run_piped(&mut repl, io::stdin().lock(), &mut out, &mut err)
+    }
+}

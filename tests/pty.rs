@@ -1,0 +1,79 @@
+//! Drives the real line editor in a pseudo-terminal: a multi-line entry
+//! with the `.. ` continuation, history recall, Ctrl-C on a partial entry,
+//! and Ctrl-D to leave (which saves the history).
+
+use std::process::Command;
+
+use rexpect::session::{PtySession, spawn_command};
+
+/// Type a line and press Enter (a terminal sends CR).
+fn enter(p: &mut PtySession, line: &str) -> Result<(), rexpect::error::Error> {
+    p.send(&format!("{line}\r"))?;
+    p.flush()?;
+    Ok(())
+}
+
+#[test]
+fn line_editor_in_a_terminal() -> Result<(), rexpect::error::Error> {
+    let dir = std::env::temp_dir().join(format!("rasp-pty-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let history = dir.join("history");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rasp"));
+    cmd.arg("repl")
+        .env("RASP_HISTORY", &history)
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm")
+        .current_dir(&dir);
+    let mut p = spawn_command(cmd, Some(20_000))?;
+    p.exp_string("running example is: \"hello\"")?;
+    p.exp_string(">> ")?;
+
+    // A multi-line def: Enter on an incomplete entry continues it.
+    enter(&mut p, "def twice(s) {")?;
+    p.exp_string(".. ")?;
+    enter(&mut p, "return s * 2;")?;
+    p.exp_string(".. ")?;
+    enter(&mut p, "}")?;
+    p.exp_string("console function: twice(s)")?;
+
+    p.exp_string(">> ")?;
+    enter(&mut p, "d = twice(indices);")?;
+    p.exp_string("Example: d(\"hello\") = [0, 2, 4, 6, 8] (ints)")?;
+    p.exp_string(">> ")?;
+
+    // History: the up arrow brings back the last entry.
+    p.send("\x1b[A")?;
+    enter(&mut p, "")?;
+    p.exp_string("Example: d(\"hello\") = [0, 2, 4, 6, 8] (ints)")?;
+    p.exp_string(">> ")?;
+
+    // Ctrl-C drops a partial entry; the session (and `d`) survive.
+    p.send("x = d +")?;
+    p.flush()?;
+    p.exp_string("x = d +")?;
+    p.send_control('c')?;
+    p.exp_string(">> ")?;
+    enter(&mut p, "d(\"ab\");")?;
+    p.exp_string("=  [0, 2] (ints)")?;
+    p.exp_string(">> ")?;
+
+    // Ctrl-C during a long evaluation interrupts it; the session survives.
+    enter(
+        &mut p,
+        "for i in range(100000) { for j in range(100000) { k = j; } }",
+    )?;
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    p.send_control('c')?;
+    p.exp_string("interrupted")?;
+    p.exp_string(">> ")?;
+    enter(&mut p, "d(\"abc\");")?;
+    p.exp_string("=  [0, 2, 4] (ints)")?;
+    p.exp_string(">> ")?;
+
+    // Ctrl-D leaves and saves the history.
+    p.send_control('d')?;
+    p.exp_eof()?;
+    let saved = std::fs::read_to_string(&history).expect("history saved");
+    assert!(saved.contains("d = twice(indices);"), "{saved}");
+    Ok(())
+}
