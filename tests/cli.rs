@@ -136,3 +136,115 @@ fn tempdir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[test]
+fn compile_then_exec_matches_eval() {
+    let dir = tempdir("compile");
+    let model = dir.join("hist_model");
+    let o = rasp(&[
+        "compile",
+        "tests/compile/hist.rasp",
+        "counts",
+        "--vocab",
+        "abcde",
+        "--max-len",
+        "6",
+        "-o",
+        model.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for f in ["model.safetensors", "config.json", "rasp.json"] {
+        assert!(model.join(f).is_file(), "{f} written");
+    }
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(model.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["act_fn"], "relu");
+    assert_eq!(config["n_ctx"], 7);
+    let exec = rasp(&[
+        "exec",
+        model.to_str().unwrap(),
+        "--json",
+        "\"abca\"",
+        "\"eee\"",
+    ]);
+    assert!(
+        exec.status.success(),
+        "{}",
+        String::from_utf8_lossy(&exec.stderr)
+    );
+    let eval = rasp(&[
+        "eval",
+        "tests/compile/hist.rasp",
+        "counts",
+        "--json",
+        "\"abca\"",
+        "\"eee\"",
+    ]);
+    assert_eq!(stdout(&exec), stdout(&eval));
+    // a token outside the vocab is a diagnostic
+    let bad = rasp(&["exec", model.to_str().unwrap(), "--json", "\"abz\""]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("rasp::model::input"));
+    // a missing model folder is a diagnostic
+    let missing = rasp(&["exec", dir.join("nope").to_str().unwrap(), "\"a\""]);
+    assert_eq!(missing.status.code(), Some(1));
+}
+
+#[test]
+fn verify_and_explain_report() {
+    let o = rasp(&[
+        "verify",
+        "tests/compile/reverse.rasp",
+        "flipped",
+        "--vocab",
+        "abc",
+        "--max-len",
+        "4",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        stdout(&o).lines().next(),
+        Some("verified 120 inputs, 0 mismatches (every input up to length 4)")
+    );
+    let o = rasp(&[
+        "verify",
+        "tests/compile/reverse.rasp",
+        "flipped",
+        "--vocab",
+        "abc",
+        "--max-len",
+        "4",
+        "--samples",
+        "50",
+        "--seed",
+        "3",
+    ]);
+    assert!(stdout(&o).starts_with("verified 50 inputs, 0 mismatches (seeded samples, seed 3)"));
+    // a causal model of reverse is wrong: verify says so, with a counterexample
+    let o = rasp(&[
+        "verify",
+        "tests/compile/reverse.rasp",
+        "flipped",
+        "--vocab",
+        "ab",
+        "--max-len",
+        "3",
+        "--causal",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = stdout(&o);
+    assert!(text.contains("shortest counterexample: \"ab\""), "{text}");
+    assert!(text.contains("first s-op to differ"), "{text}");
+    let o = rasp(&[
+        "explain",
+        "tests/compile/hist.rasp",
+        "counts",
+        "--vocab",
+        "abc",
+        "--max-len",
+        "5",
+    ]);
+    let text = stdout(&o);
+    assert!(text.contains("layout: A1 M11"), "{text}");
+    assert!(text.contains("residual width 12"), "{text}");
+}

@@ -636,7 +636,7 @@ fn explain_cmd(reporter: &Reporter, file: &std::path::Path, sop: &str, target: &
         Ok((session, _, compiled)) => {
             print!(
                 "{}",
-                crate::compile::explain::explain(&session.graph, &session.sources, &compiled)
+                crate::compile::explain::explain(&session.sources, &compiled)
             );
             0
         }

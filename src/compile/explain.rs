@@ -41,7 +41,8 @@ pub fn parameter_count(m: &Model) -> (usize, usize) {
 }
 
 /// The explanation text.
-pub fn explain(graph: &Graph, sources: &crate::diag::SourceMap, c: &Compiled) -> String {
+pub fn explain(sources: &crate::diag::SourceMap, c: &Compiled) -> String {
+    let graph: &Graph = &c.graph;
     let m = &c.model;
     let meta = &m.meta;
     let (all, nonzero) = parameter_count(m);

@@ -172,11 +172,34 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// The label stem of a node's dims: `tokens` and `indices` for the
+    /// inputs (`tokens_int` etc. when several token kinds are used), else
+    /// the s-op's name.
+    fn dim_label(&self, id: NodeId) -> String {
+        match self.graph.op(id) {
+            Op::Indices => "indices".into(),
+            Op::Tokens(kind) => {
+                let kinds = self
+                    .plan
+                    .nodes
+                    .iter()
+                    .filter(|n| matches!(self.graph.op(**n), Op::Tokens(_)))
+                    .count();
+                if kinds == 1 {
+                    "tokens".into()
+                } else {
+                    kind.name().into()
+                }
+            }
+            _ => self.name(id),
+        }
+    }
+
     /// Allocate the dims of every materialized node, in program order.
     fn layout(&mut self) {
         let nodes: Vec<NodeId> = self.plan.nodes.iter().copied().collect();
         for id in nodes {
-            let label = self.name(id);
+            let label = self.dim_label(id);
             let mut d = Dims::default();
             if let Op::Const(v) = self.graph.op(id) {
                 d.cat = Some((vec![self.one], vec![v.clone()]));
@@ -243,7 +266,7 @@ impl<'a> Builder<'a> {
     }
 
     fn scratch(&self, id: NodeId) -> Result<usize, Diag> {
-        let label = format!("{}:scratch", self.name(id));
+        let label = format!("{}:scratch", self.dim_label(id));
         self.labels
             .iter()
             .position(|l| *l == label)
@@ -309,7 +332,7 @@ impl<'a> Builder<'a> {
             }
             for (b, query_dim) in qd.iter().enumerate() {
                 for (a, key_val) in kv.iter().enumerate() {
-                    if term_holds(self.graph, &t.trees, key_val, &qv[b]) {
+                    if term_holds(self.graph, &self.plan.sel_maps, &t.trees, key_val, &qv[b]) {
                         head.q.push((*query_dim, base + a, ATTN_C));
                     }
                 }
@@ -367,13 +390,26 @@ impl<'a> Builder<'a> {
             } => {
                 let terms = &self.plan.terms[&sel];
                 let full = self.qk(terms, &mut head)?;
-                let numeric = self.plan.need_num.contains(&values)
-                    && plan::is_numerical(self.graph, self.sets, id);
+                let numeric = plan::is_numerical(self.graph, self.sets, id);
                 // Values live in head dims [0, v_width): shift the QK part.
+                let fold = self.plan.value_fold.get(&id).cloned();
                 if numeric {
-                    let (vd, scale) = self.num(values)?;
                     let (od, _) = self.num(id)?;
-                    head.v.push((vd, 0, scale));
+                    match &fold {
+                        Some((leaf, f)) => {
+                            // V maps the leaf's one-hot straight to f(a).
+                            let (ld, lv) = self.cat(*leaf)?;
+                            for (dim, a) in ld.iter().zip(&lv) {
+                                if let Some(x) = f.eval(&[a]).ok().and_then(|v| v.as_f64()) {
+                                    head.v.push((*dim, 0, x as f32));
+                                }
+                            }
+                        }
+                        None => {
+                            let (vd, scale) = self.num(values)?;
+                            head.v.push((vd, 0, scale));
+                        }
+                    }
                     head.o.push((0, od, 1.0));
                     let dflt = default.as_f64().ok_or_else(|| {
                         self.err_at(
@@ -390,10 +426,20 @@ impl<'a> Builder<'a> {
                     self.bos_value(&mut head, &[(0, dflt)], 1);
                     self.bos[od] = dflt;
                 } else {
-                    let (vd, vv) = self.cat(values)?;
                     let (od, ov) = self.cat(id)?;
+                    let (vd, vv) = match &fold {
+                        Some((leaf, _)) => self.cat(*leaf)?,
+                        None => self.cat(values)?,
+                    };
                     for (i, dim) in vd.iter().enumerate() {
-                        if let Some(j) = ov.iter().position(|x| x.same(&vv[i])) {
+                        let v = match &fold {
+                            Some((_, f)) => match f.eval(&[&vv[i]]) {
+                                Ok(v) => v,
+                                Err(_) => continue,
+                            },
+                            None => vv[i].clone(),
+                        };
+                        if let Some(j) = ov.iter().position(|x| x.same(&v)) {
                             head.v.push((*dim, j, 1.0));
                         }
                     }
@@ -689,18 +735,33 @@ fn convert(kind: TokenKind, t: &Value) -> Result<Value, value::OpError> {
     }
 }
 
-/// Whether a selector subtree holds for (key value, query value).
-fn term_holds(graph: &Graph, trees: &[NodeId], k: &Value, q: &Value) -> bool {
-    fn eval(graph: &Graph, s: NodeId, k: &Value, q: &Value) -> bool {
+type SelMaps = BTreeMap<NodeId, (Option<crate::ir::Expr>, Option<crate::ir::Expr>)>;
+
+/// Whether a selector subtree holds for (key leaf value, query leaf value),
+/// applying the maps folded into each select.
+fn term_holds(graph: &Graph, maps: &SelMaps, trees: &[NodeId], k: &Value, q: &Value) -> bool {
+    fn apply(f: &Option<crate::ir::Expr>, v: &Value) -> Option<Value> {
+        match f {
+            Some(e) => e.eval(&[v]).ok(),
+            None => Some(v.clone()),
+        }
+    }
+    fn eval(graph: &Graph, maps: &SelMaps, s: NodeId, k: &Value, q: &Value) -> bool {
         match graph.op(s) {
-            Op::Select { cmp, .. } => value::compare(*cmp, k, q).unwrap_or(false),
-            Op::SelAnd(a, b) => eval(graph, *a, k, q) && eval(graph, *b, k, q),
-            Op::SelOr(a, b) => eval(graph, *a, k, q) || eval(graph, *b, k, q),
-            Op::SelNot(a) => !eval(graph, *a, k, q),
+            Op::Select { cmp, .. } => {
+                let (fk, fq) = maps.get(&s).cloned().unwrap_or((None, None));
+                match (apply(&fk, k), apply(&fq, q)) {
+                    (Some(a), Some(b)) => value::compare(*cmp, &a, &b).unwrap_or(false),
+                    _ => false,
+                }
+            }
+            Op::SelAnd(a, b) => eval(graph, maps, *a, k, q) && eval(graph, maps, *b, k, q),
+            Op::SelOr(a, b) => eval(graph, maps, *a, k, q) || eval(graph, maps, *b, k, q),
+            Op::SelNot(a) => !eval(graph, maps, *a, k, q),
             _ => false,
         }
     }
-    trees.iter().all(|t| eval(graph, *t, k, q))
+    trees.iter().all(|t| eval(graph, maps, *t, k, q))
 }
 
 fn json(v: &Value) -> serde_json::Value {
@@ -789,7 +850,7 @@ pub fn compile(
             }
         }
     }
-    let mut compiled = assemble(b, graph, sources, target, opts, source, &sets, &plan)?;
+    let mut compiled = assemble(b, graph, target, opts, source, &sets, &plan)?;
     compiled.graph = rewritten.clone();
     Ok(compiled)
 }
@@ -798,7 +859,6 @@ pub fn compile(
 fn assemble(
     b: Builder<'_>,
     graph: &Graph,
-    sources: &SourceMap,
     target: NodeId,
     opts: &Options,
     source: &Source,
@@ -885,7 +945,7 @@ fn assemble(
             continue;
         }
         let d = &b.dims[id];
-        let name = name_of(graph, sources, *id);
+        let name = b.dim_label(*id);
         let pos = plan.pos.get(id).copied().unwrap_or(-1);
         let (sublayer, layer) = match pos {
             p if p < 0 => ("embed".to_string(), None),

@@ -68,6 +68,11 @@ pub struct Plan {
     pub fused_away: Vec<NodeId>,
     /// Materialized nodes whose primary encoding is numerical (means).
     pub numerical: BTreeSet<NodeId>,
+    /// Maps folded into select predicates: per select node, the functions
+    /// applied to its key and query leaves.
+    pub sel_maps: BTreeMap<NodeId, (Option<Expr>, Option<Expr>)>,
+    /// Maps folded into aggregates' value circuits: aggregate -> (leaf, f).
+    pub value_fold: BTreeMap<NodeId, (NodeId, Expr)>,
 }
 
 /// The primary encoding of a node: numerical for numeric aggregates.
@@ -174,18 +179,61 @@ fn substitute(e: &Expr, subst: &[Expr]) -> Expr {
     }
 }
 
-/// Split a selector into conjuncts, each over one (key, query) pair.
-fn terms(graph: &Graph, sel: NodeId) -> Result<Vec<Term>, Diag> {
-    fn leaves(graph: &Graph, sel: NodeId, out: &mut Vec<(NodeId, NodeId)>) {
+/// A map over exactly one categorical leaf can be folded into the head
+/// that reads it: its leaf and its (fused) expression.
+fn foldable(
+    graph: &Graph,
+    sets: &BTreeMap<NodeId, ValueSet>,
+    node: NodeId,
+) -> Option<(NodeId, Expr)> {
+    if !matches!(graph.op(node), Op::Map { .. }) {
+        return None;
+    }
+    let (expr, leaves) = fuse(graph, sets, node);
+    match leaves.as_slice() {
+        [leaf] if !is_numerical(graph, sets, *leaf) => Some((*leaf, expr)),
+        _ => None,
+    }
+}
+
+/// Split a selector into conjuncts, each over one (key, query) pair of
+/// leaves (after folding single-input maps into the predicates).
+fn terms(
+    graph: &Graph,
+    sets: &BTreeMap<NodeId, ValueSet>,
+    sel: NodeId,
+    sel_maps: &mut BTreeMap<NodeId, (Option<Expr>, Option<Expr>)>,
+) -> Result<Vec<Term>, Diag> {
+    let mut fold = |s: NodeId, keys: NodeId, queries: NodeId| -> (NodeId, NodeId) {
+        let (kl, fk) = match foldable(graph, sets, keys) {
+            Some((l, f)) => (l, Some(f)),
+            None => (keys, None),
+        };
+        let (ql, fq) = match foldable(graph, sets, queries) {
+            Some((l, f)) => (l, Some(f)),
+            None => (queries, None),
+        };
+        sel_maps.insert(s, (fk, fq));
+        (kl, ql)
+    };
+    fn leaves(
+        graph: &Graph,
+        sel: NodeId,
+        out: &mut Vec<(NodeId, NodeId)>,
+        fold: &mut dyn FnMut(NodeId, NodeId, NodeId) -> (NodeId, NodeId),
+    ) {
         match graph.op(sel) {
-            Op::Select { keys, queries, .. } if !out.contains(&(*keys, *queries)) => {
-                out.push((*keys, *queries));
+            Op::Select { keys, queries, .. } => {
+                let pair = fold(sel, *keys, *queries);
+                if !out.contains(&pair) {
+                    out.push(pair);
+                }
             }
             Op::SelAnd(a, b) | Op::SelOr(a, b) => {
-                leaves(graph, *a, out);
-                leaves(graph, *b, out);
+                leaves(graph, *a, out, fold);
+                leaves(graph, *b, out, fold);
             }
-            Op::SelNot(a) => leaves(graph, *a, out),
+            Op::SelNot(a) => leaves(graph, *a, out, fold),
             _ => {}
         }
     }
@@ -198,7 +246,7 @@ fn terms(graph: &Graph, sel: NodeId) -> Result<Vec<Term>, Diag> {
             continue;
         }
         let mut pairs = Vec::new();
-        leaves(graph, s, &mut pairs);
+        leaves(graph, s, &mut pairs, &mut fold);
         if pairs.len() != 1 {
             return Err(unsupported(
                 graph,
@@ -277,8 +325,15 @@ pub fn plan(
             }
             Op::Aggregate { sel, values, .. } => {
                 let numeric = sets.get(values).is_some_and(ValueSet::is_numeric);
-                read(*values, !numeric, &mut p, &mut work);
-                let ts = terms(graph, *sel)?;
+                match foldable(graph, sets, *values) {
+                    Some((leaf, f)) => {
+                        // The value circuit applies f to the leaf's one-hot.
+                        read(leaf, true, &mut p, &mut work);
+                        p.value_fold.insert(id, (leaf, f));
+                    }
+                    None => read(*values, !numeric, &mut p, &mut work),
+                }
+                let ts = terms(graph, sets, *sel, &mut p.sel_maps)?;
                 for t in &ts {
                     read(t.key, true, &mut p, &mut work);
                     read(t.query, true, &mut p, &mut work);
@@ -286,7 +341,7 @@ pub fn plan(
                 p.terms.insert(*sel, ts);
             }
             Op::SelectorWidth(sel) => {
-                let ts = terms(graph, *sel)?;
+                let ts = terms(graph, sets, *sel, &mut p.sel_maps)?;
                 for t in &ts {
                     read(t.key, true, &mut p, &mut work);
                     read(t.query, true, &mut p, &mut work);
@@ -386,8 +441,10 @@ fn schedule(graph: &Graph, p: &mut Plan) {
                 next_mlp(ready)
             }
             Op::Aggregate { sel, values, .. } => {
-                let numeric_values = p.need_num.contains(values);
-                let mut ready = avail(p, *values, !numeric_values);
+                let mut ready = match p.value_fold.get(&id) {
+                    Some((leaf, _)) => avail(p, *leaf, true),
+                    None => avail(p, *values, !p.need_num.contains(values)),
+                };
                 for t in &p.terms[sel] {
                     ready = ready
                         .max(avail(p, t.key, true))

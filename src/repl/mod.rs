@@ -655,8 +655,7 @@ impl Repl {
         )?;
         match cmd {
             "explain" => {
-                let text =
-                    compile::explain::explain(&compiled.graph, &self.session.sources, &compiled);
+                let text = compile::explain::explain(&self.session.sources, &compiled);
                 for line in text.lines() {
                     let _ = writeln!(out, "\t{line}");
                 }
