@@ -47,6 +47,20 @@ fn line_editor_in_a_terminal() -> Result<(), rexpect::error::Error> {
     p.exp_string("Example: d(\"hello\") = [0, 2, 4, 6, 8] (ints)")?;
     p.exp_string(">> ")?;
 
+    // Tab completes names in scope.
+    enter(
+        &mut p,
+        "histogram_of = selector_width(select(tokens, tokens, ==));",
+    )?;
+    p.exp_string("Example: histogram_of(\"hello\") = [1, 1, 2, 2, 1] (ints)")?;
+    p.exp_string(">> ")?;
+    p.send("histo\t")?;
+    p.flush()?;
+    p.exp_string("histogram_of")?;
+    enter(&mut p, "(\"aab\");")?;
+    p.exp_string("=  [2, 2, 1] (ints)")?;
+    p.exp_string(">> ")?;
+
     // Ctrl-C drops a partial entry; the session (and `d`) survive.
     p.send("x = d +")?;
     p.flush()?;
