@@ -31,7 +31,7 @@ use crate::diag::{Diag, SourceMap, codes};
 use crate::interp;
 use crate::interp::display::json_atom;
 use crate::ir::value::{self, Value};
-use crate::ir::{Graph, NodeId, Op, TokenKind};
+use crate::ir::{Graph, NodeId, Op};
 use crate::model::{self, Attn, Block, Config, Encoding, Meta, Mlp, Model, Placement};
 use plan::{MapMode, Plan, Term};
 use valueset::{Domain, ValueSet};
@@ -287,7 +287,7 @@ impl<'a> Builder<'a> {
             match self.graph.op(*id) {
                 Op::Tokens(kind) => {
                     for (i, t) in self.opts.vocab.iter().enumerate() {
-                        let v = convert(*kind, t).map_err(|e| {
+                        let v = kind.convert(t).map_err(|e| {
                             Diag::error(
                                 codes::COMPILE_VOCAB,
                                 format!("{}: {}", kind.name(), e.message),
@@ -723,16 +723,6 @@ fn diff(a: &[(usize, f32)], b: &[(usize, f32)]) -> Vec<(usize, f32)> {
         *out.entry(*d).or_default() -= w;
     }
     out.into_iter().filter(|(_, w)| *w != 0.0).collect()
-}
-
-fn convert(kind: TokenKind, t: &Value) -> Result<Value, value::OpError> {
-    match kind {
-        TokenKind::Str => Ok(Value::str(&t.to_string())),
-        TokenKind::Int => value::py_int(t),
-        TokenKind::Float => value::py_float(t),
-        TokenKind::Bool => Ok(Value::Bool(t.truthy())),
-        TokenKind::AsIs => Ok(t.clone()),
-    }
 }
 
 type SelMaps = BTreeMap<NodeId, (Option<crate::ir::Expr>, Option<crate::ir::Expr>)>;

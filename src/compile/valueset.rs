@@ -9,8 +9,8 @@
 use std::collections::{BTreeMap, HashSet};
 
 use crate::diag::{Diag, codes};
-use crate::ir::value::{self, Value};
-use crate::ir::{Graph, NodeId, Op, TokenKind};
+use crate::ir::value::Value;
+use crate::ir::{Graph, NodeId, Op};
 
 /// Largest argument product a map's value set is computed over.
 pub const MAX_PRODUCT: usize = 1 << 20;
@@ -112,13 +112,7 @@ pub fn infer(
             Op::Tokens(kind) => {
                 let mut out = Vec::with_capacity(domain.vocab.len());
                 for t in &domain.vocab {
-                    let v = match kind {
-                        TokenKind::Str => Ok(Value::str(&t.to_string())),
-                        TokenKind::Int => value::py_int(t),
-                        TokenKind::Float => value::py_float(t),
-                        TokenKind::Bool => Ok(Value::Bool(t.truthy())),
-                        TokenKind::AsIs => Ok(t.clone()),
-                    };
+                    let v = kind.convert(t);
                     out.push(v.map_err(|e| {
                         at(Diag::error(
                             codes::COMPILE_VALUES,

@@ -153,9 +153,9 @@ impl Rng {
 /// The inputs to check, shortest first.
 /// The inputs to check (shortest first), whether that is all of them, and
 /// the seed of the sample otherwise.
-type Inputs = (Vec<Vec<Value>>, bool, Option<u64>);
+pub type Inputs = (Vec<Vec<Value>>, bool, Option<u64>);
 
-fn inputs(vocab: &[Value], n: usize, mode: Mode) -> Result<Inputs, Diag> {
+pub fn inputs(vocab: &[Value], n: usize, mode: Mode) -> Result<Inputs, Diag> {
     let total = count_inputs(vocab.len(), n);
     let (exhaustive, samples, seed) = match mode {
         Mode::Exhaustive => {

@@ -15,7 +15,7 @@ use rayon::prelude::*;
 
 use crate::diag::{Diag, SourceMap, codes};
 use crate::ir::value::{self, OpError, OpErrorKind, Value};
-use crate::ir::{Graph, Kind, NodeId, Op, TokenKind};
+use crate::ir::{Graph, Kind, NodeId, Op};
 
 /// The type of a whole sequence, as the original's `lazy_type_check`
 /// computes it.
@@ -234,13 +234,7 @@ impl<'g> Run<'g> {
             Op::Tokens(kind) => {
                 let mut out = Vec::with_capacity(n);
                 for (p, x) in input.iter().enumerate() {
-                    let v = match kind {
-                        TokenKind::Str => Ok(Value::str(&x.to_string())),
-                        TokenKind::Int => value::py_int(x),
-                        TokenKind::Float => value::py_float(x),
-                        TokenKind::Bool => Ok(Value::Bool(x.truthy())),
-                        TokenKind::AsIs => Ok(x.clone()),
-                    };
+                    let v = kind.convert(x);
                     out.push(v.map_err(|e| EvalError::at(id, Some(p), e))?);
                 }
                 out

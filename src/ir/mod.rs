@@ -30,6 +30,18 @@ pub enum TokenKind {
 }
 
 impl TokenKind {
+    /// Convert one raw input token the way the original's `tokens_*` does
+    /// (Python's `str`, `int`, `float`, `bool`, or unchanged).
+    pub fn convert(self, token: &Value) -> value::OpResult {
+        match self {
+            TokenKind::Str => Ok(Value::str(&token.to_string())),
+            TokenKind::Int => value::py_int(token),
+            TokenKind::Float => value::py_float(token),
+            TokenKind::Bool => Ok(Value::Bool(token.truthy())),
+            TokenKind::AsIs => Ok(token.clone()),
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             TokenKind::Str => "tokens_str",

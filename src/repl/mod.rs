@@ -55,10 +55,6 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (":quit", "leave (also `exit`, `quit`, Ctrl-D)"),
 ];
 
-/// Inputs enumerated at most by `:type` before it samples instead.
-const MAX_TYPE_INPUTS: usize = 100_000;
-const TYPE_SAMPLES: usize = 20_000;
-
 /// One REPL session.
 pub struct Repl {
     pub session: Session,
@@ -571,7 +567,11 @@ impl Repl {
                 "the vocab and MAXLEN must not be empty",
             ));
         }
-        let (inputs, exhaustive) = inputs_upto(&vocab, max_len);
+        let mode = crate::compile::verify::Mode::Auto {
+            samples: crate::compile::verify::DEFAULT_SAMPLES,
+            seed: 0,
+        };
+        let (inputs, exhaustive, _) = crate::compile::verify::inputs(&vocab, max_len, mode)?;
         let mut set: Vec<Value> = Vec::new();
         let mut types: Vec<SeqType> = Vec::new();
         let mut failures = 0usize;
@@ -593,7 +593,7 @@ impl Repl {
                 _ => failures += 1,
             }
         }
-        set.sort_by(value_order);
+        set.sort_by(crate::compile::valueset::value_order);
         let shown: Vec<String> = set.iter().take(40).map(Value::repr).collect();
         let more = if set.len() > 40 { ", ..." } else { "" };
         let how = if exhaustive {
@@ -781,86 +781,6 @@ fn full_seq(input: &[Value], values: &[Value], ty: SeqType) -> String {
         row(&outs).trim_end(),
         ty.name()
     )
-}
-
-/// A total order on atoms for showing value sets.
-fn value_order(a: &Value, b: &Value) -> std::cmp::Ordering {
-    use std::cmp::Ordering;
-    let rank = |v: &Value| match v {
-        Value::Bool(_) => 0,
-        Value::Int(_) | Value::Float(_) => 1,
-        Value::Str(_) => 2,
-    };
-    match (a, b) {
-        (Value::Str(x), Value::Str(y)) => x.cmp(y),
-        _ if rank(a) == rank(b) => a
-            .as_f64()
-            .partial_cmp(&b.as_f64())
-            .unwrap_or(Ordering::Equal),
-        _ => rank(a).cmp(&rank(b)),
-    }
-}
-
-/// Every input over `vocab` of length 1..=max_len, or a seeded sample when
-/// there are too many; the flag says which.
-fn inputs_upto(vocab: &[Value], max_len: usize) -> (Vec<Vec<Value>>, bool) {
-    let v = vocab.len();
-    let mut total: usize = 0;
-    let mut fits = true;
-    for len in 1..=max_len {
-        match v.checked_pow(len as u32).and_then(|c| total.checked_add(c)) {
-            Some(t) if t <= MAX_TYPE_INPUTS => total = t,
-            _ => {
-                fits = false;
-                break;
-            }
-        }
-    }
-    let mut out = Vec::new();
-    if fits {
-        for len in 1..=max_len {
-            let mut idx = vec![0usize; len];
-            loop {
-                out.push(idx.iter().map(|i| vocab[*i].clone()).collect());
-                let mut k = len;
-                loop {
-                    if k == 0 {
-                        break;
-                    }
-                    k -= 1;
-                    idx[k] += 1;
-                    if idx[k] < v {
-                        break;
-                    }
-                    idx[k] = 0;
-                    if k == 0 {
-                        k = usize::MAX;
-                        break;
-                    }
-                }
-                if k == usize::MAX {
-                    break;
-                }
-            }
-        }
-        return (out, true);
-    }
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut next = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    for _ in 0..TYPE_SAMPLES {
-        let len = 1 + (next() as usize) % max_len;
-        out.push(
-            (0..len)
-                .map(|_| vocab[(next() as usize) % v].clone())
-                .collect(),
-        );
-    }
-    (out, false)
 }
 
 fn sanitize(s: &str) -> String {
