@@ -141,21 +141,64 @@ fn compiled_models_round_trip_through_files() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
-/// A selector combination the compiler cannot handle yet is a diagnostic
-/// naming it, never a wrong model.
+/// Selectors combining different s-ops with `or`/`not` compile through
+/// product one-hots, and verify exactly.
 #[test]
-fn unsupported_constructs_are_diagnostics() {
+fn or_and_not_of_selectors_over_different_sops() {
     let mut session = Session::new();
     let scope = session.new_scope();
-    let src = "either = select(tokens, tokens, ==) or select(indices, indices, <);\nw = selector_width(either);\n";
+    let src = "either = select(tokens, tokens, ==) or select(indices, indices, <);\n\
+               w = selector_width(either);\n\
+               neither = not (select(tokens, \"a\", ==) or select(indices, 0, ==));\n\
+               first_other = aggregate(neither and select(indices, indices, <=), indices, -1);\n\
+               sorted = sort(tokens, tokens);\n";
     let r = session.run_source("either.rasp", src, &scope, None);
+    assert!(r.diags.is_empty(), "{:?}", r.diags);
+    for name in ["w", "first_other", "sorted"] {
+        let Some(MVal::Sop(node)) = lookup(&scope, name) else {
+            panic!("{name} is an s-op");
+        };
+        let opts = Options {
+            vocab: parse_vocab("abc").expect("vocab"),
+            max_len: 5,
+            causal: false,
+        };
+        let compiled = compile(
+            &session.graph,
+            &session.sources,
+            node,
+            &opts,
+            &Source::default(),
+        )
+        .unwrap_or_else(|d| panic!("{name}: {}", d.render_plain()));
+        let report = verify(
+            &session.graph,
+            &session.sources,
+            &compiled,
+            node,
+            Mode::Exhaustive,
+        )
+        .expect("verify runs");
+        assert_eq!(report.mismatches, 0, "{name}: {:?}", report.counterexample);
+        assert_eq!(report.checked, 363);
+    }
+}
+
+/// What float32 cannot represent exactly is refused with a diagnostic that
+/// points at the s-op, never compiled into a wrong model.
+#[test]
+fn values_too_close_for_float32_are_a_diagnostic() {
+    let mut session = Session::new();
+    let scope = session.new_scope();
+    let src = "weights = 2 ^ indices;\nspread = aggregate(full_s, weights);\nbig = spread > 3;\n";
+    let r = session.run_source("close.rasp", src, &scope, None);
     assert!(r.diags.is_empty());
-    let Some(MVal::Sop(node)) = lookup(&scope, "w") else {
-        panic!("w is an s-op");
+    let Some(MVal::Sop(node)) = lookup(&scope, "big") else {
+        panic!("big is an s-op");
     };
     let opts = Options {
-        vocab: parse_vocab("abc").expect("vocab"),
-        max_len: 4,
+        vocab: parse_vocab("ab").expect("vocab"),
+        max_len: 24,
         causal: false,
     };
     let err = compile(
@@ -165,12 +208,11 @@ fn unsupported_constructs_are_diagnostics() {
         &opts,
         &Source::default(),
     )
-    .expect_err("or across different s-ops does not compile yet");
-    assert_eq!(err.code, "rasp::compile::unsupported");
-    assert!(err.span.is_some(), "the diagnostic points at the construct");
+    .expect_err("means of powers of two up to 2^23 are too close together");
     assert!(
-        err.render_plain().contains("either"),
+        err.code == "rasp::compile::precision" || err.code == "rasp::compile::value_set",
         "{}",
         err.render_plain()
     );
+    assert!(err.span.is_some(), "the diagnostic points at the s-op");
 }

@@ -138,9 +138,10 @@ struct Builder<'a> {
     dims: BTreeMap<NodeId, Dims>,
     /// Numerical means converted to one-hots (node -> cat dims).
     conv: BTreeMap<NodeId, (Vec<usize>, Vec<Value>)>,
+    /// Product one-hots: dims and the value tuple of each.
+    products: Vec<(Vec<usize>, Vec<Vec<Value>>)>,
     heads: Vec<Vec<(NodeId, Head)>>,
     mlps: Vec<Vec<Unit>>,
-    mlp_owner: Vec<Vec<(NodeId, usize)>>,
     margins: Vec<(String, f64)>,
     one: usize,
     bos_dim: usize,
@@ -234,6 +235,79 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// Dims of the product one-hots: one per tuple of leaf values.
+    fn layout_products(&mut self) {
+        for prod in self.plan.products.clone() {
+            let names: Vec<String> = prod.leaves.iter().map(|l| self.dim_label(*l)).collect();
+            let mut tuples: Vec<Vec<Value>> = vec![Vec::new()];
+            for l in &prod.leaves {
+                let vals = self.values(*l).to_vec();
+                tuples = tuples
+                    .iter()
+                    .flat_map(|t| {
+                        vals.iter().map(move |v| {
+                            let mut t = t.clone();
+                            t.push(v.clone());
+                            t
+                        })
+                    })
+                    .collect();
+            }
+            let dims = tuples
+                .iter()
+                .map(|t| {
+                    let vals: Vec<String> = t.iter().map(Value::repr).collect();
+                    self.alloc(format!("({}):({})", names.join(", "), vals.join(", ")))
+                })
+                .collect();
+            self.products.push((dims, tuples));
+        }
+    }
+
+    /// The one-hot dims of a conjunct's key or query side, with the tuple of
+    /// leaf values each dim stands for.
+    fn side(
+        &self,
+        leaves: &[NodeId],
+        product: Option<usize>,
+    ) -> Result<(Vec<usize>, Vec<Vec<Value>>), Diag> {
+        match product {
+            Some(i) => Ok(self.products[i].clone()),
+            None => {
+                let (dims, vals) = self.cat(leaves[0])?;
+                Ok((dims, vals.into_iter().map(|v| vec![v]).collect()))
+            }
+        }
+    }
+
+    /// The MLP that builds product one-hot `i` from its leaves' one-hots.
+    fn product_mlp(&mut self, i: usize, layer: usize) -> Result<(), Diag> {
+        let leaves = self.plan.products[i].leaves.clone();
+        let cats: Vec<(Vec<usize>, Vec<Value>)> = leaves
+            .iter()
+            .map(|l| self.cat(*l))
+            .collect::<Result<_, _>>()?;
+        let (dims, tuples) = self.products[i].clone();
+        let k = leaves.len() as f32;
+        let mut units = Vec::with_capacity(dims.len());
+        for (dim, tuple) in dims.iter().zip(&tuples) {
+            let mut w_in = Vec::with_capacity(tuple.len());
+            for ((ld, lv), v) in cats.iter().zip(tuple) {
+                if let Some(j) = lv.iter().position(|x| x.same(v)) {
+                    w_in.push((ld[j], 1.0));
+                }
+            }
+            units.push(Unit {
+                w_in,
+                b_in: -(k - 1.0),
+                w_out: vec![(*dim, 1.0)],
+            });
+        }
+        let gated: Vec<Unit> = units.into_iter().map(|u| self.gate(u)).collect();
+        self.mlps[layer].extend(gated);
+        Ok(())
+    }
+
     /// The one-hot dims of a node (its conversion for numerical means).
     fn cat(&self, id: NodeId) -> Result<(Vec<usize>, Vec<Value>), Diag> {
         if let Some(c) = self.conv.get(&id) {
@@ -323,16 +397,28 @@ impl<'a> Builder<'a> {
     /// the score of a key that satisfies every conjunct.
     fn qk(&self, terms: &[Term], head: &mut Head) -> Result<f32, Diag> {
         for t in terms {
-            let (kd, kv) = self.cat(t.key)?;
-            let (qd, qv) = self.cat(t.query)?;
+            let (kd, kv) = self.side(&t.keys, t.key_product)?;
+            let (qd, qv) = self.side(&t.queries, t.query_product)?;
             let base = head.width;
             head.width += kd.len();
             for (a, key_dim) in kd.iter().enumerate() {
                 head.k.push((*key_dim, base + a, 1.0));
             }
+            let keys = Side {
+                leaves: &t.keys,
+                values: &[],
+            };
             for (b, query_dim) in qd.iter().enumerate() {
-                for (a, key_val) in kv.iter().enumerate() {
-                    if term_holds(self.graph, &self.plan.sel_maps, &t.trees, key_val, &qv[b]) {
+                for (a, key_vals) in kv.iter().enumerate() {
+                    let k = Side {
+                        values: key_vals,
+                        ..keys
+                    };
+                    let q = Side {
+                        leaves: &t.queries,
+                        values: &qv[b],
+                    };
+                    if term_holds(self.graph, &self.plan.sel_maps, &t.trees, &k, &q) {
                         head.q.push((*query_dim, base + a, ATTN_C));
                     }
                 }
@@ -501,9 +587,8 @@ impl<'a> Builder<'a> {
         u
     }
 
-    fn push_units(&mut self, layer: usize, id: NodeId, units: Vec<Unit>) {
+    fn push_units(&mut self, layer: usize, _id: NodeId, units: Vec<Unit>) {
         let gated: Vec<Unit> = units.into_iter().map(|u| self.gate(u)).collect();
-        self.mlp_owner[layer].push((id, gated.len()));
         self.mlps[layer].extend(gated);
     }
 
@@ -725,22 +810,42 @@ fn diff(a: &[(usize, f32)], b: &[(usize, f32)]) -> Vec<(usize, f32)> {
     out.into_iter().filter(|(_, w)| *w != 0.0).collect()
 }
 
-type SelMaps = BTreeMap<NodeId, (Option<crate::ir::Expr>, Option<crate::ir::Expr>)>;
+type SelMaps = BTreeMap<NodeId, plan::SelMap>;
 
-/// Whether a selector subtree holds for (key leaf value, query leaf value),
+/// One side (keys or queries) of a conjunct: its leaves and one value each.
+#[derive(Clone, Copy)]
+struct Side<'a> {
+    leaves: &'a [NodeId],
+    values: &'a [Value],
+}
+
+impl Side<'_> {
+    fn get(&self, leaf: NodeId) -> Option<&Value> {
+        self.leaves
+            .iter()
+            .position(|l| *l == leaf)
+            .and_then(|i| self.values.get(i))
+    }
+}
+
+/// Whether a selector subtree holds for these key and query leaf values,
 /// applying the maps folded into each select.
-fn term_holds(graph: &Graph, maps: &SelMaps, trees: &[NodeId], k: &Value, q: &Value) -> bool {
-    fn apply(f: &Option<crate::ir::Expr>, v: &Value) -> Option<Value> {
+fn term_holds(graph: &Graph, maps: &SelMaps, trees: &[NodeId], k: &Side, q: &Side) -> bool {
+    fn apply(f: &Option<crate::ir::Expr>, v: Option<&Value>) -> Option<Value> {
+        let v = v?;
         match f {
             Some(e) => e.eval(&[v]).ok(),
             None => Some(v.clone()),
         }
     }
-    fn eval(graph: &Graph, maps: &SelMaps, s: NodeId, k: &Value, q: &Value) -> bool {
+    fn eval(graph: &Graph, maps: &SelMaps, s: NodeId, k: &Side, q: &Side) -> bool {
         match graph.op(s) {
             Op::Select { cmp, .. } => {
-                let (fk, fq) = maps.get(&s).cloned().unwrap_or((None, None));
-                match (apply(&fk, k), apply(&fq, q)) {
+                let Some(m) = maps.get(&s) else { return false };
+                match (
+                    apply(&m.fk, k.get(m.key_leaf)),
+                    apply(&m.fq, q.get(m.query_leaf)),
+                ) {
                     (Some(a), Some(b)) => value::compare(*cmp, &a, &b).unwrap_or(false),
                     _ => false,
                 }
@@ -803,9 +908,9 @@ pub fn compile(
         bos: Vec::new(),
         dims: BTreeMap::new(),
         conv: BTreeMap::new(),
+        products: Vec::new(),
         heads: vec![Vec::new(); n_layers],
         mlps: vec![Vec::new(); n_layers],
-        mlp_owner: vec![Vec::new(); n_layers],
         margins: Vec::new(),
         one: 0,
         bos_dim: 1,
@@ -815,6 +920,7 @@ pub fn compile(
     b.bos[b.one] = 1.0;
     b.bos[b.bos_dim] = 1.0;
     b.layout();
+    b.layout_products();
     // Blocks, sublayer by sublayer, so the BOS content is known when each
     // block reads it.
     let max_pos = (2 * n_layers) as i64;
@@ -836,6 +942,13 @@ pub fn compile(
                 }
                 if plan.conv_pos.get(&id) == Some(&sub) {
                     b.conversion(id, layer)?;
+                }
+            }
+        }
+        if sub % 2 == 1 {
+            for i in 0..plan.products.len() {
+                if plan.product_pos.get(i) == Some(&sub) {
+                    b.product_mlp(i, layer)?;
                 }
             }
         }

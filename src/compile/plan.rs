@@ -42,12 +42,37 @@ pub struct Fused {
 /// for one key s-op and one query s-op.
 #[derive(Clone, Debug)]
 pub struct Term {
-    pub key: NodeId,
-    pub query: NodeId,
-    /// The selector subtree this term evaluates (all its leaves select on
-    /// `key` and `query`).
+    /// The key leaves: one s-op, or several whose tuple is one-hot encoded
+    /// by a product MLP (`key_product`).
+    pub keys: Vec<NodeId>,
+    pub queries: Vec<NodeId>,
+    pub key_product: Option<usize>,
+    pub query_product: Option<usize>,
+    /// The selector subtrees this term evaluates (all their selects read
+    /// their keys from `keys` and their queries from `queries`).
     pub trees: Vec<NodeId>,
 }
+
+/// The leaves a select reads after folding: (key leaf, map applied to it,
+/// query leaf, map applied to it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SelMap {
+    pub key_leaf: NodeId,
+    pub fk: Option<Expr>,
+    pub query_leaf: NodeId,
+    pub fq: Option<Expr>,
+}
+
+/// A tuple of categorical s-ops one-hot encoded together (for selectors
+/// that combine several s-ops with `or`/`not`): one MLP unit and one
+/// residual dim per combination of values.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Product {
+    pub leaves: Vec<NodeId>,
+}
+
+/// Largest product of value sets a product one-hot may have.
+pub const PRODUCT_LIMIT: usize = 1 << 14;
 
 #[derive(Clone, Debug, Default)]
 pub struct Plan {
@@ -70,7 +95,10 @@ pub struct Plan {
     pub numerical: BTreeSet<NodeId>,
     /// Maps folded into select predicates: per select node, the functions
     /// applied to its key and query leaves.
-    pub sel_maps: BTreeMap<NodeId, (Option<Expr>, Option<Expr>)>,
+    pub sel_maps: BTreeMap<NodeId, SelMap>,
+    /// Product one-hots and the sublayer of the MLP that builds each.
+    pub products: Vec<Product>,
+    pub product_pos: Vec<i64>,
     /// Maps folded into aggregates' value circuits: aggregate -> (leaf, f).
     pub value_fold: BTreeMap<NodeId, (NodeId, Expr)>,
 }
@@ -197,12 +225,14 @@ fn foldable(
 }
 
 /// Split a selector into conjuncts, each over one (key, query) pair of
-/// leaves (after folding single-input maps into the predicates).
+/// leaves (after folding single-input maps into the predicates). A conjunct
+/// that combines several pairs with `or`/`not` reads product one-hots.
 fn terms(
     graph: &Graph,
     sets: &BTreeMap<NodeId, ValueSet>,
     sel: NodeId,
-    sel_maps: &mut BTreeMap<NodeId, (Option<Expr>, Option<Expr>)>,
+    sel_maps: &mut BTreeMap<NodeId, SelMap>,
+    products: &mut Vec<Product>,
 ) -> Result<Vec<Term>, Diag> {
     let mut fold = |s: NodeId, keys: NodeId, queries: NodeId| -> (NodeId, NodeId) {
         let (kl, fk) = match foldable(graph, sets, keys) {
@@ -213,7 +243,15 @@ fn terms(
             Some((l, f)) => (l, Some(f)),
             None => (queries, None),
         };
-        sel_maps.insert(s, (fk, fq));
+        sel_maps.insert(
+            s,
+            SelMap {
+                key_leaf: kl,
+                fk,
+                query_leaf: ql,
+                fq,
+            },
+        );
         (kl, ql)
     };
     fn leaves(
@@ -247,24 +285,59 @@ fn terms(
         }
         let mut pairs = Vec::new();
         leaves(graph, s, &mut pairs, &mut fold);
-        if pairs.len() != 1 {
-            return Err(unsupported(
-                graph,
-                s,
-                format!(
-                    "`{}` combines selectors over {} different pairs of s-ops with `or`/`not`; \
-                     only `and` of such selectors compiles so far",
-                    graph.label(s),
-                    pairs.len()
-                ),
-            ));
+        let mut keys: Vec<NodeId> = Vec::new();
+        let mut queries: Vec<NodeId> = Vec::new();
+        for (k, q) in &pairs {
+            if !keys.contains(k) {
+                keys.push(*k);
+            }
+            if !queries.contains(q) {
+                queries.push(*q);
+            }
         }
-        let (key, query) = pairs[0];
-        match out.iter_mut().find(|t| t.key == key && t.query == query) {
+        let mut product = |leaves: &[NodeId]| -> Result<Option<usize>, Diag> {
+            if leaves.len() < 2 {
+                return Ok(None);
+            }
+            let size = leaves
+                .iter()
+                .map(|l| sets.get(l).and_then(ValueSet::len).unwrap_or(usize::MAX))
+                .try_fold(1usize, |a, b| a.checked_mul(b));
+            if size.is_none_or(|n| n > PRODUCT_LIMIT) {
+                return Err(unsupported(
+                    graph,
+                    s,
+                    format!(
+                        "`{}` combines {} s-ops with `or`/`not`; their joint one-hot would need more \
+                         than {PRODUCT_LIMIT} dims",
+                        graph.label(s),
+                        leaves.len()
+                    ),
+                ));
+            }
+            let p = Product {
+                leaves: leaves.to_vec(),
+            };
+            Ok(Some(match products.iter().position(|x| *x == p) {
+                Some(i) => i,
+                None => {
+                    products.push(p);
+                    products.len() - 1
+                }
+            }))
+        };
+        let key_product = product(&keys)?;
+        let query_product = product(&queries)?;
+        match out
+            .iter_mut()
+            .find(|t| t.keys == keys && t.queries == queries)
+        {
             Some(t) => t.trees.push(s),
             None => out.push(Term {
-                key,
-                query,
+                keys,
+                queries,
+                key_product,
+                query_product,
                 trees: vec![s],
             }),
         }
@@ -333,18 +406,20 @@ pub fn plan(
                     }
                     None => read(*values, !numeric, &mut p, &mut work),
                 }
-                let ts = terms(graph, sets, *sel, &mut p.sel_maps)?;
+                let ts = terms(graph, sets, *sel, &mut p.sel_maps, &mut p.products)?;
                 for t in &ts {
-                    read(t.key, true, &mut p, &mut work);
-                    read(t.query, true, &mut p, &mut work);
+                    for l in t.keys.iter().chain(&t.queries) {
+                        read(*l, true, &mut p, &mut work);
+                    }
                 }
                 p.terms.insert(*sel, ts);
             }
             Op::SelectorWidth(sel) => {
-                let ts = terms(graph, sets, *sel, &mut p.sel_maps)?;
+                let ts = terms(graph, sets, *sel, &mut p.sel_maps, &mut p.products)?;
                 for t in &ts {
-                    read(t.key, true, &mut p, &mut work);
-                    read(t.query, true, &mut p, &mut work);
+                    for l in t.keys.iter().chain(&t.queries) {
+                        read(*l, true, &mut p, &mut work);
+                    }
                 }
                 p.terms.insert(*sel, ts);
             }
@@ -413,6 +488,34 @@ fn next_mlp(p: i64) -> i64 {
     }
 }
 
+/// When a selector's conjuncts can be read: their leaves, or the MLPs that
+/// build their product one-hots (scheduled here, as early as possible).
+fn terms_ready(p: &mut Plan, sel: NodeId, avail: &dyn Fn(&Plan, NodeId, bool) -> i64) -> i64 {
+    let mut ready = -1;
+    for t in p.terms[&sel].clone() {
+        for (leaves, product) in [(&t.keys, t.key_product), (&t.queries, t.query_product)] {
+            let leaves_ready = leaves
+                .iter()
+                .map(|l| avail(p, *l, true))
+                .max()
+                .unwrap_or(-1);
+            match product {
+                Some(i) => {
+                    if p.product_pos.len() < p.products.len() {
+                        p.product_pos.resize(p.products.len(), -1);
+                    }
+                    if p.product_pos[i] < 0 {
+                        p.product_pos[i] = next_mlp(leaves_ready);
+                    }
+                    ready = ready.max(p.product_pos[i]);
+                }
+                None => ready = ready.max(leaves_ready),
+            }
+        }
+    }
+    ready
+}
+
 /// ASAP schedule over sublayers.
 fn schedule(graph: &Graph, p: &mut Plan) {
     // Node ids are topological, so one pass in id order suffices.
@@ -445,20 +548,11 @@ fn schedule(graph: &Graph, p: &mut Plan) {
                     Some((leaf, _)) => avail(p, *leaf, true),
                     None => avail(p, *values, !p.need_num.contains(values)),
                 };
-                for t in &p.terms[sel] {
-                    ready = ready
-                        .max(avail(p, t.key, true))
-                        .max(avail(p, t.query, true));
-                }
+                ready = ready.max(terms_ready(p, *sel, &avail));
                 next_attn(ready)
             }
             Op::SelectorWidth(sel) => {
-                let mut ready = -1;
-                for t in &p.terms[sel] {
-                    ready = ready
-                        .max(avail(p, t.key, true))
-                        .max(avail(p, t.query, true));
-                }
+                let ready = terms_ready(p, *sel, &avail);
                 next_attn(ready) + 1
             }
             _ => continue,
@@ -477,6 +571,7 @@ pub fn n_layers(p: &Plan) -> usize {
         .pos
         .values()
         .chain(p.conv_pos.values())
+        .chain(p.product_pos.iter())
         .copied()
         .max()
         .unwrap_or(-1);
