@@ -1,0 +1,2 @@
+" *.rasp files are RASP programs.
+autocmd BufRead,BufNewFile *.rasp setfiletype rasp

@@ -1,0 +1,83 @@
+//! The editor grammars parse and name every keyword of the language and
+//! every library function.
+
+use std::path::Path;
+
+const KEYWORDS: &[&str] = &[
+    "def",
+    "return",
+    "for",
+    "in",
+    "if",
+    "else",
+    "and",
+    "or",
+    "not",
+    "load",
+    "draw",
+    "set",
+    "show",
+    "example",
+    "examples",
+    "on",
+    "off",
+    "exit",
+    "quit",
+    "round",
+    "indicator",
+    "select",
+    "aggregate",
+    "range",
+    "zip",
+    "len",
+    "tokens",
+    "indices",
+    "length",
+    "True",
+    "False",
+];
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).expect(rel)
+}
+
+/// The library's public names, from the prelude.
+fn library() -> Vec<String> {
+    let mut names = vec!["selector_width".to_string(), "full_s".to_string()];
+    for line in rasp::front::PRELUDE.lines() {
+        if let Some(rest) = line.trim().strip_prefix("def ")
+            && let Some(name) = rest.split('(').next()
+        {
+            names.push(name.trim().to_string());
+        }
+    }
+    names
+}
+
+#[test]
+fn vscode_grammar_is_valid_and_complete() {
+    let grammar: serde_json::Value =
+        serde_json::from_str(&read("editors/vscode/syntaxes/rasp.tmLanguage.json")).expect("JSON");
+    assert_eq!(grammar["scopeName"], "source.rasp");
+    let text = grammar["repository"].to_string();
+    for w in KEYWORDS.iter().map(|s| s.to_string()).chain(library()) {
+        assert!(text.contains(&w), "the VS Code grammar misses {w}");
+    }
+    let package: serde_json::Value =
+        serde_json::from_str(&read("editors/vscode/package.json")).expect("JSON");
+    assert_eq!(
+        package["contributes"]["languages"][0]["extensions"][0],
+        ".rasp"
+    );
+    let _: serde_json::Value =
+        serde_json::from_str(&read("editors/vscode/language-configuration.json")).expect("JSON");
+}
+
+#[test]
+fn vim_syntax_is_complete() {
+    let vim = read("editors/vim/syntax/rasp.vim");
+    for w in KEYWORDS.iter().map(|s| s.to_string()).chain(library()) {
+        assert!(vim.contains(&w), "the Vim syntax misses {w}");
+    }
+    assert!(read("editors/vim/ftdetect/rasp.vim").contains("*.rasp"));
+}
