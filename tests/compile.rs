@@ -6,48 +6,82 @@
 use std::path::Path;
 
 use rasp::cli::parse_vocab;
-use rasp::compile::verify::{DEFAULT_SAMPLES, Mode, verify};
-use rasp::compile::{Options, Source, compile};
+use rasp::compile::verify::{DEFAULT_SAMPLES, Mode, same_value, verify};
+use rasp::compile::{Compiled, Options, Source, compile};
+use rasp::diag::Diag;
 use rasp::front::{MVal, Session, value::lookup};
+use rasp::interp::Output;
+use rasp::ir::{NodeId, Value};
 
-fn check(file: &str, sop: &str, vocab: &str, n: usize) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compile");
-    let mut session = Session::new();
-    let (scope, result) = session.run_path(&dir.join(file)).expect("program reads");
-    assert!(result.diags.is_empty(), "{file}: {:?}", result.diags);
-    let Some(MVal::Sop(node)) = lookup(&scope, sop) else {
-        panic!("{file}: {sop} is not an s-op");
-    };
-    let opts = Options {
-        vocab: parse_vocab(vocab).expect("vocab"),
-        max_len: n,
-        causal: false,
-    };
-    let compiled = compile(
-        &session.graph,
-        &session.sources,
-        node,
-        &opts,
-        &Source::default(),
-    )
-    .unwrap_or_else(|d| panic!("{file} at N={n} does not compile: {}", d.render_plain()));
-    let report = verify(
-        &session.graph,
-        &session.sources,
-        &compiled,
-        node,
-        Mode::Auto {
-            samples: DEFAULT_SAMPLES,
-            seed: 1,
-        },
-    )
-    .expect("verify runs");
-    assert!(report.checked > 0, "{file}: nothing checked");
-    assert_eq!(
-        report.mismatches, 0,
-        "{file} at N={n}: {} mismatches of {}; first: {:?}",
-        report.mismatches, report.checked, report.counterexample
-    );
+/// One s-op of a program (a file in tests/compile/, or source text), and
+/// the options to compile it for.
+struct Case {
+    session: Session,
+    node: NodeId,
+    opts: Options,
+}
+
+impl Case {
+    fn new(program: &str, sop: &str, vocab: &str, n: usize) -> Case {
+        let mut session = Session::new();
+        let scope = if program.ends_with(".rasp") {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compile");
+            let (scope, result) = session.run_path(&dir.join(program)).expect("program reads");
+            assert!(result.diags.is_empty(), "{program}: {:?}", result.diags);
+            scope
+        } else {
+            let scope = session.new_scope();
+            let result = session.run_source("<test>", program, &scope, None);
+            assert!(result.diags.is_empty(), "{:?}", result.diags);
+            scope
+        };
+        let Some(MVal::Sop(node)) = lookup(&scope, sop) else {
+            panic!("{sop} is not an s-op");
+        };
+        let opts = Options {
+            vocab: parse_vocab(vocab).expect("vocab"),
+            max_len: n,
+            causal: false,
+        };
+        Case {
+            session,
+            node,
+            opts,
+        }
+    }
+
+    fn compile(&self) -> Result<Compiled, Diag> {
+        compile(
+            &self.session.graph,
+            &self.session.sources,
+            self.node,
+            &self.opts,
+            &Source::default(),
+        )
+    }
+
+    /// Compile and verify; returns (inputs checked, mismatches).
+    fn verify(&self, mode: Mode) -> (usize, usize) {
+        let compiled = self
+            .compile()
+            .unwrap_or_else(|d| panic!("does not compile: {}", d.render_plain()));
+        let report = verify(
+            &self.session.graph,
+            &self.session.sources,
+            &compiled,
+            self.node,
+            mode,
+        )
+        .expect("verify runs");
+        assert!(
+            report.mismatches == 0,
+            "{} mismatches of {}; first: {:?}",
+            report.mismatches,
+            report.checked,
+            report.counterexample
+        );
+        (report.checked, report.mismatches)
+    }
 }
 
 fn cases() -> Vec<(String, String, String)> {
@@ -62,49 +96,39 @@ fn cases() -> Vec<(String, String, String)> {
         .collect()
 }
 
+fn library_at(n: usize) {
+    for (file, sop, vocab) in cases() {
+        let mode = Mode::Auto {
+            samples: DEFAULT_SAMPLES,
+            seed: 1,
+        };
+        let (checked, _) = Case::new(&file, &sop, &vocab, n).verify(mode);
+        assert!(checked > 0, "{file} at N={n}: nothing checked");
+    }
+}
+
 #[test]
 fn tracr_library_at_n5() {
-    for (f, s, v) in cases() {
-        check(&f, &s, &v, 5);
-    }
+    library_at(5);
 }
 
 #[test]
 fn tracr_library_at_n10() {
-    for (f, s, v) in cases() {
-        check(&f, &s, &v, 10);
-    }
+    library_at(10);
 }
 
 /// Compile, write, read, execute: the loaded model is identical and gives
-/// the same outputs as the one in memory.
+/// the same outputs as the one in memory, which agree with the interpreter.
 #[test]
 fn compiled_models_round_trip_through_files() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compile");
     let out = std::env::temp_dir().join(format!("rasp-roundtrip-{}", std::process::id()));
     for (file, sop, vocab) in [
         ("sort.rasp", "ascending", "[1,2,3,4,5]"),
         ("reverse.rasp", "flipped", "abcde"),
         ("detect_pattern.rasp", "found", "abc"),
     ] {
-        let mut session = Session::new();
-        let (scope, _) = session.run_path(&dir.join(file)).expect("program reads");
-        let Some(MVal::Sop(node)) = lookup(&scope, sop) else {
-            panic!("{sop} is an s-op");
-        };
-        let opts = Options {
-            vocab: parse_vocab(vocab).expect("vocab"),
-            max_len: 8,
-            causal: false,
-        };
-        let compiled = compile(
-            &session.graph,
-            &session.sources,
-            node,
-            &opts,
-            &Source::default(),
-        )
-        .expect("compiles");
+        let case = Case::new(file, sop, vocab, 8);
+        let compiled = case.compile().expect("compiles");
         let path = out.join(file);
         rasp::model::io::save(&compiled.model, &path).expect("saves");
         let loaded = rasp::model::io::load(&path).expect("loads");
@@ -112,8 +136,8 @@ fn compiled_models_round_trip_through_files() {
             loaded, compiled.model,
             "{file}: the loaded model is identical"
         );
-        let vocab = opts.vocab.clone();
-        let inputs: Vec<Vec<rasp::ir::Value>> = (1..=8)
+        let vocab = &case.opts.vocab;
+        let inputs: Vec<Vec<Value>> = (1..=8)
             .map(|n| {
                 (0..n)
                     .map(|i| vocab[(i * 7 + n) % vocab.len()].clone())
@@ -124,15 +148,11 @@ fn compiled_models_round_trip_through_files() {
         let b = loaded.run(&inputs).expect("runs from files");
         assert_eq!(a, b, "{file}: same outputs");
         for (input, got) in inputs.iter().zip(&a) {
-            let rasp::interp::Output::Sop(col) = session.evaluate(node, input).expect("interprets")
-            else {
-                panic!("an s-op");
+            let Ok(Output::Sop(col)) = case.session.evaluate(case.node, input) else {
+                panic!("{file}: the interpreter evaluates {input:?}");
             };
             assert!(
-                col.values
-                    .iter()
-                    .zip(got)
-                    .all(|(x, y)| rasp::compile::verify::same_value(x, y)),
+                col.values.iter().zip(got).all(|(x, y)| same_value(x, y)),
                 "{file} on {input:?}: interpreter {:?}, model {got:?}",
                 col.values
             );
@@ -145,42 +165,14 @@ fn compiled_models_round_trip_through_files() {
 /// product one-hots, and verify exactly.
 #[test]
 fn or_and_not_of_selectors_over_different_sops() {
-    let mut session = Session::new();
-    let scope = session.new_scope();
     let src = "either = select(tokens, tokens, ==) or select(indices, indices, <);\n\
                w = selector_width(either);\n\
                neither = not (select(tokens, \"a\", ==) or select(indices, 0, ==));\n\
                first_other = aggregate(neither and select(indices, indices, <=), indices, -1);\n\
                sorted = sort(tokens, tokens);\n";
-    let r = session.run_source("either.rasp", src, &scope, None);
-    assert!(r.diags.is_empty(), "{:?}", r.diags);
     for name in ["w", "first_other", "sorted"] {
-        let Some(MVal::Sop(node)) = lookup(&scope, name) else {
-            panic!("{name} is an s-op");
-        };
-        let opts = Options {
-            vocab: parse_vocab("abc").expect("vocab"),
-            max_len: 5,
-            causal: false,
-        };
-        let compiled = compile(
-            &session.graph,
-            &session.sources,
-            node,
-            &opts,
-            &Source::default(),
-        )
-        .unwrap_or_else(|d| panic!("{name}: {}", d.render_plain()));
-        let report = verify(
-            &session.graph,
-            &session.sources,
-            &compiled,
-            node,
-            Mode::Exhaustive,
-        )
-        .expect("verify runs");
-        assert_eq!(report.mismatches, 0, "{name}: {:?}", report.counterexample);
-        assert_eq!(report.checked, 363);
+        let (checked, _) = Case::new(src, name, "abc", 5).verify(Mode::Exhaustive);
+        assert_eq!(checked, 363, "{name}: every input up to length 5");
     }
 }
 
@@ -188,27 +180,10 @@ fn or_and_not_of_selectors_over_different_sops() {
 /// points at the s-op, never compiled into a wrong model.
 #[test]
 fn values_too_close_for_float32_are_a_diagnostic() {
-    let mut session = Session::new();
-    let scope = session.new_scope();
     let src = "weights = 2 ^ indices;\nspread = aggregate(full_s, weights);\nbig = spread > 3;\n";
-    let r = session.run_source("close.rasp", src, &scope, None);
-    assert!(r.diags.is_empty());
-    let Some(MVal::Sop(node)) = lookup(&scope, "big") else {
-        panic!("big is an s-op");
-    };
-    let opts = Options {
-        vocab: parse_vocab("ab").expect("vocab"),
-        max_len: 24,
-        causal: false,
-    };
-    let err = compile(
-        &session.graph,
-        &session.sources,
-        node,
-        &opts,
-        &Source::default(),
-    )
-    .expect_err("means of powers of two up to 2^23 are too close together");
+    let err = Case::new(src, "big", "ab", 24)
+        .compile()
+        .expect_err("means of powers of two up to 2^23 are too close together");
     assert!(
         err.code == "rasp::compile::precision" || err.code == "rasp::compile::value_set",
         "{}",
