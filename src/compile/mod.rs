@@ -29,7 +29,6 @@ use ndarray::{Array1, Array2, Array3};
 
 use crate::diag::{Diag, SourceMap, codes};
 use crate::interp;
-use crate::interp::display::json_atom;
 use crate::ir::value::{self, Value};
 use crate::ir::{Graph, NodeId, Op};
 use crate::model::{self, Attn, Block, Config, Encoding, Meta, Mlp, Model, Placement};
@@ -618,40 +617,24 @@ impl<'a> Builder<'a> {
             .collect::<Result<_, _>>()?;
         let k = leaves.len();
         let mut units = Vec::new();
-        let mut idx = vec![0usize; k];
-        if leaves.iter().all(|l| !l.1.is_empty()) {
-            loop {
-                let combo: Vec<&Value> = idx.iter().zip(&leaves).map(|(i, l)| &l.1[*i]).collect();
-                if let Ok(v) = f.expr.eval(&combo) {
-                    let w_out = self.outputs(id, &v);
-                    if !w_out.is_empty() {
-                        units.push(Unit {
-                            w_in: idx
-                                .iter()
-                                .zip(&leaves)
-                                .map(|(i, l)| (l.0[*i], 1.0))
-                                .collect(),
-                            b_in: -(k as f32 - 1.0),
-                            w_out,
-                        });
-                    }
-                }
-                let mut j = k;
-                let mut done = true;
-                while j > 0 {
-                    j -= 1;
-                    idx[j] += 1;
-                    if idx[j] < leaves[j].1.len() {
-                        done = false;
-                        break;
-                    }
-                    idx[j] = 0;
-                }
-                if done {
-                    break;
+        let sizes: Vec<usize> = leaves.iter().map(|l| l.1.len()).collect();
+        valueset::for_each_index(&sizes, |idx| {
+            let combo: Vec<&Value> = idx.iter().zip(&leaves).map(|(i, l)| &l.1[*i]).collect();
+            if let Ok(v) = f.expr.eval(&combo) {
+                let w_out = self.outputs(id, &v);
+                if !w_out.is_empty() {
+                    units.push(Unit {
+                        w_in: idx
+                            .iter()
+                            .zip(&leaves)
+                            .map(|(i, l)| (l.0[*i], 1.0))
+                            .collect(),
+                        b_in: -(k as f32 - 1.0),
+                        w_out,
+                    });
                 }
             }
-        }
+        });
         self.push_units(layer, id, units);
         Ok(())
     }
@@ -860,7 +843,7 @@ fn term_holds(graph: &Graph, maps: &SelMaps, trees: &[NodeId], k: &Side, q: &Sid
 }
 
 fn json(v: &Value) -> serde_json::Value {
-    serde_json::from_str(&json_atom(v)).unwrap_or(serde_json::Value::Null)
+    value::value_to_json(v).unwrap_or(serde_json::Value::Null)
 }
 
 /// Compile `target` into a model.

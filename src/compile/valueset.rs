@@ -204,26 +204,33 @@ pub fn infer(
 
 /// Every combination of one value per argument.
 fn for_each_combination(sets: &[&[Value]], mut f: impl FnMut(&[&Value])) {
-    if sets.iter().any(|s| s.is_empty()) {
+    let sizes: Vec<usize> = sets.iter().map(|s| s.len()).collect();
+    for_each_index(&sizes, |idx| {
+        let combo: Vec<&Value> = idx.iter().zip(sets).map(|(i, s)| &s[*i]).collect();
+        f(&combo);
+    });
+}
+
+/// Every tuple of indices `idx` with `idx[k] < sizes[k]`, last index
+/// fastest (nothing when a size is 0; one empty tuple when there are none).
+pub fn for_each_index(sizes: &[usize], mut f: impl FnMut(&[usize])) {
+    if sizes.contains(&0) {
         return;
     }
-    let mut idx = vec![0usize; sets.len()];
-    let mut combo: Vec<&Value> = sets.iter().map(|s| &s[0]).collect();
+    let mut idx = vec![0usize; sizes.len()];
     loop {
-        f(&combo);
-        let mut k = sets.len();
+        f(&idx);
+        let mut k = sizes.len();
         loop {
             if k == 0 {
                 return;
             }
             k -= 1;
             idx[k] += 1;
-            if idx[k] < sets[k].len() {
-                combo[k] = &sets[k][idx[k]];
+            if idx[k] < sizes[k] {
                 break;
             }
             idx[k] = 0;
-            combo[k] = &sets[k][0];
         }
     }
 }

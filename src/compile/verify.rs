@@ -182,22 +182,9 @@ pub fn inputs(vocab: &[Value], n: usize, mode: Mode) -> Result<Inputs, Diag> {
     let mut out = Vec::new();
     if exhaustive {
         for len in 1..=n {
-            let mut idx = vec![0usize; len];
-            'all: loop {
+            super::valueset::for_each_index(&vec![vocab.len(); len], |idx| {
                 out.push(idx.iter().map(|i| vocab[*i].clone()).collect());
-                let mut k = len;
-                loop {
-                    if k == 0 {
-                        break 'all;
-                    }
-                    k -= 1;
-                    idx[k] += 1;
-                    if idx[k] < vocab.len() {
-                        break;
-                    }
-                    idx[k] = 0;
-                }
-            }
+            });
         }
     } else {
         let mut rng = Rng(seed.unwrap_or(0));

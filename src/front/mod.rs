@@ -6,6 +6,8 @@
 mod eval;
 pub mod value;
 
+pub(crate) use eval::to_input;
+
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;

@@ -29,37 +29,7 @@ use crate::ir::Value;
 /// Most vocabulary entries an error message lists.
 const MAX_LISTED: usize = 60;
 
-/// A JSON value from `rasp.json` as an atom: ints stay ints (when they fit
-/// in an `i64`), other numbers are floats, strings and bools map to
-/// themselves. Anything else (null, arrays, objects, ints beyond `i64`)
-/// is `None`.
-pub fn value_from_json(v: &serde_json::Value) -> Option<Value> {
-    match v {
-        serde_json::Value::Bool(b) => Some(Value::Bool(*b)),
-        serde_json::Value::String(s) => Some(Value::str(s)),
-        serde_json::Value::Number(n) => {
-            if n.is_i64() {
-                n.as_i64().map(Value::Int)
-            } else if n.is_u64() {
-                None
-            } else {
-                n.as_f64().map(Value::Float)
-            }
-        }
-        _ => None,
-    }
-}
-
-/// An atom's JSON form, as `rasp.json` stores it: `1`, `1.0` and `"1"` are
-/// three different JSON values. Non-finite floats have none.
-pub fn value_to_json(v: &Value) -> Option<serde_json::Value> {
-    match v {
-        Value::Bool(b) => Some(serde_json::Value::Bool(*b)),
-        Value::Int(i) => Some(serde_json::Value::Number((*i).into())),
-        Value::Float(f) => serde_json::Number::from_f64(*f).map(serde_json::Value::Number),
-        Value::Str(s) => Some(serde_json::Value::String(s.to_string())),
-    }
-}
+pub use crate::ir::value::{value_from_json, value_to_json};
 
 /// How a JSON value prints in a message: as the atom (Python repr) when it
 /// is one, else as JSON.

@@ -317,7 +317,7 @@ impl Repl {
             let callee = self.session_eval_quiet(f);
             let input = self
                 .session_eval_quiet(&args[0])
-                .and_then(|a| front_input(&a));
+                .and_then(|a| front::to_input(&a, args[0].span).ok());
             match (callee, input) {
                 (Some(MVal::Sop(_)), _) => {
                     let values: Vec<Value> = items
@@ -742,20 +742,6 @@ fn dedup_loop_echoes(echoes: &[Echo]) -> Vec<&Echo> {
         out.push(e);
     }
     out
-}
-
-fn front_input(v: &MVal) -> Option<Vec<Value>> {
-    match v {
-        MVal::Atom(Value::Str(s)) => Some(s.chars().map(|c| Value::str(&c.to_string())).collect()),
-        MVal::List(items) => items
-            .iter()
-            .map(|m| match m {
-                MVal::Atom(a) => Some(a.clone()),
-                _ => None,
-            })
-            .collect(),
-        _ => None,
-    }
 }
 
 /// The full-sequence display: input and output aligned in columns.
