@@ -426,11 +426,8 @@ pub fn plan(
             Op::Select { .. } | Op::SelAnd(..) | Op::SelOr(..) | Op::SelNot(_) => {}
         }
     }
-    for (id, n) in graph.nodes() {
-        if matches!(n.op, Op::Map { .. })
-            && !p.nodes.contains(&id)
-            && graph.ancestors(&[target]).contains(&id)
-        {
+    for id in graph.ancestors(&[target]) {
+        if matches!(graph.op(id), Op::Map { .. }) && !p.nodes.contains(&id) {
             p.fused_away.push(id);
         }
     }
