@@ -1,0 +1,193 @@
+//! The compiler's bar: every program in tests/compile/cases.txt compiles and
+//! its model agrees with the interpreter on every input up to N = 5 and
+//! N = 10 (exhaustively when there are at most 200,000 inputs, else on
+//! 20,000 seeded samples). N = 20 runs in scripts/test on the release build.
+
+use std::path::Path;
+
+use rasp::cli::parse_vocab;
+use rasp::compile::verify::{DEFAULT_SAMPLES, Mode, same_value, verify};
+use rasp::compile::{Compiled, Options, Source, compile};
+use rasp::diag::Diag;
+use rasp::front::{MVal, Session, value::lookup};
+use rasp::interp::Output;
+use rasp::ir::{NodeId, Value};
+
+/// One s-op of a program (a file in tests/compile/, or source text), and
+/// the options to compile it for.
+struct Case {
+    session: Session,
+    node: NodeId,
+    opts: Options,
+}
+
+impl Case {
+    fn new(program: &str, sop: &str, vocab: &str, n: usize) -> Case {
+        let mut session = Session::new();
+        let scope = if program.ends_with(".rasp") {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compile");
+            let (scope, result) = session.run_path(&dir.join(program)).expect("program reads");
+            assert!(result.diags.is_empty(), "{program}: {:?}", result.diags);
+            scope
+        } else {
+            let scope = session.new_scope();
+            let result = session.run_source("<test>", program, &scope, None);
+            assert!(result.diags.is_empty(), "{:?}", result.diags);
+            scope
+        };
+        let Some(MVal::Sop(node)) = lookup(&scope, sop) else {
+            panic!("{sop} is not an s-op");
+        };
+        let opts = Options {
+            vocab: parse_vocab(vocab).expect("vocab"),
+            max_len: n,
+            causal: false,
+        };
+        Case {
+            session,
+            node,
+            opts,
+        }
+    }
+
+    fn compile(&self) -> Result<Compiled, Diag> {
+        compile(
+            &self.session.graph,
+            &self.session.sources,
+            self.node,
+            &self.opts,
+            &Source::default(),
+        )
+    }
+
+    /// Compile and verify; returns (inputs checked, mismatches).
+    fn verify(&self, mode: Mode) -> (usize, usize) {
+        let compiled = self
+            .compile()
+            .unwrap_or_else(|d| panic!("does not compile: {}", d.render_plain()));
+        let report = verify(
+            &self.session.graph,
+            &self.session.sources,
+            &compiled,
+            self.node,
+            mode,
+        )
+        .expect("verify runs");
+        assert!(
+            report.mismatches == 0,
+            "{} mismatches of {}; first: {:?}",
+            report.mismatches,
+            report.checked,
+            report.counterexample
+        );
+        (report.checked, report.mismatches)
+    }
+}
+
+fn cases() -> Vec<(String, String, String)> {
+    include_str!("../compile/cases.txt")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            (w[0].to_string(), w[1].to_string(), w[2].to_string())
+        })
+        .collect()
+}
+
+fn library_at(n: usize) {
+    for (file, sop, vocab) in cases() {
+        let mode = Mode::Auto {
+            samples: DEFAULT_SAMPLES,
+            seed: 1,
+        };
+        let (checked, _) = Case::new(&file, &sop, &vocab, n).verify(mode);
+        assert!(checked > 0, "{file} at N={n}: nothing checked");
+    }
+}
+
+#[test]
+fn tracr_library_at_n5() {
+    library_at(5);
+}
+
+#[test]
+fn tracr_library_at_n10() {
+    library_at(10);
+}
+
+/// Compile, write, read, execute: the loaded model is identical and gives
+/// the same outputs as the one in memory, which agree with the interpreter.
+#[test]
+fn compiled_models_round_trip_through_files() {
+    let out = std::env::temp_dir().join(format!("rasp-roundtrip-{}", std::process::id()));
+    for (file, sop, vocab) in [
+        ("sort.rasp", "ascending", "[1,2,3,4,5]"),
+        ("reverse.rasp", "flipped", "abcde"),
+        ("detect_pattern.rasp", "found", "abc"),
+    ] {
+        let case = Case::new(file, sop, vocab, 8);
+        let compiled = case.compile().expect("compiles");
+        let path = out.join(file);
+        rasp::model::io::save(&compiled.model, &path).expect("saves");
+        let loaded = rasp::model::io::load(&path).expect("loads");
+        assert_eq!(
+            loaded, compiled.model,
+            "{file}: the loaded model is identical"
+        );
+        let vocab = &case.opts.vocab;
+        let inputs: Vec<Vec<Value>> = (1..=8)
+            .map(|n| {
+                (0..n)
+                    .map(|i| vocab[(i * 7 + n) % vocab.len()].clone())
+                    .collect()
+            })
+            .collect();
+        let a = compiled.model.run(&inputs).expect("runs in memory");
+        let b = loaded.run(&inputs).expect("runs from files");
+        assert_eq!(a, b, "{file}: same outputs");
+        for (input, got) in inputs.iter().zip(&a) {
+            let Ok(Output::Sop(col)) = case.session.evaluate(case.node, input) else {
+                panic!("{file}: the interpreter evaluates {input:?}");
+            };
+            assert!(
+                col.values.iter().zip(got).all(|(x, y)| same_value(x, y)),
+                "{file} on {input:?}: interpreter {:?}, model {got:?}",
+                col.values
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// Selectors combining different s-ops with `or`/`not` compile through
+/// product one-hots, and verify exactly.
+#[test]
+fn or_and_not_of_selectors_over_different_sops() {
+    let src = "either = select(tokens, tokens, ==) or select(indices, indices, <);\n\
+               w = selector_width(either);\n\
+               neither = not (select(tokens, \"a\", ==) or select(indices, 0, ==));\n\
+               first_other = aggregate(neither and select(indices, indices, <=), indices, -1);\n\
+               sorted = sort(tokens, tokens);\n";
+    for name in ["w", "first_other", "sorted"] {
+        let (checked, _) = Case::new(src, name, "abc", 5).verify(Mode::Exhaustive);
+        assert_eq!(checked, 363, "{name}: every input up to length 5");
+    }
+}
+
+/// What float32 cannot represent exactly is refused with a diagnostic that
+/// points at the s-op, never compiled into a wrong model.
+#[test]
+fn values_too_close_for_float32_are_a_diagnostic() {
+    let src = "weights = 2 ^ indices;\nspread = aggregate(full_s, weights);\nbig = spread > 3;\n";
+    let err = Case::new(src, "big", "ab", 24)
+        .compile()
+        .expect_err("means of powers of two up to 2^23 are too close together");
+    assert!(
+        err.code == "rasp::compile::precision" || err.code == "rasp::compile::value_set",
+        "{}",
+        err.render_plain()
+    );
+    assert!(err.span.is_some(), "the diagnostic points at the s-op");
+}

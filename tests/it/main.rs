@@ -1,0 +1,15 @@
+//! The integration tests, as one binary (one link instead of one per file).
+//! Each module is one concern; data-driven cases live in folders beside
+//! this one (`tests/compile/`, `tests/errors/`, `tests/repl/`,
+//! `tests/examples.txt`) and each folder has one runner here.
+
+mod cli;
+mod compile;
+mod draw;
+mod editors;
+mod errors;
+mod examples;
+mod model;
+mod pty;
+mod repl;
+mod robustness;
