@@ -18,11 +18,7 @@ fn benches(c: &mut Criterion) {
     let Some(MVal::Sop(node)) = lookup(&scope, "by_freq") else {
         panic!("by_freq is an s-op");
     };
-    let opts = Options {
-        vocab: parse_vocab("[1,2,3,4,5]").expect("vocab"),
-        max_len: 20,
-        causal: false,
-    };
+    let opts = Options::new(parse_vocab("[1,2,3,4,5]").expect("vocab"), 20);
     c.bench_function("compile_sort_freq_n20", |b| {
         b.iter(|| {
             compile(

@@ -373,6 +373,14 @@ pub mod codes {
     pub const COMPILE_UNSUPPORTED: &str = "rasp::compile::unsupported";
     pub const COMPILE_PRECISION: &str = "rasp::compile::precision";
     pub const COMPILE_VOCAB: &str = "rasp::compile::vocab";
+    /// A bug in the compiler, reported instead of a wrong model.
+    pub const COMPILE_INTERNAL: &str = "rasp::compile::internal";
+    /// The model would be larger than `--max-params`.
+    pub const COMPILE_SIZE: &str = "rasp::compile::size";
+    /// The model disagrees with the interpreter (nothing was written).
+    pub const COMPILE_MISMATCH: &str = "rasp::compile::mismatch";
+    /// Verification checked nothing, or mostly inputs the program rejects.
+    pub const VERIFY_VACUOUS: &str = "rasp::verify::vacuous";
     pub const MODEL_FORMAT: &str = "rasp::model::format";
     pub const MODEL_IO: &str = "rasp::model::io";
     pub const MODEL_INPUT: &str = "rasp::model::input";

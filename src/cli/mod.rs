@@ -67,6 +67,8 @@ pub enum Command {
     },
     /// Compile an s-op into transformer weights: DIR/model.safetensors,
     /// DIR/config.json (TransformerLens), DIR/rasp.json (how to use them).
+    /// The model is checked against the interpreter first (a seeded sample
+    /// covering every length) and nothing is written if they disagree.
     Compile {
         file: PathBuf,
         sop: String,
@@ -75,6 +77,16 @@ pub enum Command {
         /// Output folder.
         #[arg(short, long, value_name = "DIR")]
         output: PathBuf,
+        /// Inputs to check before writing (spread over every length; all of
+        /// a length when there are few).
+        #[arg(long, value_name = "K", default_value_t = crate::compile::DEFAULT_CHECK_SAMPLES)]
+        verify_samples: usize,
+        /// Seed of the check's samples.
+        #[arg(long, value_name = "S", default_value_t = 0)]
+        seed: u64,
+        /// Write the model without checking it.
+        #[arg(long, conflicts_with = "verify_samples")]
+        no_verify: bool,
     },
     /// Run a compiled model (a folder written by `rasp compile`) on inputs.
     Exec {
@@ -109,6 +121,9 @@ pub enum Command {
         sop: String,
         #[command(flatten)]
         target: TargetArgs,
+        /// Also show, per head and per MLP, the smallest margin.
+        #[arg(long)]
+        margins: bool,
     },
     /// The interactive session (the default when no command is given).
     /// Files are loaded first. With stdin not a terminal, reads statements
@@ -140,9 +155,13 @@ pub struct TargetArgs {
     /// The longest input the model must handle.
     #[arg(long, value_name = "N")]
     pub max_len: usize,
-    /// Compile a causal (decoder) model: no query sees later keys.
+    /// Compile a causal (decoder) model: position i computes the program
+    /// on the prefix up to i (verification checks exactly that).
     #[arg(long)]
     pub causal: bool,
+    /// Refuse models estimated to have more parameters than this.
+    #[arg(long, value_name = "P", default_value_t = crate::compile::DEFAULT_MAX_PARAMS)]
+    pub max_params: u64,
 }
 
 pub use crate::compile::parse_vocab;
@@ -186,7 +205,20 @@ pub fn main_with(cli: Cli) -> i32 {
             sop,
             target,
             output,
-        }) => compile_cmd(&reporter, &file, &sop, &target, &output),
+            verify_samples,
+            seed,
+            no_verify,
+        }) => {
+            let check = if no_verify {
+                crate::compile::Check::Skip
+            } else {
+                crate::compile::Check::Verify {
+                    samples: verify_samples,
+                    seed,
+                }
+            };
+            compile_cmd(&reporter, &file, &sop, &target, &output, check)
+        }
         Some(Command::Exec { dir, json, inputs }) => exec_cmd(&reporter, &dir, json, &inputs),
         Some(Command::Verify {
             file,
@@ -209,9 +241,12 @@ pub fn main_with(cli: Cli) -> i32 {
             };
             verify_cmd(&reporter, &file, &sop, &target, mode)
         }
-        Some(Command::Explain { file, sop, target }) => {
-            explain_cmd(&reporter, &file, &sop, &target)
-        }
+        Some(Command::Explain {
+            file,
+            sop,
+            target,
+            margins,
+        }) => explain_cmd(&reporter, &file, &sop, &target, margins),
         None => crate::repl::main(&[], cli.color),
     }
 }
@@ -480,12 +515,13 @@ fn draw(
     0
 }
 
-/// Load a file and compile one of its s-ops.
+/// Load a file and compile one of its s-ops, checked as `check` says.
 fn compile_target(
     reporter: &Reporter,
     file: &std::path::Path,
     sop: &str,
     target: &TargetArgs,
+    check: crate::compile::Check,
 ) -> Result<(Session, NodeId, crate::compile::Compiled), i32> {
     let vocab = parse_vocab(&target.vocab).map_err(|d| {
         reporter.report(&d);
@@ -518,8 +554,16 @@ fn compile_target(
         vocab,
         max_len: target.max_len,
         causal: target.causal,
+        max_params: target.max_params,
     };
-    match crate::compile::compile(&session.graph, &session.sources, node, &opts, &source) {
+    match crate::compile::build(
+        &session.graph,
+        &session.sources,
+        node,
+        &opts,
+        &source,
+        check,
+    ) {
         Ok(c) => Ok((session, node, c)),
         Err(d) => {
             reporter.report(&d);
@@ -534,8 +578,9 @@ fn compile_cmd(
     sop: &str,
     target: &TargetArgs,
     output: &std::path::Path,
+    check: crate::compile::Check,
 ) -> i32 {
-    let (_, _, compiled) = match compile_target(reporter, file, sop, target) {
+    let (session, node, compiled) = match compile_target(reporter, file, sop, target, check) {
         Ok(t) => t,
         Err(code) => return code,
     };
@@ -543,15 +588,30 @@ fn compile_cmd(
         reporter.report(&d);
         return 1;
     }
-    let m = &compiled.model;
     println!(
-        "wrote {}: {} layer(s) [{}], residual width {}, {} parameters",
+        "wrote {}: {}",
         output.display(),
-        m.config.n_layers,
-        m.meta.layout.join(" | "),
-        m.config.d_model,
-        crate::compile::explain::parameter_count(m).0
+        crate::compile::explain::size_line(&compiled.model)
     );
+    match &compiled.verified {
+        Some(r) => print!("{}", r.render(target.max_len)),
+        None => println!("not verified (--no-verify)"),
+    }
+    if target.causal {
+        let extras = crate::compile::explain::Extras {
+            margins: false,
+            prefix: Some(crate::compile::prefix_check(
+                &session.graph,
+                node,
+                &compiled.model,
+            )),
+        };
+        let text =
+            crate::compile::explain::explain(&session.graph, &session.sources, &compiled, &extras);
+        if let Some(line) = text.lines().last() {
+            println!("{line}");
+        }
+    }
     0
 }
 
@@ -573,7 +633,14 @@ fn exec_cmd(reporter: &Reporter, dir: &std::path::Path, json: bool, inputs: &[St
             }
         }
     }
-    let values: Vec<Vec<Value>> = parsed.iter().map(|(_, v)| v.clone()).collect();
+    // As `rasp eval`: the outputs before the first input the interpreter
+    // refuses (the empty one), then its diagnostic.
+    let refused = parsed
+        .iter()
+        .enumerate()
+        .find_map(|(i, (_, v))| interp::check_input(v).err().map(|e| (i, e)));
+    let ok = refused.as_ref().map_or(parsed.len(), |(i, _)| *i);
+    let values: Vec<Vec<Value>> = parsed[..ok].iter().map(|(_, v)| v.clone()).collect();
     let outputs = match model.run(&values) {
         Ok(o) => o,
         Err(d) => {
@@ -600,6 +667,11 @@ fn exec_cmd(reporter: &Reporter, dir: &std::path::Path, json: bool, inputs: &[St
         let _ = writeln!(out, "{line}");
     }
     let _ = out.flush();
+    if let Some((i, e)) = refused {
+        let sources = crate::diag::SourceMap::new();
+        reporter.report(&e.to_diag(&crate::ir::Graph::new(), &sources, &parsed[i].1));
+        return 1;
+    }
     0
 }
 
@@ -610,10 +682,11 @@ fn verify_cmd(
     target: &TargetArgs,
     mode: crate::compile::verify::Mode,
 ) -> i32 {
-    let (session, node, compiled) = match compile_target(reporter, file, sop, target) {
-        Ok(t) => t,
-        Err(code) => return code,
-    };
+    let (session, node, compiled) =
+        match compile_target(reporter, file, sop, target, crate::compile::Check::Skip) {
+            Ok(t) => t,
+            Err(code) => return code,
+        };
     let report = match crate::compile::verify::verify(
         &session.graph,
         &session.sources,
@@ -628,15 +701,40 @@ fn verify_cmd(
         }
     };
     print!("{}", report.render(target.max_len));
-    i32::from(report.mismatches > 0)
+    match report.require_sound(&session.graph, node) {
+        Ok(()) => 0,
+        // The mismatch itself is the report just printed.
+        Err(_) if report.mismatches > 0 => 1,
+        Err(d) => {
+            reporter.report(&d.with_sources(&session.sources));
+            1
+        }
+    }
 }
 
-fn explain_cmd(reporter: &Reporter, file: &std::path::Path, sop: &str, target: &TargetArgs) -> i32 {
-    match compile_target(reporter, file, sop, target) {
-        Ok((session, _, compiled)) => {
+fn explain_cmd(
+    reporter: &Reporter,
+    file: &std::path::Path,
+    sop: &str,
+    target: &TargetArgs,
+    margins: bool,
+) -> i32 {
+    match compile_target(reporter, file, sop, target, crate::compile::Check::Skip) {
+        Ok((session, node, compiled)) => {
+            let extras = crate::compile::explain::Extras {
+                margins,
+                prefix: target
+                    .causal
+                    .then(|| crate::compile::prefix_check(&session.graph, node, &compiled.model)),
+            };
             print!(
                 "{}",
-                crate::compile::explain::explain(&session.sources, &compiled)
+                crate::compile::explain::explain(
+                    &session.graph,
+                    &session.sources,
+                    &compiled,
+                    &extras
+                )
             );
             0
         }

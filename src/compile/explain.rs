@@ -1,10 +1,16 @@
-//! `rasp explain`: the layout of a compiled model in words.
+//! `rasp explain`: the layout of a compiled model in words: its size and
+//! where it comes from (largest costs first), where each s-op lives,
+//! optionally the margins of every head and MLP, and whether the program
+//! is prefix-stable (its causal model computes the same function).
 
 use std::fmt::Write;
 
 use super::Compiled;
 use super::valueset::ValueSet;
-use crate::ir::Graph;
+use super::verify::PrefixDependence;
+use crate::diag::SourceMap;
+use crate::interp::display::input_repr;
+use crate::ir::{Graph, Op};
 use crate::model::{Encoding, Model};
 
 /// Parameters of a model: (all, non-zero).
@@ -40,9 +46,31 @@ pub fn parameter_count(m: &Model) -> (usize, usize) {
     (all, nonzero)
 }
 
-/// The explanation text.
-pub fn explain(sources: &crate::diag::SourceMap, c: &Compiled) -> String {
-    let graph: &Graph = &c.graph;
+/// One line: `3 layer(s) [A1 M41 | A1], residual width 95, 1234 parameters (321 non-zero)`.
+pub fn size_line(m: &Model) -> String {
+    let (all, nonzero) = parameter_count(m);
+    format!(
+        "{} layer(s) [{}], residual width {}, {all} parameters ({nonzero} non-zero)",
+        m.config.n_layers,
+        m.meta.layout.join(" | "),
+        m.config.d_model
+    )
+}
+
+/// What to add to the explanation.
+#[derive(Clone, Debug, Default)]
+pub struct Extras {
+    /// Per head and per MLP, the smallest margin.
+    pub margins: bool,
+    /// Whether the program is prefix-stable, when it was checked: `None`
+    /// inside means it is on every checked input.
+    pub prefix: Option<(Option<PrefixDependence>, usize)>,
+}
+
+/// The explanation text. `graph` and `sources` are the program's (where
+/// a prefix dependence points).
+pub fn explain(graph: &Graph, sources: &SourceMap, c: &Compiled, extras: &Extras) -> String {
+    let compiled: &Graph = &c.graph;
     let m = &c.model;
     let meta = &m.meta;
     let (all, nonzero) = parameter_count(m);
@@ -63,6 +91,23 @@ pub fn explain(sources: &crate::diag::SourceMap, c: &Compiled) -> String {
         m.config.n_layers, m.config.d_model, m.config.d_head, m.config.n_heads, m.config.d_mlp
     );
     let _ = writeln!(s, "layout: {}", meta.layout.join(" | "));
+    if let Some(e) = &c.estimate {
+        let _ = writeln!(s, "largest costs:");
+        for cost in e.costs.iter().filter(|k| k.dims + k.units > 0).take(5) {
+            let why = if cost.why.is_empty() {
+                String::new()
+            } else {
+                format!("  ({})", cost.why)
+            };
+            let _ = writeln!(
+                s,
+                "  {:<30}  {:>5} dims  {:>6} MLP units{why}",
+                c.title(cost.node),
+                cost.dims,
+                cost.units
+            );
+        }
+    }
     let _ = writeln!(s, "s-ops:");
     let width = meta
         .sops
@@ -73,9 +118,10 @@ pub fn explain(sources: &crate::diag::SourceMap, c: &Compiled) -> String {
         .max(4);
     for (id, idx) in &c.placements {
         let p = &meta.sops[*idx];
-        let enc = match p.encoding {
-            Encoding::Categorical => "categorical",
-            Encoding::Numerical => "numerical",
+        let enc = match (p.encoding, p.coefs.is_empty()) {
+            (Encoding::Categorical, _) => "categorical",
+            (Encoding::Numerical, true) => "numerical",
+            (Encoding::Numerical, false) => "linear",
         };
         let values = match c.sets.get(id) {
             Some(ValueSet::Finite(v)) => format!("{} values", v.len()),
@@ -83,17 +129,16 @@ pub fn explain(sources: &crate::diag::SourceMap, c: &Compiled) -> String {
             None => "-".to_string(),
         };
         let place = match (p.sublayer.as_str(), p.layer) {
+            ("embed", _) if !p.coefs.is_empty() => "no block (a sum of dims)".to_string(),
             ("embed", _) => "embedding".to_string(),
+            (_, Some(l)) if !p.coefs.is_empty() => {
+                format!("no block (a sum of dims, ready after layer {l})")
+            }
             ("attn", Some(l)) => format!(
                 "layer {l} attention, head {}",
                 p.heads.first().copied().unwrap_or(0)
             ),
-            (_, Some(l))
-                if matches!(
-                    graph.op(*id),
-                    crate::ir::Op::SelectorWidth(_) | crate::ir::Op::Length
-                ) =>
-            {
+            (_, Some(l)) if matches!(compiled.op(*id), Op::SelectorWidth(_) | Op::Length) => {
                 format!("layer {l} attention + MLP")
             }
             (_, Some(l)) => format!("layer {l} MLP"),
@@ -112,26 +157,74 @@ pub fn explain(sources: &crate::diag::SourceMap, c: &Compiled) -> String {
         );
     }
     if !c.plan.fused_away.is_empty() {
-        let names: Vec<String> = c
-            .plan
-            .fused_away
-            .iter()
-            .map(|id| crate::interp::node_title(graph, sources, *id))
-            .collect();
+        let names: Vec<String> = c.plan.fused_away.iter().map(|id| c.title(*id)).collect();
         let _ = writeln!(
             s,
             "fused into other MLPs (no residual dims): {}",
             names.join(", ")
         );
     }
-    if !c.margins.is_empty() {
-        let worst = c
-            .margins
-            .iter()
-            .min_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|(n, g)| format!("{g:.3e} ({n})"))
-            .unwrap_or_default();
-        let _ = writeln!(s, "smallest discretisation margin: {worst}");
+    if extras.margins {
+        let _ = writeln!(
+            s,
+            "margins (attention: score of a selected key minus the best key that must lose, before the softmax; MLP: distance of a reachable input from a step):"
+        );
+        for h in &c.head_margins {
+            let _ = writeln!(
+                s,
+                "  layer {} head {}  {:<30}  {}",
+                h.layer,
+                h.head,
+                c.title(h.node),
+                if h.margin.is_finite() {
+                    format!("{:.3}", h.margin)
+                } else {
+                    "no selector (every key alike)".to_string()
+                }
+            );
+        }
+        for (node, g) in &c.mlp_margins {
+            let layer = c
+                .positions
+                .get(node)
+                .and_then(|p| p.layer())
+                .map_or("-".to_string(), |l| l.to_string());
+            let _ = writeln!(s, "  layer {layer} MLP     {:<30}  {g:.3e}", c.title(*node));
+        }
+    } else if let Some((node, g)) = c.mlp_margins.iter().min_by(|a, b| a.1.total_cmp(&b.1)) {
+        let _ = writeln!(
+            s,
+            "smallest discretisation margin: {g:.3e} ({})",
+            c.title(*node)
+        );
+    }
+    if let Some((dep, checked)) = &extras.prefix {
+        match dep {
+            None => {
+                let _ = writeln!(
+                    s,
+                    "prefix-stable on all {checked} checked inputs: the causal model computes the same function"
+                );
+            }
+            Some(d) => {
+                let node = graph.node(d.node);
+                let at = node
+                    .span
+                    .and_then(|sp| {
+                        let file = sources.get(sp.file)?;
+                        let (line, col) = sources.line_col(sp)?;
+                        Some(format!(" ({}:{line}:{col})", file.name))
+                    })
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    s,
+                    "not prefix-stable: `{}`{at} depends on later positions (on {} at position {}); a causal model computes it on each prefix",
+                    crate::interp::node_title(graph, sources, d.node),
+                    input_repr(&d.input),
+                    d.position
+                );
+            }
+        }
     }
     s
 }

@@ -5,14 +5,20 @@
 //!   themselves are inlined when the fused table stays small, so no MLP
 //!   ever waits for another MLP (which would cost a layer).
 //! * Encodings: numeric aggregates are numerical (the attention computes the
-//!   mean); everything else is categorical. A consumer that needs the other
-//!   encoding gets it from the same block when that block can emit both
-//!   (embeddings, MLPs), or from a conversion MLP after a numerical mean.
-//! * Scheduling is as-soon-as-possible over sublayers (attention = even,
-//!   MLP = odd), which gives the fewest layers for the fused graph.
+//!   mean), and so are affine maps of numbers that would need a large table
+//!   (they are linear combinations of residual dims, with no block at all);
+//!   everything else is categorical. Consumers say what they read: a
+//!   categorical block read as a number is a linear read-out of its one-hot
+//!   (no extra dim); a producer that can write a number (embeddings, MLPs)
+//!   writes only that when nobody needs its one-hot; a numerical s-op read
+//!   as a category gets a conversion MLP.
+//! * Scheduling is as-soon-as-possible over [`Sublayer`]s, which gives the
+//!   fewest layers for the fused graph.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::rewrite::is_affine;
+use super::sublayer::Sublayer;
 use super::valueset::ValueSet;
 use crate::diag::{Diag, codes};
 use crate::ir::expr::Expr;
@@ -28,6 +34,9 @@ pub enum MapMode {
     Table,
     /// One numerical leaf, discretised between its sorted values.
     Discretise,
+    /// An affine function of numbers: a linear combination of residual
+    /// dims that consumers read directly (no block, no dims of its own).
+    Linear,
 }
 
 /// A map after fusion: an expression over leaf nodes.
@@ -83,31 +92,100 @@ pub struct Plan {
     pub need_num: BTreeSet<NodeId>,
     /// Selector conjuncts per selector node used by a head.
     pub terms: BTreeMap<NodeId, Vec<Term>>,
-    /// Sublayer of each node's block (-1: embedding; 2l: attention of
-    /// layer l; 2l+1: MLP of layer l).
-    pub pos: BTreeMap<NodeId, i64>,
-    /// Sublayer of the conversion MLP of numerical means needed as
-    /// categorical.
-    pub conv_pos: BTreeMap<NodeId, i64>,
+    /// Where each node's value becomes available: its block's sublayer
+    /// (the decoder MLP for selector widths and `length`, whose head runs in
+    /// the attention sublayer before it; the latest argument for linear
+    /// maps).
+    pub pos: BTreeMap<NodeId, Sublayer>,
+    /// The conversion MLP of numerical s-ops needed as categorical.
+    pub conv_pos: BTreeMap<NodeId, Sublayer>,
     /// Map nodes fused into others (name -> where), for `explain`.
     pub fused_away: Vec<NodeId>,
-    /// Materialized nodes whose primary encoding is numerical (means).
+    /// Nodes whose primary encoding is numerical (numeric means and linear
+    /// maps), among all ancestors of the target.
     pub numerical: BTreeSet<NodeId>,
     /// Maps folded into select predicates: per select node, the functions
     /// applied to its key and query leaves.
     pub sel_maps: BTreeMap<NodeId, SelMap>,
     /// Product one-hots and the sublayer of the MLP that builds each.
     pub products: Vec<Product>,
-    pub product_pos: Vec<i64>,
+    pub product_pos: Vec<Sublayer>,
     /// Maps folded into aggregates' value circuits: aggregate -> (leaf, f).
     pub value_fold: BTreeMap<NodeId, (NodeId, Expr)>,
 }
 
-/// The primary encoding of a node: numerical for numeric aggregates.
-pub fn is_numerical(graph: &Graph, sets: &BTreeMap<NodeId, ValueSet>, id: NodeId) -> bool {
-    match graph.op(id) {
-        Op::Aggregate { values, .. } => sets.get(values).is_some_and(ValueSet::is_numeric),
-        _ => false,
+/// Affine maps over categorical leaves become linear combinations instead
+/// of tables once the table would have more rows than this (and more than
+/// a few per output value).
+pub const LINEAR_TABLE: usize = 64;
+
+/// What planning reads: the graph, the value sets and the nodes whose
+/// primary encoding is numerical.
+pub struct Ctx<'a> {
+    pub graph: &'a Graph,
+    pub sets: &'a BTreeMap<NodeId, ValueSet>,
+    pub numerical: BTreeSet<NodeId>,
+}
+
+impl<'a> Ctx<'a> {
+    /// Decide, bottom-up over the ancestors of `targets`, which s-ops are
+    /// numerical: numeric means, and affine maps of numbers that read a
+    /// numerical s-op or whose table would be large.
+    pub fn new(
+        graph: &'a Graph,
+        sets: &'a BTreeMap<NodeId, ValueSet>,
+        targets: &[NodeId],
+    ) -> Ctx<'a> {
+        let mut numerical = BTreeSet::new();
+        let numeric = |id: &NodeId| sets.get(id).is_some_and(ValueSet::is_numeric);
+        for id in graph.ancestors(targets) {
+            let yes = match graph.op(id) {
+                Op::Aggregate { values, .. } => numeric(values),
+                Op::Map { expr, args } => {
+                    let table = args
+                        .iter()
+                        .map(|a| sets.get(a).and_then(ValueSet::len).unwrap_or(usize::MAX))
+                        .try_fold(1usize, |a, b| a.checked_mul(b))
+                        .unwrap_or(usize::MAX);
+                    let out = sets.get(&id).and_then(ValueSet::len).unwrap_or(usize::MAX);
+                    is_affine(expr)
+                        && !args.is_empty()
+                        && args.iter().all(numeric)
+                        && numeric(&id)
+                        && (args.iter().any(|a| numerical.contains(a))
+                            || (table > LINEAR_TABLE && table / 4 > out))
+                }
+                _ => false,
+            };
+            if yes {
+                numerical.insert(id);
+            }
+        }
+        Ctx {
+            graph,
+            sets,
+            numerical,
+        }
+    }
+
+    /// Whether a node's primary encoding is numerical.
+    pub fn is_numerical(&self, id: NodeId) -> bool {
+        self.numerical.contains(&id)
+    }
+
+    fn set_len(&self, id: NodeId) -> usize {
+        self.sets
+            .get(&id)
+            .and_then(ValueSet::len)
+            .unwrap_or(usize::MAX)
+    }
+
+    fn table_size(&self, leaves: &[NodeId]) -> usize {
+        leaves
+            .iter()
+            .map(|l| self.set_len(*l))
+            .try_fold(1usize, |a, b| a.checked_mul(b))
+            .unwrap_or(usize::MAX)
     }
 }
 
@@ -123,31 +201,32 @@ fn unsupported(graph: &Graph, id: NodeId, what: String) -> Diag {
 }
 
 /// Fuse the map `id`: inline argument maps while the table stays small.
-fn fuse(graph: &Graph, sets: &BTreeMap<NodeId, ValueSet>, id: NodeId) -> (Expr, Vec<NodeId>) {
-    let Op::Map { expr, args } = graph.op(id) else {
+/// Numerical maps are never inlined (they are read as numbers), and
+/// nothing is inlined into a numerical map.
+fn fuse(ctx: &Ctx, id: NodeId) -> (Expr, Vec<NodeId>) {
+    let Op::Map { expr, args } = ctx.graph.op(id) else {
         unreachable!("fuse() is called on maps");
     };
-    let size = |leaves: &[NodeId]| -> usize {
-        leaves
-            .iter()
-            .map(|l| sets.get(l).and_then(ValueSet::len).unwrap_or(usize::MAX))
-            .try_fold(1usize, |a, b| a.checked_mul(b))
-            .unwrap_or(usize::MAX)
-    };
+    if ctx.is_numerical(id) {
+        let leaves = args.clone();
+        let subst: Vec<Expr> = (0..args.len() as u32).map(Expr::Arg).collect();
+        return (substitute(expr, &subst), leaves);
+    }
     // Start with the arguments as leaves, then inline maps one at a time.
     let mut leaves: Vec<NodeId> = Vec::new();
     let mut subst: Vec<Expr> = Vec::with_capacity(args.len());
     for a in args {
-        let inlined = if matches!(graph.op(*a), Op::Map { .. }) {
-            let (e, sub_leaves) = fuse(graph, sets, *a);
+        let inlined = if matches!(ctx.graph.op(*a), Op::Map { .. }) && !ctx.is_numerical(*a) {
+            let (e, sub_leaves) = fuse(ctx, *a);
             let mut merged = leaves.clone();
             for l in &sub_leaves {
                 if !merged.contains(l) {
                     merged.push(*l);
                 }
             }
-            // Keep room for the arguments not placed yet.
-            if size(&merged) <= FUSE_LIMIT && !numerical_leaf(graph, sets, &sub_leaves) {
+            if ctx.table_size(&merged) <= FUSE_LIMIT
+                && !sub_leaves.iter().any(|l| ctx.is_numerical(*l))
+            {
                 let map: Vec<u32> = sub_leaves
                     .iter()
                     .map(|l| merged.iter().position(|m| m == l).unwrap_or(0) as u32)
@@ -178,12 +257,6 @@ fn fuse(graph: &Graph, sets: &BTreeMap<NodeId, ValueSet>, id: NodeId) -> (Expr, 
     (substitute(expr, &subst), leaves)
 }
 
-/// Whether any leaf is a numerical mean (those stay separate: inlining a
-/// map over a mean would discretise it once per consumer).
-fn numerical_leaf(graph: &Graph, sets: &BTreeMap<NodeId, ValueSet>, leaves: &[NodeId]) -> bool {
-    leaves.iter().any(|l| is_numerical(graph, sets, *l))
-}
-
 /// Replace `Arg(i)` by `subst[i]`.
 fn substitute(e: &Expr, subst: &[Expr]) -> Expr {
     match e {
@@ -209,17 +282,13 @@ fn substitute(e: &Expr, subst: &[Expr]) -> Expr {
 
 /// A map over exactly one categorical leaf can be folded into the head
 /// that reads it: its leaf and its (fused) expression.
-fn foldable(
-    graph: &Graph,
-    sets: &BTreeMap<NodeId, ValueSet>,
-    node: NodeId,
-) -> Option<(NodeId, Expr)> {
-    if !matches!(graph.op(node), Op::Map { .. }) {
+fn foldable(ctx: &Ctx, node: NodeId) -> Option<(NodeId, Expr)> {
+    if !matches!(ctx.graph.op(node), Op::Map { .. }) || ctx.is_numerical(node) {
         return None;
     }
-    let (expr, leaves) = fuse(graph, sets, node);
+    let (expr, leaves) = fuse(ctx, node);
     match leaves.as_slice() {
-        [leaf] if !is_numerical(graph, sets, *leaf) => Some((*leaf, expr)),
+        [leaf] if !ctx.is_numerical(*leaf) => Some((*leaf, expr)),
         _ => None,
     }
 }
@@ -228,18 +297,18 @@ fn foldable(
 /// leaves (after folding single-input maps into the predicates). A conjunct
 /// that combines several pairs with `or`/`not` reads product one-hots.
 fn terms(
-    graph: &Graph,
-    sets: &BTreeMap<NodeId, ValueSet>,
+    ctx: &Ctx,
     sel: NodeId,
     sel_maps: &mut BTreeMap<NodeId, SelMap>,
     products: &mut Vec<Product>,
 ) -> Result<Vec<Term>, Diag> {
+    let graph = ctx.graph;
     let mut fold = |s: NodeId, keys: NodeId, queries: NodeId| -> (NodeId, NodeId) {
-        let (kl, fk) = match foldable(graph, sets, keys) {
+        let (kl, fk) = match foldable(ctx, keys) {
             Some((l, f)) => (l, Some(f)),
             None => (keys, None),
         };
-        let (ql, fq) = match foldable(graph, sets, queries) {
+        let (ql, fq) = match foldable(ctx, queries) {
             Some((l, f)) => (l, Some(f)),
             None => (queries, None),
         };
@@ -299,11 +368,7 @@ fn terms(
             if leaves.len() < 2 {
                 return Ok(None);
             }
-            let size = leaves
-                .iter()
-                .map(|l| sets.get(l).and_then(ValueSet::len).unwrap_or(usize::MAX))
-                .try_fold(1usize, |a, b| a.checked_mul(b));
-            if size.is_none_or(|n| n > PRODUCT_LIMIT) {
+            if ctx.table_size(leaves) > PRODUCT_LIMIT {
                 return Err(unsupported(
                     graph,
                     s,
@@ -346,12 +411,13 @@ fn terms(
 }
 
 /// Build the plan for `target`.
-pub fn plan(
-    graph: &Graph,
-    sets: &BTreeMap<NodeId, ValueSet>,
-    target: NodeId,
-) -> Result<Plan, Diag> {
-    let mut p = Plan::default();
+pub fn plan(ctx: &Ctx, target: NodeId) -> Result<Plan, Diag> {
+    let graph = ctx.graph;
+    let sets = ctx.sets;
+    let mut p = Plan {
+        numerical: ctx.numerical.clone(),
+        ..Plan::default()
+    };
     if graph.kind(target) != crate::ir::Kind::Sop {
         return Err(unsupported(
             graph,
@@ -362,13 +428,18 @@ pub fn plan(
             ),
         ));
     }
-    // Walk from the target, materializing what consumers read.
-    let mut work = vec![target];
-    if is_numerical(graph, sets, target) {
+    // The output: a number when it is one (means, linear maps, counts),
+    // else a one-hot.
+    let numeric_target = ctx.is_numerical(target)
+        || (matches!(graph.op(target), Op::SelectorWidth(_) | Op::Length)
+            && sets.get(&target).is_some_and(ValueSet::is_numeric));
+    if numeric_target {
         p.need_num.insert(target);
     } else {
         p.need_cat.insert(target);
     }
+    // Walk from the target, materializing what consumers read.
+    let mut work = vec![target];
     while let Some(id) = work.pop() {
         if !p.nodes.insert(id) {
             continue;
@@ -382,11 +453,12 @@ pub fn plan(
             work.push(node);
         };
         match graph.op(id) {
-            Op::Tokens(_) | Op::Indices | Op::Const(_) => {}
-            Op::Length => {}
+            Op::Tokens(_) | Op::Indices | Op::Const(_) | Op::Length => {}
             Op::Map { .. } => {
-                let (expr, leaves) = fuse(graph, sets, id);
-                let mode = if leaves.len() == 1 && is_numerical(graph, sets, leaves[0]) {
+                let (expr, leaves) = fuse(ctx, id);
+                let mode = if ctx.is_numerical(id) {
+                    MapMode::Linear
+                } else if leaves.len() == 1 && ctx.is_numerical(leaves[0]) {
                     MapMode::Discretise
                 } else {
                     MapMode::Table
@@ -397,8 +469,8 @@ pub fn plan(
                 p.fused.insert(id, Fused { expr, leaves, mode });
             }
             Op::Aggregate { sel, values, .. } => {
-                let numeric = sets.get(values).is_some_and(ValueSet::is_numeric);
-                match foldable(graph, sets, *values) {
+                let numeric = ctx.is_numerical(id);
+                match foldable(ctx, *values) {
                     Some((leaf, f)) => {
                         // The value circuit applies f to the leaf's one-hot.
                         read(leaf, true, &mut p, &mut work);
@@ -406,7 +478,7 @@ pub fn plan(
                     }
                     None => read(*values, !numeric, &mut p, &mut work),
                 }
-                let ts = terms(graph, sets, *sel, &mut p.sel_maps, &mut p.products)?;
+                let ts = terms(ctx, *sel, &mut p.sel_maps, &mut p.products)?;
                 for t in &ts {
                     for l in t.keys.iter().chain(&t.queries) {
                         read(*l, true, &mut p, &mut work);
@@ -415,7 +487,7 @@ pub fn plan(
                 p.terms.insert(*sel, ts);
             }
             Op::SelectorWidth(sel) => {
-                let ts = terms(graph, sets, *sel, &mut p.sel_maps, &mut p.products)?;
+                let ts = terms(ctx, *sel, &mut p.sel_maps, &mut p.products)?;
                 for t in &ts {
                     for l in t.keys.iter().chain(&t.queries) {
                         read(*l, true, &mut p, &mut work);
@@ -443,66 +515,46 @@ pub fn plan(
                 Some(ValueSet::Unbounded { reason }) => reason.clone(),
                 _ => "unknown".into(),
             };
-            return Err(Diag::error(
+            let d = Diag::error(
                 codes::COMPILE_VALUES,
                 format!(
                     "`{}` is a mean with too many possible values ({reason}) to be used as a category",
                     graph.label(*id)
                 ),
             )
-            .help("use a smaller vocab or max length, or keep this mean out of selects and maps"));
+            .help("use a smaller vocab or max length, or keep this mean out of selects and maps");
+            return Err(match graph.node(*id).span {
+                Some(s) => d.at(s),
+                None => d,
+            });
         }
     }
-    p.numerical = p
-        .nodes
-        .iter()
-        .copied()
-        .filter(|id| is_numerical(graph, sets, *id))
-        .collect();
     schedule(graph, &mut p);
     Ok(p)
 }
 
-/// Earliest attention (even) sublayer after `p`.
-fn next_attn(p: i64) -> i64 {
-    if p < 0 {
-        0
-    } else if p % 2 == 0 {
-        p + 2
-    } else {
-        p + 1
-    }
-}
-
-/// Earliest MLP (odd) sublayer after `p`.
-fn next_mlp(p: i64) -> i64 {
-    if p < 0 {
-        1
-    } else if p % 2 == 0 {
-        p + 1
-    } else {
-        p + 2
-    }
-}
-
 /// When a selector's conjuncts can be read: their leaves, or the MLPs that
 /// build their product one-hots (scheduled here, as early as possible).
-fn terms_ready(p: &mut Plan, sel: NodeId, avail: &dyn Fn(&Plan, NodeId, bool) -> i64) -> i64 {
-    let mut ready = -1;
+fn terms_ready(
+    p: &mut Plan,
+    sel: NodeId,
+    avail: &dyn Fn(&Plan, NodeId, bool) -> Sublayer,
+) -> Sublayer {
+    let mut ready = Sublayer::EMBED;
     for t in p.terms[&sel].clone() {
         for (leaves, product) in [(&t.keys, t.key_product), (&t.queries, t.query_product)] {
             let leaves_ready = leaves
                 .iter()
                 .map(|l| avail(p, *l, true))
                 .max()
-                .unwrap_or(-1);
+                .unwrap_or(Sublayer::EMBED);
             match product {
                 Some(i) => {
                     if p.product_pos.len() < p.products.len() {
-                        p.product_pos.resize(p.products.len(), -1);
+                        p.product_pos.resize(p.products.len(), Sublayer::EMBED);
                     }
-                    if p.product_pos[i] < 0 {
-                        p.product_pos[i] = next_mlp(leaves_ready);
+                    if p.product_pos[i] == Sublayer::EMBED {
+                        p.product_pos[i] = leaves_ready.next_mlp();
                     }
                     ready = ready.max(p.product_pos[i]);
                 }
@@ -518,17 +570,16 @@ fn schedule(graph: &Graph, p: &mut Plan) {
     // Node ids are topological, so one pass in id order suffices.
     let nodes: Vec<NodeId> = p.nodes.iter().copied().collect();
     for id in nodes {
-        let avail = |p: &Plan, n: NodeId, cat: bool| -> i64 {
-            let base = p.pos.get(&n).copied().unwrap_or(-1);
-            if cat && p.conv_pos.contains_key(&n) {
-                p.conv_pos[&n]
-            } else {
-                base
+        let avail = |p: &Plan, n: NodeId, cat: bool| -> Sublayer {
+            let base = p.pos.get(&n).copied().unwrap_or(Sublayer::EMBED);
+            match p.conv_pos.get(&n) {
+                Some(c) if cat => *c,
+                _ => base,
             }
         };
         let pos = match graph.op(id) {
-            Op::Tokens(_) | Op::Indices | Op::Const(_) => -1,
-            Op::Length => 1,
+            Op::Tokens(_) | Op::Indices | Op::Const(_) => Sublayer::EMBED,
+            Op::Length => Sublayer::mlp(0),
             Op::Map { .. } => {
                 let f = &p.fused[&id];
                 let cat = f.mode == MapMode::Table;
@@ -537,27 +588,27 @@ fn schedule(graph: &Graph, p: &mut Plan) {
                     .iter()
                     .map(|l| avail(p, *l, cat))
                     .max()
-                    .unwrap_or(-1);
-                next_mlp(ready)
+                    .unwrap_or(Sublayer::EMBED);
+                match f.mode {
+                    MapMode::Linear => ready,
+                    MapMode::Table | MapMode::Discretise => ready.next_mlp(),
+                }
             }
             Op::Aggregate { sel, values, .. } => {
                 let mut ready = match p.value_fold.get(&id) {
                     Some((leaf, _)) => avail(p, *leaf, true),
-                    None => avail(p, *values, !p.need_num.contains(values)),
+                    None => avail(p, *values, !p.numerical.contains(&id)),
                 };
                 ready = ready.max(terms_ready(p, *sel, &avail));
-                next_attn(ready)
+                ready.next_attn()
             }
-            Op::SelectorWidth(sel) => {
-                let ready = terms_ready(p, *sel, &avail);
-                next_attn(ready) + 1
-            }
+            Op::SelectorWidth(sel) => terms_ready(p, *sel, &avail).next_attn().next_mlp(),
             _ => continue,
         };
         p.pos.insert(id, pos);
-        // A numerical mean read as a category gets a conversion MLP.
+        // A numerical s-op read as a category gets a conversion MLP.
         if p.numerical.contains(&id) && p.need_cat.contains(&id) {
-            p.conv_pos.insert(id, next_mlp(pos));
+            p.conv_pos.insert(id, pos.next_mlp());
         }
     }
 }
@@ -570,7 +621,6 @@ pub fn n_layers(p: &Plan) -> usize {
         .chain(p.conv_pos.values())
         .chain(p.product_pos.iter())
         .copied()
-        .max()
-        .unwrap_or(-1);
-    if last < 0 { 0 } else { (last / 2 + 1) as usize }
+        .max();
+    Sublayer::layers_through(last)
 }

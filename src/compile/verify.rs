@@ -29,6 +29,12 @@ pub enum Mode {
         samples: usize,
         seed: u64,
     },
+    /// Every length 1..=N: all inputs of a length when there are at most
+    /// `samples / N` of them, else that many seeded samples of it.
+    Cover {
+        samples: usize,
+        seed: u64,
+    },
 }
 
 /// Where a counterexample first goes wrong inside the model.
@@ -59,25 +65,94 @@ pub struct Report {
     pub exhaustive: bool,
     pub seed: Option<u64>,
     pub counterexample: Option<Counterexample>,
+    /// The model is causal: position i was compared with the program's
+    /// value on the prefix up to i.
+    pub causal: bool,
+    pub max_len: usize,
 }
 
 impl Report {
+    /// An error unless the check found no mismatch, compared at least one
+    /// input, and compared more inputs than the program itself rejected.
+    pub fn require_sound(&self, graph: &Graph, target: NodeId) -> Result<(), Diag> {
+        let at = |d: Diag| match graph.node(target).span {
+            Some(s) => d.at(s),
+            None => d,
+        };
+        if self.mismatches > 0 {
+            return Err(at(Diag::error(
+                codes::COMPILE_MISMATCH,
+                format!(
+                    "the compiled model disagrees with the interpreter; nothing was written\n{}",
+                    self.render(self.max_len).trim_end()
+                ),
+            )
+            .help(
+                "this is a bug in rasp; please report it with the program and the counterexample",
+            )));
+        }
+        if self.checked == 0 {
+            return Err(at(Diag::error(
+                codes::VERIFY_VACUOUS,
+                format!(
+                    "verification compared no input: the program fails on all {} input(s) tried",
+                    self.program_errors
+                ),
+            )
+            .help(
+                "check the vocab: run the program on a few inputs with `rasp eval`",
+            )));
+        }
+        if self.program_errors > self.checked {
+            return Err(at(Diag::error(
+                codes::VERIFY_VACUOUS,
+                format!(
+                    "the program itself fails on most inputs: {} of {} tried (only {} compared)",
+                    self.program_errors,
+                    self.program_errors + self.checked,
+                    self.checked
+                ),
+            )
+            .help("the model is only checked where the program is defined; check the vocab, or pass --no-verify to write it anyway")));
+        }
+        Ok(())
+    }
+
+    /// What `rasp.json` records of this check.
+    pub fn record(&self) -> crate::model::Verification {
+        crate::model::Verification {
+            inputs: self.checked,
+            mismatches: self.mismatches,
+            program_errors: self.program_errors,
+            exhaustive: self.exhaustive,
+            seed: self.seed,
+            causal: self.causal,
+            max_len: self.max_len,
+        }
+    }
+
     /// The report as text: `verified K inputs, M mismatches (...)` and, on
     /// a mismatch, the shortest counterexample and where it goes wrong.
     pub fn render(&self, max_len: usize) -> String {
         use crate::interp::display::{input_repr, sequence_str};
-        let how = if self.exhaustive {
+        let mut how = if self.exhaustive {
             format!("every input up to length {max_len}")
         } else {
-            format!("seeded samples, seed {}", self.seed.unwrap_or(0))
+            format!(
+                "seeded samples of lengths 1..{max_len}, seed {}",
+                self.seed.unwrap_or(0)
+            )
         };
+        if self.causal {
+            how.push_str("; causal: each position against the program on its prefix");
+        }
         let mut s = format!(
             "verified {} inputs, {} mismatches ({how})\n",
             self.checked, self.mismatches
         );
         if self.program_errors > 0 {
             s.push_str(&format!(
-                "  {} input(s) skipped: the program itself fails on them\n",
+                "  {} input(s) not compared: the program itself fails on them (an error of the program, not of the model)\n",
                 self.program_errors
             ));
         }
@@ -178,6 +253,30 @@ pub fn inputs(vocab: &[Value], n: usize, mode: Mode) -> Result<Inputs, Diag> {
             }
         }
         Mode::Samples { samples, seed } => (false, samples, Some(seed)),
+        Mode::Cover { samples, seed } => {
+            let per_len = (samples / n.max(1)).max(8);
+            let mut out = Vec::new();
+            let mut rng = Rng(seed);
+            let mut all = true;
+            for len in 1..=n {
+                let count = (vocab.len() as u128).checked_pow(len as u32);
+                if count.is_some_and(|c| c <= per_len as u128) {
+                    super::valueset::for_each_index(&vec![vocab.len(); len], |idx| {
+                        out.push(idx.iter().map(|i| vocab[*i].clone()).collect());
+                    });
+                } else {
+                    all = false;
+                    for _ in 0..per_len {
+                        out.push(
+                            (0..len)
+                                .map(|_| vocab[rng.below(vocab.len())].clone())
+                                .collect(),
+                        );
+                    }
+                }
+            }
+            return Ok((out, all, (!all).then_some(seed)));
+        }
     };
     let mut out = Vec::new();
     if exhaustive {
@@ -201,6 +300,33 @@ pub fn inputs(vocab: &[Value], n: usize, mode: Mode) -> Result<Inputs, Diag> {
     Ok((out, exhaustive, seed))
 }
 
+/// The program's values of `nodes` on `input`, as a model must compute
+/// them: for a causal model, position i of each is its value on the prefix
+/// up to i. `None` when the program fails on the input (or on a prefix).
+pub fn expected(
+    graph: &Graph,
+    input: &[Value],
+    nodes: &[NodeId],
+    causal: bool,
+) -> Option<Vec<Vec<Value>>> {
+    let column = |o: Output| match o {
+        Output::Sop(col) => Some(col.values),
+        Output::Selector(_) => None,
+    };
+    if !causal {
+        let outs = interp::evaluate(graph, input, nodes).ok()?;
+        return outs.into_iter().map(column).collect();
+    }
+    let mut out: Vec<Vec<Value>> = vec![Vec::with_capacity(input.len()); nodes.len()];
+    for end in 1..=input.len() {
+        let outs = interp::evaluate(graph, &input[..end], nodes).ok()?;
+        for (o, col) in out.iter_mut().zip(outs) {
+            o.push(column(col)?.get(end - 1)?.clone());
+        }
+    }
+    Some(out)
+}
+
 /// Compare the model with the interpreter.
 pub fn verify(
     graph: &Graph,
@@ -210,6 +336,7 @@ pub fn verify(
     mode: Mode,
 ) -> Result<Report, Diag> {
     let model = &compiled.model;
+    let causal = model.meta.causal;
     let (all, exhaustive, seed) = inputs(
         &model
             .meta
@@ -227,19 +354,35 @@ pub fn verify(
         exhaustive,
         seed,
         counterexample: None,
+        causal,
+        max_len: model.meta.max_len,
     };
     let prepared = model.prepare();
     for chunk in all.chunks(BATCH) {
-        let expected = interp::evaluate_batch(graph, chunk, target);
+        let expected: Vec<Option<Vec<Value>>> = if causal {
+            use rayon::prelude::*;
+            chunk
+                .par_iter()
+                .map(|input| expected(graph, input, &[target], true).and_then(|mut v| v.pop()))
+                .collect()
+        } else {
+            interp::evaluate_batch(graph, chunk, target)
+                .into_iter()
+                .map(|e| match e {
+                    Ok(Output::Sop(col)) => Some(col.values),
+                    _ => None,
+                })
+                .collect()
+        };
         let mut ok_inputs = Vec::with_capacity(chunk.len());
         let mut ok_expected = Vec::with_capacity(chunk.len());
         for (input, e) in chunk.iter().zip(expected) {
             match e {
-                Ok(Output::Sop(col)) => {
+                Some(values) => {
                     ok_inputs.push(input);
-                    ok_expected.push(col.values);
+                    ok_expected.push(values);
                 }
-                _ => report.program_errors += 1,
+                None => report.program_errors += 1,
             }
         }
         let ids: Vec<Vec<usize>> = ok_inputs
@@ -284,31 +427,67 @@ pub fn first_divergence(
     let ids = model.encode(input).ok()?;
     let resid = model.forward(&[ids]).pop()?;
     let mut order: Vec<(&NodeId, &usize)> = compiled.placements.iter().collect();
-    let rank = |p: &crate::model::Placement| -> (i64, i64) {
-        let l = p.layer.map_or(-1, |l| l as i64);
-        let s = match p.sublayer.as_str() {
-            "embed" => -1,
-            "attn" => 0,
-            _ => 1,
-        };
-        (l, s)
-    };
-    order.sort_by_key(|(_, i)| rank(&model.meta.sops[**i]));
+    order.sort_by_key(|(n, _)| compiled.positions.get(n).copied());
     let nodes: Vec<NodeId> = order.iter().map(|(n, _)| **n).collect();
-    let outs = interp::evaluate(graph, input, &nodes).ok()?;
-    for ((_, idx), out) in order.iter().zip(outs) {
+    let outs = expected(graph, input, &nodes, model.meta.causal)?;
+    for ((_, idx), want) in order.iter().zip(outs) {
         let p = &model.meta.sops[**idx];
-        let Output::Sop(col) = out else { continue };
         let got = model.read(&resid, p);
-        if !same_seq(&col.values, &got) {
+        if !same_seq(&want, &got) {
             return Some(FirstDivergence {
                 name: p.name.clone(),
                 layer: p.layer,
                 sublayer: p.sublayer.clone(),
-                expected: col.values,
+                expected: want,
                 got,
             });
         }
     }
     None
+}
+
+/// Where a program stops being prefix-stable: the first s-op (in program
+/// order) whose value at some position of some input differs from its
+/// value on the prefix up to that position, and that input.
+#[derive(Clone, Debug)]
+pub struct PrefixDependence {
+    pub node: NodeId,
+    pub input: Vec<Value>,
+    pub position: usize,
+}
+
+/// Whether `target` gives, on each of `inputs`, the same values as its
+/// causal (prefix) version; if not, the first s-op that depends on later
+/// positions.
+pub fn prefix_dependence(
+    graph: &Graph,
+    target: NodeId,
+    inputs: &[Vec<Value>],
+) -> Option<PrefixDependence> {
+    use rayon::prelude::*;
+    let nodes: Vec<NodeId> = graph
+        .ancestors(&[target])
+        .into_iter()
+        .filter(|n| graph.kind(*n) == crate::ir::Kind::Sop)
+        .collect();
+    inputs
+        .par_iter()
+        .filter_map(|input| {
+            let full = expected(graph, input, &nodes, false)?;
+            let prefix = expected(graph, input, &nodes, true)?;
+            nodes
+                .iter()
+                .zip(full.iter().zip(&prefix))
+                .find_map(|(n, (f, p))| {
+                    f.iter()
+                        .zip(p)
+                        .position(|(a, b)| !same_value(a, b))
+                        .map(|position| PrefixDependence {
+                            node: *n,
+                            input: input.clone(),
+                            position,
+                        })
+                })
+        })
+        .min_by_key(|d| (d.node, d.input.len()))
 }

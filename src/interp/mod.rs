@@ -143,8 +143,10 @@ pub fn node_title(graph: &Graph, sources: &SourceMap, node: NodeId) -> String {
     n.op.describe(graph)
 }
 
-/// Check an input and report why it cannot be evaluated.
-fn check_input(input: &[Value]) -> Result<(), EvalError> {
+/// Check an input and report why it cannot be evaluated (the empty input:
+/// RASP sequences are never empty). `rasp exec` uses it too, so that a
+/// compiled model refuses what the interpreter refuses.
+pub fn check_input(input: &[Value]) -> Result<(), EvalError> {
     if input.is_empty() {
         return Err(EvalError {
             node: None,

@@ -171,14 +171,32 @@ impl Model {
 
     /// The model's output at positions 1.. (BOS excluded): for a
     /// categorical output the argmax of each logits row mapped through
-    /// `meta.output.values`; for a numerical output the single logit,
-    /// snapped to the nearest of `meta.output.values` when that list is
-    /// not empty.
+    /// `meta.output.values`; for a numerical output `(logit0 - logit1) / 2`
+    /// (the `+x` and `-x` columns of [`unembedding`](super::unembedding)),
+    /// snapped to the nearest of `meta.output.values` when that list is not
+    /// empty. Where the nearest number is listed with several types (`1`
+    /// and `1.0`), the first listed wins; [`Model::run`] decides such ties
+    /// the way the interpreter does (see [`Model::decode_with`]).
     ///
     /// # Panics
     /// If the output placement disagrees with `d_vocab_out` (see
     /// [`Model::validate`]).
     pub fn decode(&self, resid: &Array2<f32>) -> Vec<Value> {
+        self.decode_with(resid, None)
+    }
+
+    /// [`Model::decode`], with `single[i]` telling, for output position
+    /// `i + 1`, whether the head that computes the output attends to one
+    /// key (the interpreter's aggregate then gives the selected value
+    /// itself, or the default) or to several (a mean, always a float). It
+    /// only matters where the nearest output value is listed with several
+    /// types: one key picks the first non-float (`1`), several the first
+    /// float (`1.0`). See [`Model::output_head`] and
+    /// [`Model::attends_to_one`].
+    ///
+    /// # Panics
+    /// As [`Model::decode`]; also if `single` is shorter than the output.
+    pub fn decode_with(&self, resid: &Array2<f32>, single: Option<&[bool]>) -> Vec<Value> {
         if resid.nrows() <= 1 {
             return Vec::new();
         }
@@ -200,11 +218,85 @@ impl Model {
                     .collect()
             }
             Encoding::Numerical => {
-                assert!(logits.ncols() >= 1, "a numerical output needs one logit");
+                assert!(
+                    logits.ncols() == 2,
+                    "a numerical output needs two logits (+x, -x), not {}",
+                    logits.ncols()
+                );
                 let snap = Snap::new(&out.values);
-                logits.column(0).iter().map(|&x| snap.value(x)).collect()
+                logits
+                    .rows()
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, row)| {
+                        let x = (row[0] - row[1]) / 2.0;
+                        snap.value_kind(x, single.map(|s| s[i]))
+                    })
+                    .collect()
             }
         }
+    }
+
+    /// The attention head that computes a numerical output whose decoded
+    /// number can stand for values of several types (`1` and `1.0` both
+    /// listed): `(layer, head)` when the output placement is written by
+    /// exactly one head. None when the output's type never depends on how
+    /// many keys were selected.
+    pub fn output_head(&self) -> Option<(usize, usize)> {
+        let out = &self.meta.output;
+        if out.encoding != Encoding::Numerical || out.sublayer != "attn" || out.heads.len() != 1 {
+            return None;
+        }
+        let layer = out.layer?;
+        let head = out.heads[0];
+        if layer >= self.blocks.len() || head >= self.config.n_heads {
+            return None;
+        }
+        Snap::new(&out.values).has_twins().then_some((layer, head))
+    }
+
+    /// Whether `head` of `layer` attends to a single key at each query
+    /// position 1.. of one sequence: a key counts when its attention weight
+    /// is at least half the query's largest. `before` is the residual
+    /// entering the layer (see [`Prepared::forward_to`]), `ids` the
+    /// sequence's token ids (for the PAD mask).
+    ///
+    /// # Panics
+    /// If `before` and `ids` differ in length, or `layer`/`head` is out of
+    /// range.
+    pub fn attends_to_one(
+        &self,
+        before: &Array2<f32>,
+        ids: &[usize],
+        layer: usize,
+        head: usize,
+    ) -> Vec<bool> {
+        assert_eq!(before.nrows(), ids.len(), "one residual row per token");
+        let c = &self.config;
+        let a = &self.blocks[layer].attn;
+        let q = before.dot(&a.w_q.slice(s![head, .., ..])) + &a.b_q.row(head);
+        let k = before.dot(&a.w_k.slice(s![head, .., ..])) + &a.b_k.row(head);
+        let scale = if c.use_attn_scale { c.attn_scale } else { 1.0 };
+        let causal = c.attention_dir == "causal";
+        let n = ids.len();
+        (1..n)
+            .map(|i| {
+                let keys = if causal { i + 1 } else { n };
+                let scores: Vec<f64> = (0..keys)
+                    .map(|j| {
+                        if ids[j] == self.meta.pad_id {
+                            f64::NEG_INFINITY
+                        } else {
+                            f64::from(q.row(i).dot(&k.row(j))) / scale
+                        }
+                    })
+                    .collect();
+                let top = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                // Weight >= half the largest: score within ln 2 of the top.
+                let near = scores.iter().filter(|&&s| s >= top - 2f64.ln()).count();
+                near == 1
+            })
+            .collect()
     }
 
     /// Any placement read straight from the residual stream at positions
@@ -237,26 +329,47 @@ impl Model {
                     .collect()
             }
             Encoding::Numerical => {
-                let dim = *p
-                    .dims
-                    .first()
-                    .unwrap_or_else(|| panic!("numerical placement {} has no dim", p.name));
+                assert!(
+                    !p.dims.is_empty(),
+                    "numerical placement {} has no dim",
+                    p.name
+                );
+                let terms = p.terms();
                 let snap = Snap::new(&p.values);
-                rows.column(dim).iter().map(|&x| snap.value(x)).collect()
+                rows.rows()
+                    .into_iter()
+                    .map(|row| snap.value(terms.iter().map(|(d, c)| row[*d] * c).sum()))
+                    .collect()
             }
         }
     }
 
     /// Encode every input, run them as one batch, decode the outputs.
-    /// Checks the model first ([`Model::validate`]).
+    /// Checks the model first ([`Model::validate`]). Where a numerical
+    /// output's number stands for values of several types, the output
+    /// head's attention decides, as in the interpreter: one key, the value
+    /// itself (`1`); several, their float mean (`1.0`)
+    /// ([`Model::decode_with`]).
     pub fn run(&self, inputs: &[Vec<Value>]) -> Result<Vec<Vec<Value>>, Diag> {
         self.validate()?;
         let ids = inputs
             .iter()
             .map(|input| self.encode(input))
             .collect::<Result<Vec<_>, _>>()?;
-        let resids = self.forward(&ids);
-        Ok(resids.par_iter().map(|r| self.decode(r)).collect())
+        let prepared = self.prepare();
+        let resids = prepared.forward(&ids);
+        let Some((layer, head)) = self.output_head() else {
+            return Ok(resids.par_iter().map(|r| self.decode(r)).collect());
+        };
+        let before = prepared.forward_to(&ids, layer);
+        Ok(resids
+            .par_iter()
+            .zip(before.par_iter().zip(&ids))
+            .map(|(r, (b, seq))| {
+                let single = self.attends_to_one(b, seq, layer, head);
+                self.decode_with(r, Some(&single))
+            })
+            .collect())
     }
 }
 
@@ -305,24 +418,53 @@ impl Snap {
         Snap { points }
     }
 
+    /// Whether some number is listed twice (with different types: `1` and
+    /// `1.0`, or `True` and `1`).
+    fn has_twins(&self) -> bool {
+        let mut xs: Vec<u64> = self
+            .points
+            .iter()
+            .map(|(x, _)| (x + 0.0).to_bits())
+            .collect();
+        xs.sort_unstable();
+        xs.windows(2).any(|w| w[0] == w[1])
+    }
+
     /// The nearest known value (the first on ties), or the raw number when
     /// none is known or it is not finite.
     fn value(&self, x: f32) -> Value {
+        self.value_kind(x, None)
+    }
+
+    /// [`Snap::value`], where among the values equal to the nearest number
+    /// `single` picks the first non-float (`Some(true)`), the first float
+    /// (`Some(false)`) or the first listed (`None`, or no such value).
+    fn value_kind(&self, x: f32, single: Option<bool>) -> Value {
         let x = f64::from(x);
         if !x.is_finite() {
             return Value::Float(x);
         }
-        let mut best: Option<(f64, &Value)> = None;
+        let mut best: Option<(f64, f64, &Value)> = None;
         for (p, v) in &self.points {
             let d = (p - x).abs();
-            if best.is_none_or(|(bd, _)| d < bd) {
-                best = Some((d, v));
+            if best.is_none_or(|(bd, _, _)| d < bd) {
+                best = Some((d, *p, v));
             }
         }
-        match best {
-            Some((_, v)) => v.clone(),
-            None => Value::Float(x),
-        }
+        let Some((_, at, first)) = best else {
+            return Value::Float(x);
+        };
+        let want_float = match single {
+            None => return first.clone(),
+            Some(one) => !one,
+        };
+        self.points
+            .iter()
+            .filter(|(p, _)| *p == at)
+            .map(|(_, v)| v)
+            .find(|v| matches!(v, Value::Float(_)) == want_float)
+            .unwrap_or(first)
+            .clone()
     }
 }
 
@@ -870,13 +1012,21 @@ impl<'m> Prepared<'m> {
 
     /// See [`Model::forward`].
     pub fn forward(&self, batch: &[Vec<usize>]) -> Vec<Array2<f32>> {
+        self.forward_to(batch, self.layers.len())
+    }
+
+    /// The residual stream after the first `layers` layers (the input of
+    /// layer `layers`; all of them when `layers >= n_layers`), as
+    /// [`Prepared::forward`] gives it after all.
+    pub fn forward_to(&self, batch: &[Vec<usize>], layers: usize) -> Vec<Array2<f32>> {
+        let layers = layers.min(self.layers.len());
         if batch.is_empty() {
             return Vec::new();
         }
         let threads = rayon::current_num_threads().max(1);
         let total: usize = batch.iter().map(Vec::len).sum();
         if threads == 1 || batch.len() == 1 || total < 64 {
-            return self.forward_packed(batch);
+            return self.forward_packed(batch, layers);
         }
         // Contiguous groups of sequences with about the same number of rows.
         let per = total.div_ceil(threads).max(1);
@@ -895,7 +1045,7 @@ impl<'m> Prepared<'m> {
         }
         groups
             .into_par_iter()
-            .map(|g| self.forward_packed(g))
+            .map(|g| self.forward_packed(g, layers))
             .collect::<Vec<_>>()
             .into_iter()
             .flatten()
@@ -903,7 +1053,7 @@ impl<'m> Prepared<'m> {
     }
 
     /// One thread's share: all sequences packed into one matrix of rows.
-    fn forward_packed(&self, batch: &[Vec<usize>]) -> Vec<Array2<f32>> {
+    fn forward_packed(&self, batch: &[Vec<usize>], layers: usize) -> Vec<Array2<f32>> {
         let m = self.model;
         let c = &m.config;
         let total: usize = batch.iter().map(Vec::len).sum();
@@ -938,7 +1088,7 @@ impl<'m> Prepared<'m> {
             }
         }
         let mut scratch = Scratch::default();
-        for layer in &self.layers {
+        for layer in &self.layers[..layers] {
             if let Some(a) = &layer.attn {
                 self.attention(a, &mut resid, &pack, &mut scratch);
             }

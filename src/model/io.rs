@@ -19,7 +19,10 @@ use ndarray::{Array, ArrayViewD, Dimension, IntoDimension};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
 use super::exec::value_from_json;
-use super::{Attn, Block, Config, Encoding, FORMAT, FORMAT_VERSION, Meta, Mlp, Model, Placement};
+use super::{
+    Attn, Block, Config, Encoding, FORMAT, FORMAT_VERSION, Meta, Mlp, Model, Placement,
+    output_width,
+};
 use crate::diag::{Diag, codes};
 
 /// The weights file in a model directory.
@@ -223,12 +226,15 @@ fn read_meta(path: &Path, bytes: &[u8]) -> Result<Meta, Diag> {
             )
             .help("the model was written by a newer rasp: upgrade rasp, or compile the program again with this one"));
         }
-        Some(v) if v >= 1 => {}
+        Some(v) if v >= 1 && v < u64::from(FORMAT_VERSION) => {
+            return Err(old_version(path, v));
+        }
+        Some(v) if v == u64::from(FORMAT_VERSION) => {}
         _ => {
             return Err(format_error(
                 path,
                 format!(
-                    "bad format_version {}: expected a version from 1 to {FORMAT_VERSION}",
+                    "bad format_version {}: expected {FORMAT_VERSION}",
                     json.get("format_version")
                         .map_or("(missing)".to_string(), |v| v.to_string())
                 ),
@@ -237,6 +243,25 @@ fn read_meta(path: &Path, bytes: &[u8]) -> Result<Meta, Diag> {
     }
     serde_json::from_value(json)
         .map_err(|e| format_error(path, format!("not a valid model description: {e}")))
+}
+
+/// A model written by an older rasp, in a format this one no longer reads.
+fn old_version(path: &Path, v: u64) -> Diag {
+    let change = match v {
+        1 => {
+            " (in version 1 a numerical output had one unembedding column, which TransformerLens's unembedding centring turns into 0; version 2 gives it two, +x and -x)"
+        }
+        _ => "",
+    };
+    Diag::error(
+        codes::MODEL_FORMAT,
+        format!(
+            "{}: the model has format version {v}, but this rasp ({}) reads format version {FORMAT_VERSION}{change}",
+            path.display(),
+            env!("CARGO_PKG_VERSION")
+        ),
+    )
+    .help("the model was written by an older rasp: compile the program again (`rasp compile`) to get a current model")
 }
 
 /// Where a consistency problem lies.
@@ -323,7 +348,7 @@ fn check_meta(c: &Config, m: &Meta) -> Result<(), Problem> {
     if m.format != FORMAT {
         return bad(format!("format is {:?}, expected {FORMAT:?}", m.format));
     }
-    if m.format_version == 0 || m.format_version > FORMAT_VERSION {
+    if m.format_version != FORMAT_VERSION {
         return bad(format!(
             "format_version is {}, but this rasp reads format version {FORMAT_VERSION}",
             m.format_version
@@ -394,13 +419,14 @@ fn check_meta(c: &Config, m: &Meta) -> Result<(), Problem> {
         ));
     }
     check_placement(c, &m.output).map_err(|msg| meta_problem(format!("output: {msg}")))?;
-    let outs = match m.output.encoding {
-        Encoding::Categorical => m.output.values.len(),
-        Encoding::Numerical => 1,
-    };
+    let outs = output_width(&m.output);
     if outs != c.d_vocab_out {
+        let what = match m.output.encoding {
+            Encoding::Categorical => format!("is categorical with {outs} output ids"),
+            Encoding::Numerical => "is numerical, with 2 output columns (+x and -x)".to_string(),
+        };
         return bad(format!(
-            "the output {} has {outs} output ids, but d_vocab_out is {}",
+            "the output {} {what}, but d_vocab_out is {}",
             m.output.name, c.d_vocab_out
         ));
     }
@@ -426,10 +452,18 @@ fn check_placement(c: &Config, p: &Placement) -> Result<(), String> {
             p.dims.len(),
             p.values.len()
         )),
-        Encoding::Numerical if p.dims.len() != 1 => Err(format!(
-            "numerical with {} dims (expected one)",
+        Encoding::Numerical if p.dims.is_empty() => Err("numerical with no dims".to_string()),
+        Encoding::Numerical if p.coefs.is_empty() && p.dims.len() != 1 => Err(format!(
+            "numerical with {} dims and no coefficients (expected one dim)",
             p.dims.len()
         )),
+        Encoding::Numerical if !p.coefs.is_empty() && p.coefs.len() != p.dims.len() => {
+            Err(format!(
+                "numerical with {} dims but {} coefficients",
+                p.dims.len(),
+                p.coefs.len()
+            ))
+        }
         _ => Ok(()),
     }?;
     match (p.sublayer.as_str(), p.layer) {
@@ -522,7 +556,7 @@ fn check_header_metadata(map: &serde_json::Map<String, serde_json::Value>) -> Re
     }
     if let Some(v) = map.get("rasp_format_version") {
         match v.as_str().and_then(|v| v.parse::<u32>().ok()) {
-            Some(v) if (1..=FORMAT_VERSION).contains(&v) => {}
+            Some(v) if v == FORMAT_VERSION => {}
             _ => {
                 return Err(format!(
                     "rasp_format_version is {v}, but this rasp reads format version {FORMAT_VERSION}"

@@ -7,7 +7,8 @@
 //! `resid += attn_l(resid); resid += mlp_l(resid)`, where attention scores
 //! are `q · k / attn_scale` (when `use_attn_scale`), PAD keys are masked,
 //! and, when causal, keys after the query are masked. Position 0 always
-//! holds BOS.
+//! holds BOS. The unembedding is [`unembedding`]; `docs/model-format.md`
+//! documents the files, the forward pass and the decoding rules.
 
 pub mod exec;
 pub mod io;
@@ -101,7 +102,8 @@ pub struct Model {
 pub enum Encoding {
     /// One dim per value, one-hot.
     Categorical,
-    /// One dim holding the number.
+    /// One dim holding the number. As the model's output, two unembedding
+    /// columns, `+x` and `-x` (see [`unembedding`]).
     Numerical,
 }
 
@@ -122,6 +124,42 @@ pub struct Placement {
     pub layer: Option<usize>,
     /// The heads (within the layer) that compute it, for attention.
     pub heads: Vec<usize>,
+    /// A numerical s-op held as a combination of dims (a linear map of
+    /// other s-ops): the weight of each of `dims`, and the value is
+    /// `Σ coefs[i] · resid[dims[i]]`. Empty: one dim, weight 1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub coefs: Vec<f32>,
+}
+
+impl Placement {
+    /// The (dim, weight) pairs whose sum is a numerical placement's value.
+    pub fn terms(&self) -> Vec<(usize, f32)> {
+        if self.coefs.is_empty() {
+            self.dims.iter().map(|d| (*d, 1.0)).collect()
+        } else {
+            self.dims
+                .iter()
+                .copied()
+                .zip(self.coefs.iter().copied())
+                .collect()
+        }
+    }
+}
+
+/// What was checked before a model was written: the model against the
+/// interpreter on `inputs` inputs of lengths 1..=`max_len` (every input
+/// when `exhaustive`, else seeded samples of every length).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Verification {
+    pub inputs: usize,
+    pub mismatches: usize,
+    /// Inputs the program itself rejects (not compared).
+    pub program_errors: usize,
+    pub exhaustive: bool,
+    pub seed: Option<u64>,
+    /// Compared position by position with the program on each prefix.
+    pub causal: bool,
+    pub max_len: usize,
 }
 
 /// `rasp.json`: everything needed to use the weights.
@@ -145,13 +183,68 @@ pub struct Meta {
     /// Residual dim labels in dim order (`name:value`, `name`, `one`, ...).
     pub residual: Vec<String>,
     /// The output s-op; for categorical outputs output id i is
-    /// `output.values[i]` (the unembedding reads `output.dims`).
+    /// `output.values[i]` (the unembedding reads `output.dims`); a
+    /// numerical output has two logits, `+x` and `-x` ([`unembedding`]).
     pub output: Placement,
     /// Every compiled s-op (the output too), in program order.
     pub sops: Vec<Placement>,
     /// Per layer, e.g. "A2 M40" (heads and MLP units actually used).
     pub layout: Vec<String>,
+    /// What was verified before the model was written (absent: nothing,
+    /// e.g. `rasp compile --no-verify`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified: Option<Verification>,
 }
 
 pub const FORMAT: &str = "rasp-model";
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this rasp writes and reads. History:
+/// 1: a numerical output had one unembedding column (TransformerLens's
+/// `center_unembed` made it 0); 2: it has two, `+x` and `-x`.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// How many output logits (`d_vocab_out`) an output placement has: one per
+/// value for a categorical output, two (`+x`, `-x`) for a numerical one.
+pub fn output_width(output: &Placement) -> usize {
+    match output.encoding {
+        Encoding::Categorical => output.dims.len(),
+        Encoding::Numerical => 2,
+    }
+}
+
+/// The unembedding `(W_U [d_model, d_vocab_out], b_U [d_vocab_out])` that
+/// reads `output` from a residual stream of width `d_model`.
+///
+/// Categorical: column i is the one-hot of `output.dims[i]`, so output id i
+/// is `output.values[i]` and the prediction is the argmax. Numerical: two
+/// columns, `+x` and `-x` of the output's dim, decoded as
+/// `(logit0 - logit1) / 2`. Every row of `W_U` and `b_U` then has mean 0
+/// over the columns or is a one-hot, and both decodings are unchanged by
+/// TransformerLens's `center_unembed` (TL 3) / `enable_compatibility_mode`
+/// (TL 4), which subtract each row's mean over the output columns: that
+/// adds the same number to every logit of a position.
+///
+/// # Panics
+/// If a dim is not below `d_model`, or a numerical output has no dim.
+pub fn unembedding(output: &Placement, d_model: usize) -> (Array2<f32>, Array1<f32>) {
+    let width = output_width(output);
+    let mut w_u = Array2::<f32>::zeros((d_model, width));
+    match output.encoding {
+        Encoding::Categorical => {
+            for (i, &d) in output.dims.iter().enumerate() {
+                w_u[[d, i]] = 1.0;
+            }
+        }
+        Encoding::Numerical => {
+            assert!(
+                !output.dims.is_empty(),
+                "numerical output {} has no dim",
+                output.name
+            );
+            for (d, c) in output.terms() {
+                w_u[[d, 0]] += c;
+                w_u[[d, 1]] -= c;
+            }
+        }
+    }
+    (w_u, Array1::zeros(width))
+}

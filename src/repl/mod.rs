@@ -636,26 +636,34 @@ impl Repl {
                 format!("MAXLEN must be a number, got {}", args[2]),
             )
         })?;
-        let opts = compile::Options {
-            vocab,
-            max_len,
-            causal: false,
-        };
+        let opts = compile::Options::new(vocab, max_len);
         let source = compile::Source {
             text: String::new(),
             file: "<repl>".into(),
             sop: args[0].to_string(),
         };
-        let compiled = compile::compile(
+        // The same orchestration as the CLI: `:compile` writes only a model
+        // that `compile::build` verified; `:explain` and `:verify` show it.
+        let check = match cmd {
+            "compile" => compile::Check::default(),
+            _ => compile::Check::Skip,
+        };
+        let compiled = compile::build(
             &self.session.graph,
             &self.session.sources,
             node,
             &opts,
             &source,
+            check,
         )?;
         match cmd {
             "explain" => {
-                let text = compile::explain::explain(&self.session.sources, &compiled);
+                let text = compile::explain::explain(
+                    &self.session.graph,
+                    &self.session.sources,
+                    &compiled,
+                    &compile::explain::Extras::default(),
+                );
                 for line in text.lines() {
                     let _ = writeln!(out, "\t{line}");
                 }
@@ -675,18 +683,24 @@ impl Repl {
                 for line in report.render(max_len).lines() {
                     let _ = writeln!(out, "\t{line}");
                 }
+                if report.mismatches == 0 {
+                    report.require_sound(&self.session.graph, node)?;
+                }
             }
             _ => {
                 let dir = Path::new(args[3]);
                 crate::model::io::save(&compiled.model, dir)?;
                 let _ = writeln!(
                     out,
-                    "\twrote {}: {} layer(s) [{}], residual width {}",
+                    "\twrote {}: {}",
                     dir.display(),
-                    compiled.model.config.n_layers,
-                    compiled.model.meta.layout.join(" | "),
-                    compiled.model.config.d_model
+                    compile::explain::size_line(&compiled.model)
                 );
+                if let Some(r) = &compiled.verified {
+                    for line in r.render(max_len).lines() {
+                        let _ = writeln!(out, "\t{line}");
+                    }
+                }
             }
         }
         Ok(())

@@ -16,6 +16,10 @@ fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
 #[test]
 fn eval_json_lines_keep_types_and_echo_inputs() {
     let o = rasp(&[
@@ -219,8 +223,36 @@ fn verify_and_explain_report() {
         "--seed",
         "3",
     ]);
-    assert!(stdout(&o).starts_with("verified 50 inputs, 0 mismatches (seeded samples, seed 3)"));
-    // a causal model of reverse is wrong: verify says so, with a counterexample
+    assert!(
+        stdout(&o).starts_with(
+            "verified 50 inputs, 0 mismatches (seeded samples of lengths 1..4, seed 3)"
+        ),
+        "{}",
+        stdout(&o)
+    );
+    // a causal model computes the program on each prefix: verify checks
+    // exactly that, and explain says reverse is not prefix-stable
+    let causal = [
+        "tests/compile/reverse.rasp",
+        "flipped",
+        "--vocab",
+        "ab",
+        "--max-len",
+        "3",
+        "--causal",
+    ];
+    let o = rasp(&[&["verify"][..], &causal[..]].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).contains("causal: each position against the program on its prefix"));
+    let o = rasp(&[&["explain"][..], &causal[..]].concat());
+    let text = stdout(&o);
+    assert!(
+        text.contains(
+            "not prefix-stable: `n` (tests/compile/reverse.rasp:1:5) depends on later positions"
+        ),
+        "{text}"
+    );
+    // verify fails when the program itself rejects most inputs
     let o = rasp(&[
         "verify",
         "tests/compile/reverse.rasp",
@@ -229,12 +261,15 @@ fn verify_and_explain_report() {
         "ab",
         "--max-len",
         "3",
-        "--causal",
+        "--samples",
+        "0",
     ]);
-    assert_eq!(o.status.code(), Some(1));
-    let text = stdout(&o);
-    assert!(text.contains("shortest counterexample: \"ab\""), "{text}");
-    assert!(text.contains("first s-op to differ"), "{text}");
+    assert_eq!(o.status.code(), Some(1), "verifying nothing fails");
+    assert!(
+        stderr(&o).contains("rasp::verify::vacuous"),
+        "{}",
+        stderr(&o)
+    );
     let o = rasp(&[
         "explain",
         "tests/compile/hist.rasp",
@@ -246,5 +281,110 @@ fn verify_and_explain_report() {
     ]);
     let text = stdout(&o);
     assert!(text.contains("layout: A1 M11"), "{text}");
-    assert!(text.contains("residual width 12"), "{text}");
+    assert!(text.contains("residual width 7"), "{text}");
+}
+
+/// Every string over `vocab` of length 1..=n, as JSON inputs.
+fn all_inputs(vocab: &str, n: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut layer = vec![String::new()];
+    for _ in 0..n {
+        layer = layer
+            .iter()
+            .flat_map(|s| vocab.chars().map(move |c| format!("{s}{c}")))
+            .collect();
+        out.extend(layer.iter().map(|s| format!("\"{s}\"")));
+    }
+    out
+}
+
+#[test]
+fn exec_prints_exactly_what_eval_prints() {
+    let dir = tempdir("exec_eval");
+    let f = dir.join("p.rasp");
+    std::fs::write(
+        &f,
+        "frac = aggregate(select(indices, indices, <=), indicator(tokens == \"a\"));\n\
+         prev = aggregate(select(indices, indices, <), indicator(tokens == \"a\"));\n\
+         hist = selector_width(select(tokens, tokens, ==));\n\
+         rev = aggregate(select(indices, length - indices - 1, ==), tokens);\n\
+         isa = tokens == \"a\";\n",
+    )
+    .unwrap();
+    let file = f.to_str().unwrap();
+    // Floats and ints mixed (1 vs 1.0 at integral means), ints, strings,
+    // bools; and a causal model of a prefix-stable program.
+    let cases: [(&str, bool); 6] = [
+        ("frac", false),
+        ("frac", true),
+        ("prev", false),
+        ("hist", false),
+        ("rev", false),
+        ("isa", false),
+    ];
+    let mut inputs = all_inputs("abc", 3);
+    inputs.extend(["\"aaaa\"", "\"abab\"", "\"bbbb\"", "[\"a\", \"a\"]"].map(String::from));
+    for (sop, causal) in cases {
+        let model = dir.join(format!("{sop}_{causal}"));
+        let mut args = vec![
+            "compile",
+            file,
+            sop,
+            "--vocab",
+            "abc",
+            "--max-len",
+            "4",
+            "-o",
+            model.to_str().unwrap(),
+        ];
+        if causal {
+            args.push("--causal");
+        }
+        let o = rasp(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        for json in [true, false] {
+            // The empty input last: both print the others, then refuse it.
+            let mut with_empty: Vec<&str> = inputs.iter().map(String::as_str).collect();
+            with_empty.push("\"\"");
+            let tail: Vec<&str> = if json {
+                std::iter::once("--json").chain(with_empty).collect()
+            } else {
+                with_empty
+            };
+            let mut e_args = vec!["eval", file, sop];
+            e_args.extend(&tail);
+            let mut x_args = vec!["exec", model.to_str().unwrap()];
+            x_args.extend(&tail);
+            let (eval, exec) = (rasp(&e_args), rasp(&x_args));
+            let what = format!("{sop} (causal {causal}, json {json})");
+            assert_eq!(stdout(&exec), stdout(&eval), "{what}");
+            assert_eq!(stdout(&eval).lines().count(), inputs.len(), "{what}");
+            assert_eq!(exec.status.code(), Some(1), "{what}");
+            assert_eq!(eval.status.code(), exec.status.code(), "{what}");
+            assert_eq!(
+                String::from_utf8_lossy(&exec.stderr),
+                String::from_utf8_lossy(&eval.stderr),
+                "{what}"
+            );
+            assert!(
+                String::from_utf8_lossy(&exec.stderr).contains("rasp::eval::empty_input"),
+                "{what}"
+            );
+        }
+    }
+    // The cases above hit both types of integral means.
+    let o = rasp(&[
+        "exec",
+        dir.join("frac_false").to_str().unwrap(),
+        "--json",
+        "\"aab\"",
+        "\"bb\"",
+    ]);
+    assert_eq!(
+        stdout(&o),
+        "{\"input\": \"aab\", \"output\": [1, 1.0, 0.6666666666666666]}\n\
+         {\"input\": \"bb\", \"output\": [0, 0.0]}\n"
+    );
+    let o = rasp(&["exec", dir.join("frac_false").to_str().unwrap(), "\"aab\""]);
+    assert_eq!(stdout(&o), "frac(\"aab\") = [1, 1.0, 0.667] (floats)\n");
 }

@@ -38,11 +38,7 @@ impl Case {
         let Some(MVal::Sop(node)) = lookup(&scope, sop) else {
             panic!("{sop} is not an s-op");
         };
-        let opts = Options {
-            vocab: parse_vocab(vocab).expect("vocab"),
-            max_len: n,
-            causal: false,
-        };
+        let opts = Options::new(parse_vocab(vocab).expect("vocab"), n);
         Case {
             session,
             node,

@@ -12,6 +12,7 @@ use rasp::model::exec::{value_from_json, value_to_json};
 use rasp::model::io::{load, save};
 use rasp::model::{
     Attn, Block, Config, Encoding, FORMAT, FORMAT_VERSION, Meta, Mlp, Model, Placement,
+    output_width, unembedding,
 };
 use serde_json::json;
 
@@ -32,6 +33,7 @@ fn placement(
         sublayer: "embed".to_string(),
         layer: None,
         heads: Vec::new(),
+        coefs: Vec::new(),
     }
 }
 
@@ -51,10 +53,7 @@ struct Shape {
 /// (BOS and PAD get the two ids after the vocabulary).
 fn blank(sh: Shape) -> Model {
     let d_vocab = sh.vocab.len() + 2;
-    let d_vocab_out = match sh.output.encoding {
-        Encoding::Categorical => sh.output.values.len(),
-        Encoding::Numerical => 1,
-    };
+    let d_vocab_out = output_width(&sh.output);
     let (dm, nh, dh) = (sh.d_model, sh.n_heads, sh.d_head);
     let config = Config {
         n_layers: sh.n_layers,
@@ -109,6 +108,7 @@ fn blank(sh: Shape) -> Model {
         output: sh.output.clone(),
         sops: vec![sh.output],
         layout: vec!["A1 M1".to_string(); sh.n_layers],
+        verified: None,
     };
     Model {
         config,
@@ -127,7 +127,7 @@ fn blank(sh: Shape) -> Model {
 // Head 0: score = x_key / scale, value x: a = softmax-weighted mean of x.
 // Head 1: scores 0, value x: m = plain mean of x over the visible keys.
 // MLP: y = 2 relu(m - 1) + 0.5 (plus a unit whose W_out row is zero).
-// Output: numerical, logit = y + 0.25.
+// Output: numerical, logits (y + 0.25, -y - 0.25), decoded y + 0.25.
 const ONE: usize = 0;
 const X: usize = 1;
 const A: usize = 2;
@@ -176,7 +176,9 @@ fn numerical_model(causal: bool, scale: Option<f64>, snap: Vec<serde_json::Value
     mlp.b_in[1] = 1.0;
     mlp.b_out[Y] = 0.5;
     m.w_u[[Y, 0]] = 1.0;
+    m.w_u[[Y, 1]] = -1.0;
     m.b_u[0] = 0.25;
+    m.b_u[1] = -0.25;
     m.meta.sops.push(placement(
         "x",
         Encoding::Numerical,
@@ -487,7 +489,10 @@ fn numerical_model_matches_hand_computation() {
         }
     }
     let logits = m.logits(&r[0]);
-    assert_eq!(logits.shape(), &[xs.len() + 1, 1]);
+    assert_eq!(logits.shape(), &[xs.len() + 1, 2]);
+    for row in logits.rows() {
+        assert!((row[0] + row[1]).abs() < 1e-6, "+x and -x: {row}");
+    }
 }
 
 #[test]
@@ -685,7 +690,7 @@ fn decode_and_read_snap_numbers() {
         r[[i, Y]] = *y;
         r[[i, X]] = *y;
     }
-    // Logits 0.45 1.25 1.85 3.45 100.25 (row 0 is BOS, not decoded).
+    // Decoded 0.45 1.25 1.85 3.45 100.25 (row 0 is BOS, not decoded).
     assert_eq!(
         m.decode(&r),
         vec![
@@ -848,6 +853,205 @@ fn validate_catches_inconsistency() {
     let mut m = good;
     m.meta.vocab[1] = json!(1);
     assert!(m.validate().unwrap_err().message.contains("twice"));
+}
+
+#[test]
+fn unembedding_columns() {
+    // Numerical: +x and -x of the output's dim, zero bias.
+    let num = placement("y", Encoding::Numerical, vec![3], Vec::new());
+    let (w_u, b_u) = unembedding(&num, 5);
+    assert_eq!(output_width(&num), 2);
+    assert_eq!(w_u.shape(), &[5, 2]);
+    assert_eq!(w_u.row(3).to_vec(), vec![1.0, -1.0]);
+    assert_eq!(w_u.iter().filter(|&&x| x != 0.0).count(), 2);
+    assert_eq!(b_u.to_vec(), vec![0.0, 0.0]);
+    // Categorical: one one-hot column per value.
+    let cat = placement(
+        "c",
+        Encoding::Categorical,
+        vec![9, 10, 11],
+        vec![json!("a"), json!("b"), json!("c")],
+    );
+    let (w_u, b_u) = unembedding(&cat, 12);
+    assert_eq!(output_width(&cat), 3);
+    assert_eq!(w_u.shape(), &[12, 3]);
+    for (i, d) in [9, 10, 11].into_iter().enumerate() {
+        assert_eq!(w_u[[d, i]], 1.0);
+    }
+    assert_eq!(w_u.sum(), 3.0);
+    assert_eq!(b_u.len(), 3);
+}
+
+/// The unembedding as TransformerLens's `center_unembed` leaves it: each
+/// row of W_U minus its mean over the output columns, b_U minus its mean.
+fn centred(m: &Model) -> Model {
+    let mut c = m.clone();
+    let means = c.w_u.mean_axis(ndarray::Axis(1)).unwrap();
+    for (mut row, mean) in c.w_u.rows_mut().into_iter().zip(means) {
+        row -= mean;
+    }
+    let mean = c.b_u.mean().unwrap();
+    c.b_u -= mean;
+    c
+}
+
+#[test]
+fn centring_the_unembedding_changes_no_output() {
+    let snap = vec![json!(0), json!(0.5), json!(1), json!(2.5), json!(4)];
+    for m in [
+        numerical_model(false, None, Vec::new()),
+        numerical_model(true, Some(2.0), snap),
+        previous_token_model(false),
+        random_model(31, false, true),
+    ] {
+        let c = centred(&m);
+        assert!(c.validate().is_ok());
+        let mut g = Lcg(3);
+        let inputs: Vec<Vec<Value>> = (0..12)
+            .map(|_| {
+                (0..=g.below(m.meta.max_len))
+                    .map(|_| value_from_json(&m.meta.vocab[g.below(m.meta.vocab.len())]).unwrap())
+                    .collect()
+            })
+            .collect();
+        assert_eq!(m.run(&inputs).unwrap(), c.run(&inputs).unwrap());
+    }
+    // The two numerical columns are already centred: nothing changes.
+    let m = numerical_model(false, None, Vec::new());
+    assert_eq!(centred(&m).w_u, m.w_u);
+    assert_eq!(centred(&m).b_u, m.b_u);
+    // Format version 1 had one column, which centring zeroes.
+    let one = m.w_u.slice(s![.., ..1]).to_owned();
+    let mean = one.mean_axis(ndarray::Axis(1)).unwrap();
+    assert!((&one.column(0) - &mean).iter().all(|&x| x == 0.0));
+}
+
+#[test]
+fn a_numerical_output_needs_two_columns() {
+    let mut m = numerical_model(false, None, Vec::new());
+    m.config.d_vocab_out = 1;
+    m.w_u = m.w_u.slice(s![.., ..1]).to_owned();
+    m.b_u = m.b_u.slice(s![..1]).to_owned();
+    let e = m.validate().unwrap_err();
+    assert_eq!(e.code, codes::MODEL_FORMAT);
+    assert!(e.message.contains("+x and -x"), "{}", e.message);
+    assert!(e.message.contains("d_vocab_out is 1"), "{}", e.message);
+}
+
+#[test]
+fn forward_to_stops_after_some_layers() {
+    let m = random_model(41, true, false);
+    let batch = random_batch(42, 6, 12, true);
+    let p = m.prepare();
+    let all = p.forward(&batch);
+    let embed = p.forward_to(&batch, 0);
+    for (seq, r) in batch.iter().zip(&embed) {
+        for (i, &t) in seq.iter().enumerate() {
+            let want = &m.w_e.row(t) + &m.w_pos.row(i);
+            assert_eq!(r.row(i), want);
+        }
+    }
+    let one = p.forward_to(&batch, 1);
+    let short = Model {
+        blocks: m.blocks[..1].to_vec(),
+        ..m.clone()
+    };
+    for (a, b) in one.iter().zip(&reference_forward(&short, &batch)) {
+        assert!(max_diff(a, b) < 1e-4, "{}", max_diff(a, b));
+    }
+    for (a, b) in p.forward_to(&batch, 99).iter().zip(&all) {
+        assert_eq!(a, b);
+    }
+}
+
+#[test]
+fn attention_counts_the_keys_it_attends_to() {
+    // previous_token: each query attends to exactly one key.
+    let m = previous_token_model(false);
+    let seq = m.encode(&strs("abcca")).unwrap();
+    let before = m.prepare().forward_to(std::slice::from_ref(&seq), 0);
+    assert_eq!(m.attends_to_one(&before[0], &seq, 0, 0), vec![true; 5]);
+    // The numerical model: head 1 averages every key; head 0 (scores
+    // x / 0.01) picks the largest x, unless two keys share it.
+    let m = numerical_model(false, Some(0.01), Vec::new());
+    let seq = ids(&[1, 3]);
+    let before = m.prepare().forward_to(std::slice::from_ref(&seq), 0);
+    assert_eq!(m.attends_to_one(&before[0], &seq, 0, 1), vec![false; 2]);
+    assert_eq!(m.attends_to_one(&before[0], &seq, 0, 0), vec![true; 2]);
+    let seq = ids(&[3, 3]);
+    let before = m.prepare().forward_to(std::slice::from_ref(&seq), 0);
+    assert_eq!(m.attends_to_one(&before[0], &seq, 0, 0), vec![false; 2]);
+    // Causal: the first position sees one 3, the second two.
+    let m = numerical_model(true, Some(0.01), Vec::new());
+    let before = m.prepare().forward_to(std::slice::from_ref(&seq), 0);
+    assert_eq!(m.attends_to_one(&before[0], &seq, 0, 0), vec![true, false]);
+    // PAD keys are masked: [BOS, 3, PAD] has one key with the top score.
+    let m = numerical_model(false, Some(0.01), Vec::new());
+    let seq = vec![BOS, 2, PAD];
+    let before = m.prepare().forward_to(std::slice::from_ref(&seq), 0);
+    assert_eq!(m.attends_to_one(&before[0], &seq, 0, 0), vec![true, true]);
+}
+
+/// The numerical model with head 0's output A as the model's output:
+/// `max(x)` with scale 0.01, one key unless the largest token repeats.
+fn max_model(causal: bool) -> Model {
+    let mut m = numerical_model(causal, Some(0.01), Vec::new());
+    let mut out = placement(
+        "top",
+        Encoding::Numerical,
+        vec![A],
+        [0, 1, 2, 3, 4]
+            .iter()
+            .map(|&i| json!(i))
+            .chain([1.0, 2.0, 3.0, 4.0, 2.5].iter().map(|&f| json!(f)))
+            .collect(),
+    );
+    out.sublayer = "attn".to_string();
+    out.layer = Some(0);
+    out.heads = vec![0];
+    let (w_u, b_u) = unembedding(&out, 5);
+    m.w_u = w_u;
+    m.b_u = b_u;
+    m.meta.output = out.clone();
+    m.meta.sops[0] = out;
+    m
+}
+
+#[test]
+fn number_types_follow_the_interpreter() {
+    // One key: the value itself (an int); several: their mean (a float).
+    let m = max_model(false);
+    assert_eq!(m.output_head(), Some((0, 0)));
+    let out = m.run(&[ints(&[1, 3]), ints(&[3, 3]), ints(&[2])]).unwrap();
+    assert_eq!(out[0], ints(&[3, 3]));
+    assert_eq!(out[1], vec![Value::Float(3.0); 2]);
+    assert_eq!(out[2], ints(&[2]));
+    // Causal: position 1 has seen one 3, position 2 two.
+    let m = max_model(true);
+    let out = m.run(&[ints(&[3, 3, 1])]).unwrap();
+    assert_eq!(
+        out[0],
+        vec![Value::Int(3), Value::Float(3.0), Value::Float(3.0)]
+    );
+    // decode alone (no attention): the first listed, the int.
+    let r = m.forward(&[ids(&[3, 3])]);
+    assert_eq!(m.decode(&r[0]), ints(&[3, 3]));
+    assert_eq!(
+        m.decode_with(&r[0], Some(&[false, false])),
+        vec![Value::Float(3.0); 2]
+    );
+    // A number listed once keeps its type whatever the attention.
+    let mut rr = Array2::<f32>::zeros((2, 5));
+    rr[[1, A]] = 2.5;
+    assert_eq!(m.decode_with(&rr, Some(&[true])), vec![Value::Float(2.5)]);
+    // No twins, or an output not computed by one head: no head to ask.
+    let mut m = max_model(false);
+    m.meta.output.values.retain(|v| v.is_i64());
+    assert_eq!(m.output_head(), None);
+    let mut m = max_model(false);
+    m.meta.output.sublayer = "mlp".to_string();
+    assert_eq!(m.output_head(), None);
+    assert_eq!(numerical_model(false, None, Vec::new()).output_head(), None);
 }
 
 // ---------------------------------------------------------------------------
@@ -1243,6 +1447,28 @@ fn format_and_version() {
     let dir = saved(&m, "v0");
     edit_json(&dir.file("rasp.json"), |v| v["format_version"] = json!(0));
     expect_error(dir.path(), codes::MODEL_FORMAT, "format_version");
+
+    // Version 1 (one unembedding column for a numerical output) is refused
+    // with a clear reason, never read wrongly.
+    assert_eq!(FORMAT_VERSION, 2);
+    let dir = saved(&m, "v1");
+    edit_json(&dir.file("rasp.json"), |v| v["format_version"] = json!(1));
+    let e = load(dir.path()).unwrap_err();
+    assert_eq!(e.code, codes::MODEL_FORMAT);
+    assert!(e.message.contains("format version 1"), "{}", e.message);
+    assert!(e.message.contains("+x and -x"), "{}", e.message);
+    assert!(
+        e.help
+            .as_deref()
+            .unwrap()
+            .contains("compile the program again"),
+        "{:?}",
+        e.help
+    );
+    let mut old = m.clone();
+    old.meta.format_version = 1;
+    assert!(old.validate().is_err());
+    assert!(old.run(&[ints(&[1])]).is_err());
 
     let dir = saved(&m, "format");
     edit_json(&dir.file("rasp.json"), |v| v["format"] = json!("tracr"));

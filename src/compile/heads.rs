@@ -1,0 +1,283 @@
+//! Attention heads: aggregates (numerical means and categorical copies)
+//! and the heads of selector widths and `length`.
+//!
+//! A selector is a sum of conjuncts; each adds `ATTN_C` to a key that
+//! satisfies it, so a key that satisfies all scores `full = ATTN_C · terms`
+//! and any other at most `full - ATTN_C`. BOS scores `full - ATTN_C / 2`
+//! for an aggregate (it wins only when nothing is selected and then carries
+//! the default) and `full` for a width (it shares the attention with every
+//! selected key, so the head writes `1/(w+1)`).
+
+use std::collections::BTreeMap;
+
+use super::ATTN_C;
+use super::builder::{Builder, Head};
+use super::plan::{self, Term};
+use crate::diag::{Diag, codes};
+use crate::ir::value::{self, Value};
+use crate::ir::{Graph, NodeId, Op};
+
+impl Builder<'_> {
+    /// The one-hot dims of a conjunct's key or query side, with the tuple of
+    /// leaf values each dim stands for.
+    fn side(
+        &self,
+        leaves: &[NodeId],
+        product: Option<usize>,
+    ) -> Result<(Vec<usize>, Vec<Vec<Value>>), Diag> {
+        match product {
+            Some(i) => Ok(self.products[i].clone()),
+            None => {
+                let (dims, vals) = self.cat(leaves[0])?;
+                Ok((dims, vals.into_iter().map(|v| vec![v]).collect()))
+            }
+        }
+    }
+
+    /// Score rows (Q and K) of a selector's conjuncts; returns the score of
+    /// a key that satisfies every conjunct.
+    fn qk(&self, terms: &[Term], head: &mut Head) -> Result<f32, Diag> {
+        for t in terms {
+            let (kd, kv) = self.side(&t.keys, t.key_product)?;
+            let (qd, qv) = self.side(&t.queries, t.query_product)?;
+            let base = head.width;
+            head.width += kd.len();
+            for (a, key_dim) in kd.iter().enumerate() {
+                head.k.push((*key_dim, base + a, 1.0));
+            }
+            for (b, query_dim) in qd.iter().enumerate() {
+                for (a, key_vals) in kv.iter().enumerate() {
+                    let k = Side {
+                        leaves: &t.keys,
+                        values: key_vals,
+                    };
+                    let q = Side {
+                        leaves: &t.queries,
+                        values: &qv[b],
+                    };
+                    if term_holds(self.graph, &self.plan.sel_maps, &t.trees, &k, &q) {
+                        head.q.push((*query_dim, base + a, ATTN_C));
+                    }
+                }
+            }
+        }
+        Ok(ATTN_C * terms.len() as f32)
+    }
+
+    /// Give BOS its score: `bos_score` for every real query, overwhelming
+    /// for the BOS query; and make the BOS key exactly the BOS direction.
+    fn bos_rows(&self, head: &mut Head, bos_score: f32, full: f32) {
+        let b = head.width;
+        head.width += 1;
+        if bos_score != 0.0 {
+            head.q.push((self.one, b, bos_score));
+        }
+        head.q.push((self.bos_dim, b, 2.0 * full + ATTN_C));
+        // K(BOS) = e_b exactly: cancel what the BOS content contributes.
+        let mut garbage = vec![0f32; head.width];
+        for (dim, hd, w) in &head.k {
+            garbage[*hd] += self.bos[*dim] * w;
+        }
+        for (hd, g) in garbage.iter().enumerate() {
+            let want = if hd == b { 1.0 } else { 0.0 };
+            if (want - g).abs() > 0.0 {
+                head.k.push((self.bos_dim, hd, want - g));
+            }
+        }
+    }
+
+    /// Value rows with the BOS value corrected to `bos_value` (head dims).
+    fn bos_value(&self, head: &mut Head, bos_value: &[(usize, f32)], v_width: usize) {
+        let mut garbage = vec![0f32; v_width];
+        for (dim, hd, w) in &head.v {
+            garbage[*hd] += self.bos[*dim] * w;
+        }
+        for (hd, g) in garbage.iter().enumerate() {
+            let want = bos_value
+                .iter()
+                .find(|(h, _)| *h == hd)
+                .map_or(0.0, |(_, w)| *w);
+            if (want - g).abs() > 0.0 {
+                head.v.push((self.bos_dim, hd, want - g));
+            }
+        }
+    }
+
+    /// The numerical mean's value circuit: the number each key carries.
+    fn mean_values(&self, id: NodeId, values: NodeId, head: &mut Head) -> Result<(), Diag> {
+        match self.plan.value_fold.get(&id) {
+            Some((leaf, f)) => {
+                // V maps the leaf's one-hot straight to f(a).
+                let (ld, lv) = self.cat(*leaf)?;
+                for (dim, a) in ld.iter().zip(&lv) {
+                    if let Some(x) = f.eval(&[a]).ok().and_then(|v| v.as_f64()) {
+                        head.v.push((*dim, 0, x as f32));
+                    }
+                }
+            }
+            None => {
+                for (dim, w) in self.num(values)? {
+                    head.v.push((dim, 0, w));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn attention(&mut self, id: NodeId, layer: usize) -> Result<(), Diag> {
+        let mut head = Head::default();
+        match self.graph.op(id).clone() {
+            Op::Aggregate {
+                sel,
+                values,
+                default,
+            } => {
+                let terms = &self.plan.terms[&sel];
+                let full = self.qk(terms, &mut head)?;
+                if self.plan.numerical.contains(&id) {
+                    let od = match self.dims.get(&id).and_then(|d| d.num.as_deref()) {
+                        Some([(dim, _)]) => *dim,
+                        _ => return Err(self.internal(id, "has no numerical dim")),
+                    };
+                    self.mean_values(id, values, &mut head)?;
+                    head.o.push((0, od, 1.0));
+                    let dflt = default.as_f64().ok_or_else(|| {
+                        self.err_at(
+                            id,
+                            Diag::error(
+                                codes::COMPILE_UNSUPPORTED,
+                                format!(
+                                    "the default {} of a numerical aggregate must be a number",
+                                    default.repr()
+                                ),
+                            ),
+                        )
+                    })? as f32;
+                    self.bos_value(&mut head, &[(0, dflt)], 1);
+                    self.bos[od] = dflt;
+                } else {
+                    let (od, ov) = self.cat(id)?;
+                    let fold = self.plan.value_fold.get(&id).cloned();
+                    let (vd, vv) = match &fold {
+                        Some((leaf, _)) => self.cat(*leaf)?,
+                        None => self.cat(values)?,
+                    };
+                    for (i, dim) in vd.iter().enumerate() {
+                        let v = match &fold {
+                            Some((_, f)) => match f.eval(&[&vv[i]]) {
+                                Ok(v) => v,
+                                Err(_) => continue,
+                            },
+                            None => vv[i].clone(),
+                        };
+                        if let Some(j) = ov.iter().position(|x| x.same(&v)) {
+                            head.v.push((*dim, j, 1.0));
+                        }
+                    }
+                    for (j, dim) in od.iter().enumerate() {
+                        head.o.push((j, *dim, 1.0));
+                    }
+                    let j = ov
+                        .iter()
+                        .position(|x| x.same(&default))
+                        .ok_or_else(|| self.internal(id, "has no one-hot dim for its default"))?;
+                    self.bos_value(&mut head, &[(j, 1.0)], ov.len());
+                    self.bos[od[j]] = 1.0;
+                }
+                // Move the value dims in front of the QK dims.
+                let v_width = head
+                    .v
+                    .iter()
+                    .map(|x| x.1 + 1)
+                    .max()
+                    .unwrap_or(1)
+                    .max(head.o.iter().map(|x| x.0 + 1).max().unwrap_or(1));
+                for r in head.q.iter_mut().chain(head.k.iter_mut()) {
+                    r.1 += v_width;
+                }
+                head.width += v_width;
+                // The BOS score sits half-way below a full match.
+                self.bos_rows(&mut head, full - ATTN_C / 2.0, full);
+                head.margin = ATTN_C / 2.0;
+            }
+            op @ (Op::SelectorWidth(_) | Op::Length) => {
+                // Length: no selector at all; every key (BOS included) scores
+                // the same, so BOS gets 1/(n+1).
+                let terms: Vec<Term> = match &op {
+                    Op::SelectorWidth(sel) => self.plan.terms[sel].clone(),
+                    _ => Vec::new(),
+                };
+                let full = self.qk(&terms, &mut head)?;
+                let scratch = self.scratch(id)?;
+                // Value: 1 at BOS only, so the head writes 1/(w+1).
+                for r in head.q.iter_mut().chain(head.k.iter_mut()) {
+                    r.1 += 1;
+                }
+                head.width += 1;
+                self.bos_value(&mut head, &[(0, 1.0)], 1);
+                head.o.push((0, scratch, 1.0));
+                // BOS scores like a selected key: every selected key and BOS
+                // share the attention equally.
+                self.bos_rows(&mut head, full, full);
+                self.bos[scratch] = 1.0;
+                head.margin = if terms.is_empty() {
+                    f32::INFINITY
+                } else {
+                    ATTN_C
+                };
+            }
+            _ => return Err(self.internal(id, "is neither an aggregate nor a width")),
+        }
+        self.heads[layer].push((id, head));
+        Ok(())
+    }
+}
+
+type SelMaps = BTreeMap<NodeId, plan::SelMap>;
+
+/// One side (keys or queries) of a conjunct: its leaves and one value each.
+#[derive(Clone, Copy)]
+struct Side<'a> {
+    leaves: &'a [NodeId],
+    values: &'a [Value],
+}
+
+impl Side<'_> {
+    fn get(&self, leaf: NodeId) -> Option<&Value> {
+        self.leaves
+            .iter()
+            .position(|l| *l == leaf)
+            .and_then(|i| self.values.get(i))
+    }
+}
+
+/// Whether a selector subtree holds for these key and query leaf values,
+/// applying the maps folded into each select.
+fn term_holds(graph: &Graph, maps: &SelMaps, trees: &[NodeId], k: &Side, q: &Side) -> bool {
+    fn apply(f: &Option<crate::ir::Expr>, v: Option<&Value>) -> Option<Value> {
+        let v = v?;
+        match f {
+            Some(e) => e.eval(&[v]).ok(),
+            None => Some(v.clone()),
+        }
+    }
+    fn eval(graph: &Graph, maps: &SelMaps, s: NodeId, k: &Side, q: &Side) -> bool {
+        match graph.op(s) {
+            Op::Select { cmp, .. } => {
+                let Some(m) = maps.get(&s) else { return false };
+                match (
+                    apply(&m.fk, k.get(m.key_leaf)),
+                    apply(&m.fq, q.get(m.query_leaf)),
+                ) {
+                    (Some(a), Some(b)) => value::compare(*cmp, &a, &b).unwrap_or(false),
+                    _ => false,
+                }
+            }
+            Op::SelAnd(a, b) => eval(graph, maps, *a, k, q) && eval(graph, maps, *b, k, q),
+            Op::SelOr(a, b) => eval(graph, maps, *a, k, q) || eval(graph, maps, *b, k, q),
+            Op::SelNot(a) => !eval(graph, maps, *a, k, q),
+            _ => false,
+        }
+    }
+    trees.iter().all(|t| eval(graph, maps, *t, k, q))
+}

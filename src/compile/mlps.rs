@@ -1,0 +1,257 @@
+//! MLP units: lookup tables over one-hots, discretising steps over a
+//! number (numerical maps, width decoders, conversions to one-hots), and
+//! the product one-hots of `or`/`not` selectors.
+//!
+//! Every unit is gated off at BOS (its pre-activation there is made
+//! negative), so MLPs never write into the BOS position.
+
+use std::collections::BTreeMap;
+
+use super::MIN_REL_GAP;
+use super::builder::{Builder, Lin, Unit};
+use super::plan::MapMode;
+use super::valueset;
+use crate::diag::{Diag, codes};
+use crate::ir::value::Value;
+use crate::ir::{NodeId, Op};
+
+/// A point of a discretised function: an input number and the residual
+/// writes of the output there.
+type Point = (f64, Vec<(usize, f32)>);
+
+impl Builder<'_> {
+    /// Gate a unit off at BOS: its pre-activation there becomes negative.
+    fn gate(&self, mut u: Unit) -> Unit {
+        let pre: f32 = u.w_in.iter().map(|(d, w)| self.bos[*d] * w).sum::<f32>() + u.b_in;
+        u.w_in.push((self.bos_dim, -(pre.max(0.0) + 1.0)));
+        u
+    }
+
+    fn push_units(&mut self, layer: usize, units: Vec<Unit>) {
+        let gated: Vec<Unit> = units.into_iter().map(|u| self.gate(u)).collect();
+        self.mlps[layer].extend(gated);
+    }
+
+    /// What an MLP writes for output value `v` of node `id`: its one-hot
+    /// dim and/or its number.
+    fn outputs(&self, id: NodeId, v: &Value) -> Vec<(usize, f32)> {
+        let mut out = Vec::new();
+        if let Some(d) = self.dims.get(&id) {
+            if let Some((dims, vals)) = &d.cat
+                && let Some(j) = vals.iter().position(|x| x.same(v))
+            {
+                out.push((dims[j], 1.0));
+            }
+            if let Some([(dim, _)]) = d.num.as_deref() {
+                out.push((*dim, v.as_f64().unwrap_or(0.0) as f32));
+            }
+        }
+        out
+    }
+
+    /// A lookup table over the one-hots of the leaves.
+    fn table(&mut self, id: NodeId, layer: usize) -> Result<(), Diag> {
+        let f = self.plan.fused[&id].clone();
+        let leaves: Vec<(Vec<usize>, Vec<Value>)> = f
+            .leaves
+            .iter()
+            .map(|l| self.cat(*l))
+            .collect::<Result<_, _>>()?;
+        let k = leaves.len();
+        let mut units = Vec::new();
+        let sizes: Vec<usize> = leaves.iter().map(|l| l.1.len()).collect();
+        valueset::for_each_index(&sizes, |idx| {
+            let combo: Vec<&Value> = idx.iter().zip(&leaves).map(|(i, l)| &l.1[*i]).collect();
+            if let Ok(v) = f.expr.eval(&combo) {
+                let w_out = self.outputs(id, &v);
+                if !w_out.is_empty() {
+                    units.push(Unit {
+                        w_in: idx
+                            .iter()
+                            .zip(&leaves)
+                            .map(|(i, l)| (l.0[*i], 1.0))
+                            .collect(),
+                        b_in: -(k as f32 - 1.0),
+                        w_out,
+                    });
+                }
+            }
+        });
+        self.push_units(layer, units);
+        Ok(())
+    }
+
+    /// Step units that read the number `x` and write, at each reachable
+    /// input, the outputs of the nearest point. A step is placed half-way
+    /// between neighbouring points only where the output changes, with a
+    /// slope from that gap alone: the step is saturated a quarter gap away
+    /// from its threshold, so every reachable input gets exact outputs.
+    fn discretise(
+        &mut self,
+        id: NodeId,
+        layer: usize,
+        x: &Lin,
+        points: Vec<Point>,
+    ) -> Result<(), Diag> {
+        let points = merge_points(points);
+        let Some(first) = points.first() else {
+            return Ok(());
+        };
+        let max_abs = points.iter().fold(1f64, |m, p| m.max(p.0.abs()));
+        let mut units = vec![Unit {
+            // The first point's outputs: a constant (gated) unit.
+            w_in: vec![(self.one, 1.0)],
+            b_in: 0.0,
+            w_out: first.1.clone(),
+        }];
+        let mut smallest = f64::INFINITY;
+        for w in points.windows(2) {
+            let delta = diff(&w[1].1, &w[0].1);
+            if delta.is_empty() {
+                continue;
+            }
+            let gap = w[1].0 - w[0].0;
+            if gap < MIN_REL_GAP * max_abs {
+                return Err(self.err_at(
+                    id,
+                    Diag::error(
+                        codes::COMPILE_PRECISION,
+                        format!(
+                            "`{}` must tell apart the values {} and {} ({gap:.3e} apart), \
+                             closer than float32 can resolve reliably",
+                            self.name(id),
+                            w[0].0,
+                            w[1].0
+                        ),
+                    )
+                    .help("a smaller max length or vocab spreads the values further apart"),
+                ));
+            }
+            smallest = smallest.min(gap / 4.0);
+            let t = (w[0].0 + w[1].0) / 2.0;
+            let slope = 2.0 / gap;
+            // step = relu(k(x - t) + 0.5) - relu(k(x - t) - 0.5)
+            let w_in: Vec<(usize, f32)> = x
+                .iter()
+                .map(|(d, c)| (*d, (slope * *c as f64) as f32))
+                .collect();
+            units.push(Unit {
+                w_in: w_in.clone(),
+                b_in: (-slope * t + 0.5) as f32,
+                w_out: delta.clone(),
+            });
+            units.push(Unit {
+                w_in,
+                b_in: (-slope * t - 0.5) as f32,
+                w_out: delta.iter().map(|(d, w)| (*d, -w)).collect(),
+            });
+        }
+        if smallest.is_finite() {
+            self.margins.push((id, smallest));
+        }
+        self.push_units(layer, units);
+        Ok(())
+    }
+
+    /// The MLP of a map, a width decoder or `length`.
+    pub fn mlp(&mut self, id: NodeId, layer: usize) -> Result<(), Diag> {
+        match self.graph.op(id) {
+            Op::Map { .. } => match self.plan.fused[&id].mode {
+                MapMode::Table => self.table(id, layer),
+                MapMode::Discretise => {
+                    let f = self.plan.fused[&id].clone();
+                    let leaf = f.leaves[0];
+                    let x = self.num(leaf)?;
+                    let mut points: Vec<Point> = Vec::new();
+                    for v in self.values(leaf).to_vec() {
+                        if let (Some(xv), Ok(out)) = (v.as_f64(), f.expr.eval(&[&v])) {
+                            points.push((xv, self.outputs(id, &out)));
+                        }
+                    }
+                    self.discretise(id, layer, &x, points)
+                }
+                MapMode::Linear => Err(self.internal(id, "is linear and has no MLP")),
+            },
+            Op::SelectorWidth(_) | Op::Length => {
+                let n = self.opts.max_len;
+                let scratch = self.scratch(id)?;
+                let lo = usize::from(matches!(self.graph.op(id), Op::Length));
+                let points: Vec<Point> = (lo..=n)
+                    .map(|w| {
+                        (
+                            1.0 / (w as f64 + 1.0),
+                            self.outputs(id, &Value::Int(w as i64)),
+                        )
+                    })
+                    .collect();
+                self.discretise(id, layer, &vec![(scratch, 1.0)], points)
+            }
+            _ => Err(self.internal(id, "has no MLP")),
+        }
+    }
+
+    /// The conversion of a numerical s-op to one-hots.
+    pub fn conversion(&mut self, id: NodeId, layer: usize) -> Result<(), Diag> {
+        let x = self.num(id)?;
+        let (dims, vals) = self.cat(id)?;
+        let points: Vec<Point> = vals
+            .iter()
+            .zip(&dims)
+            .filter_map(|(v, d)| v.as_f64().map(|f| (f, vec![(*d, 1.0)])))
+            .collect();
+        self.discretise(id, layer, &x, points)
+    }
+
+    /// The MLP that builds product one-hot `i` from its leaves' one-hots.
+    pub fn product_mlp(&mut self, i: usize, layer: usize) -> Result<(), Diag> {
+        let leaves = self.plan.products[i].leaves.clone();
+        let cats: Vec<(Vec<usize>, Vec<Value>)> = leaves
+            .iter()
+            .map(|l| self.cat(*l))
+            .collect::<Result<_, _>>()?;
+        let (dims, tuples) = self.products[i].clone();
+        let k = leaves.len() as f32;
+        let mut units = Vec::with_capacity(dims.len());
+        for (dim, tuple) in dims.iter().zip(&tuples) {
+            let mut w_in = Vec::with_capacity(tuple.len());
+            for ((ld, lv), v) in cats.iter().zip(tuple) {
+                if let Some(j) = lv.iter().position(|x| x.same(v)) {
+                    w_in.push((ld[j], 1.0));
+                }
+            }
+            units.push(Unit {
+                w_in,
+                b_in: -(k - 1.0),
+                w_out: vec![(*dim, 1.0)],
+            });
+        }
+        self.push_units(layer, units);
+        Ok(())
+    }
+}
+
+/// Points sorted by input, equal inputs merged (1 and 1.0 are one point:
+/// the interpreter treats them alike; the first, an int, is kept).
+fn merge_points(mut points: Vec<Point>) -> Vec<Point> {
+    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut out: Vec<Point> = Vec::with_capacity(points.len());
+    for p in points {
+        match out.last() {
+            Some(last) if last.0 == p.0 => {}
+            _ => out.push(p),
+        }
+    }
+    out
+}
+
+/// `a - b` as sparse vectors.
+fn diff(a: &[(usize, f32)], b: &[(usize, f32)]) -> Vec<(usize, f32)> {
+    let mut out: BTreeMap<usize, f32> = BTreeMap::new();
+    for (d, w) in a {
+        *out.entry(*d).or_default() += w;
+    }
+    for (d, w) in b {
+        *out.entry(*d).or_default() -= w;
+    }
+    out.into_iter().filter(|(_, w)| *w != 0.0).collect()
+}
