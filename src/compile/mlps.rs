@@ -86,25 +86,25 @@ impl Builder<'_> {
     /// between neighbouring points only where the output changes, with a
     /// slope from that gap alone: the step is saturated a quarter gap away
     /// from its threshold, so every reachable input gets exact outputs.
-    fn discretise(
-        &mut self,
+    /// Returns the units (not gated) and the smallest margin.
+    fn steps(
+        &self,
         id: NodeId,
-        layer: usize,
         x: &Lin,
         points: Vec<Point>,
-    ) -> Result<(), Diag> {
+    ) -> Result<(Vec<Unit>, Option<f64>), Diag> {
         let points = merge_points(points);
         let Some(first) = points.first() else {
-            return Ok(());
+            return Ok((Vec::new(), None));
         };
         let max_abs = points.iter().fold(1f64, |m, p| m.max(p.0.abs()));
         let mut units = vec![Unit {
-            // The first point's outputs: a constant (gated) unit.
+            // The first point's outputs: a constant unit.
             w_in: vec![(self.one, 1.0)],
             b_in: 0.0,
             w_out: first.1.clone(),
         }];
-        let mut smallest = f64::INFINITY;
+        let mut smallest: Option<f64> = None;
         for w in points.windows(2) {
             let delta = diff(&w[1].1, &w[0].1);
             if delta.is_empty() {
@@ -127,7 +127,7 @@ impl Builder<'_> {
                     .help("a smaller max length or vocab spreads the values further apart"),
                 ));
             }
-            smallest = smallest.min(gap / 4.0);
+            smallest = Some(smallest.map_or(gap / 4.0, |m: f64| m.min(gap / 4.0)));
             let t = (w[0].0 + w[1].0) / 2.0;
             let slope = 2.0 / gap;
             // step = relu(k(x - t) + 0.5) - relu(k(x - t) - 0.5)
@@ -146,10 +146,106 @@ impl Builder<'_> {
                 w_out: delta.iter().map(|(d, w)| (*d, -w)).collect(),
             });
         }
-        if smallest.is_finite() {
-            self.margins.push((id, smallest));
+        Ok((units, smallest))
+    }
+
+    fn discretise(
+        &mut self,
+        id: NodeId,
+        layer: usize,
+        x: &Lin,
+        points: Vec<Point>,
+    ) -> Result<(), Diag> {
+        let (units, margin) = self.steps(id, x, points)?;
+        if let Some(m) = margin {
+            self.margins.push((id, m));
         }
         self.push_units(layer, units);
+        Ok(())
+    }
+
+    /// A map of one number and categorical leaves: for each tuple of
+    /// categorical values, the steps of the number's function, each unit
+    /// gated by the tuple's one-hots (a unit whose tuple is absent gets a
+    /// pre-activation below zero at every reachable number).
+    fn gated(&mut self, id: NodeId, layer: usize) -> Result<(), Diag> {
+        let f = self.plan.fused[&id].clone();
+        let Some(slot) = f
+            .leaves
+            .iter()
+            .position(|l| self.plan.numerical.contains(l))
+        else {
+            return Err(self.internal(id, "is gated but reads no number"));
+        };
+        let xnode = f.leaves[slot];
+        let x = self.num(xnode)?;
+        let xs: Vec<Value> = self.values(xnode).to_vec();
+        let (lo, hi) = xs
+            .iter()
+            .filter_map(Value::as_f64)
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                (a.min(v), b.max(v))
+            });
+        let cats: Vec<(usize, (Vec<usize>, Vec<Value>))> = f
+            .leaves
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != slot)
+            .map(|(i, l)| self.cat(*l).map(|c| (i, c)))
+            .collect::<Result<_, _>>()?;
+        let sizes: Vec<usize> = cats.iter().map(|(_, c)| c.1.len()).collect();
+        let mut tuples: Vec<Vec<usize>> = Vec::new();
+        valueset::for_each_index(&sizes, |idx| tuples.push(idx.to_vec()));
+        let k = cats.len() as f32;
+        let mut all = Vec::new();
+        let mut smallest: Option<f64> = None;
+        for idx in tuples {
+            let mut args: Vec<Value> = vec![Value::Int(0); f.leaves.len()];
+            for ((i, c), j) in cats.iter().zip(&idx) {
+                args[*i] = c.1[*j].clone();
+            }
+            let mut points: Vec<Point> = Vec::new();
+            for v in &xs {
+                args[slot] = v.clone();
+                let refs: Vec<&Value> = args.iter().collect();
+                if let (Some(xv), Ok(out)) = (v.as_f64(), f.expr.eval(&refs)) {
+                    points.push((xv, self.outputs(id, &out)));
+                }
+            }
+            let (units, margin) = self.steps(id, &x, points)?;
+            if let Some(m) = margin {
+                smallest = Some(smallest.map_or(m, |s: f64| s.min(m)));
+            }
+            for mut u in units {
+                // The largest pre-activation over reachable numbers: a step
+                // unit reads `slope · x + b`, the constant unit 1.
+                let probe = x.iter().find(|(d, c)| *d != self.one && *c != 0.0);
+                let slope = probe
+                    .and_then(|(d, c)| {
+                        u.w_in
+                            .iter()
+                            .find(|(e, _)| e == d)
+                            .map(|(_, w)| f64::from(*w) / f64::from(*c))
+                    })
+                    .unwrap_or(0.0);
+                let top = if slope == 0.0 {
+                    u.w_in.iter().map(|(_, w)| f64::from(*w)).sum::<f64>() + f64::from(u.b_in)
+                } else {
+                    let b = f64::from(u.b_in);
+                    (slope * lo + b).abs().max((slope * hi + b).abs())
+                };
+                let g = (top * 1.01 + 2.0) as f32;
+                for ((_, c), j) in cats.iter().zip(&idx) {
+                    u.w_in.push((c.0[*j], g));
+                }
+                u.b_in -= g * k;
+                all.push(u);
+            }
+        }
+        if let Some(m) = smallest {
+            self.margins.push((id, m));
+        }
+        self.push_units(layer, all);
         Ok(())
     }
 
@@ -170,6 +266,7 @@ impl Builder<'_> {
                     }
                     self.discretise(id, layer, &x, points)
                 }
+                MapMode::Gated => self.gated(id, layer),
                 MapMode::Linear => Err(self.internal(id, "is linear and has no MLP")),
             },
             Op::SelectorWidth(_) | Op::Length => {

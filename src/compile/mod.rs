@@ -187,10 +187,10 @@ pub fn compile(
         vocab: opts.vocab.clone(),
         max_len: opts.max_len,
     };
-    let first_sets = valueset::infer(graph, &[target], &domain)?;
+    let first_sets = valueset::infer(graph, &[target], &domain, true)?;
     let (rewritten, target) = rewrite::rewrite(graph, &first_sets, target);
     let graph = &rewritten;
-    let sets = valueset::infer(graph, &[target], &domain)?;
+    let sets = valueset::infer(graph, &[target], &domain, false)?;
     let ctx = plan::Ctx::new(graph, &sets, &[target]);
     let plan = plan::plan(&ctx, target)?;
     let estimate = size::estimate(&ctx, &plan, opts);

@@ -26,6 +26,8 @@ use crate::ir::{Graph, NodeId, Op};
 
 /// Largest table a fused map may have (product of its leaves' value sets).
 pub const FUSE_LIMIT: usize = 4096;
+/// Largest number of categorical tuples a gated discretisation gates.
+pub const GATE_LIMIT: usize = 64;
 
 /// How a materialized map is computed.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,6 +36,9 @@ pub enum MapMode {
     Table,
     /// One numerical leaf, discretised between its sorted values.
     Discretise,
+    /// One numerical leaf and categorical ones: a discretisation of the
+    /// number for each tuple of categorical values, gated by its one-hots.
+    Gated,
     /// An affine function of numbers: a linear combination of residual
     /// dims that consumers read directly (no block, no dims of its own).
     Linear,
@@ -224,9 +229,27 @@ fn fuse(ctx: &Ctx, id: NodeId) -> (Expr, Vec<NodeId>) {
                     merged.push(*l);
                 }
             }
-            if ctx.table_size(&merged) <= FUSE_LIMIT
-                && !sub_leaves.iter().any(|l| ctx.is_numerical(*l))
-            {
+            // At most one numerical leaf (a gated discretisation), and a
+            // small table over the categorical ones.
+            let numerical: Vec<NodeId> = merged
+                .iter()
+                .copied()
+                .filter(|l| ctx.is_numerical(*l))
+                .collect();
+            let cats: Vec<NodeId> = merged
+                .iter()
+                .copied()
+                .filter(|l| !ctx.is_numerical(*l))
+                .collect();
+            let fits = match numerical.as_slice() {
+                [] => ctx.table_size(&cats) <= FUSE_LIMIT,
+                [x] => {
+                    ctx.sets.get(x).and_then(ValueSet::len).is_some()
+                        && ctx.table_size(&cats) <= GATE_LIMIT
+                }
+                _ => false,
+            };
+            if fits {
                 let map: Vec<u32> = sub_leaves
                     .iter()
                     .map(|l| merged.iter().position(|m| m == l).unwrap_or(0) as u32)
@@ -456,15 +479,30 @@ pub fn plan(ctx: &Ctx, target: NodeId) -> Result<Plan, Diag> {
             Op::Tokens(_) | Op::Indices | Op::Const(_) | Op::Length => {}
             Op::Map { .. } => {
                 let (expr, leaves) = fuse(ctx, id);
+                let n_num = leaves.iter().filter(|l| ctx.is_numerical(**l)).count();
                 let mode = if ctx.is_numerical(id) {
                     MapMode::Linear
-                } else if leaves.len() == 1 && ctx.is_numerical(leaves[0]) {
+                } else if n_num == 1 && leaves.len() == 1 {
                     MapMode::Discretise
+                } else if n_num == 1 && {
+                    let cats: Vec<NodeId> = leaves
+                        .iter()
+                        .copied()
+                        .filter(|l| !ctx.is_numerical(*l))
+                        .collect();
+                    ctx.table_size(&cats) <= GATE_LIMIT
+                } {
+                    MapMode::Gated
                 } else {
                     MapMode::Table
                 };
                 for l in &leaves {
-                    read(*l, mode == MapMode::Table, &mut p, &mut work);
+                    let cat = match mode {
+                        MapMode::Table => true,
+                        MapMode::Gated => !ctx.is_numerical(*l),
+                        MapMode::Discretise | MapMode::Linear => false,
+                    };
+                    read(*l, cat, &mut p, &mut work);
                 }
                 p.fused.insert(id, Fused { expr, leaves, mode });
             }
@@ -507,9 +545,9 @@ pub fn plan(ctx: &Ctx, target: NodeId) -> Result<Plan, Diag> {
     for id in &p.nodes {
         let finite = sets.get(id).and_then(ValueSet::values).is_some();
         let needs_table = p.need_cat.contains(id)
-            || p.fused
-                .get(id)
-                .is_some_and(|f| f.mode == MapMode::Discretise);
+            || p.fused.values().any(|f| {
+                matches!(f.mode, MapMode::Discretise | MapMode::Gated) && f.leaves.contains(id)
+            });
         if !finite && needs_table && !matches!(graph.op(*id), Op::Const(_)) {
             let reason = match sets.get(id) {
                 Some(ValueSet::Unbounded { reason }) => reason.clone(),
@@ -582,16 +620,22 @@ fn schedule(graph: &Graph, p: &mut Plan) {
             Op::Length => Sublayer::mlp(0),
             Op::Map { .. } => {
                 let f = &p.fused[&id];
-                let cat = f.mode == MapMode::Table;
                 let ready = f
                     .leaves
                     .iter()
-                    .map(|l| avail(p, *l, cat))
+                    .map(|l| {
+                        let cat = match f.mode {
+                            MapMode::Table => true,
+                            MapMode::Gated => !p.numerical.contains(l),
+                            MapMode::Discretise | MapMode::Linear => false,
+                        };
+                        avail(p, *l, cat)
+                    })
                     .max()
                     .unwrap_or(Sublayer::EMBED);
                 match f.mode {
                     MapMode::Linear => ready,
-                    MapMode::Table | MapMode::Discretise => ready.next_mlp(),
+                    MapMode::Table | MapMode::Discretise | MapMode::Gated => ready.next_mlp(),
                 }
             }
             Op::Aggregate { sel, values, .. } => {

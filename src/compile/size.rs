@@ -93,6 +93,18 @@ pub fn estimate(ctx: &Ctx, plan: &Plan, opts: &Options) -> Estimate {
                             .unwrap_or(usize::MAX)
                     }
                     MapMode::Discretise => 2 * len(ctx, f.leaves[0]) + 1,
+                    MapMode::Gated => f
+                        .leaves
+                        .iter()
+                        .map(|l| {
+                            if plan.numerical.contains(l) {
+                                2 * len(ctx, *l) + 1
+                            } else {
+                                len(ctx, *l)
+                            }
+                        })
+                        .try_fold(1usize, |a, b| a.checked_mul(b))
+                        .unwrap_or(usize::MAX),
                     MapMode::Linear => 0,
                 };
                 units = units.saturating_add(u);

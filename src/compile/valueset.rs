@@ -94,11 +94,14 @@ pub struct Domain {
     pub max_len: usize,
 }
 
-/// Infer the value set of every ancestor of `targets`.
+/// Infer the value set of every ancestor of `targets`. When `lenient`,
+/// sets too large to compute are `Unbounded` instead of an error (for a
+/// first look at a program the rewrites may still simplify).
 pub fn infer(
     graph: &Graph,
     targets: &[NodeId],
     domain: &Domain,
+    lenient: bool,
 ) -> Result<BTreeMap<NodeId, ValueSet>, Diag> {
     let n = domain.max_len;
     let mut sets: BTreeMap<NodeId, ValueSet> = BTreeMap::new();
@@ -132,35 +135,48 @@ pub fn infer(
             Op::Length => finite((1..=n as i64).map(Value::Int).collect()),
             Op::Const(v) => finite(vec![v.clone()]),
             Op::Map { expr, args } => {
-                let arg_sets: Vec<&[Value]> = args
-                    .iter()
-                    .map(|a| {
-                        sets[a].values().ok_or_else(|| {
-                            at(Diag::error(
-                                codes::COMPILE_VALUES,
-                                format!(
-                                    "`{}` reads a mean whose value set is too large to tabulate",
-                                    graph.label(id)
-                                ),
+                // An affine map of numbers needs no table: when its
+                // arguments' values are too many to combine, its own are
+                // unbounded (fine for a number that is only computed).
+                let numeric_affine = super::rewrite::is_affine(expr)
+                    && !args.is_empty()
+                    && args.iter().all(|a| sets[a].is_numeric());
+                let unbounded = |why: String| ValueSet::Unbounded { reason: why };
+                let mut arg_sets: Vec<&[Value]> = Vec::with_capacity(args.len());
+                let mut too_many = None;
+                for a in args {
+                    match sets[a].values() {
+                        Some(v) => arg_sets.push(v),
+                        None => {
+                            too_many = Some(format!(
+                                "it reads `{}`, whose values are too many",
+                                graph.label(*a)
                             ))
-                        })
-                    })
-                    .collect::<Result<_, _>>()?;
+                        }
+                    }
+                }
                 let product = arg_sets
                     .iter()
                     .try_fold(1usize, |acc, s| acc.checked_mul(s.len()));
-                match product {
-                    Some(p) if p <= MAX_PRODUCT => {}
-                    _ => {
-                        return Err(at(Diag::error(
-                            codes::COMPILE_VALUES,
-                            format!(
-                                "the elementwise operation `{}` combines {} value sets whose product is too large (limit {MAX_PRODUCT})",
-                                graph.label(id),
-                                arg_sets.len()
-                            ),
-                        )));
+                if too_many.is_none() && product.is_none_or(|p| p > MAX_PRODUCT) {
+                    too_many = Some(format!(
+                        "it combines {} value sets whose product is over {MAX_PRODUCT}",
+                        arg_sets.len()
+                    ));
+                }
+                if let Some(why) = too_many {
+                    if numeric_affine || lenient {
+                        sets.insert(id, unbounded(why));
+                        continue;
                     }
+                    return Err(at(Diag::error(
+                        codes::COMPILE_VALUES,
+                        format!(
+                            "the values of the elementwise operation `{}` cannot be tabulated: {why}",
+                            graph.label(id)
+                        ),
+                    )
+                    .help("use a smaller vocab or max length")));
                 }
                 let mut out = Vec::new();
                 let mut seen: HashSet<Value> = HashSet::new();
@@ -171,7 +187,7 @@ pub fn infer(
                         out.push(v);
                     }
                 });
-                if out.is_empty() {
+                if out.is_empty() && !lenient {
                     return Err(at(Diag::error(
                         codes::COMPILE_VALUES,
                         format!(
@@ -235,56 +251,207 @@ pub fn for_each_index(sizes: &[usize], mut f: impl FnMut(&[usize])) {
     }
 }
 
+/// An exact rational `p / q` (q > 0, in lowest terms).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Ratio {
+    pub p: i128,
+    pub q: i128,
+}
+
+fn gcd(mut a: i128, mut b: i128) -> i128 {
+    a = a.abs();
+    b = b.abs();
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+/// Largest denominator a float is read back as.
+const MAX_DENOMINATOR: i128 = 1 << 24;
+
+impl Ratio {
+    pub fn new(p: i128, q: i128) -> Option<Ratio> {
+        if q == 0 {
+            return None;
+        }
+        let g = gcd(p, q).max(1);
+        let s = if q < 0 { -1 } else { 1 };
+        Some(Ratio {
+            p: s * p / g,
+            q: s * q / g,
+        })
+    }
+
+    /// The rational a value stands for: ints and bools exactly; a float
+    /// as the simplest fraction (denominator at most 2^24) that rounds to
+    /// it, so the float `1/3` is one third, whatever rounding produced it.
+    pub fn of(v: &Value) -> Option<Ratio> {
+        if let Some(i) = v.as_int() {
+            return Some(Ratio { p: i as i128, q: 1 });
+        }
+        let x = v.as_f64()?;
+        if !x.is_finite() || x.abs() > 1e15 {
+            return None;
+        }
+        // Continued fraction convergents of x.
+        let (mut h0, mut h1): (i128, i128) = (0, 1);
+        let (mut k0, mut k1): (i128, i128) = (1, 0);
+        let mut r = x;
+        for _ in 0..64 {
+            let a = r.floor();
+            let ai = a as i128;
+            let h2 = ai.checked_mul(h1)?.checked_add(h0)?;
+            let k2 = ai.checked_mul(k1)?.checked_add(k0)?;
+            if k2 > MAX_DENOMINATOR {
+                return None;
+            }
+            if (h2 as f64) / (k2 as f64) == x {
+                return Ratio::new(h2, k2);
+            }
+            (h0, h1, k0, k1) = (h1, h2, k1, k2);
+            let frac = r - a;
+            if frac == 0.0 {
+                return None;
+            }
+            r = 1.0 / frac;
+        }
+        None
+    }
+
+    pub fn add(self, o: Ratio) -> Option<Ratio> {
+        let q = self.q.checked_mul(o.q)?;
+        let p = self
+            .p
+            .checked_mul(o.q)?
+            .checked_add(o.p.checked_mul(self.q)?)?;
+        Ratio::new(p, q)
+    }
+
+    pub fn div_int(self, m: i128) -> Option<Ratio> {
+        Ratio::new(self.p, self.q.checked_mul(m)?)
+    }
+
+    pub fn to_f64(self) -> f64 {
+        self.p as f64 / self.q as f64
+    }
+}
+
 /// The values of a numerical aggregate: the default, each value itself (one
 /// key selected) and the mean of every multiset of 2..=n values.
+///
+/// Means are computed exactly, as rationals, whenever the values are
+/// rationals (ints, bools, and floats that are simple fractions), so two
+/// roundings of one mean are one value; otherwise in floats, with values
+/// within a relative 1e-12 of each other merged.
 fn means(vals: &ValueSet, default: &Value, n: usize) -> ValueSet {
     let Some(v) = vals.values() else {
         return vals.clone();
     };
     let mut out: Vec<Value> = v.to_vec();
     out.push(default.clone());
-    let nums: Vec<f64> = v.iter().filter_map(Value::as_f64).collect();
-    let all_int = v.iter().all(|x| x.as_int().is_some());
-    if all_int {
-        // Sums of m values, exactly, as integers.
-        let ints: Vec<i64> = v.iter().filter_map(Value::as_int).collect();
-        let mut sums: HashSet<i64> = ints.iter().copied().collect();
-        for m in 2..=n {
-            let mut next = HashSet::with_capacity(sums.len() * 2);
-            for s in &sums {
-                for x in &ints {
-                    next.insert(s + x);
+    let too_many = || ValueSet::Unbounded {
+        reason: format!("more than {MAX_MEANS} possible means"),
+    };
+    let ratios: Option<Vec<Ratio>> = v.iter().map(Ratio::of).collect();
+    if let Some(ratios) = ratios {
+        let exact = (|| -> Option<Option<Vec<Value>>> {
+            let mut sums: HashSet<Ratio> = ratios.iter().copied().collect();
+            let mut found = Vec::new();
+            for m in 2..=n {
+                let mut next = HashSet::with_capacity(sums.len() * 2);
+                for s in &sums {
+                    for x in &ratios {
+                        next.insert(s.add(*x)?);
+                    }
                 }
-            }
-            for s in &next {
-                out.push(Value::Float(*s as f64 / m as f64));
-            }
-            if out.len() > MAX_MEANS {
-                return ValueSet::Unbounded {
-                    reason: format!("more than {MAX_MEANS} possible means"),
-                };
-            }
-            sums = next;
-        }
-    } else {
-        let mut sums: HashSet<u64> = nums.iter().map(|x| x.to_bits()).collect();
-        for m in 2..=n {
-            let mut next = HashSet::with_capacity(sums.len() * 2);
-            for s in &sums {
-                for x in &nums {
-                    next.insert((f64::from_bits(*s) + x).to_bits());
+                for s in &next {
+                    found.push(Value::Float(s.div_int(m as i128)?.to_f64()));
                 }
+                if found.len() + out.len() > MAX_MEANS {
+                    return Some(None);
+                }
+                sums = next;
             }
-            for s in &next {
-                out.push(Value::Float(f64::from_bits(*s) / m as f64));
+            Some(Some(found))
+        })();
+        match exact {
+            Some(Some(found)) => {
+                out.extend(found);
+                return finite(out);
             }
-            if out.len() > MAX_MEANS {
-                return ValueSet::Unbounded {
-                    reason: format!("more than {MAX_MEANS} possible means"),
-                };
-            }
-            sums = next;
+            Some(None) => return too_many(),
+            None => {} // overflow: fall back to floats
         }
     }
-    finite(out)
+    let nums: Vec<f64> = v.iter().filter_map(Value::as_f64).collect();
+    let mut sums: HashSet<u64> = nums.iter().map(|x| x.to_bits()).collect();
+    for m in 2..=n {
+        let mut next = HashSet::with_capacity(sums.len() * 2);
+        for s in &sums {
+            for x in &nums {
+                next.insert((f64::from_bits(*s) + x).to_bits());
+            }
+        }
+        for s in &next {
+            out.push(Value::Float(f64::from_bits(*s) / m as f64));
+        }
+        if out.len() > MAX_MEANS {
+            return too_many();
+        }
+        sums = next;
+    }
+    let ValueSet::Finite(mut all) = finite(out) else {
+        unreachable!("finite() gives a finite set");
+    };
+    // Two roundings of one value are one value.
+    all.dedup_by(|b, a| {
+        matches!((&a, &b), (Value::Float(_), Value::Float(_)))
+            && match (a.as_f64(), b.as_f64()) {
+                (Some(x), Some(y)) => (x - y).abs() <= 1e-12 * x.abs().max(y.abs()),
+                _ => false,
+            }
+    });
+    ValueSet::Finite(all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_are_read_back_as_simple_fractions() {
+        let third = Value::Float(1.0 / 3.0);
+        assert_eq!(Ratio::of(&third), Ratio::new(1, 3));
+        assert_eq!(Ratio::of(&Value::Float(0.1)), Ratio::new(1, 10));
+        assert_eq!(Ratio::of(&Value::Int(-4)), Ratio::new(-4, 1));
+        assert_eq!(Ratio::of(&Value::Bool(true)), Ratio::new(1, 1));
+        assert_eq!(Ratio::of(&Value::Float(f64::NAN)), None);
+    }
+
+    #[test]
+    fn means_of_means_have_one_value_per_rational() {
+        // Means of {0, 1/3, 2/3}: 1/3 + 1/3 + 1/3 rounds differently from 1,
+        // but it is one value.
+        let vals = ValueSet::Finite(vec![
+            Value::Int(0),
+            Value::Float(1.0 / 3.0),
+            Value::Float(2.0 / 3.0),
+        ]);
+        let ValueSet::Finite(m) = means(&vals, &Value::Int(0), 3) else {
+            panic!("finite");
+        };
+        let floats: Vec<f64> = m.iter().filter_map(Value::as_f64).collect();
+        for w in floats.windows(2) {
+            assert!(
+                w[1] - w[0] > 1e-9 || w[1] == w[0],
+                "no two roundings of one value: {floats:?}"
+            );
+        }
+        // 0, 1/9, 2/9, ..., 2/3 (plus 1/6, 1/2 ... from pairs): all k/18.
+        assert!(m.iter().all(|x| {
+            let r = Ratio::of(x).expect("rational");
+            18 % r.q == 0
+        }));
+    }
 }
