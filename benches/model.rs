@@ -68,6 +68,7 @@ fn model(compiled: bool) -> Model {
         sublayer: "embed".into(),
         layer: None,
         heads: Vec::new(),
+        coefs: Vec::new(),
     };
     let blocks = (0..LAYERS)
         .map(|_| {
@@ -132,6 +133,7 @@ fn model(compiled: bool) -> Model {
             output: output.clone(),
             sops: vec![output],
             layout: vec!["A2 M120".into(); LAYERS],
+            verified: None,
         },
     }
 }

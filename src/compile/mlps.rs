@@ -186,7 +186,8 @@ impl Builder<'_> {
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
                 (a.min(v), b.max(v))
             });
-        let cats: Vec<(usize, (Vec<usize>, Vec<Value>))> = f
+        type Cat = (usize, (Vec<usize>, Vec<Value>));
+        let cats: Vec<Cat> = f
             .leaves
             .iter()
             .enumerate()

@@ -319,7 +319,7 @@ impl Ratio {
         None
     }
 
-    pub fn add(self, o: Ratio) -> Option<Ratio> {
+    pub fn checked_add(self, o: Ratio) -> Option<Ratio> {
         let q = self.q.checked_mul(o.q)?;
         let p = self
             .p
@@ -362,7 +362,7 @@ fn means(vals: &ValueSet, default: &Value, n: usize) -> ValueSet {
                 let mut next = HashSet::with_capacity(sums.len() * 2);
                 for s in &sums {
                     for x in &ratios {
-                        next.insert(s.add(*x)?);
+                        next.insert(s.checked_add(*x)?);
                     }
                 }
                 for s in &next {

@@ -185,18 +185,17 @@ impl Model {
         self.decode_with(resid, None)
     }
 
-    /// [`Model::decode`], with `single[i]` telling, for output position
-    /// `i + 1`, whether the head that computes the output attends to one
-    /// key (the interpreter's aggregate then gives the selected value
-    /// itself, or the default) or to several (a mean, always a float). It
-    /// only matters where the nearest output value is listed with several
-    /// types: one key picks the first non-float (`1`), several the first
-    /// float (`1.0`). See [`Model::output_head`] and
-    /// [`Model::attends_to_one`].
+    /// [`Model::decode`], with `mean[i]` telling, for output position
+    /// `i + 1`, whether an aggregate behind the output averaged several
+    /// keys there (the interpreter's result is then a float) or not (one
+    /// key gives the selected value itself, none the default). It only
+    /// matters where the nearest output value is listed with several types:
+    /// a mean picks the first listed float (`1.0`), otherwise the first
+    /// non-float (`1`). See [`Model::kind_heads`].
     ///
     /// # Panics
-    /// As [`Model::decode`]; also if `single` is shorter than the output.
-    pub fn decode_with(&self, resid: &Array2<f32>, single: Option<&[bool]>) -> Vec<Value> {
+    /// As [`Model::decode`]; also if `mean` is shorter than the output.
+    pub fn decode_with(&self, resid: &Array2<f32>, mean: Option<&[bool]>) -> Vec<Value> {
         if resid.nrows() <= 1 {
             return Vec::new();
         }
@@ -230,29 +229,54 @@ impl Model {
                     .enumerate()
                     .map(|(i, row)| {
                         let x = (row[0] - row[1]) / 2.0;
-                        snap.value_kind(x, single.map(|s| s[i]))
+                        snap.value_kind(x, mean.map(|m| m[i]))
                     })
                     .collect()
             }
         }
     }
 
-    /// The attention head that computes a numerical output whose decoded
-    /// number can stand for values of several types (`1` and `1.0` both
-    /// listed): `(layer, head)` when the output placement is written by
-    /// exactly one head. None when the output's type never depends on how
-    /// many keys were selected.
-    pub fn output_head(&self) -> Option<(usize, usize)> {
+    /// The attention heads whose patterns decide a numerical output's type
+    /// where its number is listed with several types (`1` and `1.0`), as
+    /// `(layer, head)`: the output's own head when one head writes it;
+    /// for an output that sums several dims (`coefs`), the head of each
+    /// term that is itself such an aggregate (a sum of ints and a float
+    /// mean is a float). Empty when the type never depends on the
+    /// attention (no such twins, or no such head).
+    pub fn kind_heads(&self) -> Vec<(usize, usize)> {
         let out = &self.meta.output;
-        if out.encoding != Encoding::Numerical || out.sublayer != "attn" || out.heads.len() != 1 {
-            return None;
+        if out.encoding != Encoding::Numerical || !Snap::new(&out.values).has_twins() {
+            return Vec::new();
         }
-        let layer = out.layer?;
-        let head = out.heads[0];
-        if layer >= self.blocks.len() || head >= self.config.n_heads {
-            return None;
+        let one_head = |p: &Placement| -> Option<(usize, usize)> {
+            let (layer, &[head]) = (p.layer?, p.heads.as_slice()) else {
+                return None;
+            };
+            (p.encoding == Encoding::Numerical
+                && p.sublayer == "attn"
+                && layer < self.blocks.len()
+                && head < self.config.n_heads)
+                .then_some((layer, head))
+        };
+        if let Some(h) = one_head(out) {
+            return vec![h];
         }
-        Snap::new(&out.values).has_twins().then_some((layer, head))
+        let mut heads = Vec::new();
+        if out.dims.len() > 1 || !out.coefs.is_empty() {
+            for &d in &out.dims {
+                let term = self.meta.sops.iter().find(|p| {
+                    p.encoding == Encoding::Numerical && p.dims == [d] && p.coefs.is_empty()
+                });
+                if let Some(h) = term
+                    .filter(|p| Snap::new(&p.values).has_twins())
+                    .and_then(one_head)
+                    && !heads.contains(&h)
+                {
+                    heads.push(h);
+                }
+            }
+        }
+        heads
     }
 
     /// Whether `head` of `layer` attends to a single key at each query
@@ -274,8 +298,8 @@ impl Model {
         assert_eq!(before.nrows(), ids.len(), "one residual row per token");
         let c = &self.config;
         let a = &self.blocks[layer].attn;
-        let q = before.dot(&a.w_q.slice(s![head, .., ..])) + &a.b_q.row(head);
-        let k = before.dot(&a.w_k.slice(s![head, .., ..])) + &a.b_k.row(head);
+        let q = before.dot(&a.w_q.slice(s![head, .., ..])) + a.b_q.row(head);
+        let k = before.dot(&a.w_k.slice(s![head, .., ..])) + a.b_k.row(head);
         let scale = if c.use_attn_scale { c.attn_scale } else { 1.0 };
         let causal = c.attention_dir == "causal";
         let n = ids.len();
@@ -346,10 +370,10 @@ impl Model {
 
     /// Encode every input, run them as one batch, decode the outputs.
     /// Checks the model first ([`Model::validate`]). Where a numerical
-    /// output's number stands for values of several types, the output
-    /// head's attention decides, as in the interpreter: one key, the value
-    /// itself (`1`); several, their float mean (`1.0`)
-    /// ([`Model::decode_with`]).
+    /// output's number stands for values of several types, the attention
+    /// of [`Model::kind_heads`] decides, as in the interpreter: a mean of
+    /// several keys is a float (`1.0`), one key gives the value itself
+    /// (`1`) ([`Model::decode_with`]).
     pub fn run(&self, inputs: &[Vec<Value>]) -> Result<Vec<Vec<Value>>, Diag> {
         self.validate()?;
         let ids = inputs
@@ -358,17 +382,34 @@ impl Model {
             .collect::<Result<Vec<_>, _>>()?;
         let prepared = self.prepare();
         let resids = prepared.forward(&ids);
-        let Some((layer, head)) = self.output_head() else {
+        let heads = self.kind_heads();
+        if heads.is_empty() {
             return Ok(resids.par_iter().map(|r| self.decode(r)).collect());
-        };
-        let before = prepared.forward_to(&ids, layer);
+        }
+        // mean[s][i]: some head averaged several keys at position i + 1.
+        let mut mean: Vec<Vec<bool>> = ids.iter().map(|s| vec![false; s.len() - 1]).collect();
+        let mut layers: Vec<usize> = heads.iter().map(|&(l, _)| l).collect();
+        layers.sort_unstable();
+        layers.dedup();
+        for layer in layers {
+            let before = prepared.forward_to(&ids, layer);
+            for &(_, head) in heads.iter().filter(|(l, _)| *l == layer) {
+                let ones: Vec<Vec<bool>> = before
+                    .par_iter()
+                    .zip(&ids)
+                    .map(|(b, seq)| self.attends_to_one(b, seq, layer, head))
+                    .collect();
+                for (m, one) in mean.iter_mut().zip(ones) {
+                    for (m, one) in m.iter_mut().zip(one) {
+                        *m |= !one;
+                    }
+                }
+            }
+        }
         Ok(resids
             .par_iter()
-            .zip(before.par_iter().zip(&ids))
-            .map(|(r, (b, seq))| {
-                let single = self.attends_to_one(b, seq, layer, head);
-                self.decode_with(r, Some(&single))
-            })
+            .zip(&mean)
+            .map(|(r, m)| self.decode_with(r, Some(m)))
             .collect())
     }
 }
@@ -406,16 +447,20 @@ fn argmax(items: impl Iterator<Item = f32>) -> usize {
 /// Snapping a number to the nearest of a set of known values.
 struct Snap {
     points: Vec<(f64, Value)>,
+    /// Indices of `points` sorted by number (listed order among equals).
+    order: Vec<usize>,
 }
 
 impl Snap {
     fn new(values: &[serde_json::Value]) -> Snap {
-        let points = values
+        let points: Vec<(f64, Value)> = values
             .iter()
             .filter_map(value_from_json)
             .filter_map(|v| v.as_f64().filter(|x| x.is_finite()).map(|x| (x, v)))
             .collect();
-        Snap { points }
+        let mut order: Vec<usize> = (0..points.len()).collect();
+        order.sort_by(|a, b| points[*a].0.total_cmp(&points[*b].0));
+        Snap { points, order }
     }
 
     /// Whether some number is listed twice (with different types: `1` and
@@ -437,31 +482,41 @@ impl Snap {
     }
 
     /// [`Snap::value`], where among the values equal to the nearest number
-    /// `single` picks the first non-float (`Some(true)`), the first float
+    /// `mean` picks the first float (`Some(true)`), the first non-float
     /// (`Some(false)`) or the first listed (`None`, or no such value).
-    fn value_kind(&self, x: f32, single: Option<bool>) -> Value {
+    fn value_kind(&self, x: f32, mean: Option<bool>) -> Value {
         let x = f64::from(x);
         if !x.is_finite() {
             return Value::Float(x);
         }
-        let mut best: Option<(f64, f64, &Value)> = None;
-        for (p, v) in &self.points {
-            let d = (p - x).abs();
-            if best.is_none_or(|(bd, _, _)| d < bd) {
-                best = Some((d, *p, v));
-            }
+        if self.points.is_empty() {
+            return Value::Float(x);
         }
-        let Some((_, at, first)) = best else {
+        // `order` sorts the points by number (stable: listed order on ties),
+        // so the nearest number is next to the insertion point.
+        let key = |i: usize| self.points[self.order[i]].0;
+        let at = self.order.partition_point(|&i| self.points[i].0 < x);
+        let mut nearest = at.min(self.order.len() - 1);
+        if at > 0 && (key(at - 1) - x).abs() <= (key(nearest) - x).abs() {
+            nearest = at - 1;
+        }
+        let num = key(nearest);
+        // The first listed point with that number.
+        let lo = self.order.partition_point(|&i| self.points[i].0 < num);
+        let hi = self.order.partition_point(|&i| self.points[i].0 <= num);
+        let same = &self.order[lo..hi];
+        let first = same.iter().copied().min().map(|i| &self.points[i].1);
+        let Some(first) = first else {
             return Value::Float(x);
         };
-        let want_float = match single {
-            None => return first.clone(),
-            Some(one) => !one,
+        let Some(want_float) = mean else {
+            return first.clone();
         };
-        self.points
+        let mut listed: Vec<usize> = same.to_vec();
+        listed.sort_unstable();
+        listed
             .iter()
-            .filter(|(p, _)| *p == at)
-            .map(|(_, v)| v)
+            .map(|i| &self.points[*i].1)
             .find(|v| matches!(v, Value::Float(_)) == want_float)
             .unwrap_or(first)
             .clone()

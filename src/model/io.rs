@@ -8,6 +8,8 @@
 //!   accept;
 //! - `rasp.json`: the [`Meta`] (vocab, BOS/PAD ids, placements, ...).
 //!
+//! `docs/model-format.md` documents the three files for their users.
+//!
 //! [`load`] checks everything it reads (presence, JSON, the safetensors
 //! header, dtypes, shapes, config/meta consistency) and reports any problem
 //! as a diagnostic naming the file; no file content makes it panic.

@@ -308,19 +308,22 @@ fn exec_prints_exactly_what_eval_prints() {
          prev = aggregate(select(indices, indices, <), indicator(tokens == \"a\"));\n\
          hist = selector_width(select(tokens, tokens, ==));\n\
          rev = aggregate(select(indices, length - indices - 1, ==), tokens);\n\
-         isa = tokens == \"a\";\n",
+         isa = tokens == \"a\";\n\
+         mix = hist + frac;\n",
     )
     .unwrap();
     let file = f.to_str().unwrap();
     // Floats and ints mixed (1 vs 1.0 at integral means), ints, strings,
-    // bools; and a causal model of a prefix-stable program.
-    let cases: [(&str, bool); 6] = [
+    // bools, a sum of an int and a mean; and a causal model of a
+    // prefix-stable program.
+    let cases: [(&str, bool); 7] = [
         ("frac", false),
         ("frac", true),
         ("prev", false),
         ("hist", false),
         ("rev", false),
         ("isa", false),
+        ("mix", false),
     ];
     let mut inputs = all_inputs("abc", 3);
     inputs.extend(["\"aaaa\"", "\"abab\"", "\"bbbb\"", "[\"a\", \"a\"]"].map(String::from));

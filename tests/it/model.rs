@@ -1021,7 +1021,7 @@ fn max_model(causal: bool) -> Model {
 fn number_types_follow_the_interpreter() {
     // One key: the value itself (an int); several: their mean (a float).
     let m = max_model(false);
-    assert_eq!(m.output_head(), Some((0, 0)));
+    assert_eq!(m.kind_heads(), vec![(0, 0)]);
     let out = m.run(&[ints(&[1, 3]), ints(&[3, 3]), ints(&[2])]).unwrap();
     assert_eq!(out[0], ints(&[3, 3]));
     assert_eq!(out[1], vec![Value::Float(3.0); 2]);
@@ -1037,21 +1037,59 @@ fn number_types_follow_the_interpreter() {
     let r = m.forward(&[ids(&[3, 3])]);
     assert_eq!(m.decode(&r[0]), ints(&[3, 3]));
     assert_eq!(
-        m.decode_with(&r[0], Some(&[false, false])),
+        m.decode_with(&r[0], Some(&[true, true])),
         vec![Value::Float(3.0); 2]
     );
     // A number listed once keeps its type whatever the attention.
     let mut rr = Array2::<f32>::zeros((2, 5));
     rr[[1, A]] = 2.5;
-    assert_eq!(m.decode_with(&rr, Some(&[true])), vec![Value::Float(2.5)]);
+    assert_eq!(m.decode_with(&rr, Some(&[false])), vec![Value::Float(2.5)]);
     // No twins, or an output not computed by one head: no head to ask.
     let mut m = max_model(false);
     m.meta.output.values.retain(|v| v.is_i64());
-    assert_eq!(m.output_head(), None);
+    assert!(m.kind_heads().is_empty());
     let mut m = max_model(false);
     m.meta.output.sublayer = "mlp".to_string();
-    assert_eq!(m.output_head(), None);
-    assert_eq!(numerical_model(false, None, Vec::new()).output_head(), None);
+    assert!(m.kind_heads().is_empty());
+    assert!(
+        numerical_model(false, None, Vec::new())
+            .kind_heads()
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_sum_is_a_float_when_a_term_is_a_mean() {
+    // out = top + x (x: the token's value, ints), as a two-term placement:
+    // int + int is an int, int + a float mean a float.
+    let mut m = max_model(false);
+    let top = m.meta.output.clone();
+    let x = m.meta.sops[1].clone();
+    let mut sum = placement(
+        "sum",
+        Encoding::Numerical,
+        vec![A, X],
+        (0..10)
+            .map(|i| json!(i))
+            .chain((0..10).map(|i| json!(f64::from(i))))
+            .collect(),
+    );
+    sum.coefs = vec![1.0, 1.0];
+    sum.sublayer = "mlp".to_string();
+    sum.layer = Some(0);
+    let (w_u, b_u) = unembedding(&sum, 5);
+    m.w_u = w_u;
+    m.b_u = b_u;
+    m.meta.output = sum.clone();
+    m.meta.sops = vec![top, x, sum];
+    m.validate().unwrap();
+    assert_eq!(m.kind_heads(), vec![(0, 0)]);
+    let out = m.run(&[ints(&[1, 3]), ints(&[3, 3])]).unwrap();
+    assert_eq!(out[0], ints(&[4, 6]));
+    assert_eq!(out[1], vec![Value::Float(6.0); 2]);
+    // A term without twins (x) asks no head.
+    m.meta.sops[0].values.retain(|v| v.is_i64());
+    assert!(m.kind_heads().is_empty());
 }
 
 // ---------------------------------------------------------------------------
