@@ -31,8 +31,9 @@ pub struct Dims {
     pub cat: Option<(Vec<usize>, Vec<Value>)>,
     /// The number, when the s-op has a numerical form of its own.
     pub num: Option<Lin>,
-    /// Where a width's head writes `1/(w+1)` for its decoder.
-    pub scratch: Option<usize>,
+    /// Where a width's heads write `1/(w+1)` for their decoders (one per
+    /// inclusion-exclusion part).
+    pub scratch: Vec<usize>,
 }
 
 /// A head in compact form: sparse rows of Q, K, V and O.
@@ -229,7 +230,16 @@ impl<'a> Builder<'a> {
             }
             if matches!(self.graph.op(id), Op::SelectorWidth(_) | Op::Length) {
                 // The head writes 1/(w+1) here; the MLP decodes it.
-                d.scratch = Some(self.alloc(format!("{label}:scratch")));
+                let parts = self.plan.width_parts.get(&id).map_or(1, Vec::len);
+                for i in 0..parts {
+                    let tag = if parts == 1 {
+                        String::new()
+                    } else {
+                        format!("{}", i + 1)
+                    };
+                    let dim = self.alloc(format!("{label}:scratch{tag}"));
+                    d.scratch.push(dim);
+                }
             }
             self.dims.insert(id, d);
             if let Op::Map { .. } = self.graph.op(id)
@@ -364,10 +374,10 @@ impl<'a> Builder<'a> {
         Ok(out)
     }
 
-    pub fn scratch(&self, id: NodeId) -> Result<usize, Diag> {
+    pub fn scratch(&self, id: NodeId, part: usize) -> Result<usize, Diag> {
         self.dims
             .get(&id)
-            .and_then(|d| d.scratch)
+            .and_then(|d| d.scratch.get(part).copied())
             .ok_or_else(|| self.internal(id, "has no scratch dim"))
     }
 

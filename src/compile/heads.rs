@@ -124,6 +124,81 @@ impl Builder<'_> {
         Ok(())
     }
 
+    /// A width head: BOS and every selected key share the attention, BOS
+    /// alone carries 1, so the head writes `1/(w+1)` into the part's
+    /// scratch dim.
+    fn width_head(&mut self, id: NodeId, part: usize, terms: &[Term]) -> Result<Head, Diag> {
+        let mut head = Head::default();
+        let full = self.qk(terms, &mut head)?;
+        let scratch = self.scratch(id, part)?;
+        for r in head.q.iter_mut().chain(head.k.iter_mut()) {
+            r.1 += 1;
+        }
+        head.width += 1;
+        self.bos_value(&mut head, &[(0, 1.0)], 1);
+        head.o.push((0, scratch, 1.0));
+        // BOS scores like a selected key.
+        self.bos_rows(&mut head, full, full);
+        self.bos[scratch] = 1.0;
+        head.margin = if terms.is_empty() {
+            f32::INFINITY
+        } else {
+            ATTN_C
+        };
+        Ok(head)
+    }
+
+    /// The score rows of an equality between a numerical query `q` and a
+    /// categorical key `k`: `λ(2qk - k²)`, which is `λq²` for a key equal
+    /// to the query and at least `λδ²` less for any other (δ: the smallest
+    /// gap between a reachable query and a key value), with `λ = C/δ²`.
+    /// The plan only uses it where some key always matches, so BOS scores
+    /// `-C/2`, below every match (`λq² >= 0`). Returns the largest score
+    /// the BOS query could give a real key (for its own BOS score) and the
+    /// BOS score of real queries.
+    fn qk_numeq(&self, t: &Term, head: &mut Head) -> Result<(f32, f32), Diag> {
+        let (kd, kv) = self.cat(t.keys[0])?;
+        let q = self.num(t.queries[0])?;
+        let keys: Vec<f64> = kv.iter().filter_map(Value::as_f64).collect();
+        let queries: Vec<f64> = self
+            .values(t.queries[0])
+            .iter()
+            .filter_map(Value::as_f64)
+            .collect();
+        let mut delta = f64::INFINITY;
+        for x in &queries {
+            for k in &keys {
+                let d = (x - k).abs();
+                if d > 0.0 {
+                    delta = delta.min(d);
+                }
+            }
+        }
+        if !delta.is_finite() {
+            delta = 1.0;
+        }
+        let lambda = f64::from(ATTN_C) / (delta * delta);
+        let base = head.width;
+        head.width += 2;
+        for (dim, v) in kd.iter().zip(&kv) {
+            let a = v.as_f64().unwrap_or(0.0);
+            head.k.push((*dim, base, a as f32));
+            head.k.push((*dim, base + 1, (-a * a) as f32));
+        }
+        for (dim, c) in &q {
+            head.q
+                .push((*dim, base, (2.0 * lambda * f64::from(*c)) as f32));
+        }
+        head.q.push((self.one, base + 1, lambda as f32));
+        // What the BOS query scores on each key value.
+        let qb: f64 = q.iter().map(|(d, c)| f64::from(self.bos[*d] * c)).sum();
+        let top = keys
+            .iter()
+            .map(|a| lambda * (2.0 * qb * a - a * a))
+            .fold(0.0f64, f64::max);
+        Ok((top as f32 + ATTN_C, -ATTN_C / 2.0))
+    }
+
     pub fn attention(&mut self, id: NodeId, layer: usize) -> Result<(), Diag> {
         let mut head = Head::default();
         match self.graph.op(id).clone() {
@@ -133,7 +208,13 @@ impl Builder<'_> {
                 default,
             } => {
                 let terms = &self.plan.terms[&sel];
-                let full = self.qk(terms, &mut head)?;
+                let numeq = terms.len() == 1 && terms[0].numeq;
+                let (full, bos_score) = if numeq {
+                    self.qk_numeq(&terms[0], &mut head)?
+                } else {
+                    let full = self.qk(terms, &mut head)?;
+                    (full, full - ATTN_C / 2.0)
+                };
                 if self.plan.numerical.contains(&id) {
                     let od = match self.dims.get(&id).and_then(|d| d.num.as_deref()) {
                         Some([(dim, _)]) => *dim,
@@ -197,34 +278,23 @@ impl Builder<'_> {
                 }
                 head.width += v_width;
                 // The BOS score sits half-way below a full match.
-                self.bos_rows(&mut head, full - ATTN_C / 2.0, full);
+                self.bos_rows(&mut head, bos_score, full);
                 head.margin = ATTN_C / 2.0;
             }
             op @ (Op::SelectorWidth(_) | Op::Length) => {
                 // Length: no selector at all; every key (BOS included) scores
-                // the same, so BOS gets 1/(n+1).
-                let terms: Vec<Term> = match &op {
-                    Op::SelectorWidth(sel) => self.plan.terms[sel].clone(),
-                    _ => Vec::new(),
+                // the same, so BOS gets 1/(n+1). A width by
+                // inclusion-exclusion has one head per part.
+                let parts: Vec<Vec<Term>> = match (&op, self.plan.width_parts.get(&id)) {
+                    (_, Some(parts)) => parts.iter().map(|w| w.terms.clone()).collect(),
+                    (Op::SelectorWidth(sel), None) => vec![self.plan.terms[sel].clone()],
+                    _ => vec![Vec::new()],
                 };
-                let full = self.qk(&terms, &mut head)?;
-                let scratch = self.scratch(id)?;
-                // Value: 1 at BOS only, so the head writes 1/(w+1).
-                for r in head.q.iter_mut().chain(head.k.iter_mut()) {
-                    r.1 += 1;
+                for (i, terms) in parts.iter().enumerate() {
+                    let head = self.width_head(id, i, terms)?;
+                    self.heads[layer].push((id, head));
                 }
-                head.width += 1;
-                self.bos_value(&mut head, &[(0, 1.0)], 1);
-                head.o.push((0, scratch, 1.0));
-                // BOS scores like a selected key: every selected key and BOS
-                // share the attention equally.
-                self.bos_rows(&mut head, full, full);
-                self.bos[scratch] = 1.0;
-                head.margin = if terms.is_empty() {
-                    f32::INFINITY
-                } else {
-                    ATTN_C
-                };
+                return Ok(());
             }
             _ => return Err(self.internal(id, "is neither an aggregate nor a width")),
         }

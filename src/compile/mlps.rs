@@ -272,17 +272,32 @@ impl Builder<'_> {
             },
             Op::SelectorWidth(_) | Op::Length => {
                 let n = self.opts.max_len;
-                let scratch = self.scratch(id)?;
-                let lo = usize::from(matches!(self.graph.op(id), Op::Length));
-                let points: Vec<Point> = (lo..=n)
-                    .map(|w| {
-                        (
-                            1.0 / (w as f64 + 1.0),
-                            self.outputs(id, &Value::Int(w as i64)),
-                        )
-                    })
-                    .collect();
-                self.discretise(id, layer, &vec![(scratch, 1.0)], points)
+                let parts: Vec<(f32, bool)> = match self.plan.width_parts.get(&id) {
+                    Some(parts) => parts.iter().map(|w| (w.sign, w.terms.is_empty())).collect(),
+                    None => vec![(1.0, matches!(self.graph.op(id), Op::Length))],
+                };
+                let single = parts.len() == 1 && parts[0].0 == 1.0;
+                for (i, (sign, every_key)) in parts.into_iter().enumerate() {
+                    let scratch = self.scratch(id, i)?;
+                    // A part that selects every key counts at least one.
+                    let lo = usize::from(every_key);
+                    let own = match self.dims.get(&id).and_then(|d| d.num.as_deref()) {
+                        Some([(dim, _)]) => Some(*dim),
+                        _ => None,
+                    };
+                    let points: Vec<Point> = (lo..=n)
+                        .map(|w| {
+                            let out = if single {
+                                self.outputs(id, &Value::Int(w as i64))
+                            } else {
+                                own.map(|d| vec![(d, sign * w as f32)]).unwrap_or_default()
+                            };
+                            (1.0 / (w as f64 + 1.0), out)
+                        })
+                        .collect();
+                    self.discretise(id, layer, &vec![(scratch, 1.0)], points)?;
+                }
+                Ok(())
             }
             _ => Err(self.internal(id, "has no MLP")),
         }

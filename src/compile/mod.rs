@@ -191,7 +191,8 @@ pub fn compile(
     let (rewritten, target) = rewrite::rewrite(graph, &first_sets, target);
     let graph = &rewritten;
     let sets = valueset::infer(graph, &[target], &domain, false)?;
-    let ctx = plan::Ctx::new(graph, &sets, &[target]);
+    let mut ctx = plan::Ctx::new(graph, &sets, &[target]);
+    ctx.domain = Some(&domain);
     let plan = plan::plan(&ctx, target)?;
     let estimate = size::estimate(&ctx, &plan, opts);
     if estimate.params > opts.max_params {

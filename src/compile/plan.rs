@@ -19,8 +19,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::rewrite::is_affine;
 use super::sublayer::Sublayer;
-use super::valueset::ValueSet;
+use super::valueset::{Domain, ValueSet};
 use crate::diag::{Diag, codes};
+use crate::ir::Value;
 use crate::ir::expr::Expr;
 use crate::ir::{Graph, NodeId, Op};
 
@@ -65,7 +66,24 @@ pub struct Term {
     /// The selector subtrees this term evaluates (all their selects read
     /// their keys from `keys` and their queries from `queries`).
     pub trees: Vec<NodeId>,
+    /// An equality of a numerical query with a categorical key, scored
+    /// `2qk - k^2` (peaks where the key equals the query): the query is
+    /// read as a number, with no one-hot.
+    pub numeq: bool,
 }
+
+/// A selector width computed as a signed sum of the widths of
+/// conjunctions (inclusion-exclusion over `or`/`not`), each one head and
+/// one decoder, instead of a head over product one-hots.
+#[derive(Clone, Debug)]
+pub struct WidthPart {
+    pub sign: f32,
+    /// The conjuncts (none: every key).
+    pub terms: Vec<Term>,
+}
+
+/// Most conjunctions an inclusion-exclusion width may have.
+pub const MAX_WIDTH_PARTS: usize = 8;
 
 /// The leaves a select reads after folding: (key leaf, map applied to it,
 /// query leaf, map applied to it).
@@ -117,6 +135,8 @@ pub struct Plan {
     pub product_pos: Vec<Sublayer>,
     /// Maps folded into aggregates' value circuits: aggregate -> (leaf, f).
     pub value_fold: BTreeMap<NodeId, (NodeId, Expr)>,
+    /// Selector widths computed by inclusion-exclusion.
+    pub width_parts: BTreeMap<NodeId, Vec<WidthPart>>,
 }
 
 /// Affine maps over categorical leaves become linear combinations instead
@@ -130,6 +150,8 @@ pub struct Ctx<'a> {
     pub graph: &'a Graph,
     pub sets: &'a BTreeMap<NodeId, ValueSet>,
     pub numerical: BTreeSet<NodeId>,
+    /// What the value sets are for (per-length questions need it).
+    pub domain: Option<&'a Domain>,
 }
 
 impl<'a> Ctx<'a> {
@@ -158,7 +180,7 @@ impl<'a> Ctx<'a> {
                         && args.iter().all(numeric)
                         && numeric(&id)
                         && (args.iter().any(|a| numerical.contains(a))
-                            || (table > LINEAR_TABLE && table / 4 > out))
+                            || (args.len() > 1 && table > LINEAR_TABLE / 4 && table > 2 * out))
                 }
                 _ => false,
             };
@@ -170,6 +192,7 @@ impl<'a> Ctx<'a> {
             graph,
             sets,
             numerical,
+            domain: None,
         }
     }
 
@@ -325,6 +348,19 @@ fn terms(
     sel_maps: &mut BTreeMap<NodeId, SelMap>,
     products: &mut Vec<Product>,
 ) -> Result<Vec<Term>, Diag> {
+    terms_of(ctx, &[sel], sel, sel_maps, products)
+}
+
+/// [`terms`] of the conjunction of `roots` (`at` names the selector in
+/// diagnostics).
+fn terms_of(
+    ctx: &Ctx,
+    roots: &[NodeId],
+    at: NodeId,
+    sel_maps: &mut BTreeMap<NodeId, SelMap>,
+    products: &mut Vec<Product>,
+) -> Result<Vec<Term>, Diag> {
+    let _ = at;
     let graph = ctx.graph;
     let mut fold = |s: NodeId, keys: NodeId, queries: NodeId| -> (NodeId, NodeId) {
         let (kl, fk) = match foldable(ctx, keys) {
@@ -368,7 +404,7 @@ fn terms(
         }
     }
     let mut out: Vec<Term> = Vec::new();
-    let mut stack = vec![sel];
+    let mut stack: Vec<NodeId> = roots.iter().rev().copied().collect();
     while let Some(s) = stack.pop() {
         if let Op::SelAnd(a, b) = graph.op(s) {
             stack.push(*b);
@@ -427,10 +463,126 @@ fn terms(
                 key_product,
                 query_product,
                 trees: vec![s],
+                numeq: false,
             }),
         }
     }
     Ok(out)
+}
+
+/// A selector as a signed sum of conjunctions of literals (selects and
+/// `not` of selects), so that its width is the signed sum of theirs:
+/// `w(a or b) = w(a) + w(b) - w(a and b)`, `w(not a) = n - w(a)`. `None`
+/// beyond `MAX_WIDTH_PARTS` conjunctions.
+fn expand(graph: &Graph, sel: NodeId) -> Option<Vec<(f32, Vec<NodeId>)>> {
+    let out = match graph.op(sel) {
+        Op::Select { .. } => vec![(1.0, vec![sel])],
+        Op::SelNot(a) if matches!(graph.op(*a), Op::Select { .. }) => vec![(1.0, vec![sel])],
+        Op::SelNot(a) => {
+            let mut out = vec![(1.0, vec![])];
+            for (s, c) in expand(graph, *a)? {
+                out.push((-s, c));
+            }
+            out
+        }
+        Op::SelAnd(a, b) => {
+            let (ea, eb) = (expand(graph, *a)?, expand(graph, *b)?);
+            let mut out = Vec::new();
+            for (sa, ca) in &ea {
+                for (sb, cb) in &eb {
+                    let mut c = ca.clone();
+                    c.extend(cb.iter().copied().filter(|x| !ca.contains(x)));
+                    out.push((sa * sb, c));
+                }
+            }
+            out
+        }
+        Op::SelOr(a, b) => {
+            let mut out = expand(graph, *a)?;
+            out.extend(expand(graph, *b)?);
+            let both = graph_and(graph, *a, *b)?;
+            out.extend(both.into_iter().map(|(s, c)| (-s, c)));
+            out
+        }
+        _ => return None,
+    };
+    // Merge equal conjunctions; drop those that cancel.
+    let mut merged: Vec<(f32, Vec<NodeId>)> = Vec::new();
+    for (s, mut c) in out {
+        c.sort();
+        match merged.iter_mut().find(|(_, d)| *d == c) {
+            Some(m) => m.0 += s,
+            None => merged.push((s, c)),
+        }
+    }
+    merged.retain(|(s, _)| *s != 0.0);
+    (merged.len() <= MAX_WIDTH_PARTS).then_some(merged)
+}
+
+/// The expansion of `a and b` without a graph node for it.
+fn graph_and(graph: &Graph, a: NodeId, b: NodeId) -> Option<Vec<(f32, Vec<NodeId>)>> {
+    let (ea, eb) = (expand(graph, a)?, expand(graph, b)?);
+    let mut out = Vec::new();
+    for (sa, ca) in &ea {
+        for (sb, cb) in &eb {
+            let mut c = ca.clone();
+            c.extend(cb.iter().copied().filter(|x| !ca.contains(x)));
+            out.push((sa * sb, c));
+        }
+    }
+    Some(out)
+}
+
+/// Largest score an equality of a numerical query may reach, relative to
+/// its margin (float32 keeps the margin well above rounding below this).
+const NUMEQ_RANGE: f64 = 1e5;
+
+/// An aggregate's selector as one numerical-equality term, when it is a
+/// single `select(indices, q, ==)` whose query `q` is numerical and always
+/// the index of an existing position (so some key always matches, and BOS
+/// only needs to lose): no one-hot of `q` and no conversion MLP.
+fn numeq_term(
+    ctx: &Ctx,
+    sel: NodeId,
+    sel_maps: &mut BTreeMap<NodeId, SelMap>,
+) -> Option<Vec<Term>> {
+    let Op::Select {
+        keys,
+        queries,
+        cmp: crate::syntax::ast::CmpOp::Eq,
+    } = ctx.graph.op(sel)
+    else {
+        return None;
+    };
+    if !matches!(ctx.graph.op(*keys), Op::Indices) || !ctx.is_numerical(*queries) {
+        return None;
+    }
+    let domain = ctx.domain?;
+    let qv = ctx.sets.get(queries).and_then(ValueSet::values)?;
+    let top = qv
+        .iter()
+        .filter_map(Value::as_f64)
+        .fold(domain.max_len as f64, |m, x| m.max(x.abs()));
+    if top * top > NUMEQ_RANGE || !super::valueset::always_an_index(ctx.graph, *queries, domain) {
+        return None;
+    }
+    sel_maps.insert(
+        sel,
+        SelMap {
+            key_leaf: *keys,
+            fk: None,
+            query_leaf: *queries,
+            fq: None,
+        },
+    );
+    Some(vec![Term {
+        keys: vec![*keys],
+        queries: vec![*queries],
+        key_product: None,
+        query_product: None,
+        trees: vec![sel],
+        numeq: true,
+    }])
 }
 
 /// Build the plan for `target`.
@@ -516,22 +668,57 @@ pub fn plan(ctx: &Ctx, target: NodeId) -> Result<Plan, Diag> {
                     }
                     None => read(*values, !numeric, &mut p, &mut work),
                 }
-                let ts = terms(ctx, *sel, &mut p.sel_maps, &mut p.products)?;
+                let ts = match numeq_term(ctx, *sel, &mut p.sel_maps) {
+                    Some(ts) => ts,
+                    None => terms(ctx, *sel, &mut p.sel_maps, &mut p.products)?,
+                };
                 for t in &ts {
-                    for l in t.keys.iter().chain(&t.queries) {
+                    for l in &t.keys {
                         read(*l, true, &mut p, &mut work);
+                    }
+                    for l in &t.queries {
+                        read(*l, !t.numeq, &mut p, &mut work);
                     }
                 }
                 p.terms.insert(*sel, ts);
             }
             Op::SelectorWidth(sel) => {
-                let ts = terms(ctx, *sel, &mut p.sel_maps, &mut p.products)?;
-                for t in &ts {
-                    for l in t.keys.iter().chain(&t.queries) {
-                        read(*l, true, &mut p, &mut work);
+                let mut products = p.products.clone();
+                let ts = terms(ctx, *sel, &mut p.sel_maps, &mut products)?;
+                let needs_products = ts
+                    .iter()
+                    .any(|t| t.key_product.is_some() || t.query_product.is_some());
+                let parts = if needs_products {
+                    expand(graph, *sel)
+                } else {
+                    None
+                };
+                match parts {
+                    Some(parts) => {
+                        let mut built = Vec::with_capacity(parts.len());
+                        for (sign, lits) in parts {
+                            let terms =
+                                terms_of(ctx, &lits, *sel, &mut p.sel_maps, &mut p.products)?;
+                            for t in &terms {
+                                for l in t.keys.iter().chain(&t.queries) {
+                                    read(*l, true, &mut p, &mut work);
+                                }
+                            }
+                            built.push(WidthPart { sign, terms });
+                        }
+                        p.width_parts.insert(id, built);
+                        p.numerical.insert(id);
+                    }
+                    None => {
+                        p.products = products;
+                        for t in &ts {
+                            for l in t.keys.iter().chain(&t.queries) {
+                                read(*l, true, &mut p, &mut work);
+                            }
+                        }
+                        p.terms.insert(*sel, ts);
                     }
                 }
-                p.terms.insert(*sel, ts);
             }
             Op::Select { .. } | Op::SelAnd(..) | Op::SelOr(..) | Op::SelNot(_) => {}
         }
@@ -575,15 +762,18 @@ pub fn plan(ctx: &Ctx, target: NodeId) -> Result<Plan, Diag> {
 /// build their product one-hots (scheduled here, as early as possible).
 fn terms_ready(
     p: &mut Plan,
-    sel: NodeId,
+    terms: &[Term],
     avail: &dyn Fn(&Plan, NodeId, bool) -> Sublayer,
 ) -> Sublayer {
     let mut ready = Sublayer::EMBED;
-    for t in p.terms[&sel].clone() {
-        for (leaves, product) in [(&t.keys, t.key_product), (&t.queries, t.query_product)] {
+    for t in terms {
+        for (leaves, product, cat) in [
+            (&t.keys, t.key_product, true),
+            (&t.queries, t.query_product, !t.numeq),
+        ] {
             let leaves_ready = leaves
                 .iter()
-                .map(|l| avail(p, *l, true))
+                .map(|l| avail(p, *l, cat))
                 .max()
                 .unwrap_or(Sublayer::EMBED);
             match product {
@@ -643,10 +833,17 @@ fn schedule(graph: &Graph, p: &mut Plan) {
                     Some((leaf, _)) => avail(p, *leaf, true),
                     None => avail(p, *values, !p.numerical.contains(&id)),
                 };
-                ready = ready.max(terms_ready(p, *sel, &avail));
+                let ts = p.terms[sel].clone();
+                ready = ready.max(terms_ready(p, &ts, &avail));
                 ready.next_attn()
             }
-            Op::SelectorWidth(sel) => terms_ready(p, *sel, &avail).next_attn().next_mlp(),
+            Op::SelectorWidth(sel) => {
+                let ts: Vec<Term> = match p.width_parts.get(&id) {
+                    Some(parts) => parts.iter().flat_map(|w| w.terms.clone()).collect(),
+                    None => p.terms[sel].clone(),
+                };
+                terms_ready(p, &ts, &avail).next_attn().next_mlp()
+            }
             _ => continue,
         };
         p.pos.insert(id, pos);

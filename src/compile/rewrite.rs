@@ -7,14 +7,79 @@
 //! is exact (a difference of two means over different denominators is what
 //! the unrewritten form would have to tabulate). This is what makes
 //! `pair_balance` and the Dyck programs compile small and exact.
+//!
+//! **Lexicographic keys.** `select(k, k, <)` where `k = f(a, b)` orders
+//! pairs lexicographically (every `f(a1, _)` below every `f(a2, _)` or
+//! above, and one order of `b` for every `a`; e.g. `-hist + indices/100`)
+//! is `select(ra, ra, <) or (select(ra, ra, ==) and select(rb, rb, <))`
+//! over the ranks of `a` and `b`: the key needs one-hots of `a` and `b`
+//! (linear in N) instead of one of their product (quadratic).
 
 use std::collections::BTreeMap;
 
 use super::valueset::ValueSet;
-use crate::ir::expr::Expr;
+use crate::ir::expr::{Elem, Expr, Table};
 use crate::ir::value::Value;
 use crate::ir::{Graph, NodeId, Op};
-use crate::syntax::ast::{BinOp, UnOp};
+use crate::syntax::ast::{BinOp, CmpOp, UnOp};
+
+/// Product of value sets above which a lexicographic key is split.
+const LEXICOGRAPHIC_FROM: usize = 64;
+
+/// The ranks of `a`'s and `b`'s values when `f(a, b)` orders pairs
+/// lexicographically by (rank of a, rank of b), strictly; `None` if not.
+fn lexicographic(expr: &Expr, av: &[Value], bv: &[Value]) -> Option<(Vec<i64>, Vec<i64>)> {
+    let f = |a: &Value, b: &Value| expr.eval(&[a, b]).ok().and_then(|v| v.as_f64());
+    let mut table = Vec::with_capacity(av.len());
+    for a in av {
+        let row: Vec<f64> = bv.iter().map(|b| f(a, b)).collect::<Option<_>>()?;
+        table.push(row);
+    }
+    // b's order: by f(a0, b); the same strict order for every a.
+    let mut border: Vec<usize> = (0..bv.len()).collect();
+    border.sort_by(|x, y| table[0][*x].total_cmp(&table[0][*y]));
+    for row in &table {
+        if border.windows(2).any(|w| row[w[0]] >= row[w[1]]) {
+            return None;
+        }
+    }
+    // a's order: by interval; intervals disjoint.
+    let lo = |i: usize| table[i][border[0]];
+    let hi = |i: usize| table[i][*border.last().unwrap_or(&0)];
+    let mut aorder: Vec<usize> = (0..av.len()).collect();
+    aorder.sort_by(|x, y| lo(*x).total_cmp(&lo(*y)));
+    if aorder.windows(2).any(|w| hi(w[0]) >= lo(w[1])) {
+        return None;
+    }
+    let mut ra = vec![0i64; av.len()];
+    for (r, i) in aorder.iter().enumerate() {
+        ra[*i] = r as i64;
+    }
+    let mut rb = vec![0i64; bv.len()];
+    for (r, i) in border.iter().enumerate() {
+        rb[*i] = r as i64;
+    }
+    Some((ra, rb))
+}
+
+/// `rank(x)` as a map node over `x` (a dict from its values to ranks).
+fn rank_map(g: &mut Graph, x: NodeId, values: &[Value], ranks: &[i64]) -> NodeId {
+    let table = Table::dict(
+        values
+            .iter()
+            .zip(ranks)
+            .map(|(v, r)| (v.clone(), Elem::Atom(Value::Int(*r))))
+            .collect(),
+    );
+    let span = g.node(x).span;
+    g.add(
+        Op::Map {
+            expr: Expr::Index(std::sync::Arc::new(table), Box::new(Expr::Arg(0))),
+            args: vec![x],
+        },
+        span,
+    )
+}
 
 /// Whether `e` is affine in its arguments (sums, differences, products and
 /// quotients by constants, negation).
@@ -117,11 +182,57 @@ pub fn rewrite(
                 default: default.clone(),
             },
             Op::SelectorWidth(s) => Op::SelectorWidth(r(s)),
-            Op::Select { keys, queries, cmp } => Op::Select {
-                keys: r(keys),
-                queries: r(queries),
-                cmp: *cmp,
-            },
+            Op::Select { keys, queries, cmp } => {
+                let split = match graph.op(*keys) {
+                    Op::Map { expr, args }
+                        if keys == queries
+                            && args.len() == 2
+                            && matches!(cmp, CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge) =>
+                    {
+                        let av = sets.get(&args[0]).and_then(ValueSet::values);
+                        let bv = sets.get(&args[1]).and_then(ValueSet::values);
+                        match (av, bv) {
+                            (Some(av), Some(bv))
+                                if av.len().saturating_mul(bv.len()) > LEXICOGRAPHIC_FROM =>
+                            {
+                                lexicographic(expr, av, bv).map(|r| (args.clone(), av, bv, r))
+                            }
+                            _ => None,
+                        }
+                    }
+                    _ => None,
+                };
+                match split {
+                    Some((args, av, bv, (ra, rb))) => {
+                        let na = rank_map(&mut g, remap[&args[0]], av, &ra);
+                        let nb = rank_map(&mut g, remap[&args[1]], bv, &rb);
+                        let strict = match cmp {
+                            CmpOp::Lt | CmpOp::Le => CmpOp::Lt,
+                            _ => CmpOp::Gt,
+                        };
+                        let sel = |g: &mut Graph, k: NodeId, c: CmpOp| {
+                            g.add(
+                                Op::Select {
+                                    keys: k,
+                                    queries: k,
+                                    cmp: c,
+                                },
+                                node.span,
+                            )
+                        };
+                        let major = sel(&mut g, na, strict);
+                        let same = sel(&mut g, na, CmpOp::Eq);
+                        let minor = sel(&mut g, nb, *cmp);
+                        let tie = g.add(Op::SelAnd(same, minor), node.span);
+                        Op::SelOr(major, tie)
+                    }
+                    None => Op::Select {
+                        keys: r(keys),
+                        queries: r(queries),
+                        cmp: *cmp,
+                    },
+                }
+            }
             Op::SelAnd(a, b) => Op::SelAnd(r(a), r(b)),
             Op::SelOr(a, b) => Op::SelOr(r(a), r(b)),
             Op::SelNot(a) => Op::SelNot(r(a)),

@@ -111,11 +111,15 @@ pub fn estimate(ctx: &Ctx, plan: &Plan, opts: &Options) -> Estimate {
                 *units_at.entry(pos).or_default() += u;
             }
             Op::SelectorWidth(_) | Op::Length => {
-                dims += 1;
-                units += 2 * n + 3;
-                *units_at.entry(pos).or_default() += 2 * n + 3;
+                let parts = plan.width_parts.get(&id).map_or(1, Vec::len);
+                dims += parts;
+                units += parts * (2 * n + 3);
+                *units_at.entry(pos).or_default() += parts * (2 * n + 3);
                 if let Some(a) = pos.attn_of_layer() {
-                    *heads_at.entry(a).or_default() += 1;
+                    *heads_at.entry(a).or_default() += parts;
+                }
+                if parts > 1 {
+                    why.push(format!("{parts} heads by inclusion-exclusion"));
                 }
             }
             Op::Aggregate { sel, .. } => {
@@ -136,11 +140,14 @@ pub fn estimate(ctx: &Ctx, plan: &Plan, opts: &Options) -> Estimate {
             _ => {}
         }
         if let Op::SelectorWidth(sel) = op {
-            let mut width = 2;
-            for t in plan.terms.get(sel).into_iter().flatten() {
-                width += len(ctx, t.keys[0]);
+            let parts: Vec<&[super::plan::Term]> = match plan.width_parts.get(&id) {
+                Some(ps) => ps.iter().map(|w| w.terms.as_slice()).collect(),
+                None => plan.terms.get(sel).map(Vec::as_slice).into_iter().collect(),
+            };
+            for terms in parts {
+                let width = 2 + terms.iter().map(|t| len(ctx, t.keys[0])).sum::<usize>();
+                d_head = d_head.max(width);
             }
-            d_head = d_head.max(width);
         }
         costs.push(Cost {
             node: id,

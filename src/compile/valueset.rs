@@ -455,3 +455,124 @@ mod tests {
         }));
     }
 }
+
+/// Whether a selector never selects a query's own position, whatever the
+/// input (`select(x, x, <)` and anything `and`-ed with it).
+pub fn irreflexive(graph: &Graph, sel: NodeId) -> bool {
+    use crate::syntax::ast::CmpOp;
+    match graph.op(sel) {
+        Op::Select { keys, queries, cmp } => {
+            keys == queries && matches!(cmp, CmpOp::Lt | CmpOp::Gt | CmpOp::Ne)
+        }
+        Op::SelAnd(a, b) => irreflexive(graph, *a) || irreflexive(graph, *b),
+        Op::SelOr(a, b) => irreflexive(graph, *a) && irreflexive(graph, *b),
+        _ => false,
+    }
+}
+
+/// Whether a selector selects every key (`Some(true)`) or none
+/// (`Some(false)`) whatever the input: a select of two constants.
+pub fn constant_selector(graph: &Graph, sel: NodeId) -> Option<bool> {
+    match graph.op(sel) {
+        Op::Select { keys, queries, cmp } => match (graph.op(*keys), graph.op(*queries)) {
+            (Op::Const(k), Op::Const(q)) => crate::ir::value::compare(*cmp, k, q).ok(),
+            _ => None,
+        },
+        Op::SelAnd(a, b) => match (constant_selector(graph, *a), constant_selector(graph, *b)) {
+            (Some(false), _) | (_, Some(false)) => Some(false),
+            (Some(true), Some(true)) => Some(true),
+            _ => None,
+        },
+        Op::SelOr(a, b) => match (constant_selector(graph, *a), constant_selector(graph, *b)) {
+            (Some(true), _) | (_, Some(true)) => Some(true),
+            (Some(false), Some(false)) => Some(false),
+            _ => None,
+        },
+        Op::SelNot(a) => constant_selector(graph, *a).map(|x| !x),
+        _ => None,
+    }
+}
+
+/// The values `id` can take on inputs of exactly `len` tokens, when that
+/// is cheap to know (inputs, constants, maps of them, selector widths);
+/// `None` otherwise. Finer than [`infer`]: `length - indices - 1` is within
+/// `0..len` at every length, though over all lengths it ranges wider.
+pub fn at_length(
+    graph: &Graph,
+    id: NodeId,
+    len: usize,
+    domain: &Domain,
+    memo: &mut BTreeMap<NodeId, Option<Vec<Value>>>,
+) -> Option<Vec<Value>> {
+    if let Some(v) = memo.get(&id) {
+        return v.clone();
+    }
+    let out = match graph.op(id) {
+        Op::Tokens(kind) => domain
+            .vocab
+            .iter()
+            .map(|t| kind.convert(t).ok())
+            .collect::<Option<Vec<_>>>(),
+        Op::Indices => Some((0..len as i64).map(Value::Int).collect()),
+        Op::Length => Some(vec![Value::Int(len as i64)]),
+        Op::Const(v) => Some(vec![v.clone()]),
+        Op::SelectorWidth(sel) => Some(match constant_selector(graph, *sel) {
+            Some(true) => vec![Value::Int(len as i64)],
+            Some(false) => vec![Value::Int(0)],
+            None => {
+                let top = if irreflexive(graph, *sel) {
+                    len - 1
+                } else {
+                    len
+                };
+                (0..=top as i64).map(Value::Int).collect()
+            }
+        }),
+        Op::Map { expr, args } => {
+            let mut sets = Vec::with_capacity(args.len());
+            for a in args {
+                sets.push(at_length(graph, *a, len, domain, memo)?);
+            }
+            let product = sets
+                .iter()
+                .try_fold(1usize, |acc, s| acc.checked_mul(s.len()))?;
+            if product > 1 << 14 {
+                None
+            } else {
+                let refs: Vec<&[Value]> = sets.iter().map(Vec::as_slice).collect();
+                let mut vals = Vec::new();
+                let mut seen: HashSet<Value> = HashSet::new();
+                let mut failed = false;
+                for_each_combination(&refs, |combo| match expr.eval(combo) {
+                    Ok(v) => {
+                        if seen.insert(v.clone()) {
+                            vals.push(v);
+                        }
+                    }
+                    Err(_) => failed = true,
+                });
+                // A combination that fails may be one no input reaches: the
+                // values that do not fail are still all that is reachable.
+                let _ = failed;
+                Some(vals)
+            }
+        }
+        _ => None,
+    };
+    memo.insert(id, out.clone());
+    out
+}
+
+/// Whether `id`'s value at every position is the index of an existing
+/// position (`0 <= x < length`), on every input up to the max length.
+pub fn always_an_index(graph: &Graph, id: NodeId, domain: &Domain) -> bool {
+    (1..=domain.max_len).all(|len| {
+        let mut memo = BTreeMap::new();
+        at_length(graph, id, len, domain, &mut memo).is_some_and(|vals| {
+            vals.iter().all(|v| {
+                v.as_f64()
+                    .is_some_and(|x| x.fract() == 0.0 && x >= 0.0 && x < len as f64)
+            })
+        })
+    })
+}
