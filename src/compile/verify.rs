@@ -358,6 +358,7 @@ pub fn verify(
         max_len: model.meta.max_len,
     };
     let prepared = model.prepare();
+    let decoder = model.decoder();
     for chunk in all.chunks(BATCH) {
         let expected: Vec<Option<Vec<Value>>> = if causal {
             use rayon::prelude::*;
@@ -392,7 +393,7 @@ pub fn verify(
         let resids = prepared.forward(&ids);
         for ((input, exp), resid) in ok_inputs.iter().zip(ok_expected).zip(&resids) {
             report.checked += 1;
-            let got = model.decode(resid);
+            let got = decoder.decode(resid);
             if !same_seq(&exp, &got) {
                 report.mismatches += 1;
                 let shorter = report

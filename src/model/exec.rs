@@ -196,14 +196,48 @@ impl Model {
     /// # Panics
     /// As [`Model::decode`]; also if `mean` is shorter than the output.
     pub fn decode_with(&self, resid: &Array2<f32>, mean: Option<&[bool]>) -> Vec<Value> {
+        self.decoder().decode_with(resid, mean)
+    }
+
+    /// A decoder for many residuals of this model: the output's values are
+    /// read from `rasp.json` once.
+    pub fn decoder(&self) -> Decoder<'_> {
+        let out = &self.meta.output;
+        Decoder {
+            model: self,
+            snap: (out.encoding == Encoding::Numerical).then(|| Snap::new(&out.values)),
+            atoms: match out.encoding {
+                Encoding::Categorical => atoms(&out.values),
+                Encoding::Numerical => Vec::new(),
+            },
+        }
+    }
+}
+
+/// Decodes a model's output (see [`Model::decoder`]).
+pub struct Decoder<'m> {
+    model: &'m Model,
+    snap: Option<Snap>,
+    atoms: Vec<Value>,
+}
+
+impl Decoder<'_> {
+    /// [`Model::decode`].
+    pub fn decode(&self, resid: &Array2<f32>) -> Vec<Value> {
+        self.decode_with(resid, None)
+    }
+
+    /// [`Model::decode_with`].
+    pub fn decode_with(&self, resid: &Array2<f32>, mean: Option<&[bool]>) -> Vec<Value> {
         if resid.nrows() <= 1 {
             return Vec::new();
         }
-        let logits = self.logits_of(resid.slice(s![1.., ..]));
-        let out = &self.meta.output;
+        let model = self.model;
+        let logits = model.logits_of(resid.slice(s![1.., ..]));
+        let out = &model.meta.output;
         match out.encoding {
             Encoding::Categorical => {
-                let values = atoms(&out.values);
+                let values = &self.atoms;
                 assert!(
                     values.len() >= logits.ncols(),
                     "the output has {} values for {} logits",
@@ -222,7 +256,9 @@ impl Model {
                     "a numerical output needs two logits (+x, -x), not {}",
                     logits.ncols()
                 );
-                let snap = Snap::new(&out.values);
+                let Some(snap) = &self.snap else {
+                    unreachable!("a numerical output has a snap");
+                };
                 logits
                     .rows()
                     .into_iter()
@@ -235,7 +271,9 @@ impl Model {
             }
         }
     }
+}
 
+impl Model {
     /// The attention heads whose patterns decide a numerical output's type
     /// where its number is listed with several types (`1` and `1.0`), as
     /// `(layer, head)`: the output's own head when one head writes it;
@@ -383,8 +421,9 @@ impl Model {
         let prepared = self.prepare();
         let resids = prepared.forward(&ids);
         let heads = self.kind_heads();
+        let decoder = self.decoder();
         if heads.is_empty() {
-            return Ok(resids.par_iter().map(|r| self.decode(r)).collect());
+            return Ok(resids.par_iter().map(|r| decoder.decode(r)).collect());
         }
         // mean[s][i]: some head averaged several keys at position i + 1.
         let mut mean: Vec<Vec<bool>> = ids.iter().map(|s| vec![false; s.len() - 1]).collect();
@@ -409,7 +448,7 @@ impl Model {
         Ok(resids
             .par_iter()
             .zip(&mean)
-            .map(|(r, m)| self.decode_with(r, Some(m)))
+            .map(|(r, m)| decoder.decode_with(r, Some(m)))
             .collect())
     }
 }

@@ -187,3 +187,109 @@ fn values_too_close_for_float32_are_a_diagnostic() {
     );
     assert!(err.span.is_some(), "the diagnostic points at the s-op");
 }
+
+/// S-ops that show the same title are different s-ops: the compiler keys
+/// everything by node, and titles are made unique (`count#2`) in the
+/// residual labels and placements.
+#[test]
+fn sops_with_the_same_title_get_their_own_dims() {
+    let long = "aggregate(select(indices, indices, <), indicator(tokens == \"a\") + indicator(tokens == \"b\") + indicator(tokens == \"{}\"))";
+    let cases = [
+        // two calls of one library function
+        (
+            "res = indicator(contains(tokens, \"a\")) + indicator(contains(tokens, \"b\"));"
+                .to_string(),
+            "abcd",
+            5,
+        ),
+        // a local name used by two calls
+        (
+            "def g(x, c) { y = count(x, c); return y; }\nres = g(tokens, \"a\") - g(tokens, \"b\");"
+                .to_string(),
+            "abc",
+            5,
+        ),
+        // a user s-op named like the builtin `length`
+        (
+            "length = selector_width(select(tokens, \"a\", ==));\nres = length * 10 + selector_width(select(1, 1, ==));"
+                .to_string(),
+            "abc",
+            5,
+        ),
+        // two long unnamed expressions whose titles are cut at one place
+        (
+            format!(
+                "res = {} - {};",
+                long.replace("{}", "c"),
+                long.replace("{}", "d")
+            ),
+            "abcd",
+            4,
+        ),
+    ];
+    for (src, vocab, n) in cases {
+        let case = Case::new(&src, "res", vocab, n);
+        let (checked, _) = case.verify(Mode::Exhaustive);
+        assert!(checked > 0, "{src}");
+        let compiled = case.compile().expect("compiles");
+        let meta = &compiled.model.meta;
+        let mut names: Vec<&str> = meta.sops.iter().map(|p| p.name.as_str()).collect();
+        let all = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(
+            names.len(),
+            all,
+            "{src}: placement names are unique: {names:?}"
+        );
+        let mut labels = meta.residual.clone();
+        labels.sort();
+        labels.dedup();
+        assert_eq!(
+            labels.len(),
+            meta.residual.len(),
+            "{src}: residual labels are unique"
+        );
+    }
+}
+
+/// `rasp compile` checks the model before writing it; what it checked is
+/// in `rasp.json`.
+#[test]
+fn build_verifies_and_records_what_it_checked() {
+    let case = Case::new(
+        "res = selector_width(select(tokens, tokens, ==));",
+        "res",
+        "abc",
+        5,
+    );
+    let built = rasp::compile::build(
+        &case.session.graph,
+        &case.session.sources,
+        case.node,
+        &case.opts,
+        &Source::default(),
+        rasp::compile::Check::default(),
+    )
+    .expect("builds");
+    let v = built.model.meta.verified.as_ref().expect("recorded");
+    assert_eq!(v.mismatches, 0);
+    assert!(v.inputs > 0 && v.exhaustive, "{v:?}");
+    // A program that fails on most inputs is refused with a diagnostic.
+    let case = Case::new(
+        "res = aggregate(select(indices, indices, <=), tokens == \"a\");",
+        "res",
+        "ab",
+        3,
+    );
+    let err = rasp::compile::build(
+        &case.session.graph,
+        &case.session.sources,
+        case.node,
+        &case.opts,
+        &Source::default(),
+        rasp::compile::Check::default(),
+    )
+    .expect_err("mostly rejected inputs");
+    assert_eq!(err.code, "rasp::verify::vacuous", "{}", err.render_plain());
+}
