@@ -163,8 +163,9 @@ pub fn assemble(
         sops.push(p);
     }
     // The output: its number when the plan reads it as one.
-    let prefer_num = b.plan.need_num.contains(&target) && !b.plan.need_cat.contains(&target)
-        || b.plan.numerical.contains(&target);
+    let prefer_num = graph.hint(target) != Some(crate::ir::Hint::Categorical)
+        && (b.plan.need_num.contains(&target) && !b.plan.need_cat.contains(&target)
+            || b.plan.numerical.contains(&target));
     let output = b
         .dims
         .get(&target)

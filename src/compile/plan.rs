@@ -21,9 +21,9 @@ use super::rewrite::is_affine;
 use super::sublayer::Sublayer;
 use super::valueset::{Domain, ValueSet};
 use crate::diag::{Diag, codes};
-use crate::ir::Value;
 use crate::ir::expr::Expr;
 use crate::ir::{Graph, NodeId, Op};
+use crate::ir::{Hint, Value};
 
 /// Largest table a fused map may have (product of its leaves' value sets).
 pub const FUSE_LIMIT: usize = 4096;
@@ -166,7 +166,14 @@ impl<'a> Ctx<'a> {
         let mut numerical = BTreeSet::new();
         let numeric = |id: &NodeId| sets.get(id).is_some_and(ValueSet::is_numeric);
         for id in graph.ancestors(targets) {
+            let hint = graph.hint(id);
             let yes = match graph.op(id) {
+                // A categorical mean is still a mean (then converted).
+                Op::Map { .. } if hint == Some(Hint::Categorical) => false,
+                Op::Aggregate { values, .. } if hint == Some(Hint::Numerical) => sets
+                    .get(values)
+                    .and_then(ValueSet::values)
+                    .is_some_and(|v| !v.is_empty() && v.iter().all(Value::is_number)),
                 Op::Aggregate { values, .. } => numeric(values),
                 Op::Map { expr, args } => {
                     let table = args
@@ -179,7 +186,8 @@ impl<'a> Ctx<'a> {
                         && !args.is_empty()
                         && args.iter().all(numeric)
                         && numeric(&id)
-                        && (args.iter().any(|a| numerical.contains(a))
+                        && (hint == Some(Hint::Numerical)
+                            || args.iter().any(|a| numerical.contains(a))
                             || (args.len() > 1 && table > LINEAR_TABLE / 4 && table > 2 * out))
                 }
                 _ => false,
@@ -603,11 +611,35 @@ pub fn plan(ctx: &Ctx, target: NodeId) -> Result<Plan, Diag> {
             ),
         ));
     }
-    // The output: a number when it is one (means, linear maps, counts),
-    // else a one-hot.
-    let numeric_target = ctx.is_numerical(target)
-        || (matches!(graph.op(target), Op::SelectorWidth(_) | Op::Length)
-            && sets.get(&target).is_some_and(ValueSet::is_numeric));
+    // Encodings asked for must be possible.
+    for id in graph.ancestors(&[target]) {
+        if graph.hint(id) == Some(Hint::Numerical)
+            && !sets
+                .get(&id)
+                .is_some_and(|v| v.values().is_none_or(|v| v.iter().all(Value::is_number)))
+        {
+            let d = Diag::error(
+                codes::COMPILE_UNSUPPORTED,
+                format!(
+                    "`{}` is marked numerical, but its values are not all numbers",
+                    graph.label(id)
+                ),
+            )
+            .help("only s-ops of numbers (or bools) can be held as one number");
+            return Err(match graph.node(id).span {
+                Some(s) => d.at(s).label("marked numerical"),
+                None => d,
+            });
+        }
+    }
+    // The output: a number when it is one (means, linear maps, counts,
+    // what is marked numerical), else a one-hot.
+    let hint = graph.hint(target);
+    let numeric_values = sets.get(&target).is_some_and(ValueSet::is_numeric);
+    let numeric_target = hint != Some(Hint::Categorical)
+        && (ctx.is_numerical(target)
+            || (matches!(graph.op(target), Op::SelectorWidth(_) | Op::Length) && numeric_values)
+            || (hint == Some(Hint::Numerical) && numeric_values));
     if numeric_target {
         p.need_num.insert(target);
     } else {
@@ -726,6 +758,9 @@ pub fn plan(ctx: &Ctx, target: NodeId) -> Result<Plan, Diag> {
     for id in graph.ancestors(&[target]) {
         if matches!(graph.op(id), Op::Map { .. }) && !p.nodes.contains(&id) {
             p.fused_away.push(id);
+        }
+        if graph.hint(id) == Some(Hint::Categorical) && p.nodes.contains(&id) {
+            p.need_cat.insert(id);
         }
     }
     // Value sets must be finite wherever a table or one-hot is needed.

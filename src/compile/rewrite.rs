@@ -242,6 +242,9 @@ pub fn rewrite(
         for n in &node.names {
             g.name(new, n);
         }
+        if let Some(h) = node.hint {
+            g.set_hint(new, h);
+        }
         remap.insert(id, new);
     }
     (g, remap[&target])

@@ -934,6 +934,21 @@ impl Session {
                     )),
                 }
             }
+            Func::Hint(hint) => {
+                if args.len() != 1 {
+                    return Err(arity_diag(hint.name(), "1", args.len(), span));
+                }
+                match &args[0] {
+                    MVal::Sop(id) => {
+                        self.graph.set_hint(*id, *hint);
+                        Ok(MVal::Sop(*id))
+                    }
+                    other => Err(type_err(
+                        format!("{} expects an s-op, got {}", hint.name(), other.kind_name()),
+                        arg_exprs.first().map_or(span, |e| e.span),
+                    )),
+                }
+            }
             Func::User(f) => {
                 if args.len() != f.params.len() {
                     return Err(Diag::error(

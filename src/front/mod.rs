@@ -207,6 +207,10 @@ impl Session {
             .set("False", MVal::Atom(Value::Bool(false)));
         base.borrow_mut()
             .set("selector_width", MVal::Func(Rc::new(Func::SelectorWidth)));
+        for hint in [crate::ir::Hint::Numerical, crate::ir::Hint::Categorical] {
+            base.borrow_mut()
+                .set(hint.name(), MVal::Func(Rc::new(Func::Hint(hint))));
+        }
         let file = s.sources.add("rasplib", PRELUDE);
         let (stmts, parse_diags) = syntax::parse_program(PRELUDE, file);
         debug_assert!(parse_diags.is_empty(), "prelude parses: {parse_diags:?}");

@@ -64,6 +64,9 @@ pub enum Func {
     User(UserFunc),
     /// `selector_width`, an IR primitive exposed as a library function.
     SelectorWidth,
+    /// `numerical(x)` / `categorical(x)`: `x` itself, with an encoding
+    /// asked of the compiler.
+    Hint(crate::ir::Hint),
 }
 
 #[derive(Debug)]
@@ -83,12 +86,14 @@ impl Func {
         match self {
             Func::User(f) => &f.name,
             Func::SelectorWidth => "selector_width",
+            Func::Hint(h) => h.name(),
         }
     }
     pub fn params(&self) -> Vec<String> {
         match self {
             Func::User(f) => f.params.iter().map(|p| p.name.clone()).collect(),
             Func::SelectorWidth => vec!["sel".into()],
+            Func::Hint(_) => vec!["sop".into()],
         }
     }
 }

@@ -156,6 +156,26 @@ impl Op {
     }
 }
 
+/// An encoding the user asked the compiler for (`numerical(x)`,
+/// `categorical(x)`, as in tracr). The interpreter ignores it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Hint {
+    /// One residual dim holding the number.
+    Numerical,
+    /// One residual dim per value (a one-hot).
+    Categorical,
+}
+
+impl Hint {
+    /// The library function that sets it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Hint::Numerical => "numerical",
+            Hint::Categorical => "categorical",
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Node {
     pub op: Op,
@@ -163,6 +183,8 @@ pub struct Node {
     pub names: Vec<Arc<str>>,
     /// Where the node was first created.
     pub span: Option<Span>,
+    /// The encoding asked for, if any (the last request wins).
+    pub hint: Option<Hint>,
 }
 
 /// The hash-consed DAG.
@@ -200,6 +222,7 @@ impl Graph {
             op,
             names: Vec::new(),
             span,
+            hint: None,
         });
         id
     }
@@ -221,6 +244,15 @@ impl Graph {
             .iter()
             .enumerate()
             .map(|(i, n)| (NodeId(i as u32), n))
+    }
+
+    /// Ask the compiler for an encoding of `id`.
+    pub fn set_hint(&mut self, id: NodeId, hint: Hint) {
+        self.nodes[id.index()].hint = Some(hint);
+    }
+
+    pub fn hint(&self, id: NodeId) -> Option<Hint> {
+        self.nodes[id.index()].hint
     }
 
     /// Record a user name for a node (first name wins for display).

@@ -737,7 +737,7 @@ fn origin(f: &front::Func) -> String {
     match f {
         front::Func::User(u) if u.origin.starts_with("<repl") => "console".to_string(),
         front::Func::User(u) => u.origin.to_string(),
-        front::Func::SelectorWidth => "rasplib".to_string(),
+        front::Func::SelectorWidth | front::Func::Hint(_) => "rasplib".to_string(),
     }
 }
 

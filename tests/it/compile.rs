@@ -293,3 +293,40 @@ fn build_verifies_and_records_what_it_checked() {
     .expect_err("mostly rejected inputs");
     assert_eq!(err.code, "rasp::verify::vacuous", "{}", err.render_plain());
 }
+
+/// `numerical(x)` and `categorical(x)` choose how `x` is held; every
+/// choice verifies, and one that cannot be honoured is a diagnostic.
+#[test]
+fn encodings_asked_for_are_honoured() {
+    use rasp::model::Encoding;
+    for (sop, want) in [
+        ("frac", Encoding::Numerical),
+        ("cfrac", Encoding::Categorical),
+        ("sw", Encoding::Numerical),
+        ("c2", Encoding::Categorical),
+        ("lin", Encoding::Numerical),
+        ("cl", Encoding::Categorical),
+        ("bmean", Encoding::Numerical),
+    ] {
+        let case = Case::new("hints.rasp", sop, "ab", 5);
+        let (checked, _) = case.verify(Mode::Exhaustive);
+        assert_eq!(checked, 62, "{sop}");
+        let compiled = case.compile().expect("compiles");
+        let out = &compiled.model.meta.output;
+        let got = if out.encoding == Encoding::Numerical {
+            Encoding::Numerical
+        } else {
+            Encoding::Categorical
+        };
+        assert_eq!(got, want, "{sop}: {out:?}");
+    }
+    let err = Case::new("res = numerical(tokens);", "res", "ab", 3)
+        .compile()
+        .expect_err("strings cannot be one number");
+    assert_eq!(
+        err.code,
+        "rasp::compile::unsupported",
+        "{}",
+        err.render_plain()
+    );
+}

@@ -41,16 +41,19 @@ fn read(rel: &str) -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).expect(rel)
 }
 
-/// The library's public names, from the prelude.
+/// The library's public names, as the front end defines them (builtins
+/// such as `selector_width` and `numerical`, and the prelude's).
 fn library() -> Vec<String> {
-    let mut names = vec!["selector_width".to_string(), "full_s".to_string()];
-    for line in rasp::front::PRELUDE.lines() {
-        if let Some(rest) = line.trim().strip_prefix("def ")
-            && let Some(name) = rest.split('(').next()
-        {
-            names.push(name.trim().to_string());
-        }
-    }
+    let session = rasp::front::Session::new();
+    let mut names: Vec<String> = session
+        .library_names()
+        .iter()
+        .filter(|n| !n.starts_with("tokens_") && *n != "indices" && *n != "length")
+        .cloned()
+        .collect();
+    assert!(names.iter().any(|n| n == "selector_width"), "{names:?}");
+    assert!(names.iter().any(|n| n == "sort"), "{names:?}");
+    names.sort();
     names
 }
 

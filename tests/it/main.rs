@@ -9,6 +9,7 @@ mod draw;
 mod editors;
 mod errors;
 mod examples;
+mod genprog;
 mod model;
 mod pty;
 mod repl;

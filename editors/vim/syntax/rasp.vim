@@ -12,7 +12,7 @@ syn match raspForm "\<\(select\|aggregate\|range\|zip\|len\)("me=e-1
 syn keyword raspForm round indicator
 syn keyword raspBuiltin tokens indices length tokens_str tokens_int tokens_float tokens_bool tokens_asis
 syn keyword raspConstant True False
-syn keyword raspLibrary full_s selector_width has_focus count contains max min average load_from_location shift mark_last_instance mark_first_instance select_from_last select_from_first sort select_next_identical
+syn keyword raspLibrary full_s selector_width numerical categorical has_focus count contains max min average load_from_location shift mark_last_instance mark_first_instance select_from_last select_from_first sort select_next_identical
 syn match raspNumber "\<\d\+\(\.\d\+\)\=\>"
 syn region raspString start=+"+ end=+"+ oneline
 syn match raspOperator "==\|!=\|<=\|>=\|[<>+\-*/%^=]"
