@@ -246,6 +246,14 @@ pub fn compile(
         }
     }
     let mut compiled = assemble::assemble(b, graph, target, opts, source)?;
+    // The estimate is an upper bound; this check makes the limit hold even
+    // if it were not.
+    let params = explain::parameter_count(&compiled.model).0 as u64;
+    if params > opts.max_params {
+        let mut e = estimate.clone();
+        e.params = params;
+        return Err(size::too_big(graph, sources, &e, opts.max_params));
+    }
     compiled.graph = rewritten.clone();
     compiled.estimate = Some(estimate);
     Ok(compiled)

@@ -27,8 +27,65 @@ use crate::ir::{Hint, Value};
 
 /// Largest table a fused map may have (product of its leaves' value sets).
 pub const FUSE_LIMIT: usize = 4096;
-/// Largest number of categorical tuples a gated discretisation gates.
-pub const GATE_LIMIT: usize = 64;
+/// Most units a gated discretisation may have.
+pub const GATED_UNITS: usize = 1 << 14;
+
+/// The units a gated discretisation of `expr` over `leaves` (one of them
+/// numerical) needs: per tuple of categorical values, one constant unit and
+/// two per change of the output along the sorted numbers. `None` when that
+/// is too much work to count.
+pub fn gated_units(ctx: &Ctx, expr: &Expr, leaves: &[NodeId]) -> Option<usize> {
+    let slot = leaves.iter().position(|l| ctx.is_numerical(*l))?;
+    let xs = ctx.sets.get(&leaves[slot]).and_then(ValueSet::values)?;
+    let cats: Vec<&[Value]> = leaves
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != slot)
+        .map(|(_, l)| ctx.sets.get(l).and_then(ValueSet::values))
+        .collect::<Option<_>>()?;
+    let tuples = cats
+        .iter()
+        .try_fold(1usize, |a, c| a.checked_mul(c.len()))?;
+    if tuples.checked_mul(xs.len())? > 1 << 20 {
+        return None;
+    }
+    let mut order: Vec<&Value> = xs.iter().filter(|v| v.as_f64().is_some()).collect();
+    order.sort_by(|a, b| {
+        a.as_f64()
+            .unwrap_or(0.0)
+            .total_cmp(&b.as_f64().unwrap_or(0.0))
+    });
+    let sizes: Vec<usize> = cats.iter().map(|c| c.len()).collect();
+    let mut units = 0usize;
+    super::valueset::for_each_index(&sizes, |idx| {
+        let mut args: Vec<Value> = vec![Value::Int(0); leaves.len()];
+        let mut k = 0;
+        for (i, a) in args.iter_mut().enumerate() {
+            if i != slot {
+                *a = cats[k][idx[k]].clone();
+                k += 1;
+            }
+        }
+        let mut last: Option<Option<Value>> = None;
+        units += 1;
+        for x in &order {
+            args[slot] = (*x).clone();
+            let refs: Vec<&Value> = args.iter().collect();
+            let out = expr.eval(&refs).ok();
+            if let Some(prev) = &last
+                && !match (prev, &out) {
+                    (Some(a), Some(b)) => a.same(b),
+                    (None, None) => true,
+                    _ => false,
+                }
+            {
+                units += 2;
+            }
+            last = Some(out);
+        }
+    });
+    Some(units)
+}
 
 /// How a materialized map is computed.
 #[derive(Clone, Debug, PartialEq)]
@@ -276,7 +333,7 @@ fn fuse(ctx: &Ctx, id: NodeId) -> (Expr, Vec<NodeId>) {
                 [] => ctx.table_size(&cats) <= FUSE_LIMIT,
                 [x] => {
                     ctx.sets.get(x).and_then(ValueSet::len).is_some()
-                        && ctx.table_size(&cats) <= GATE_LIMIT
+                        && ctx.table_size(&cats) <= FUSE_LIMIT
                 }
                 _ => false,
             };
@@ -668,14 +725,9 @@ pub fn plan(ctx: &Ctx, target: NodeId) -> Result<Plan, Diag> {
                     MapMode::Linear
                 } else if n_num == 1 && leaves.len() == 1 {
                     MapMode::Discretise
-                } else if n_num == 1 && {
-                    let cats: Vec<NodeId> = leaves
-                        .iter()
-                        .copied()
-                        .filter(|l| !ctx.is_numerical(*l))
-                        .collect();
-                    ctx.table_size(&cats) <= GATE_LIMIT
-                } {
+                } else if n_num == 1
+                    && gated_units(ctx, &expr, &leaves).is_some_and(|u| u <= GATED_UNITS)
+                {
                     MapMode::Gated
                 } else {
                     MapMode::Table

@@ -58,10 +58,12 @@ pub fn estimate(ctx: &Ctx, plan: &Plan, opts: &Options) -> Estimate {
             .fused
             .get(&id)
             .is_some_and(|f| f.mode == MapMode::Linear);
-        if matches!(op, Op::Const(_)) || linear {
+        if matches!(op, Op::Const(_)) || (linear && !plan.conv_pos.contains_key(&id)) {
             continue;
         }
-        if plan.numerical.contains(&id) {
+        if linear {
+            // No dims of its own; only its conversion (below).
+        } else if plan.numerical.contains(&id) {
             dims += 1;
         } else if need_cat || matches!(op, Op::Aggregate { .. }) || !need_num {
             dims += values;
@@ -93,18 +95,9 @@ pub fn estimate(ctx: &Ctx, plan: &Plan, opts: &Options) -> Estimate {
                             .unwrap_or(usize::MAX)
                     }
                     MapMode::Discretise => 2 * len(ctx, f.leaves[0]) + 1,
-                    MapMode::Gated => f
-                        .leaves
-                        .iter()
-                        .map(|l| {
-                            if plan.numerical.contains(l) {
-                                2 * len(ctx, *l) + 1
-                            } else {
-                                len(ctx, *l)
-                            }
-                        })
-                        .try_fold(1usize, |a, b| a.checked_mul(b))
-                        .unwrap_or(usize::MAX),
+                    MapMode::Gated => {
+                        super::plan::gated_units(ctx, &f.expr, &f.leaves).unwrap_or(usize::MAX)
+                    }
                     MapMode::Linear => 0,
                 };
                 units = units.saturating_add(u);

@@ -80,9 +80,17 @@ pub fn value_order(a: &Value, b: &Value) -> std::cmp::Ordering {
     }
 }
 
+/// A sorted set; floats within a relative 1e-12 of each other are two
+/// roundings of one value (`i - (n - m)` and `i - n + m`) and kept once.
 fn finite(mut v: Vec<Value>) -> ValueSet {
     v.sort_by(value_order);
-    v.dedup_by(|a, b| a.same(b));
+    v.dedup_by(|b, a| {
+        a.same(b)
+            || match (&a, &b) {
+                (Value::Float(x), Value::Float(y)) => (x - y).abs() <= 1e-12 * x.abs().max(y.abs()),
+                _ => false,
+            }
+    });
     ValueSet::Finite(v)
 }
 
@@ -401,18 +409,7 @@ fn means(vals: &ValueSet, default: &Value, n: usize) -> ValueSet {
         }
         sums = next;
     }
-    let ValueSet::Finite(mut all) = finite(out) else {
-        unreachable!("finite() gives a finite set");
-    };
-    // Two roundings of one value are one value.
-    all.dedup_by(|b, a| {
-        matches!((&a, &b), (Value::Float(_), Value::Float(_)))
-            && match (a.as_f64(), b.as_f64()) {
-                (Some(x), Some(y)) => (x - y).abs() <= 1e-12 * x.abs().max(y.abs()),
-                _ => false,
-            }
-    });
-    ValueSet::Finite(all)
+    finite(out)
 }
 
 #[cfg(test)]
