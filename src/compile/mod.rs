@@ -27,6 +27,7 @@ mod heads;
 mod mlps;
 pub mod plan;
 pub mod rewrite;
+pub mod selectors;
 pub mod size;
 pub mod sublayer;
 pub mod valueset;

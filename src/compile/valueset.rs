@@ -412,47 +412,6 @@ fn means(vals: &ValueSet, default: &Value, n: usize) -> ValueSet {
     finite(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn floats_are_read_back_as_simple_fractions() {
-        let third = Value::Float(1.0 / 3.0);
-        assert_eq!(Ratio::of(&third), Ratio::new(1, 3));
-        assert_eq!(Ratio::of(&Value::Float(0.1)), Ratio::new(1, 10));
-        assert_eq!(Ratio::of(&Value::Int(-4)), Ratio::new(-4, 1));
-        assert_eq!(Ratio::of(&Value::Bool(true)), Ratio::new(1, 1));
-        assert_eq!(Ratio::of(&Value::Float(f64::NAN)), None);
-    }
-
-    #[test]
-    fn means_of_means_have_one_value_per_rational() {
-        // Means of {0, 1/3, 2/3}: 1/3 + 1/3 + 1/3 rounds differently from 1,
-        // but it is one value.
-        let vals = ValueSet::Finite(vec![
-            Value::Int(0),
-            Value::Float(1.0 / 3.0),
-            Value::Float(2.0 / 3.0),
-        ]);
-        let ValueSet::Finite(m) = means(&vals, &Value::Int(0), 3) else {
-            panic!("finite");
-        };
-        let floats: Vec<f64> = m.iter().filter_map(Value::as_f64).collect();
-        for w in floats.windows(2) {
-            assert!(
-                w[1] - w[0] > 1e-9 || w[1] == w[0],
-                "no two roundings of one value: {floats:?}"
-            );
-        }
-        // 0, 1/9, 2/9, ..., 2/3 (plus 1/6, 1/2 ... from pairs): all k/18.
-        assert!(m.iter().all(|x| {
-            let r = Ratio::of(x).expect("rational");
-            18 % r.q == 0
-        }));
-    }
-}
-
 /// Whether a selector never selects a query's own position, whatever the
 /// input (`select(x, x, <)` and anything `and`-ed with it).
 pub fn irreflexive(graph: &Graph, sel: NodeId) -> bool {
@@ -572,4 +531,45 @@ pub fn always_an_index(graph: &Graph, id: NodeId, domain: &Domain) -> bool {
             })
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_are_read_back_as_simple_fractions() {
+        let third = Value::Float(1.0 / 3.0);
+        assert_eq!(Ratio::of(&third), Ratio::new(1, 3));
+        assert_eq!(Ratio::of(&Value::Float(0.1)), Ratio::new(1, 10));
+        assert_eq!(Ratio::of(&Value::Int(-4)), Ratio::new(-4, 1));
+        assert_eq!(Ratio::of(&Value::Bool(true)), Ratio::new(1, 1));
+        assert_eq!(Ratio::of(&Value::Float(f64::NAN)), None);
+    }
+
+    #[test]
+    fn means_of_means_have_one_value_per_rational() {
+        // Means of {0, 1/3, 2/3}: 1/3 + 1/3 + 1/3 rounds differently from 1,
+        // but it is one value.
+        let vals = ValueSet::Finite(vec![
+            Value::Int(0),
+            Value::Float(1.0 / 3.0),
+            Value::Float(2.0 / 3.0),
+        ]);
+        let ValueSet::Finite(m) = means(&vals, &Value::Int(0), 3) else {
+            panic!("finite");
+        };
+        let floats: Vec<f64> = m.iter().filter_map(Value::as_f64).collect();
+        for w in floats.windows(2) {
+            assert!(
+                w[1] - w[0] > 1e-9 || w[1] == w[0],
+                "no two roundings of one value: {floats:?}"
+            );
+        }
+        // 0, 1/9, 2/9, ..., 2/3 (plus 1/6, 1/2 ... from pairs): all k/18.
+        assert!(m.iter().all(|x| {
+            let r = Ratio::of(x).expect("rational");
+            18 % r.q == 0
+        }));
+    }
 }
