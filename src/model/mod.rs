@@ -10,6 +10,7 @@
 //! holds BOS. The unembedding is [`unembedding`]; `docs/model-format.md`
 //! documents the files, the forward pass and the decoding rules.
 
+pub mod codec;
 pub mod exec;
 pub mod io;
 
