@@ -102,7 +102,7 @@ pub fn explain(graph: &Graph, sources: &SourceMap, c: &Compiled, extras: &Extras
             let _ = writeln!(
                 s,
                 "  {:<30}  {:>5} dims  {:>6} MLP units{why}",
-                c.title(cost.node),
+                cost.title(|n| c.title(n)),
                 cost.dims,
                 cost.units
             );

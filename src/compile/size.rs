@@ -20,6 +20,20 @@ pub struct Cost {
     pub units: usize,
     /// Why, in words (`a table over 21 x 20 values`).
     pub why: String,
+    /// The leaves of a product one-hot (which is no s-op of its own).
+    pub product_of: Vec<NodeId>,
+}
+
+impl Cost {
+    /// What the cost is of: the s-op, or `(a, b)` for a product one-hot.
+    pub fn title(&self, title: impl Fn(NodeId) -> String) -> String {
+        if self.product_of.is_empty() {
+            title(self.node)
+        } else {
+            let names: Vec<String> = self.product_of.iter().map(|n| title(*n)).collect();
+            format!("({})", names.join(", "))
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -147,6 +161,7 @@ pub fn estimate(ctx: &Ctx, plan: &Plan, opts: &Options) -> Estimate {
             dims,
             units,
             why: why.join(", "),
+            product_of: Vec::new(),
         });
     }
     for (i, p) in plan.products.iter().enumerate() {
@@ -168,6 +183,7 @@ pub fn estimate(ctx: &Ctx, plan: &Plan, opts: &Options) -> Estimate {
                 "a joint one-hot of {} values for a selector's `or`/`not`",
                 sizes.join(" x ")
             ),
+            product_of: p.leaves.clone(),
         });
     }
     let d_model = 2 + costs.iter().map(|c| c.dims).sum::<usize>();
@@ -206,7 +222,7 @@ pub fn too_big(graph: &Graph, sources: &SourceMap, e: &Estimate, limit: u64) -> 
     for c in e.costs.iter().take(3) {
         let mut what = format!(
             "`{}`: {} residual dims, {} MLP units",
-            interp::node_title(graph, sources, c.node),
+            c.title(|n| interp::node_title(graph, sources, n)),
             c.dims,
             c.units
         );

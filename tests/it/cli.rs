@@ -391,3 +391,61 @@ fn exec_prints_exactly_what_eval_prints() {
     let o = rasp(&["exec", dir.join("frac_false").to_str().unwrap(), "\"aab\""]);
     assert_eq!(stdout(&o), "frac(\"aab\") = [1, 1.0, 0.667] (floats)\n");
 }
+
+/// `rasp compile` verifies before writing and records it; `--no-verify`
+/// writes an unverified model and says so; a model over `--max-params` is
+/// refused before anything is written, naming what costs most.
+#[test]
+fn compile_verifies_records_and_respects_the_size_limit() {
+    let dir = std::env::temp_dir().join(format!("rasp-cli-compile-{}", std::process::id()));
+    let out = dir.join("m");
+    let out_s = out.to_string_lossy().into_owned();
+    let base = [
+        "compile",
+        "examples/paper.rasp",
+        "reverse",
+        "--vocab",
+        "abcde",
+        "--max-len",
+        "8",
+        "-o",
+        &out_s,
+    ];
+    let o = rasp(&base);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("0 mismatches"), "{}", stdout(&o));
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("rasp.json")).expect("rasp.json"))
+            .expect("json");
+    assert_eq!(meta["verified"]["mismatches"], 0);
+    assert!(meta["verified"]["inputs"].as_u64().unwrap_or(0) > 1000);
+    let o = rasp(&[&base[..], &["--no-verify"][..]].concat());
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("not verified (--no-verify)"));
+    let meta = std::fs::read_to_string(out.join("rasp.json")).expect("rasp.json");
+    assert!(
+        !meta.contains("\"verified\""),
+        "no record of a check that did not run"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let o = rasp(&[&base[..], &["--max-params", "1000"][..]].concat());
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("rasp::compile::size"), "{err}");
+    assert!(err.contains("over the limit of 1000"), "{err}");
+    assert!(!out.exists(), "nothing written");
+    let o = rasp(&[
+        "explain",
+        "examples/paper.rasp",
+        "reverse",
+        "--vocab",
+        "abcde",
+        "--max-len",
+        "8",
+        "--margins",
+    ]);
+    let text = stdout(&o);
+    assert!(text.contains("largest costs:"), "{text}");
+    assert!(text.contains("layer 1 head 0  reverse"), "{text}");
+    assert!(text.contains("layer 0 MLP     length"), "{text}");
+}
