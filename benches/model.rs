@@ -69,6 +69,7 @@ fn model(compiled: bool) -> Model {
         layer: None,
         heads: Vec::new(),
         coefs: Vec::new(),
+        cleared_in: None,
     };
     let blocks = (0..LAYERS)
         .map(|_| {

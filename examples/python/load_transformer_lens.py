@@ -23,7 +23,8 @@ What it does, for each input:
     3. decodes the output from the logits (docs/model-format.md:
        categorical argmax; numerical (logit0 - logit1) / 2, snapped to the
        output's values, the type decided by the attention pattern);
-    4. reads an intermediate s-op from `blocks.{l}.hook_resid_post` and the
+    4. reads an intermediate s-op from `blocks.{l}.hook_resid_mid` (written
+       by attention) or `hook_resid_post` (by an MLP) and the
        placement's dims;
     5. checks the logits against a plain numpy forward pass of the same
        weights (so a TransformerLens version that computes a different
@@ -287,7 +288,11 @@ def run_tl(model, meta, config, ids):
         cached(cache, [f"blocks.{l}.hook_resid_post", f"blocks.{l}.hook_out"])[0].double().cpu().numpy()
         for l in range(config["n_layers"])
     ]
-    return logits[0].double().cpu().numpy(), patterns, resid_post
+    resid_mid = [
+        cached(cache, [f"blocks.{l}.hook_resid_mid"])[0].double().cpu().numpy()
+        for l in range(config["n_layers"])
+    ]
+    return logits[0].double().cpu().numpy(), patterns, (resid_mid, resid_post)
 
 
 # ---------------------------------------------------------------------------
@@ -329,10 +334,13 @@ def main():
         ids = encode(meta, tokens)
         reference = reference_logits(weights, config, meta, ids)
         for label, model in models:
-            logits, patterns, resid_post = run_tl(model, meta, config, ids)
+            logits, patterns, (resid_mid, resid_post) = run_tl(model, meta, config, ids)
             output = decode_output(meta, logits, patterns)
+            # Read an s-op right after the sublayer that writes it: a later
+            # MLP may reuse its dims (its placement's `cleared_in`).
             layer = 0 if inner["layer"] is None else inner["layer"]
-            value = read_placement(inner, resid_post[layer])
+            after = resid_mid if inner["sublayer"] == "attn" else resid_post
+            value = read_placement(inner, after[layer])
             print(f"{json.dumps(tokens)} [{label}]: {meta['sop']} = {json.dumps(output)}; {inner['name']} = {json.dumps(value)}")
             # Processing may shift every logit of a position by the same
             # amount: compare the decodings, and the raw logits for "raw".

@@ -20,7 +20,13 @@ fn json(v: &Value) -> serde_json::Value {
 
 /// The placement of a node's dims: categorical when it has a one-hot (or a
 /// conversion to one), else numerical.
-fn placement(b: &Builder, id: NodeId, d: &Dims, prefer_num: bool) -> Option<Placement> {
+fn placement(
+    b: &Builder,
+    id: NodeId,
+    d: &Dims,
+    prefer_num: bool,
+    cleared_in: Option<usize>,
+) -> Option<Placement> {
     let pos = b.pos(id);
     let heads: Vec<usize> = b
         .heads
@@ -43,6 +49,7 @@ fn placement(b: &Builder, id: NodeId, d: &Dims, prefer_num: bool) -> Option<Plac
         layer: pos.layer(),
         heads,
         coefs: Vec::new(),
+        cleared_in,
     };
     let cat = d.cat.clone().or_else(|| b.conv.get(&id).cloned());
     match (&cat, &d.num) {
@@ -75,6 +82,7 @@ pub fn assemble(
     target: NodeId,
     opts: &Options,
     source: &Source,
+    cleared: &BTreeMap<NodeId, usize>,
 ) -> Result<Compiled, Diag> {
     let (w_e, w_pos) = b.embeddings()?;
     let d_model = b.labels.len();
@@ -156,7 +164,10 @@ pub fn assemble(
         if matches!(graph.op(*id), Op::Const(_)) {
             continue;
         }
-        let Some(p) = placement(&b, *id, &b.dims[id], false) else {
+        // A numerical s-op is placed by its number (its one-hot conversion
+        // comes a sublayer later).
+        let numerical = b.plan.numerical.contains(id);
+        let Some(p) = placement(&b, *id, &b.dims[id], numerical, cleared.get(id).copied()) else {
             continue;
         };
         placements.insert(*id, sops.len());
@@ -169,7 +180,7 @@ pub fn assemble(
     let output = b
         .dims
         .get(&target)
-        .and_then(|d| placement(&b, target, d, prefer_num))
+        .and_then(|d| placement(&b, target, d, prefer_num, None))
         .ok_or_else(|| b.internal(target, "has no residual dims"))?;
     if output.encoding == Encoding::Numerical && output.values.is_empty() {
         return Err(b.err_at(

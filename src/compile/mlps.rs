@@ -27,6 +27,11 @@ impl Builder<'_> {
         u
     }
 
+    /// [`Builder::gate`], for units built elsewhere.
+    pub fn gate_unit(&self, u: Unit) -> Unit {
+        self.gate(u)
+    }
+
     fn push_units(&mut self, layer: usize, units: Vec<Unit>) {
         let gated: Vec<Unit> = units.into_iter().map(|u| self.gate(u)).collect();
         self.mlps[layer].extend(gated);

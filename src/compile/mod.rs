@@ -26,6 +26,7 @@ pub mod explain;
 mod heads;
 mod mlps;
 pub mod plan;
+mod reclaim;
 pub mod rewrite;
 pub mod selectors;
 pub mod size;
@@ -246,7 +247,26 @@ pub fn compile(
             }
         }
     }
-    let mut compiled = assemble::assemble(b, graph, target, opts, source)?;
+    // Dead dims are zeroed and reused by later s-ops.
+    let logical: BTreeMap<NodeId, Vec<usize>> = b
+        .dims
+        .iter()
+        .map(|(id, d)| {
+            let mut dims: Vec<usize> = d.cat.iter().flat_map(|c| c.0.clone()).collect();
+            dims.extend(d.num.iter().flatten().map(|x| x.0));
+            dims.extend(b.conv.get(id).into_iter().flat_map(|c| c.0.clone()));
+            (*id, dims)
+        })
+        .collect();
+    let keep: std::collections::BTreeSet<usize> = logical
+        .get(&target)
+        .into_iter()
+        .flatten()
+        .copied()
+        .collect();
+    let reclaimed = reclaim::reclaim(&mut b, n_layers, &keep);
+    let cleared = reclaim::cleared_nodes(&logical, &reclaimed);
+    let mut compiled = assemble::assemble(b, graph, target, opts, source, &cleared)?;
     // The estimate is an upper bound; this check makes the limit hold even
     // if it were not.
     let params = explain::parameter_count(&compiled.model).0 as u64;

@@ -426,14 +426,24 @@ pub fn first_divergence(
     let graph = &compiled.graph;
     let model = &compiled.model;
     let ids = model.encode(input).ok()?;
-    let resid = model.forward(&[ids]).pop()?;
+    // Each s-op is read right after the sublayer that writes it (a later
+    // MLP may reuse its dims).
+    let trace = model.prepare().trace(&ids);
+    let at = |p: &crate::model::Placement| -> usize {
+        match (p.sublayer.as_str(), p.layer) {
+            ("attn", Some(l)) => 1 + 2 * l,
+            (_, Some(l)) => 2 + 2 * l,
+            _ => 0,
+        }
+    };
     let mut order: Vec<(&NodeId, &usize)> = compiled.placements.iter().collect();
     order.sort_by_key(|(n, _)| compiled.positions.get(n).copied());
     let nodes: Vec<NodeId> = order.iter().map(|(n, _)| **n).collect();
     let outs = expected(graph, input, &nodes, model.meta.causal)?;
     for ((_, idx), want) in order.iter().zip(outs) {
         let p = &model.meta.sops[**idx];
-        let got = model.read(&resid, p);
+        let resid = trace.get(at(p)).or(trace.last())?;
+        let got = model.read(resid, p);
         if !same_seq(&want, &got) {
             return Some(FirstDivergence {
                 name: p.name.clone(),

@@ -651,6 +651,34 @@ impl<'m> Prepared<'m> {
             .collect()
     }
 
+    /// The residual of one sequence after the embedding and after every
+    /// sublayer: `1 + 2 * n_layers` matrices (embedding, then layer 0's
+    /// attention, layer 0's MLP, ...). Where an s-op is read before a later
+    /// MLP reuses its dims (`Placement::cleared_in`).
+    pub fn trace(&self, ids: &[usize]) -> Vec<Array2<f32>> {
+        let m = self.model;
+        let batch = vec![ids.to_vec()];
+        let mut resid = self.forward_packed(&batch, 0).remove(0);
+        let pack = Packing {
+            spans: vec![(0, ids.len())],
+            pad: ids.iter().map(|t| *t == m.meta.pad_id).collect(),
+            longest: ids.len(),
+        };
+        let mut scratch = Scratch::default();
+        let mut out = vec![resid.clone()];
+        for layer in &self.layers {
+            if let Some(a) = &layer.attn {
+                self.attention(a, &mut resid, &pack, &mut scratch);
+            }
+            out.push(resid.clone());
+            if let Some(mlp) = &layer.mlp {
+                mlp_forward(mlp, &mut resid);
+            }
+            out.push(resid.clone());
+        }
+        out
+    }
+
     /// One thread's share: all sequences packed into one matrix of rows.
     fn forward_packed(&self, batch: &[Vec<usize>], layers: usize) -> Vec<Array2<f32>> {
         let m = self.model;

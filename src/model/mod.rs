@@ -130,6 +130,11 @@ pub struct Placement {
     /// `Σ coefs[i] · resid[dims[i]]`. Empty: one dim, weight 1.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub coefs: Vec<f32>,
+    /// The layer whose MLP zeroes (some of) these dims once nothing reads
+    /// them any more, so a later s-op can reuse them: read this s-op before
+    /// that MLP (after its own sublayer). Absent: it stays to the end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cleared_in: Option<usize>,
 }
 
 impl Placement {

@@ -330,3 +330,42 @@ fn encodings_asked_for_are_honoured() {
         err.render_plain()
     );
 }
+
+/// Dead dims are zeroed by an MLP and reused: the model stays exact, the
+/// reused dims are labelled with every owner, and the s-ops that lost
+/// their dims say where (and `verify` still reads them in time).
+#[test]
+fn dead_dims_are_reclaimed_exactly() {
+    let case = Case::new("sort_freq.rasp", "by_freq", "[1,2,3,4,5]", 8);
+    let compiled = case.compile().expect("compiles");
+    let meta = &compiled.model.meta;
+    assert!(
+        meta.residual.iter().any(|l| l.contains(" | ")),
+        "some dim has two owners: {:?}",
+        meta.residual
+    );
+    let cleared: Vec<&str> = meta
+        .sops
+        .iter()
+        .filter(|p| p.cleared_in.is_some())
+        .map(|p| p.name.as_str())
+        .collect();
+    assert!(!cleared.is_empty(), "some s-op's dims are reused");
+    assert!(
+        meta.output.cleared_in.is_none(),
+        "the output is never cleared"
+    );
+    case.verify(Mode::Auto {
+        samples: DEFAULT_SAMPLES,
+        seed: 3,
+    });
+    // Every placement reads correctly right after its own sublayer.
+    let input: Vec<Value> = [3, 1, 3, 2, 5, 3, 1]
+        .iter()
+        .map(|i| Value::Int(*i))
+        .collect();
+    assert!(
+        rasp::compile::verify::first_divergence(&case.session.sources, &compiled, &input).is_none(),
+        "no s-op differs"
+    );
+}

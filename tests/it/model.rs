@@ -34,6 +34,7 @@ fn placement(
         layer: None,
         heads: Vec::new(),
         coefs: Vec::new(),
+        cleared_in: None,
     }
 }
 

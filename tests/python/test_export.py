@@ -83,12 +83,14 @@ class Model:
 
     def forward(self, ids):
         """Residual after each layer ([n_layers + 1] of [pos, d_model]; [0]
-        is the embedding) and each layer's attention pattern [head, q, k]."""
+        is the embedding) and each layer's attention pattern [head, q, k].
+        self.mids holds the residual after each layer's attention."""
         c, w = self.cfg, self.w
         ids = np.asarray(ids)
         n = len(ids)
         x = w["embed.W_E"][ids] + w["pos_embed.W_pos"][:n]
         resids, patterns = [x], []
+        self.mids = []
         masked = np.zeros((n, n), dtype=bool)
         masked |= (ids == self.meta["pad_id"])[None, :]
         if c["attention_dir"] == "causal":
@@ -106,6 +108,7 @@ class Model:
             pattern /= pattern.sum(axis=-1, keepdims=True)
             z = np.einsum("hpq,hqe->hpe", pattern, v)
             x = x + np.einsum("hpe,hed->pd", z, w[a + "W_O"]) + w[a + "b_O"]
+            self.mids.append(x)
             if not c["attn_only"]:
                 hidden = np.maximum(x @ w[p + "W_in"] + w[p + "b_in"], 0.0)
                 x = x + hidden @ w[p + "W_out"] + w[p + "b_out"]
@@ -341,9 +344,16 @@ def run_case(rasp, work, res, case, seed):
         bad = None
         for t, w in zip(inputs, ref):
             resids, _ = model.forward(model.encode(t))
-            # The residual after the placement's own layer (TransformerLens
-            # blocks.{l}.hook_resid_post), or the embedding.
-            resid = resids[0 if p["layer"] is None else p["layer"] + 1]
+            # The residual right after the placement's own sublayer
+            # (TransformerLens blocks.{l}.hook_resid_mid for attention,
+            # hook_resid_post for an MLP), or the embedding: a later MLP may
+            # reuse its dims (cleared_in).
+            if p["layer"] is None:
+                resid = resids[0]
+            elif p["sublayer"] == "attn":
+                resid = model.mids[p["layer"]]
+            else:
+                resid = resids[p["layer"] + 1]
             got = read_placement(p, resid)
             exact = p["encoding"] == "categorical"
             if not (same_output(got, w) if exact else numeric_equal(got, w)):
