@@ -8,14 +8,13 @@
 //! the default) and `full` for a width (it shares the attention with every
 //! selected key, so the head writes `1/(w+1)`).
 
-use std::collections::BTreeMap;
-
 use super::ATTN_C;
 use super::builder::{Builder, Head};
-use super::plan::{self, Term};
+use super::plan::Term;
+use super::selectors::{Side, term_holds};
 use crate::diag::{Diag, codes};
-use crate::ir::value::{self, Value};
-use crate::ir::{Graph, NodeId, Op};
+use crate::ir::value::Value;
+use crate::ir::{NodeId, Op};
 
 impl Builder<'_> {
     /// The one-hot dims of a conjunct's key or query side, with the tuple of
@@ -301,53 +300,4 @@ impl Builder<'_> {
         self.heads[layer].push((id, head));
         Ok(())
     }
-}
-
-type SelMaps = BTreeMap<NodeId, plan::SelMap>;
-
-/// One side (keys or queries) of a conjunct: its leaves and one value each.
-#[derive(Clone, Copy)]
-struct Side<'a> {
-    leaves: &'a [NodeId],
-    values: &'a [Value],
-}
-
-impl Side<'_> {
-    fn get(&self, leaf: NodeId) -> Option<&Value> {
-        self.leaves
-            .iter()
-            .position(|l| *l == leaf)
-            .and_then(|i| self.values.get(i))
-    }
-}
-
-/// Whether a selector subtree holds for these key and query leaf values,
-/// applying the maps folded into each select.
-fn term_holds(graph: &Graph, maps: &SelMaps, trees: &[NodeId], k: &Side, q: &Side) -> bool {
-    fn apply(f: &Option<crate::ir::Expr>, v: Option<&Value>) -> Option<Value> {
-        let v = v?;
-        match f {
-            Some(e) => e.eval(&[v]).ok(),
-            None => Some(v.clone()),
-        }
-    }
-    fn eval(graph: &Graph, maps: &SelMaps, s: NodeId, k: &Side, q: &Side) -> bool {
-        match graph.op(s) {
-            Op::Select { cmp, .. } => {
-                let Some(m) = maps.get(&s) else { return false };
-                match (
-                    apply(&m.fk, k.get(m.key_leaf)),
-                    apply(&m.fq, q.get(m.query_leaf)),
-                ) {
-                    (Some(a), Some(b)) => value::compare(*cmp, &a, &b).unwrap_or(false),
-                    _ => false,
-                }
-            }
-            Op::SelAnd(a, b) => eval(graph, maps, *a, k, q) && eval(graph, maps, *b, k, q),
-            Op::SelOr(a, b) => eval(graph, maps, *a, k, q) || eval(graph, maps, *b, k, q),
-            Op::SelNot(a) => !eval(graph, maps, *a, k, q),
-            _ => false,
-        }
-    }
-    trees.iter().all(|t| eval(graph, maps, *t, k, q))
 }

@@ -486,6 +486,14 @@ pub fn plan(ctx: &Ctx, target: NodeId) -> Result<Plan, Diag> {
                         for (sign, lits) in parts {
                             let terms =
                                 terms_of(ctx, &lits, *sel, &mut p.sel_maps, &mut p.products)?;
+                            // A conjunction no pair of values satisfies
+                            // selects nothing: it adds 0.
+                            if terms
+                                .iter()
+                                .any(|t| !super::selectors::satisfiable(ctx, t, &p.sel_maps))
+                            {
+                                continue;
+                            }
                             for t in &terms {
                                 for l in t.keys.iter().chain(&t.queries) {
                                     read(*l, true, &mut p, &mut work);

@@ -260,6 +260,36 @@ fn graph_and(graph: &Graph, a: NodeId, b: NodeId) -> Option<Vec<(f32, Vec<NodeId
     Some(out)
 }
 
+/// Whether a conjunct (single key and query leaves) holds for some pair of
+/// their values; unknown (large) tables count as satisfiable.
+pub fn satisfiable(ctx: &Ctx, t: &Term, maps: &SelMaps) -> bool {
+    if t.keys.len() != 1 || t.queries.len() != 1 {
+        return true;
+    }
+    let (Some(kv), Some(qv)) = (
+        ctx.sets.get(&t.keys[0]).and_then(ValueSet::values),
+        ctx.sets.get(&t.queries[0]).and_then(ValueSet::values),
+    ) else {
+        return true;
+    };
+    if kv.len().saturating_mul(qv.len()) > 1 << 16 {
+        return true;
+    }
+    kv.iter().any(|a| {
+        qv.iter().any(|b| {
+            let k = Side {
+                leaves: &t.keys,
+                values: std::slice::from_ref(a),
+            };
+            let q = Side {
+                leaves: &t.queries,
+                values: std::slice::from_ref(b),
+            };
+            term_holds(ctx.graph, maps, &t.trees, &k, &q)
+        })
+    })
+}
+
 /// Largest score an equality of a numerical query may reach, relative to
 /// its margin (float32 keeps the margin well above rounding below this).
 const NUMEQ_RANGE: f64 = 1e5;
@@ -310,4 +340,53 @@ pub fn numeq_term(
         trees: vec![sel],
         numeq: true,
     }])
+}
+
+type SelMaps = BTreeMap<NodeId, SelMap>;
+
+/// One side (keys or queries) of a conjunct: its leaves and one value each.
+#[derive(Clone, Copy)]
+pub struct Side<'a> {
+    pub leaves: &'a [NodeId],
+    pub values: &'a [Value],
+}
+
+impl Side<'_> {
+    fn get(&self, leaf: NodeId) -> Option<&Value> {
+        self.leaves
+            .iter()
+            .position(|l| *l == leaf)
+            .and_then(|i| self.values.get(i))
+    }
+}
+
+/// Whether a selector subtree holds for these key and query leaf values,
+/// applying the maps folded into each select.
+pub fn term_holds(graph: &Graph, maps: &SelMaps, trees: &[NodeId], k: &Side, q: &Side) -> bool {
+    fn apply(f: &Option<crate::ir::Expr>, v: Option<&Value>) -> Option<Value> {
+        let v = v?;
+        match f {
+            Some(e) => e.eval(&[v]).ok(),
+            None => Some(v.clone()),
+        }
+    }
+    fn eval(graph: &Graph, maps: &SelMaps, s: NodeId, k: &Side, q: &Side) -> bool {
+        match graph.op(s) {
+            Op::Select { cmp, .. } => {
+                let Some(m) = maps.get(&s) else { return false };
+                match (
+                    apply(&m.fk, k.get(m.key_leaf)),
+                    apply(&m.fq, q.get(m.query_leaf)),
+                ) {
+                    (Some(a), Some(b)) => crate::ir::value::compare(*cmp, &a, &b).unwrap_or(false),
+                    _ => false,
+                }
+            }
+            Op::SelAnd(a, b) => eval(graph, maps, *a, k, q) && eval(graph, maps, *b, k, q),
+            Op::SelOr(a, b) => eval(graph, maps, *a, k, q) || eval(graph, maps, *b, k, q),
+            Op::SelNot(a) => !eval(graph, maps, *a, k, q),
+            _ => false,
+        }
+    }
+    trees.iter().all(|t| eval(graph, maps, *t, k, q))
 }
