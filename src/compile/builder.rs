@@ -292,7 +292,12 @@ impl<'a> Builder<'a> {
                 }
             }
         }
-        Ok(merge_lin(out))
+        let mut lin = merge_lin(out);
+        if lin.is_empty() {
+            // A constant 0: still a number consumers can read.
+            lin.push((self.one, 0.0));
+        }
+        Ok(lin)
     }
 
     /// Dims of the product one-hots: one per tuple of leaf values.
@@ -409,7 +414,7 @@ impl<'a> Builder<'a> {
                             )
                         })?;
                         if let Some((dims, vals)) = &d.cat
-                            && let Some(j) = vals.iter().position(|x| x.same(&v))
+                            && let Some(j) = super::valueset::index_of(vals, &v)
                         {
                             w_e[[i, dims[j]]] = 1.0;
                         }

@@ -250,7 +250,7 @@ impl Builder<'_> {
                             },
                             None => vv[i].clone(),
                         };
-                        if let Some(j) = ov.iter().position(|x| x.same(&v)) {
+                        if let Some(j) = super::valueset::index_of(&ov, &v) {
                             head.v.push((*dim, j, 1.0));
                         }
                     }
@@ -260,6 +260,7 @@ impl Builder<'_> {
                     let j = ov
                         .iter()
                         .position(|x| x.same(&default))
+                        .or_else(|| super::valueset::index_of(&ov, &default))
                         .ok_or_else(|| self.internal(id, "has no one-hot dim for its default"))?;
                     self.bos_value(&mut head, &[(j, 1.0)], ov.len());
                     self.bos[od[j]] = 1.0;

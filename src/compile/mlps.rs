@@ -43,7 +43,7 @@ impl Builder<'_> {
         let mut out = Vec::new();
         if let Some(d) = self.dims.get(&id) {
             if let Some((dims, vals)) = &d.cat
-                && let Some(j) = vals.iter().position(|x| x.same(v))
+                && let Some(j) = valueset::index_of(vals, v)
             {
                 out.push((dims[j], 1.0));
             }
@@ -333,7 +333,7 @@ impl Builder<'_> {
         for (dim, tuple) in dims.iter().zip(&tuples) {
             let mut w_in = Vec::with_capacity(tuple.len());
             for ((ld, lv), v) in cats.iter().zip(tuple) {
-                if let Some(j) = lv.iter().position(|x| x.same(v)) {
+                if let Some(j) = valueset::index_of(lv, v) {
                     w_in.push((ld[j], 1.0));
                 }
             }

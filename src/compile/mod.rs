@@ -200,7 +200,8 @@ pub fn compile(
     if estimate.params > opts.max_params {
         return Err(size::too_big(graph, sources, &estimate, opts.max_params));
     }
-    let n_layers = plan::n_layers(&plan).max(1);
+    // A program of embeddings and linear maps needs no layer at all.
+    let n_layers = plan::n_layers(&plan);
     let mut b = Builder::new(graph, sources, &sets, &plan, opts, n_layers);
     b.layout()?;
     // Blocks, sublayer by sublayer, so the BOS content is known when each

@@ -156,6 +156,8 @@ pub struct Ctx<'a> {
     pub graph: &'a Graph,
     pub sets: &'a BTreeMap<NodeId, ValueSet>,
     pub numerical: BTreeSet<NodeId>,
+    /// Numerical maps whose leaves, expanded, are all categorical.
+    pub lin_cats: BTreeSet<NodeId>,
     /// What the value sets are for (per-length questions need it).
     pub domain: Option<&'a Domain>,
 }
@@ -193,8 +195,9 @@ impl<'a> Ctx<'a> {
                         && args.iter().all(numeric)
                         && numeric(&id)
                         && (hint == Some(Hint::Numerical)
+                            || args.len() == 1
                             || args.iter().any(|a| numerical.contains(a))
-                            || (args.len() > 1 && table > LINEAR_TABLE / 4 && table > 2 * out))
+                            || (table > LINEAR_TABLE / 4 && table > 2 * out))
                 }
                 _ => false,
             };
@@ -202,10 +205,24 @@ impl<'a> Ctx<'a> {
                 numerical.insert(id);
             }
         }
+        // Linear maps that are, all the way down, maps of categorical
+        // s-ops: consumers may still fuse or fold them like any map.
+        let mut lin_cats = BTreeSet::new();
+        for id in graph.ancestors(targets) {
+            if let Op::Map { args, .. } = graph.op(id)
+                && numerical.contains(&id)
+                && args
+                    .iter()
+                    .all(|a| !numerical.contains(a) || lin_cats.contains(a))
+            {
+                lin_cats.insert(id);
+            }
+        }
         Ctx {
             graph,
             sets,
             numerical,
+            lin_cats,
             domain: None,
         }
     }
@@ -249,7 +266,7 @@ fn fuse(ctx: &Ctx, id: NodeId) -> (Expr, Vec<NodeId>) {
     let Op::Map { expr, args } = ctx.graph.op(id) else {
         unreachable!("fuse() is called on maps");
     };
-    if ctx.is_numerical(id) {
+    if ctx.is_numerical(id) && !ctx.lin_cats.contains(&id) {
         let leaves = args.clone();
         let subst: Vec<Expr> = (0..args.len() as u32).map(Expr::Arg).collect();
         return (substitute(expr, &subst), leaves);
@@ -258,7 +275,9 @@ fn fuse(ctx: &Ctx, id: NodeId) -> (Expr, Vec<NodeId>) {
     let mut leaves: Vec<NodeId> = Vec::new();
     let mut subst: Vec<Expr> = Vec::with_capacity(args.len());
     for a in args {
-        let inlined = if matches!(ctx.graph.op(*a), Op::Map { .. }) && !ctx.is_numerical(*a) {
+        let inlined = if matches!(ctx.graph.op(*a), Op::Map { .. })
+            && (!ctx.is_numerical(*a) || ctx.lin_cats.contains(a))
+        {
             let (e, sub_leaves) = fuse(ctx, *a);
             let mut merged = leaves.clone();
             for l in &sub_leaves {
@@ -343,7 +362,9 @@ fn substitute(e: &Expr, subst: &[Expr]) -> Expr {
 /// A map over exactly one categorical leaf can be folded into the head
 /// that reads it: its leaf and its (fused) expression.
 pub(super) fn foldable(ctx: &Ctx, node: NodeId) -> Option<(NodeId, Expr)> {
-    if !matches!(ctx.graph.op(node), Op::Map { .. }) || ctx.is_numerical(node) {
+    if !matches!(ctx.graph.op(node), Op::Map { .. })
+        || (ctx.is_numerical(node) && !ctx.lin_cats.contains(&node))
+    {
         return None;
     }
     let (expr, leaves) = fuse(ctx, node);
@@ -421,8 +442,14 @@ pub fn plan(ctx: &Ctx, target: NodeId) -> Result<Plan, Diag> {
         };
         match graph.op(id) {
             Op::Tokens(_) | Op::Indices | Op::Const(_) | Op::Length => {}
-            Op::Map { .. } => {
-                let (expr, leaves) = fuse(ctx, id);
+            Op::Map { expr, args } => {
+                // A linear map is a combination of its own arguments (a
+                // fused expression may not be affine any more).
+                let (expr, leaves) = if ctx.is_numerical(id) {
+                    (expr.clone(), args.clone())
+                } else {
+                    fuse(ctx, id)
+                };
                 let n_num = leaves.iter().filter(|l| ctx.is_numerical(**l)).count();
                 let mode = if ctx.is_numerical(id) {
                     MapMode::Linear

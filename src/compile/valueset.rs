@@ -80,6 +80,18 @@ pub fn value_order(a: &Value, b: &Value) -> std::cmp::Ordering {
     }
 }
 
+/// Where `v` is in a value set: the same value, or a float within a
+/// relative 1e-12 of it (the set keeps one of two roundings of a number).
+pub fn index_of(vals: &[Value], v: &Value) -> Option<usize> {
+    vals.iter().position(|x| x.same(v)).or_else(|| match v {
+        Value::Float(y) => vals.iter().position(|x| match x {
+            Value::Float(x) => (x - y).abs() <= 1e-12 * x.abs().max(y.abs()),
+            _ => false,
+        }),
+        _ => None,
+    })
+}
+
 /// A sorted set; floats within a relative 1e-12 of each other are two
 /// roundings of one value (`i - (n - m)` and `i - n + m`) and kept once.
 fn finite(mut v: Vec<Value>) -> ValueSet {
