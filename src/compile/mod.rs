@@ -287,7 +287,8 @@ pub enum Check {
     /// Not at all (`--no-verify`).
     Skip,
     /// A seeded sample covering every length: every input of the lengths
-    /// small enough, `samples` spread over the rest.
+    /// small enough, about `samples / N` of each other length up to 16
+    /// tokens and fewer of the longer ones (at least 8 of each).
     Verify { samples: usize, seed: u64 },
 }
 

@@ -29,8 +29,9 @@ pub enum Mode {
         samples: usize,
         seed: u64,
     },
-    /// Every length 1..=N: all inputs of a length when there are at most
-    /// `samples / N` of them, else that many seeded samples of it.
+    /// Every length 1..=N: all inputs of a length when there are few, else
+    /// seeded samples of it: about `samples / N` per length up to 16 tokens,
+    /// fewer beyond (longer inputs cost more), at least 8.
     Cover {
         samples: usize,
         seed: u64,
@@ -254,11 +255,14 @@ pub fn inputs(vocab: &[Value], n: usize, mode: Mode) -> Result<Inputs, Diag> {
         }
         Mode::Samples { samples, seed } => (false, samples, Some(seed)),
         Mode::Cover { samples, seed } => {
-            let per_len = (samples / n.max(1)).max(8);
+            let base = samples / n.max(1);
             let mut out = Vec::new();
             let mut rng = Rng(seed);
             let mut all = true;
             for len in 1..=n {
+                // Long inputs cost more: beyond 16 tokens, fewer of them (at
+                // least 8 of every length).
+                let per_len = (base * 16 / len.max(16)).max(8);
                 let count = (vocab.len() as u128).checked_pow(len as u32);
                 if count.is_some_and(|c| c <= per_len as u128) {
                     super::valueset::for_each_index(&vec![vocab.len(); len], |idx| {
