@@ -16,6 +16,9 @@ use crate::ir::{Graph, NodeId, Op};
 pub const MAX_PRODUCT: usize = 1 << 20;
 /// Largest value set kept for a mean (beyond it the set is `Unbounded`).
 pub const MAX_MEANS: usize = 200_000;
+/// Most sums one step of a mean's value-set enumeration may compute
+/// (beyond it the set is `Unbounded`, like a set too large to keep).
+pub const MAX_MEAN_WORK: usize = 4_000_000;
 
 /// The values of one s-op.
 #[derive(Clone, Debug, PartialEq)]
@@ -371,7 +374,7 @@ fn means(vals: &ValueSet, default: &Value, n: usize) -> ValueSet {
     let mut out: Vec<Value> = v.to_vec();
     out.push(default.clone());
     let too_many = || ValueSet::Unbounded {
-        reason: format!("more than {MAX_MEANS} possible means"),
+        reason: format!("more than {MAX_MEANS} possible means, or too many to enumerate"),
     };
     let ratios: Option<Vec<Ratio>> = v.iter().map(Ratio::of).collect();
     if let Some(ratios) = ratios {
@@ -379,10 +382,17 @@ fn means(vals: &ValueSet, default: &Value, n: usize) -> ValueSet {
             let mut sums: HashSet<Ratio> = ratios.iter().copied().collect();
             let mut found = Vec::new();
             for m in 2..=n {
+                if sums.len().saturating_mul(ratios.len()) > MAX_MEAN_WORK {
+                    return Some(None);
+                }
                 let mut next = HashSet::with_capacity(sums.len() * 2);
                 for s in &sums {
                     for x in &ratios {
                         next.insert(s.checked_add(*x)?);
+                    }
+                    // Each distinct sum is a distinct mean: stop early.
+                    if next.len() + out.len() > MAX_MEANS {
+                        return Some(None);
                     }
                 }
                 for s in &next {
@@ -407,10 +417,16 @@ fn means(vals: &ValueSet, default: &Value, n: usize) -> ValueSet {
     let nums: Vec<f64> = v.iter().filter_map(Value::as_f64).collect();
     let mut sums: HashSet<u64> = nums.iter().map(|x| x.to_bits()).collect();
     for m in 2..=n {
+        if sums.len().saturating_mul(nums.len()) > MAX_MEAN_WORK {
+            return too_many();
+        }
         let mut next = HashSet::with_capacity(sums.len() * 2);
         for s in &sums {
             for x in &nums {
                 next.insert((f64::from_bits(*s) + x).to_bits());
+            }
+            if next.len() + out.len() > MAX_MEANS {
+                return too_many();
             }
         }
         for s in &next {
