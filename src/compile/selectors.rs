@@ -212,18 +212,7 @@ pub fn expand(graph: &Graph, sel: NodeId) -> Option<Vec<(f32, Vec<NodeId>)>> {
             }
             out
         }
-        Op::SelAnd(a, b) => {
-            let (ea, eb) = (expand(graph, *a)?, expand(graph, *b)?);
-            let mut out = Vec::new();
-            for (sa, ca) in &ea {
-                for (sb, cb) in &eb {
-                    let mut c = ca.clone();
-                    c.extend(cb.iter().copied().filter(|x| !ca.contains(x)));
-                    out.push((sa * sb, c));
-                }
-            }
-            out
-        }
+        Op::SelAnd(a, b) => graph_and(graph, *a, *b)?,
         Op::SelOr(a, b) => {
             let mut out = expand(graph, *a)?;
             out.extend(expand(graph, *b)?);
