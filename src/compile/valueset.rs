@@ -95,17 +95,13 @@ pub fn index_of(vals: &[Value], v: &Value) -> Option<usize> {
     })
 }
 
-/// A sorted set; floats within a relative 1e-12 of each other are two
-/// roundings of one value (`i - (n - m)` and `i - n + m`) and kept once.
+/// A sorted set of structurally distinct values. Two roundings of one
+/// number (`-2.5` and `-2.5000000000000004`) stay two values: a consumer
+/// may tell them apart (`round`, `==`), so merging them could give a wrong
+/// model; a consumer that cannot needs no threshold between them.
 fn finite(mut v: Vec<Value>) -> ValueSet {
     v.sort_by(value_order);
-    v.dedup_by(|b, a| {
-        a.same(b)
-            || match (&a, &b) {
-                (Value::Float(x), Value::Float(y)) => (x - y).abs() <= 1e-12 * x.abs().max(y.abs()),
-                _ => false,
-            }
-    });
+    v.dedup_by(|a, b| a.same(b));
     ValueSet::Finite(v)
 }
 
@@ -364,9 +360,8 @@ impl Ratio {
 /// key selected) and the mean of every multiset of 2..=n values.
 ///
 /// Means are computed exactly, as rationals, whenever the values are
-/// rationals (ints, bools, and floats that are simple fractions), so two
-/// roundings of one mean are one value; otherwise in floats, with values
-/// within a relative 1e-12 of each other merged.
+/// rationals (ints, bools, and floats that are simple fractions), so one
+/// mean is one value however its sum was rounded; otherwise in floats.
 fn means(vals: &ValueSet, default: &Value, n: usize) -> ValueSet {
     let Some(v) = vals.values() else {
         return vals.clone();
