@@ -110,6 +110,8 @@ pub struct Fused {
     pub expr: Expr,
     pub leaves: Vec<NodeId>,
     pub mode: MapMode,
+    /// For `Gated`: its exact unit count (`gated_units`), counted once.
+    pub units: Option<usize>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -451,13 +453,15 @@ pub fn plan(ctx: &Ctx, target: NodeId) -> Result<Plan, Diag> {
                     fuse(ctx, id)
                 };
                 let n_num = leaves.iter().filter(|l| ctx.is_numerical(**l)).count();
+                let units = (n_num == 1 && leaves.len() > 1 && !ctx.is_numerical(id))
+                    .then(|| gated_units(ctx, &expr, &leaves))
+                    .flatten()
+                    .filter(|u| *u <= GATED_UNITS);
                 let mode = if ctx.is_numerical(id) {
                     MapMode::Linear
                 } else if n_num == 1 && leaves.len() == 1 {
                     MapMode::Discretise
-                } else if n_num == 1
-                    && gated_units(ctx, &expr, &leaves).is_some_and(|u| u <= GATED_UNITS)
-                {
+                } else if units.is_some() {
                     MapMode::Gated
                 } else {
                     MapMode::Table
@@ -470,7 +474,15 @@ pub fn plan(ctx: &Ctx, target: NodeId) -> Result<Plan, Diag> {
                     };
                     read(*l, cat, &mut p, &mut work);
                 }
-                p.fused.insert(id, Fused { expr, leaves, mode });
+                p.fused.insert(
+                    id,
+                    Fused {
+                        expr,
+                        leaves,
+                        mode,
+                        units,
+                    },
+                );
             }
             Op::Aggregate { sel, values, .. } => {
                 let numeric = ctx.is_numerical(id);

@@ -109,9 +109,7 @@ pub fn estimate(ctx: &Ctx, plan: &Plan, opts: &Options) -> Estimate {
                             .unwrap_or(usize::MAX)
                     }
                     MapMode::Discretise => 2 * len(ctx, f.leaves[0]) + 1,
-                    MapMode::Gated => {
-                        super::plan::gated_units(ctx, &f.expr, &f.leaves).unwrap_or(usize::MAX)
-                    }
+                    MapMode::Gated => f.units.unwrap_or(usize::MAX),
                     MapMode::Linear => 0,
                 };
                 units = units.saturating_add(u);

@@ -46,6 +46,18 @@ impl Case {
         }
     }
 
+    /// Compile and verify, as `rasp compile` does.
+    fn build(&self) -> Result<Compiled, Diag> {
+        rasp::compile::build(
+            &self.session.graph,
+            &self.session.sources,
+            self.node,
+            &self.opts,
+            &Source::default(),
+            rasp::compile::Check::default(),
+        )
+    }
+
     fn compile(&self) -> Result<Compiled, Diag> {
         compile(
             &self.session.graph,
@@ -263,15 +275,7 @@ fn build_verifies_and_records_what_it_checked() {
         "abc",
         5,
     );
-    let built = rasp::compile::build(
-        &case.session.graph,
-        &case.session.sources,
-        case.node,
-        &case.opts,
-        &Source::default(),
-        rasp::compile::Check::default(),
-    )
-    .expect("builds");
+    let built = case.build().expect("builds");
     let v = built.model.meta.verified.as_ref().expect("recorded");
     assert_eq!(v.mismatches, 0);
     assert!(v.inputs > 0 && v.exhaustive, "{v:?}");
@@ -282,15 +286,7 @@ fn build_verifies_and_records_what_it_checked() {
         "ab",
         3,
     );
-    let err = rasp::compile::build(
-        &case.session.graph,
-        &case.session.sources,
-        case.node,
-        &case.opts,
-        &Source::default(),
-        rasp::compile::Check::default(),
-    )
-    .expect_err("mostly rejected inputs");
+    let err = case.build().expect_err("mostly rejected inputs");
     assert_eq!(err.code, "rasp::verify::vacuous", "{}", err.render_plain());
 }
 
