@@ -384,5 +384,12 @@ pub mod codes {
     pub const MODEL_FORMAT: &str = "rasp::model::format";
     pub const MODEL_IO: &str = "rasp::model::io";
     pub const MODEL_INPUT: &str = "rasp::model::input";
+    /// No wgpu adapter could be found.
+    pub const GPU_ADAPTER: &str = "rasp::gpu::no_adapter";
+    /// The adapter's limits are too small for the model.
+    pub const GPU_LIMITS: &str = "rasp::gpu::limits";
+    /// The device failed: a validation or shader error, a lost device, a
+    /// timeout.
+    pub const GPU_DEVICE: &str = "rasp::gpu::device";
     pub const REPL_COMMAND: &str = "rasp::repl::command";
 }

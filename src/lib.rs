@@ -11,6 +11,7 @@ pub mod cli;
 pub mod compile;
 pub mod diag;
 pub mod front;
+pub mod gpu;
 pub mod interp;
 pub mod ir;
 pub mod model;

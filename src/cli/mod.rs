@@ -94,7 +94,10 @@ pub enum Command {
         /// Print one JSON line per input, as `rasp eval --json` does.
         #[arg(long)]
         json: bool,
-        #[arg(required = true)]
+        #[command(flatten)]
+        run: RunArgs,
+        /// Inputs, as for `eval`.
+        #[arg(required_unless_present = "info")]
         inputs: Vec<String>,
     },
     /// Compile, then check the model against the interpreter on every input
@@ -113,6 +116,8 @@ pub enum Command {
         samples: Option<usize>,
         #[arg(long, value_name = "S", default_value_t = 0)]
         seed: u64,
+        #[command(flatten)]
+        run: RunArgs,
     },
     /// Show how an s-op compiles: layers, heads, MLP sizes, residual width,
     /// parameters, and where each s-op lives.
@@ -143,6 +148,20 @@ pub enum Command {
 }
 
 pub use crate::front::parse_input;
+
+/// Where a model runs.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Where to run the model: the CPU, a wgpu adapter (Vulkan, Metal,
+    /// DX12, GL; WGPU_BACKEND / WGPU_ADAPTER_NAME choose), or a GPU when
+    /// there is one, else the CPU.
+    #[arg(long, value_enum, default_value_t = crate::gpu::backend::Backend::Cpu)]
+    pub backend: crate::gpu::backend::Backend,
+    /// Print the device the model runs on (name, graphics API, driver) on
+    /// stderr.
+    #[arg(long)]
+    pub info: bool,
+}
 
 /// What to compile for.
 #[derive(clap::Args, Debug, Clone)]
@@ -219,7 +238,12 @@ pub fn main_with(cli: Cli) -> i32 {
             };
             compile_cmd(&reporter, &file, &sop, &target, &output, check)
         }
-        Some(Command::Exec { dir, json, inputs }) => exec_cmd(&reporter, &dir, json, &inputs),
+        Some(Command::Exec {
+            dir,
+            json,
+            run,
+            inputs,
+        }) => exec_cmd(&reporter, &dir, json, &run, &inputs),
         Some(Command::Verify {
             file,
             sop,
@@ -227,6 +251,7 @@ pub fn main_with(cli: Cli) -> i32 {
             exhaustive,
             samples,
             seed,
+            run,
         }) => {
             use crate::compile::verify::{DEFAULT_SAMPLES, Mode};
             let mode = if exhaustive {
@@ -239,7 +264,7 @@ pub fn main_with(cli: Cli) -> i32 {
                     seed,
                 }
             };
-            verify_cmd(&reporter, &file, &sop, &target, mode)
+            verify_cmd(&reporter, &file, &sop, &target, mode, &run)
         }
         Some(Command::Explain {
             file,
@@ -615,14 +640,49 @@ fn compile_cmd(
     0
 }
 
-fn exec_cmd(reporter: &Reporter, dir: &std::path::Path, json: bool, inputs: &[String]) -> i32 {
-    let model = match crate::model::io::load(dir) {
+/// The executor `--backend` asks for, with `--info` and any fallback note
+/// on stderr.
+fn executor(
+    reporter: &Reporter,
+    weights: &crate::model::weights::Weights<'_>,
+    meta: &crate::model::Meta,
+    run: &RunArgs,
+) -> Option<Box<dyn crate::model::executor::Executor>> {
+    match crate::gpu::backend::executor(weights, meta, run.backend) {
+        Ok((exec, note)) => {
+            if let Some(note) = note {
+                eprintln!("{note}");
+            }
+            if run.info {
+                eprintln!("device: {}", exec.info());
+            }
+            Some(exec)
+        }
+        Err(d) => {
+            reporter.report(&d);
+            None
+        }
+    }
+}
+
+fn exec_cmd(
+    reporter: &Reporter,
+    dir: &std::path::Path,
+    json: bool,
+    run: &RunArgs,
+    inputs: &[String],
+) -> i32 {
+    let file = match crate::model::io::open(dir) {
         Ok(m) => m,
         Err(d) => {
             reporter.report(&d);
             return 1;
         }
     };
+    let Some(exec) = executor(reporter, &file.weights(), &file.meta, run) else {
+        return 1;
+    };
+
     let mut parsed = Vec::with_capacity(inputs.len());
     for text in inputs {
         match parse_input(text) {
@@ -641,7 +701,7 @@ fn exec_cmd(reporter: &Reporter, dir: &std::path::Path, json: bool, inputs: &[St
         .find_map(|(i, (_, v))| interp::check_input(v).err().map(|e| (i, e)));
     let ok = refused.as_ref().map_or(parsed.len(), |(i, _)| *i);
     let values: Vec<Vec<Value>> = parsed[..ok].iter().map(|(_, v)| v.clone()).collect();
-    let outputs = match model.run(&values) {
+    let outputs = match crate::model::codec::run(exec.as_ref(), &file.meta, &values) {
         Ok(o) => o,
         Err(d) => {
             reporter.report(&d);
@@ -662,7 +722,7 @@ fn exec_cmd(reporter: &Reporter, dir: &std::path::Path, json: bool, inputs: &[St
                 display::json_output(&Output::Sop(col))
             )
         } else {
-            display_output(&model.meta.sop, input, &Output::Sop(col))
+            display_output(&file.meta.sop, input, &Output::Sop(col))
         };
         let _ = writeln!(out, "{line}");
     }
@@ -681,18 +741,24 @@ fn verify_cmd(
     sop: &str,
     target: &TargetArgs,
     mode: crate::compile::verify::Mode,
+    run: &RunArgs,
 ) -> i32 {
     let (session, node, compiled) =
         match compile_target(reporter, file, sop, target, crate::compile::Check::Skip) {
             Ok(t) => t,
             Err(code) => return code,
         };
-    let report = match crate::compile::verify::verify(
+    let model = &compiled.model;
+    let Some(exec) = executor(reporter, &model.weights(), &model.meta, run) else {
+        return 1;
+    };
+    let report = match crate::compile::verify::verify_with(
         &session.graph,
         &session.sources,
         &compiled,
         node,
         mode,
+        exec.as_ref(),
     ) {
         Ok(r) => r,
         Err(d) => {

@@ -344,7 +344,7 @@ pub fn prefix_check(
         .meta
         .vocab
         .iter()
-        .filter_map(crate::model::exec::value_from_json)
+        .filter_map(crate::model::codec::value_from_json)
         .collect();
     let mode = verify::Mode::Cover {
         samples: DEFAULT_CHECK_SAMPLES,

@@ -8,6 +8,7 @@ use crate::diag::{Diag, SourceMap, codes};
 use crate::interp::{self, Output};
 use crate::ir::value::{self, Value};
 use crate::ir::{Graph, NodeId};
+use crate::model::executor::{Executor, Want};
 
 use super::Compiled;
 
@@ -336,13 +337,27 @@ pub fn expected(
     Some(out)
 }
 
-/// Compare the model with the interpreter.
+/// Compare the model with the interpreter, running it on the CPU.
 pub fn verify(
     graph: &Graph,
     sources: &SourceMap,
     compiled: &Compiled,
     target: NodeId,
     mode: Mode,
+) -> Result<Report, Diag> {
+    let cpu = compiled.model.prepare();
+    verify_with(graph, sources, compiled, target, mode, &cpu)
+}
+
+/// Compare the model with the interpreter, running it on `exec` (an
+/// executor prepared from `compiled.model`).
+pub fn verify_with(
+    graph: &Graph,
+    sources: &SourceMap,
+    compiled: &Compiled,
+    target: NodeId,
+    mode: Mode,
+    exec: &dyn Executor,
 ) -> Result<Report, Diag> {
     let model = &compiled.model;
     let causal = model.meta.causal;
@@ -351,7 +366,7 @@ pub fn verify(
             .meta
             .vocab
             .iter()
-            .filter_map(crate::model::exec::value_from_json)
+            .filter_map(crate::model::codec::value_from_json)
             .collect::<Vec<_>>(),
         model.meta.max_len,
         mode,
@@ -366,7 +381,6 @@ pub fn verify(
         causal,
         max_len: model.meta.max_len,
     };
-    let prepared = model.prepare();
     let decoder = model.decoder();
     for chunk in all.chunks(BATCH) {
         let expected: Vec<Option<Vec<Value>>> = if causal {
@@ -399,10 +413,10 @@ pub fn verify(
             .iter()
             .map(|i| model.encode(i))
             .collect::<Result<_, _>>()?;
-        let resids = prepared.forward(&ids);
-        for ((input, exp), resid) in ok_inputs.iter().zip(ok_expected).zip(&resids) {
+        let logits = exec.run_batch(&ids, &Want::default())?.logits;
+        for ((input, exp), logits) in ok_inputs.iter().zip(ok_expected).zip(&logits) {
             report.checked += 1;
-            let got = decoder.decode(resid);
+            let got = decoder.decode_logits(logits, None);
             if !same_seq(&exp, &got) {
                 report.mismatches += 1;
                 let shorter = report

@@ -5,7 +5,8 @@
 use ndarray::{Array2, ArrayView2, s};
 use rayon::prelude::*;
 
-use super::{Encoding, Model, Placement};
+use super::executor::{Executor, Want};
+use super::{Config, Encoding, Meta, Model, Placement};
 use crate::diag::{Diag, codes};
 use crate::ir::Value;
 
@@ -35,11 +36,17 @@ fn a_type(v: &Value) -> String {
 }
 
 impl Model {
-    /// Token ids for one input: BOS, then each token's index in
-    /// `meta.vocab`. Tokens are matched by their JSON form, so `1`, `1.0`
-    /// and `"1"` are different tokens. The empty input is just BOS.
+    /// Token ids for one input: see [`encode`].
     pub fn encode(&self, input: &[Value]) -> Result<Vec<usize>, Diag> {
-        let meta = &self.meta;
+        encode(&self.meta, input)
+    }
+}
+
+/// Token ids for one input: BOS, then each token's index in `meta.vocab`.
+/// Tokens are matched by their JSON form, so `1`, `1.0` and `"1"` are
+/// different tokens. The empty input is just BOS.
+pub fn encode(meta: &Meta, input: &[Value]) -> Result<Vec<usize>, Diag> {
+    {
         if input.len() > meta.max_len {
             return Err(Diag::error(
                 codes::MODEL_INPUT,
@@ -63,14 +70,16 @@ impl Model {
                 .and_then(|j| meta.vocab.iter().position(|v| v == j));
             match id {
                 Some(id) => ids.push(id),
-                None => return Err(self.unknown_token(pos, tok)),
+                None => return Err(unknown_token(meta, pos, tok)),
             }
         }
         Ok(ids)
     }
+}
 
-    fn unknown_token(&self, pos: usize, tok: &Value) -> Diag {
-        let vocab = &self.meta.vocab;
+fn unknown_token(meta: &Meta, pos: usize, tok: &Value) -> Diag {
+    {
+        let vocab = &meta.vocab;
         let mut listed: Vec<String> = vocab.iter().take(MAX_LISTED).map(json_repr).collect();
         if vocab.len() > MAX_LISTED {
             listed.push(format!("... and {} more", vocab.len() - MAX_LISTED));
@@ -101,7 +110,9 @@ impl Model {
         )
         .help(help)
     }
+}
 
+impl Model {
     /// Output logits of each position: `resid · W_U + b_U`,
     /// `[len, d_vocab_out]`.
     pub fn logits(&self, resid: &Array2<f32>) -> Array2<f32> {
@@ -114,14 +125,8 @@ impl Model {
         out
     }
 
-    /// The model's output at positions 1.. (BOS excluded): for a
-    /// categorical output the argmax of each logits row mapped through
-    /// `meta.output.values`; for a numerical output `(logit0 - logit1) / 2`
-    /// (the `+x` and `-x` columns of [`unembedding`](super::unembedding)),
-    /// snapped to the nearest of `meta.output.values` when that list is not
-    /// empty. Where the nearest number is listed with several types (`1`
-    /// and `1.0`), the first listed wins; [`Model::run`] decides such ties
-    /// the way the interpreter does (see [`Model::decode_with`]).
+    /// The model's output at positions 1.. (BOS excluded), decoded from the
+    /// final residual: see [`Decoder::decode_logits`].
     ///
     /// # Panics
     /// If the output placement disagrees with `d_vocab_out` (see
@@ -130,26 +135,38 @@ impl Model {
         self.decode_with(resid, None)
     }
 
-    /// [`Model::decode`], with `mean[i]` telling, for output position
-    /// `i + 1`, whether an aggregate behind the output averaged several
-    /// keys there (the interpreter's result is then a float) or not (one
-    /// key gives the selected value itself, none the default). It only
-    /// matters where the nearest output value is listed with several types:
-    /// a mean picks the first listed float (`1.0`), otherwise the first
-    /// non-float (`1`). See [`Model::kind_heads`].
+    /// [`Model::decode`], with `mean` as in [`Decoder::decode_logits`].
     ///
     /// # Panics
     /// As [`Model::decode`]; also if `mean` is shorter than the output.
     pub fn decode_with(&self, resid: &Array2<f32>, mean: Option<&[bool]>) -> Vec<Value> {
-        self.decoder().decode_with(resid, mean)
+        self.decoder().decode_logits(&self.logits(resid), mean)
     }
 
-    /// A decoder for many residuals of this model: the output's values are
-    /// read from `rasp.json` once.
+    /// A decoder for this model's outputs.
     pub fn decoder(&self) -> Decoder<'_> {
-        let out = &self.meta.output;
+        Decoder::new(&self.meta)
+    }
+}
+
+/// Decodes a model's output logits (the output's values are read from
+/// `rasp.json` once).
+pub struct Decoder<'m> {
+    meta: &'m Meta,
+    snap: Option<Snap>,
+    atoms: Vec<Value>,
+}
+
+impl<'m> Decoder<'m> {
+    /// A decoder for the model `meta` describes.
+    ///
+    /// # Panics
+    /// On an output value that is not an atom ([`load`](super::io::load)
+    /// rejects such files).
+    pub fn new(meta: &'m Meta) -> Decoder<'m> {
+        let out = &meta.output;
         Decoder {
-            model: self,
+            meta,
             snap: (out.encoding == Encoding::Numerical).then(|| Snap::new(&out.values)),
             atoms: match out.encoding {
                 Encoding::Categorical => atoms(&out.values),
@@ -157,29 +174,32 @@ impl Model {
             },
         }
     }
-}
 
-/// Decodes a model's output (see [`Model::decoder`]).
-pub struct Decoder<'m> {
-    model: &'m Model,
-    snap: Option<Snap>,
-    atoms: Vec<Value>,
-}
-
-impl Decoder<'_> {
-    /// [`Model::decode`].
-    pub fn decode(&self, resid: &Array2<f32>) -> Vec<Value> {
-        self.decode_with(resid, None)
-    }
-
-    /// [`Model::decode_with`].
-    pub fn decode_with(&self, resid: &Array2<f32>, mean: Option<&[bool]>) -> Vec<Value> {
-        if resid.nrows() <= 1 {
+    /// The model's output at positions 1.. (BOS excluded), from the logits
+    /// of every position (`[len, d_vocab_out]`, BOS's row first): for a
+    /// categorical output the argmax of each row mapped through
+    /// `meta.output.values`; for a numerical output `(logit0 - logit1) / 2`
+    /// (the `+x` and `-x` columns of [`unembedding`](super::unembedding)),
+    /// snapped to the nearest of `meta.output.values` when that list is not
+    /// empty.
+    ///
+    /// Where the nearest number is listed with several types (`1` and
+    /// `1.0`), `mean[i]` decides for output position `i + 1`: whether an
+    /// aggregate behind the output averaged several keys there (the
+    /// interpreter's result is then a float, the first listed float) or not
+    /// (one key gives the selected value itself, the first non-float). With
+    /// no `mean`, the first listed wins; [`run`] decides such ties the way
+    /// the interpreter does, from the attention of [`kind_heads`].
+    ///
+    /// # Panics
+    /// If the logits' width disagrees with the output placement, or `mean`
+    /// is shorter than the output.
+    pub fn decode_logits(&self, logits: &Array2<f32>, mean: Option<&[bool]>) -> Vec<Value> {
+        if logits.nrows() <= 1 {
             return Vec::new();
         }
-        let model = self.model;
-        let logits = model.logits_of(resid.slice(s![1.., ..]));
-        let out = &model.meta.output;
+        let logits = logits.slice(s![1.., ..]);
+        let out = &self.meta.output;
         match out.encoding {
             Encoding::Categorical => {
                 let values = &self.atoms;
@@ -219,15 +239,22 @@ impl Decoder<'_> {
 }
 
 impl Model {
-    /// The attention heads whose patterns decide a numerical output's type
-    /// where its number is listed with several types (`1` and `1.0`), as
-    /// `(layer, head)`: the output's own head when one head writes it;
-    /// for an output that sums several dims (`coefs`), the head of each
-    /// term that is itself such an aggregate (a sum of ints and a float
-    /// mean is a float). Empty when the type never depends on the
-    /// attention (no such twins, or no such head).
+    /// See [`kind_heads`].
     pub fn kind_heads(&self) -> Vec<(usize, usize)> {
-        let out = &self.meta.output;
+        kind_heads(&self.config, &self.meta)
+    }
+}
+
+/// The attention heads whose patterns decide a numerical output's type
+/// where its number is listed with several types (`1` and `1.0`), as
+/// `(layer, head)`: the output's own head when one head writes it; for an
+/// output that sums several dims (`coefs`), the head of each term that is
+/// itself such an aggregate (a sum of ints and a float mean is a float).
+/// Empty when the type never depends on the attention (no such twins, or
+/// no such head).
+pub fn kind_heads(config: &Config, meta: &Meta) -> Vec<(usize, usize)> {
+    {
+        let out = &meta.output;
         if out.encoding != Encoding::Numerical || !Snap::new(&out.values).has_twins() {
             return Vec::new();
         }
@@ -237,8 +264,8 @@ impl Model {
             };
             (p.encoding == Encoding::Numerical
                 && p.sublayer == "attn"
-                && layer < self.blocks.len()
-                && head < self.config.n_heads)
+                && layer < config.n_layers
+                && head < config.n_heads)
                 .then_some((layer, head))
         };
         if let Some(h) = one_head(out) {
@@ -247,7 +274,7 @@ impl Model {
         let mut heads = Vec::new();
         if out.dims.len() > 1 || !out.coefs.is_empty() {
             for &d in &out.dims {
-                let term = self.meta.sops.iter().find(|p| {
+                let term = meta.sops.iter().find(|p| {
                     p.encoding == Encoding::Numerical && p.dims == [d] && p.coefs.is_empty()
                 });
                 if let Some(h) = term
@@ -261,11 +288,28 @@ impl Model {
         }
         heads
     }
+}
 
+/// Per query position 1.. of one sequence, whether an attention pattern
+/// (`[len, len]`, a row per query) attends to a single key: a key counts
+/// when its weight is at least half the query's largest.
+pub fn single_key(pattern: &Array2<f32>) -> Vec<bool> {
+    pattern
+        .rows()
+        .into_iter()
+        .skip(1)
+        .map(|row| {
+            let top = row.iter().copied().fold(0.0f32, f32::max);
+            row.iter().filter(|&&p| p >= top / 2.0).count() == 1
+        })
+        .collect()
+}
+
+impl Model {
     /// Whether `head` of `layer` attends to a single key at each query
-    /// position 1.. of one sequence: a key counts when its attention weight
-    /// is at least half the query's largest. `before` is the residual
-    /// entering the layer (see [`Prepared::forward_to`]), `ids` the
+    /// position 1.. of one sequence ([`single_key`]), computed straight from
+    /// the dense weights. `before` is the residual entering the layer (see
+    /// [`Cpu::forward_to`](super::cpu::Cpu::forward_to)), `ids` the
     /// sequence's token ids (for the PAD mask).
     ///
     /// # Panics
@@ -286,24 +330,28 @@ impl Model {
         let scale = if c.use_attn_scale { c.attn_scale } else { 1.0 };
         let causal = c.attention_dir == "causal";
         let n = ids.len();
-        (1..n)
-            .map(|i| {
-                let keys = if causal { i + 1 } else { n };
-                let scores: Vec<f64> = (0..keys)
-                    .map(|j| {
-                        if ids[j] == self.meta.pad_id {
-                            f64::NEG_INFINITY
-                        } else {
-                            f64::from(q.row(i).dot(&k.row(j))) / scale
-                        }
-                    })
-                    .collect();
-                let top = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                // Weight >= half the largest: score within ln 2 of the top.
-                let near = scores.iter().filter(|&&s| s >= top - 2f64.ln()).count();
-                near == 1
-            })
-            .collect()
+        let mut pattern = Array2::<f32>::zeros((n, n));
+        for i in 0..n {
+            let keys = if causal { i + 1 } else { n };
+            let scores: Vec<f64> = (0..keys)
+                .map(|j| {
+                    if ids[j] == self.meta.pad_id {
+                        f64::NEG_INFINITY
+                    } else {
+                        f64::from(q.row(i).dot(&k.row(j))) / scale
+                    }
+                })
+                .collect();
+            let top = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            if top == f64::NEG_INFINITY {
+                continue;
+            }
+            let sum: f64 = scores.iter().map(|s| (s - top).exp()).sum();
+            for (j, s) in scores.iter().enumerate() {
+                pattern[[i, j]] = ((s - top).exp() / sum) as f32;
+            }
+        }
+        single_key(&pattern)
     }
 
     /// Any placement read straight from the residual stream at positions
@@ -351,51 +399,61 @@ impl Model {
         }
     }
 
-    /// Encode every input, run them as one batch, decode the outputs.
-    /// Checks the model first ([`Model::validate`]). Where a numerical
-    /// output's number stands for values of several types, the attention
-    /// of [`Model::kind_heads`] decides, as in the interpreter: a mean of
-    /// several keys is a float (`1.0`), one key gives the value itself
-    /// (`1`) ([`Model::decode_with`]).
+    /// Encode every input, run them as one batch on the CPU, decode the
+    /// outputs ([`run`]). Checks the model first ([`Model::validate`]).
     pub fn run(&self, inputs: &[Vec<Value>]) -> Result<Vec<Vec<Value>>, Diag> {
         self.validate()?;
-        let ids = inputs
-            .iter()
-            .map(|input| self.encode(input))
-            .collect::<Result<Vec<_>, _>>()?;
-        let prepared = self.prepare();
-        let resids = prepared.forward(&ids);
-        let heads = self.kind_heads();
-        let decoder = self.decoder();
-        if heads.is_empty() {
-            return Ok(resids.par_iter().map(|r| decoder.decode(r)).collect());
-        }
-        // mean[s][i]: some head averaged several keys at position i + 1.
-        let mut mean: Vec<Vec<bool>> = ids.iter().map(|s| vec![false; s.len() - 1]).collect();
-        let mut layers: Vec<usize> = heads.iter().map(|&(l, _)| l).collect();
-        layers.sort_unstable();
-        layers.dedup();
-        for layer in layers {
-            let before = prepared.forward_to(&ids, layer);
-            for &(_, head) in heads.iter().filter(|(l, _)| *l == layer) {
-                let ones: Vec<Vec<bool>> = before
-                    .par_iter()
-                    .zip(&ids)
-                    .map(|(b, seq)| self.attends_to_one(b, seq, layer, head))
-                    .collect();
-                for (m, one) in mean.iter_mut().zip(ones) {
-                    for (m, one) in m.iter_mut().zip(one) {
-                        *m |= !one;
-                    }
-                }
+        run(&self.prepare(), &self.meta, inputs)
+    }
+}
+
+/// Encode every input, run them as one batch on `exec` (prepared from the
+/// model `meta` describes), decode the outputs. Where a numerical output's
+/// number stands for values of several types, the attention of
+/// [`kind_heads`] decides, as in the interpreter: a mean of several keys is
+/// a float (`1.0`), one key gives the value itself (`1`).
+pub fn run(
+    exec: &dyn Executor,
+    meta: &Meta,
+    inputs: &[Vec<Value>],
+) -> Result<Vec<Vec<Value>>, Diag> {
+    let ids = inputs
+        .iter()
+        .map(|input| encode(meta, input))
+        .collect::<Result<Vec<_>, _>>()?;
+    let want = Want {
+        resid: false,
+        patterns: kind_heads_of(meta, exec),
+    };
+    let fwd = exec.run_batch(&ids, &want)?;
+    let decoder = Decoder::new(meta);
+    if want.patterns.is_empty() {
+        return Ok(fwd
+            .logits
+            .par_iter()
+            .map(|l| decoder.decode_logits(l, None))
+            .collect());
+    }
+    // mean[s][i]: some head averaged several keys at position i + 1.
+    let mut mean: Vec<Vec<bool>> = ids.iter().map(|s| vec![false; s.len() - 1]).collect();
+    for per_seq in &fwd.patterns {
+        for (m, pattern) in mean.iter_mut().zip(per_seq) {
+            for (m, one) in m.iter_mut().zip(single_key(pattern)) {
+                *m |= !one;
             }
         }
-        Ok(resids
-            .par_iter()
-            .zip(&mean)
-            .map(|(r, m)| decoder.decode_with(r, Some(m)))
-            .collect())
     }
+    Ok(fwd
+        .logits
+        .par_iter()
+        .zip(&mean)
+        .map(|(l, m)| decoder.decode_logits(l, Some(m)))
+        .collect())
+}
+
+/// [`kind_heads`] of the model an executor runs.
+fn kind_heads_of(meta: &Meta, exec: &dyn Executor) -> Vec<(usize, usize)> {
+    kind_heads(exec.config(), meta)
 }
 
 /// JSON values as atoms.

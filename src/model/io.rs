@@ -17,10 +17,12 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use ndarray::{Array, ArrayViewD, Dimension, IntoDimension};
+use ndarray::{ArrayView1, ArrayView2, ArrayView3, ArrayViewD};
+use rayon::prelude::*;
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
-use super::exec::value_from_json;
+use super::codec::value_from_json;
+use super::weights::{AttnView, MlpView, Weights};
 use super::{
     Attn, Block, Config, Encoding, FORMAT, FORMAT_VERSION, Meta, Mlp, Model, Placement,
     output_width,
@@ -100,8 +102,134 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), Diag> {
     })
 }
 
-/// Read the model in `dir` (as [`save`] writes it), checking every file.
+/// Read the model in `dir` (as [`save`] writes it), checking every file,
+/// into memory ([`open`], then a copy of every tensor).
 pub fn load(dir: &Path) -> Result<Model, Diag> {
+    let file = open(dir)?;
+    let model = file.to_model();
+    model.validate()?;
+    Ok(model)
+}
+
+/// A model directory opened for running: `config.json` and `rasp.json`
+/// read, `model.safetensors` memory-mapped (its tensors are read where
+/// they lie in the file, never copied), everything checked as [`load`]
+/// checks it.
+pub struct ModelFile {
+    pub config: Config,
+    pub meta: Meta,
+    data: Data,
+    /// Each tensor's element range in the data, in [`tensors`] order.
+    ranges: Vec<std::ops::Range<usize>>,
+}
+
+/// Where the tensors' f32s are.
+enum Data {
+    /// The file itself; `offset` is where the tensor data begin.
+    Mapped { map: memmap2::Mmap, offset: usize },
+    /// Copied, on the rare file whose tensors are not 4-byte aligned (or on
+    /// a big-endian machine).
+    Copied(Vec<f32>),
+}
+
+impl ModelFile {
+    fn floats(&self) -> &[f32] {
+        match &self.data {
+            Data::Mapped { map, offset } => {
+                bytemuck::try_cast_slice(&map[*offset..]).expect("checked aligned when opened")
+            }
+            Data::Copied(v) => v,
+        }
+    }
+
+    /// Views of the weights, in place.
+    pub fn weights(&self) -> Weights<'_> {
+        let all = self.floats();
+        let c = &self.config;
+        let mut at = self.ranges.iter().map(|r| &all[r.clone()]);
+        let mut next = || at.next().expect("one range per tensor");
+        let (dm, nh, dh) = (c.d_model, c.n_heads, c.d_head);
+        fn v1(d: &[f32], n: usize) -> ArrayView1<'_, f32> {
+            ArrayView1::from_shape(n, d).expect("checked shape")
+        }
+        fn v2(d: &[f32], s: (usize, usize)) -> ArrayView2<'_, f32> {
+            ArrayView2::from_shape(s, d).expect("checked shape")
+        }
+        fn v3(d: &[f32], s: (usize, usize, usize)) -> ArrayView3<'_, f32> {
+            ArrayView3::from_shape(s, d).expect("checked shape")
+        }
+        let w_e = v2(next(), (c.d_vocab, dm));
+        let w_pos = v2(next(), (c.n_ctx, dm));
+        let mut blocks = Vec::with_capacity(c.n_layers);
+        for _ in 0..c.n_layers {
+            let attn = AttnView {
+                w_q: v3(next(), (nh, dm, dh)),
+                b_q: v2(next(), (nh, dh)),
+                w_k: v3(next(), (nh, dm, dh)),
+                b_k: v2(next(), (nh, dh)),
+                w_v: v3(next(), (nh, dm, dh)),
+                b_v: v2(next(), (nh, dh)),
+                w_o: v3(next(), (nh, dh, dm)),
+                b_o: v1(next(), dm),
+            };
+            let mlp = MlpView {
+                w_in: v2(next(), (dm, c.d_mlp)),
+                b_in: v1(next(), c.d_mlp),
+                w_out: v2(next(), (c.d_mlp, dm)),
+                b_out: v1(next(), dm),
+            };
+            blocks.push((attn, mlp));
+        }
+        let w_u = v2(next(), (dm, c.d_vocab_out));
+        let b_u = v1(next(), c.d_vocab_out);
+        Weights {
+            config: c,
+            w_e,
+            w_pos,
+            blocks,
+            w_u,
+            b_u,
+        }
+    }
+
+    /// The model, in memory.
+    pub fn to_model(&self) -> Model {
+        let w = self.weights();
+        Model {
+            config: self.config.clone(),
+            meta: self.meta.clone(),
+            w_e: w.w_e.to_owned(),
+            w_pos: w.w_pos.to_owned(),
+            blocks: w
+                .blocks
+                .iter()
+                .map(|(a, m)| Block {
+                    attn: Attn {
+                        w_q: a.w_q.to_owned(),
+                        b_q: a.b_q.to_owned(),
+                        w_k: a.w_k.to_owned(),
+                        b_k: a.b_k.to_owned(),
+                        w_v: a.w_v.to_owned(),
+                        b_v: a.b_v.to_owned(),
+                        w_o: a.w_o.to_owned(),
+                        b_o: a.b_o.to_owned(),
+                    },
+                    mlp: Mlp {
+                        w_in: m.w_in.to_owned(),
+                        b_in: m.b_in.to_owned(),
+                        w_out: m.w_out.to_owned(),
+                        b_out: m.b_out.to_owned(),
+                    },
+                })
+                .collect(),
+            w_u: w.w_u.to_owned(),
+            b_u: w.b_u.to_owned(),
+        }
+    }
+}
+
+/// Open the model in `dir` for running (see [`ModelFile`]).
+pub fn open(dir: &Path) -> Result<ModelFile, Diag> {
     if !dir.is_dir() {
         let what = if dir.exists() {
             "is not a directory"
@@ -128,67 +256,106 @@ pub fn load(dir: &Path) -> Result<Model, Diag> {
     check_config(&config).map_err(|p| names.problem(p))?;
     check_meta(&config, &meta).map_err(|p| names.problem(p))?;
 
-    let bytes = read(&names.weights)?;
-    precheck_header(&bytes).map_err(|msg| format_error(&names.weights, msg))?;
-    let st = SafeTensors::deserialize(&bytes)
+    let map = map_file(&names.weights)?;
+    precheck_header(&map).map_err(|msg| format_error(&names.weights, msg))?;
+    let st = SafeTensors::deserialize(&map)
         .map_err(|e| format_error(&names.weights, format!("not a valid safetensors file: {e}")))?;
     let r = Reader {
         st: &st,
         path: &names.weights,
     };
-
-    let c = &config;
-    let (dm, nh, dh) = (c.d_model, c.n_heads, c.d_head);
-    let mut blocks = Vec::new();
-    for l in 0..c.n_layers {
-        let a = |n: &str| format!("blocks.{l}.attn.{n}");
-        let m = |n: &str| format!("blocks.{l}.mlp.{n}");
-        let attn = Attn {
-            w_q: r.get(&a("W_Q"), [nh, dm, dh])?,
-            b_q: r.get(&a("b_Q"), [nh, dh])?,
-            w_k: r.get(&a("W_K"), [nh, dm, dh])?,
-            b_k: r.get(&a("b_K"), [nh, dh])?,
-            w_v: r.get(&a("W_V"), [nh, dm, dh])?,
-            b_v: r.get(&a("b_V"), [nh, dh])?,
-            w_o: r.get(&a("W_O"), [nh, dh, dm])?,
-            b_o: r.get(&a("b_O"), [dm])?,
-        };
-        let mlp = Mlp {
-            w_in: r.get(&m("W_in"), [dm, c.d_mlp])?,
-            b_in: r.get(&m("b_in"), [c.d_mlp])?,
-            w_out: r.get(&m("W_out"), [c.d_mlp, dm])?,
-            b_out: r.get(&m("b_out"), [dm])?,
-        };
-        blocks.push(Block { attn, mlp });
+    // Where the data begin: after the 8-byte length and the header.
+    let mut len8 = [0u8; 8];
+    len8.copy_from_slice(&map[..8]);
+    let offset = 8 + usize::try_from(u64::from_le_bytes(len8)).unwrap_or(usize::MAX);
+    let mut ranges = Vec::new();
+    let mut aligned = cfg!(target_endian = "little") && offset.is_multiple_of(4);
+    for ((name, _), shape) in tensor_names(&config)
+        .into_iter()
+        .zip(expected_shapes(&config))
+    {
+        let bytes = r.get(&name, &shape)?;
+        let start = bytes.as_ptr() as usize - map.as_ptr() as usize;
+        aligned &= start.is_multiple_of(4);
+        ranges.push(start..start + bytes.len());
     }
-    let model = Model {
-        w_e: r.get("embed.W_E", [c.d_vocab, dm])?,
-        w_pos: r.get("pos_embed.W_pos", [c.n_ctx, dm])?,
-        blocks,
-        w_u: r.get("unembed.W_U", [dm, c.d_vocab_out])?,
-        b_u: r.get("unembed.b_U", [c.d_vocab_out])?,
+    let data = if aligned && bytemuck::try_cast_slice::<u8, f32>(&map[offset..]).is_ok() {
+        for r in &mut ranges {
+            *r = (r.start - offset) / 4..(r.end - offset) / 4;
+        }
+        Data::Mapped { map, offset }
+    } else {
+        let mut all = Vec::new();
+        for r in &mut ranges {
+            let start = all.len();
+            all.extend(
+                map[r.clone()]
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            );
+            *r = start..all.len();
+        }
+        drop(st);
+        Data::Copied(all)
+    };
+    let file = ModelFile {
         config,
         meta,
+        data,
+        ranges,
     };
-    model.validate()?;
-    Ok(model)
+    // Every value finite (the tensors in parallel, each in vectorisable
+    // chunks).
+    let all = file.floats();
+    let bad = tensor_names(&file.config)
+        .into_par_iter()
+        .zip(file.ranges.par_iter())
+        .find_map_first(|((name, ()), r)| {
+            let t = &all[r.clone()];
+            let chunk = t
+                .chunks(256)
+                .position(|c| !c.iter().fold(true, |ok, x| ok & x.is_finite()))?;
+            let i = chunk * 256 + t[chunk * 256..].iter().position(|x| !x.is_finite())?;
+            Some((name, i, t[i]))
+        });
+    if let Some((name, i, x)) = bad {
+        return Err(format_error(
+            &names.weights,
+            format!("the tensor `{name}` holds {x} at flat index {i}"),
+        ));
+    }
+    Ok(file)
+}
+
+/// Memory-map a file for reading.
+fn map_file(path: &Path) -> Result<memmap2::Mmap, Diag> {
+    let file = std::fs::File::open(path).map_err(|e| read_error(path, e))?;
+    // SAFETY: the map is only read. As with any memory map, a process that
+    // truncates or rewrites the file while it is mapped changes what is
+    // read (or faults); model files are written once, by `save`, through a
+    // new file.
+    // Populated: the pages are read in one go (every tensor is scanned
+    // right away), not faulted in one by one.
+    unsafe { memmap2::MmapOptions::new().populate().map(&file) }.map_err(|e| read_error(path, e))
+}
+
+fn read_error(path: &Path, e: std::io::Error) -> Diag {
+    let d = if e.kind() == std::io::ErrorKind::NotFound {
+        Diag::error(
+            codes::MODEL_IO,
+            format!("the model file {} is missing", path.display()),
+        )
+    } else {
+        Diag::error(
+            codes::MODEL_IO,
+            format!("cannot read {}: {e}", path.display()),
+        )
+    };
+    d.help(HELP_DIR)
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, Diag> {
-    std::fs::read(path).map_err(|e| {
-        let d = if e.kind() == std::io::ErrorKind::NotFound {
-            Diag::error(
-                codes::MODEL_IO,
-                format!("the model file {} is missing", path.display()),
-            )
-        } else {
-            Diag::error(
-                codes::MODEL_IO,
-                format!("cannot read {}: {e}", path.display()),
-            )
-        };
-        d.help(HELP_DIR)
-    })
+    std::fs::read(path).map_err(|e| read_error(path, e))
 }
 
 fn format_error(path: &Path, msg: impl std::fmt::Display) -> Diag {
@@ -575,13 +742,9 @@ struct Reader<'a> {
     path: &'a Path,
 }
 
-impl Reader<'_> {
-    fn get<D, Sh>(&self, name: &str, shape: Sh) -> Result<Array<f32, D>, Diag>
-    where
-        Sh: IntoDimension<Dim = D>,
-        D: Dimension,
-    {
-        let dim = shape.into_dimension();
+impl<'a> Reader<'a> {
+    /// The bytes of one tensor, after checking its dtype and its shape.
+    fn get(&self, name: &str, shape: &[usize]) -> Result<&'a [u8], Diag> {
         let view = self
             .st
             .tensor(name)
@@ -595,30 +758,37 @@ impl Reader<'_> {
                 ),
             ));
         }
-        if view.shape() != dim.slice() {
+        if view.shape() != shape {
             return Err(format_error(
                 self.path,
                 format!(
-                    "the tensor `{name}` has shape {:?}, but config.json implies {:?}",
+                    "the tensor `{name}` has shape {:?}, but config.json implies {shape:?}",
                     view.shape(),
-                    dim.slice()
                 ),
             ));
         }
-        let values: Vec<f32> = view
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        if let Some(i) = values.iter().position(|x| !x.is_finite()) {
-            return Err(format_error(
-                self.path,
-                format!("the tensor `{name}` holds {} at flat index {i}", values[i]),
-            ));
-        }
-        Array::from_shape_vec(dim, values)
-            .map_err(|e| format_error(self.path, format!("the tensor `{name}`: {e}")))
+        let data: &'a [u8] = view.data();
+        Ok(data)
     }
+}
+
+/// The TransformerLens name of every tensor, in file order (as [`tensors`]).
+fn tensor_names(c: &Config) -> Vec<(String, ())> {
+    let mut out = vec![
+        ("embed.W_E".to_string(), ()),
+        ("pos_embed.W_pos".to_string(), ()),
+    ];
+    for l in 0..c.n_layers {
+        for n in ["W_Q", "b_Q", "W_K", "b_K", "W_V", "b_V", "W_O", "b_O"] {
+            out.push((format!("blocks.{l}.attn.{n}"), ()));
+        }
+        for n in ["W_in", "b_in", "W_out", "b_out"] {
+            out.push((format!("blocks.{l}.mlp.{n}"), ()));
+        }
+    }
+    out.push(("unembed.W_U".to_string(), ()));
+    out.push(("unembed.b_U".to_string(), ()));
+    out
 }
 
 /// Every tensor of a model under its TransformerLens name, in file order.

@@ -1,7 +1,7 @@
 //! Compiled transformers: the weights (TransformerLens names and shapes,
 //! row-vector convention `x · W`), the metadata that makes them usable
 //! (vocab, residual labels, where each s-op lives, how to decode the
-//! output), the CPU executor and the model files.
+//! output), the executors' seam and the CPU executor, and the model files.
 //!
 //! A model has no layer norm. Forward pass, per layer `l`:
 //! `resid += attn_l(resid); resid += mlp_l(resid)`, where attention scores
@@ -11,8 +11,11 @@
 //! documents the files, the forward pass and the decoding rules.
 
 pub mod codec;
-pub mod exec;
+pub mod cpu;
+pub mod executor;
 pub mod io;
+pub mod plan;
+pub mod weights;
 
 use ndarray::{Array1, Array2, Array3};
 use serde::{Deserialize, Serialize};

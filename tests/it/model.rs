@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use ndarray::{Array1, Array2, Array3, s};
 use rasp::diag::codes;
 use rasp::ir::Value;
-use rasp::model::exec::{value_from_json, value_to_json};
+use rasp::model::codec::{value_from_json, value_to_json};
 use rasp::model::io::{load, save};
 use rasp::model::{
     Attn, Block, Config, Encoding, FORMAT, FORMAT_VERSION, Meta, Mlp, Model, Placement,

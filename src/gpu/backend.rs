@@ -1,0 +1,75 @@
+//! Choosing where a model runs: the one function the CLI, the REPL and
+//! verification call to get an executor for `--backend cpu|wgpu|auto`.
+
+use crate::diag::Diag;
+use crate::model::Meta;
+use crate::model::cpu::Cpu;
+use crate::model::executor::Executor;
+use crate::model::weights::Weights;
+
+/// Where to run a model.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    /// The CPU executor (ndarray, all cores).
+    #[default]
+    Cpu,
+    /// A wgpu adapter (Vulkan, Metal, DX12 or GL; `WGPU_BACKEND` and
+    /// `WGPU_ADAPTER_NAME` choose among several).
+    Wgpu,
+    /// A GPU adapter when there is one (not a CPU driver such as
+    /// lavapipe), else the CPU.
+    Auto,
+}
+
+impl Backend {
+    /// Every backend's name, as `--backend` and `:backend` take it.
+    pub const NAMES: [&'static str; 3] = ["cpu", "wgpu", "auto"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Cpu => Backend::NAMES[0],
+            Backend::Wgpu => Backend::NAMES[1],
+            Backend::Auto => Backend::NAMES[2],
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Backend> {
+        [Backend::Cpu, Backend::Wgpu, Backend::Auto]
+            .into_iter()
+            .find(|b| b.name() == name)
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An executor for a model on `backend`, and, when `auto` fell back to the
+/// CPU, why (for stderr). `wgpu` fails with the device's diagnostic;
+/// `auto` never fails.
+pub fn executor(
+    weights: &Weights<'_>,
+    meta: &Meta,
+    backend: Backend,
+) -> Result<(Box<dyn Executor>, Option<String>), Diag> {
+    match backend {
+        Backend::Cpu => Ok((Box::new(Cpu::new(weights, meta)), None)),
+        Backend::Wgpu => Ok((Box::new(super::Gpu::new(weights, meta)?), None)),
+        Backend::Auto => {
+            let why = match super::device::device() {
+                Ok(dev) if dev.is_gpu => match super::Gpu::new(weights, meta) {
+                    Ok(g) => return Ok((Box::new(g), None)),
+                    Err(d) => format!("the GPU failed ({}): {}", d.code, d.message),
+                },
+                Ok(dev) => format!("the only adapter, {}, is a CPU driver", dev.info.name),
+                Err(d) => d.message.clone(),
+            };
+            Ok((
+                Box::new(Cpu::new(weights, meta)),
+                Some(format!("--backend auto: running on the CPU ({why})")),
+            ))
+        }
+    }
+}
