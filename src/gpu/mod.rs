@@ -191,6 +191,13 @@ impl Gpu {
         })
     }
 
+    /// Split batches into chunks of at most `rows` rows (at least one
+    /// sequence's worth), as a device with smaller buffer limits would.
+    pub fn with_max_rows(mut self, rows: usize) -> Gpu {
+        self.max_rows = rows.max(self.config.n_ctx).min(self.max_rows);
+        self
+    }
+
     /// Buffers for chunks of up to `rows` rows (grown when needed).
     fn state_for(&self, rows: usize) -> Result<std::sync::MutexGuard<'_, Option<State>>, Diag> {
         let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());

@@ -50,6 +50,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
         ":compile NAME VOCAB MAXLEN DIR",
         "write the model to DIR (safetensors + JSON)",
     ),
+    (
+        ":backend [cpu|wgpu|auto]",
+        "where :verify runs models; alone, the device in use",
+    ),
     (":env", "the names you defined"),
     (":reset", "forget every definition and start over"),
     (":quit", "leave (also `exit`, `quit`, Ctrl-D)"),
@@ -64,6 +68,8 @@ pub struct Repl {
     entries: usize,
     /// How many errors were reported (the exit status of piped sessions).
     pub errors: usize,
+    /// Where `:verify` runs models (`:backend`).
+    backend: crate::gpu::backend::Backend,
 }
 
 impl Repl {
@@ -78,6 +84,7 @@ impl Repl {
             interrupt,
             entries: 0,
             errors: 0,
+            backend: crate::gpu::backend::Backend::Cpu,
         }
     }
 
@@ -464,14 +471,20 @@ impl Repl {
                 }
                 _ => self.usage(":layers NAME", out, err),
             },
+            "backend" => match args.as_slice() {
+                [] | [_] => {
+                    if let Err(d) = self.cmd_backend(args.first().copied(), out) {
+                        self.diag(&d, out, err);
+                    }
+                }
+                _ => self.usage(":backend [cpu|wgpu|auto]", out, err),
+            },
             other => {
-                let known: Vec<String> = [
-                    "help", "type", "layers", "env", "reset", "quit", "explain", "verify",
-                    "compile",
-                ]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
+                let known: Vec<String> = COMMANDS
+                    .iter()
+                    .filter_map(|(c, _)| c.split_whitespace().next())
+                    .map(|c| c.trim_start_matches(':').to_string())
+                    .collect();
                 let mut d = Diag::error(codes::REPL_COMMAND, format!("unknown command :{other}"));
                 d = match front::suggest(other, &known) {
                     Some(s) => d.help(format!("did you mean :{s}? (:help lists the commands)")),
@@ -673,12 +686,19 @@ impl Repl {
                     samples: verify::DEFAULT_SAMPLES,
                     seed: 0,
                 };
-                let report = verify::verify(
+                let model = &compiled.model;
+                let (exec, note) =
+                    crate::gpu::backend::executor(&model.weights(), &model.meta, self.backend)?;
+                if let Some(note) = note {
+                    let _ = writeln!(out, "	{note}");
+                }
+                let report = verify::verify_with(
                     &self.session.graph,
                     &self.session.sources,
                     &compiled,
                     node,
                     mode,
+                    exec.as_ref(),
                 )?;
                 for line in report.render(max_len).lines() {
                     let _ = writeln!(out, "\t{line}");
@@ -703,6 +723,37 @@ impl Repl {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// `:backend [NAME]`: set where `:verify` runs models (checking that
+    /// the device opens), or show it.
+    fn cmd_backend(&mut self, name: Option<&str>, out: &mut dyn Write) -> Result<(), Diag> {
+        use crate::gpu::backend::Backend;
+        let backend = match name {
+            None => self.backend,
+            Some(n) => Backend::from_name(n).ok_or_else(|| {
+                Diag::error(codes::REPL_COMMAND, format!("unknown backend {n}"))
+                    .help(format!("the backends are {}", Backend::NAMES.join(", ")))
+            })?,
+        };
+        let device = match backend {
+            Backend::Cpu => None,
+            _ => match crate::gpu::device::device() {
+                Ok(d) => Some(d),
+                Err(d) if backend == Backend::Wgpu => return Err(d),
+                Err(_) => None,
+            },
+        };
+        self.backend = backend;
+        let runs_on = match (&device, backend) {
+            (Some(d), Backend::Wgpu) => d.info.to_string(),
+            (Some(d), Backend::Auto) if d.is_gpu => d.info.to_string(),
+            (Some(d), _) => format!("cpu (the only adapter, {}, is a CPU driver)", d.info.name),
+            (None, Backend::Auto) => "cpu (no GPU adapter)".to_string(),
+            (None, _) => "cpu".to_string(),
+        };
+        let _ = writeln!(out, "	backend {backend}: models run on {runs_on}");
         Ok(())
     }
 

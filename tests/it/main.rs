@@ -10,6 +10,7 @@ mod editors;
 mod errors;
 mod examples;
 mod genprog;
+mod gpu;
 mod model;
 mod pty;
 mod repl;
