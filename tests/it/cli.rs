@@ -449,3 +449,92 @@ fn compile_verifies_records_and_respects_the_size_limit() {
     assert!(text.contains("layer 1 head 0  reverse"), "{text}");
     assert!(text.contains("layer 0 MLP     length"), "{text}");
 }
+
+fn rasp_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rasp"));
+    c.args(args)
+        .arg("--color=never")
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")));
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("rasp runs")
+}
+
+/// `--backend`: every backend prints what the CPU prints; without an
+/// adapter, `wgpu` is a diagnostic that suggests the CPU and `auto` falls
+/// back to the CPU, saying so on stderr; `--info` names the device.
+#[test]
+fn exec_and_verify_on_every_backend() {
+    let dir = tempdir("backend");
+    let model = dir.join("reverse_model");
+    let o = rasp(&[
+        "compile",
+        "tests/compile/reverse.rasp",
+        "flipped",
+        "--vocab",
+        "abcde",
+        "--max-len",
+        "6",
+        "-o",
+        model.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m = model.to_str().unwrap();
+    let inputs = ["\"abca\"", "\"e\"", "\"edcba\""];
+    let run = |backend: &str, env: &[(&str, &str)]| {
+        let mut args = vec!["exec", m, "--backend", backend, "--info"];
+        args.extend(inputs);
+        rasp_env(&args, env)
+    };
+    let cpu = run("cpu", &[]);
+    assert!(cpu.status.success(), "{}", stderr(&cpu));
+    assert!(stderr(&cpu).contains("device: cpu"), "{}", stderr(&cpu));
+    // No adapter: Metal does not exist on Linux.
+    let none = [("WGPU_BACKEND", "metal")];
+    let wgpu = run("wgpu", &none);
+    assert_eq!(wgpu.status.code(), Some(1));
+    let err = stderr(&wgpu);
+    assert!(err.contains("rasp::gpu::no_adapter"), "{err}");
+    assert!(err.contains("--backend cpu"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let auto = run("auto", &none);
+    assert!(auto.status.success(), "{}", stderr(&auto));
+    assert_eq!(stdout(&auto), stdout(&cpu));
+    assert!(stderr(&auto).contains("--backend auto: running on the CPU"));
+    // With a driver (lavapipe in CI), wgpu prints exactly the same.
+    let have_gpu = rasp::gpu::device::device().is_ok();
+    if have_gpu {
+        let wgpu = run("wgpu", &[]);
+        assert!(wgpu.status.success(), "{}", stderr(&wgpu));
+        assert_eq!(stdout(&wgpu), stdout(&cpu));
+        assert!(
+            stderr(&wgpu).contains("device: wgpu: "),
+            "{}",
+            stderr(&wgpu)
+        );
+    }
+    // verify --backend
+    let backends: &[&str] = if have_gpu { &["cpu", "wgpu"] } else { &["cpu"] };
+    for &backend in backends {
+        let v = rasp(&[
+            "verify",
+            "tests/compile/reverse.rasp",
+            "flipped",
+            "--vocab",
+            "abc",
+            "--max-len",
+            "4",
+            "--backend",
+            backend,
+        ]);
+        assert!(v.status.success(), "{backend}: {}", stderr(&v));
+        assert!(
+            stdout(&v).starts_with("verified 120 inputs, 0 mismatches"),
+            "{backend}: {}",
+            stdout(&v)
+        );
+    }
+    let bad = rasp(&["exec", m, "--backend", "tpu", "\"a\""]);
+    assert_eq!(bad.status.code(), Some(2));
+}

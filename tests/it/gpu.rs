@@ -229,7 +229,7 @@ fn wgpu_splits_batches() {
             .run_batch(std::slice::from_ref(seq), &want)
             .expect("runs");
         assert_eq!(alone.logits[0], a.logits[i]);
-        assert_eq!(alone.resid[0], a.resid[0 + i]);
+        assert_eq!(alone.resid[0], a.resid[i]);
     }
     // Rows of every pattern sum to 1 (BOS is never masked).
     for p in &a.patterns[0] {
