@@ -26,36 +26,67 @@ use crate::syntax::ast::{BinOp, CmpOp, UnOp};
 /// Product of value sets above which a lexicographic key is split.
 const LEXICOGRAPHIC_FROM: usize = 64;
 
+/// Which argument of a lexicographic key is the major one, and the ranks
+/// of each argument's values (in argument order).
+struct Lex {
+    a_major: bool,
+    ra: Vec<i64>,
+    rb: Vec<i64>,
+}
+
 /// The ranks of `a`'s and `b`'s values when `f(a, b)` orders pairs
-/// lexicographically by (rank of a, rank of b), strictly; `None` if not.
-fn lexicographic(expr: &Expr, av: &[Value], bv: &[Value]) -> Option<(Vec<i64>, Vec<i64>)> {
+/// lexicographically, strictly, with either argument as the major one
+/// (`-hist + indices/100` and `indices/100 - hist` alike); `None` if not.
+fn lexicographic(expr: &Expr, av: &[Value], bv: &[Value]) -> Option<Lex> {
     let f = |a: &Value, b: &Value| expr.eval(&[a, b]).ok().and_then(|v| v.as_f64());
     let mut table = Vec::with_capacity(av.len());
     for a in av {
         let row: Vec<f64> = bv.iter().map(|b| f(a, b)).collect::<Option<_>>()?;
         table.push(row);
     }
-    // b's order: by f(a0, b); the same strict order for every a.
-    let mut border: Vec<usize> = (0..bv.len()).collect();
+    if let Some((ra, rb)) = major_rows(&table) {
+        return Some(Lex {
+            a_major: true,
+            ra,
+            rb,
+        });
+    }
+    let transposed: Vec<Vec<f64>> = (0..bv.len())
+        .map(|j| table.iter().map(|row| row[j]).collect())
+        .collect();
+    let (rb, ra) = major_rows(&transposed)?;
+    Some(Lex {
+        a_major: false,
+        ra,
+        rb,
+    })
+}
+
+/// Ranks of the rows and of the columns of `table` when its entries order
+/// (row, column) pairs lexicographically with the row major, strictly.
+fn major_rows(table: &[Vec<f64>]) -> Option<(Vec<i64>, Vec<i64>)> {
+    let ncols = table.first()?.len();
+    // The columns' order: by the first row; the same strict order in every row.
+    let mut border: Vec<usize> = (0..ncols).collect();
     border.sort_by(|x, y| table[0][*x].total_cmp(&table[0][*y]));
-    for row in &table {
+    for row in table {
         if border.windows(2).any(|w| row[w[0]] >= row[w[1]]) {
             return None;
         }
     }
-    // a's order: by interval; intervals disjoint.
+    // The rows' order: by interval; intervals disjoint.
     let lo = |i: usize| table[i][border[0]];
     let hi = |i: usize| table[i][*border.last().unwrap_or(&0)];
-    let mut aorder: Vec<usize> = (0..av.len()).collect();
+    let mut aorder: Vec<usize> = (0..table.len()).collect();
     aorder.sort_by(|x, y| lo(*x).total_cmp(&lo(*y)));
     if aorder.windows(2).any(|w| hi(w[0]) >= lo(w[1])) {
         return None;
     }
-    let mut ra = vec![0i64; av.len()];
+    let mut ra = vec![0i64; table.len()];
     for (r, i) in aorder.iter().enumerate() {
         ra[*i] = r as i64;
     }
-    let mut rb = vec![0i64; bv.len()];
+    let mut rb = vec![0i64; ncols];
     for (r, i) in border.iter().enumerate() {
         rb[*i] = r as i64;
     }
@@ -203,9 +234,10 @@ pub fn rewrite(
                     _ => None,
                 };
                 match split {
-                    Some((args, av, bv, (ra, rb))) => {
-                        let na = rank_map(&mut g, remap[&args[0]], av, &ra);
-                        let nb = rank_map(&mut g, remap[&args[1]], bv, &rb);
+                    Some((args, av, bv, lex)) => {
+                        let na = rank_map(&mut g, remap[&args[0]], av, &lex.ra);
+                        let nb = rank_map(&mut g, remap[&args[1]], bv, &lex.rb);
+                        let (na, nb) = if lex.a_major { (na, nb) } else { (nb, na) };
                         let strict = match cmp {
                             CmpOp::Lt | CmpOp::Le => CmpOp::Lt,
                             _ => CmpOp::Gt,
@@ -264,4 +296,35 @@ fn same_selector(graph: &Graph, args: &[NodeId]) -> bool {
         }
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ints(xs: std::ops::Range<i64>) -> Vec<Value> {
+        xs.map(Value::Int).collect()
+    }
+
+    /// `a/100 - b` orders (b, a) pairs with b major (descending), and
+    /// `-b + a/100` the same: either argument may be the major one.
+    #[test]
+    fn lexicographic_keys_with_either_major() {
+        let a = ints(0..20);
+        let b = ints(1..6);
+        let a_over = Expr::Binary(
+            BinOp::Div,
+            Box::new(Expr::Arg(0)),
+            Box::new(Expr::Const(Value::Int(100))),
+        );
+        let key = Expr::Binary(BinOp::Sub, Box::new(a_over), Box::new(Expr::Arg(1)));
+        let lex = lexicographic(&key, &a, &b).expect("lexicographic");
+        assert!(!lex.a_major);
+        // b major and descending: the largest b ranks first.
+        assert_eq!(lex.rb, vec![4, 3, 2, 1, 0]);
+        assert_eq!(lex.ra, (0..20).collect::<Vec<i64>>());
+        // a + b over these sets is not lexicographic either way.
+        let sum = Expr::Binary(BinOp::Add, Box::new(Expr::Arg(0)), Box::new(Expr::Arg(1)));
+        assert!(lexicographic(&sum, &a, &b).is_none());
+    }
 }

@@ -16,7 +16,10 @@ use super::Compiled;
 pub const EXHAUSTIVE_LIMIT: u128 = 200_000;
 /// Samples when the inputs are too many to enumerate.
 pub const DEFAULT_SAMPLES: usize = 20_000;
-const BATCH: usize = 512;
+/// Inputs per batch of a verification.
+const BATCH: usize = 4096;
+/// Most inputs an exhaustive verification enumerates.
+pub const MAX_EXHAUSTIVE: u128 = 100_000_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -232,7 +235,6 @@ impl Rng {
     }
 }
 
-/// The inputs to check, shortest first.
 /// The inputs to check (shortest first), whether that is all of them, and
 /// the seed of the sample otherwise.
 pub type Inputs = (Vec<Vec<Value>>, bool, Option<u64>);
@@ -361,16 +363,40 @@ pub fn verify_with(
 ) -> Result<Report, Diag> {
     let model = &compiled.model;
     let causal = model.meta.causal;
-    let (all, exhaustive, seed) = inputs(
-        &model
-            .meta
-            .vocab
-            .iter()
-            .filter_map(crate::model::codec::value_from_json)
-            .collect::<Vec<_>>(),
-        model.meta.max_len,
-        mode,
-    )?;
+    let vocab: Vec<Value> = model
+        .meta
+        .vocab
+        .iter()
+        .filter_map(crate::model::codec::value_from_json)
+        .collect();
+    let n = model.meta.max_len;
+    let total = count_inputs(vocab.len(), n);
+    // Every input, generated chunk by chunk (memory stays flat however
+    // many there are); or the listed ones.
+    let every = match mode {
+        Mode::Exhaustive => true,
+        Mode::Auto { .. } => total <= EXHAUSTIVE_LIMIT,
+        _ => false,
+    };
+    let (listed, exhaustive, seed) = if every {
+        if total > MAX_EXHAUSTIVE {
+            return Err(Diag::error(
+                codes::COMPILE_VOCAB,
+                format!("there are {total} inputs up to length {n}: too many to check them all"),
+            )
+            .help(format!(
+                "at most {MAX_EXHAUSTIVE} are checked exhaustively; use --samples K --seed S"
+            )));
+        }
+        (Vec::new(), true, None)
+    } else {
+        inputs(&vocab, n, mode)?
+    };
+    let mut chunks: Box<dyn Iterator<Item = Vec<Vec<Value>>> + Send + '_> = if every {
+        Box::new(Every::new(&vocab, n))
+    } else {
+        Box::new(listed.chunks(BATCH).map(<[Vec<Value>]>::to_vec))
+    };
     let mut report = Report {
         checked: 0,
         mismatches: 0,
@@ -379,65 +405,140 @@ pub fn verify_with(
         seed,
         counterexample: None,
         causal,
-        max_len: model.meta.max_len,
+        max_len: n,
     };
     let decoder = model.decoder();
-    for chunk in all.chunks(BATCH) {
-        let expected: Vec<Option<Vec<Value>>> = if causal {
-            use rayon::prelude::*;
-            chunk
-                .par_iter()
-                .map(|input| expected(graph, input, &[target], true).and_then(|mut v| v.pop()))
-                .collect()
-        } else {
-            interp::evaluate_batch(graph, chunk, target)
-                .into_iter()
-                .map(|e| match e {
-                    Ok(Output::Sop(col)) => Some(col.values),
-                    _ => None,
-                })
-                .collect()
-        };
-        let mut ok_inputs = Vec::with_capacity(chunk.len());
-        let mut ok_expected = Vec::with_capacity(chunk.len());
-        for (input, e) in chunk.iter().zip(expected) {
-            match e {
-                Some(values) => {
-                    ok_inputs.push(input);
-                    ok_expected.push(values);
-                }
-                None => report.program_errors += 1,
-            }
-        }
-        let ids: Vec<Vec<usize>> = ok_inputs
-            .iter()
-            .map(|i| model.encode(i))
-            .collect::<Result<_, _>>()?;
-        let logits = exec.run_batch(&ids, &Want::default())?.logits;
-        for ((input, exp), logits) in ok_inputs.iter().zip(ok_expected).zip(&logits) {
-            report.checked += 1;
-            let got = decoder.decode_logits(logits, None);
-            if !same_seq(&exp, &got) {
-                report.mismatches += 1;
-                let shorter = report
-                    .counterexample
-                    .as_ref()
-                    .is_none_or(|c| input.len() < c.input.len());
-                if shorter {
-                    report.counterexample = Some(Counterexample {
-                        input: input.to_vec(),
-                        expected: exp,
-                        got,
-                        first: None,
-                    });
+    // The interpreter computes a chunk's expected values while the
+    // executor runs the previous chunk (on a GPU both work at once).
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<Vec<Value>>, Vec<Vec<Value>>)>(1);
+    let compare = move |report: &mut Report| -> Result<(), Diag> {
+        for (inputs, expected) in rx.iter() {
+            let ids: Vec<Vec<usize>> = inputs
+                .iter()
+                .map(|i| model.encode(i))
+                .collect::<Result<_, _>>()?;
+            let logits = exec.run_batch(&ids, &Want::default())?.logits;
+            for ((input, exp), logits) in inputs.into_iter().zip(expected).zip(&logits) {
+                report.checked += 1;
+                let got = decoder.decode_logits(logits, None);
+                if !same_seq(&exp, &got) {
+                    report.mismatches += 1;
+                    let shorter = report
+                        .counterexample
+                        .as_ref()
+                        .is_none_or(|c| input.len() < c.input.len());
+                    if shorter {
+                        report.counterexample = Some(Counterexample {
+                            input,
+                            expected: exp,
+                            got,
+                            first: None,
+                        });
+                    }
                 }
             }
         }
-    }
+        Ok(())
+    };
+    let mut program_errors = 0;
+    let compared = std::thread::scope(|scope| {
+        let mut r = report.clone();
+        let runner = scope.spawn(move || compare(&mut r).map(|()| r));
+        for chunk in chunks.by_ref() {
+            let expected: Vec<Option<Vec<Value>>> = if causal {
+                use rayon::prelude::*;
+                chunk
+                    .par_iter()
+                    .map(|input| expected(graph, input, &[target], true).and_then(|mut v| v.pop()))
+                    .collect()
+            } else {
+                interp::evaluate_batch(graph, &chunk, target)
+                    .into_iter()
+                    .map(|e| match e {
+                        Ok(Output::Sop(col)) => Some(col.values),
+                        _ => None,
+                    })
+                    .collect()
+            };
+            let mut ok_inputs = Vec::with_capacity(chunk.len());
+            let mut ok_expected = Vec::with_capacity(chunk.len());
+            for (input, e) in chunk.into_iter().zip(expected) {
+                match e {
+                    Some(values) => {
+                        ok_inputs.push(input);
+                        ok_expected.push(values);
+                    }
+                    None => program_errors += 1,
+                }
+            }
+            // A closed channel: the runner stopped on an error, which it
+            // returns.
+            if tx.send((ok_inputs, ok_expected)).is_err() {
+                break;
+            }
+        }
+        drop(tx);
+        runner
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    });
+    report = compared?;
+    report.program_errors = program_errors;
     if let Some(c) = report.counterexample.as_mut() {
         c.first = first_divergence(sources, compiled, &c.input);
     }
     Ok(report)
+}
+
+/// Every input of lengths 1..=n over a vocabulary, shortest first, in
+/// chunks of [`BATCH`].
+struct Every<'v> {
+    vocab: &'v [Value],
+    n: usize,
+    /// The next input's token indices (empty before the first).
+    next: Vec<usize>,
+    done: bool,
+}
+
+impl<'v> Every<'v> {
+    fn new(vocab: &'v [Value], n: usize) -> Every<'v> {
+        Every {
+            vocab,
+            n,
+            next: vec![0],
+            done: vocab.is_empty() || n == 0,
+        }
+    }
+
+    /// Step the odometer; longer when it wraps.
+    fn advance(&mut self) {
+        let v = self.vocab.len();
+        for k in (0..self.next.len()).rev() {
+            self.next[k] += 1;
+            if self.next[k] < v {
+                return;
+            }
+            self.next[k] = 0;
+        }
+        if self.next.len() == self.n {
+            self.done = true;
+        } else {
+            self.next = vec![0; self.next.len() + 1];
+        }
+    }
+}
+
+impl Iterator for Every<'_> {
+    type Item = Vec<Vec<Value>>;
+
+    fn next(&mut self) -> Option<Vec<Vec<Value>>> {
+        let mut chunk = Vec::with_capacity(BATCH);
+        while !self.done && chunk.len() < BATCH {
+            chunk.push(self.next.iter().map(|&i| self.vocab[i].clone()).collect());
+            self.advance();
+        }
+        (!chunk.is_empty()).then_some(chunk)
+    }
 }
 
 /// The first placed s-op (in layer order) whose residual value differs.
@@ -524,4 +625,27 @@ pub fn prefix_dependence(
                 })
         })
         .min_by_key(|d| (d.node, d.input.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The streamed enumeration is every input, shortest first, each once,
+    /// in the order of `inputs` (Mode::Exhaustive).
+    #[test]
+    fn every_input_streams_in_order() {
+        let vocab = vec![Value::Int(1), Value::Int(2), Value::Int(3)];
+        for n in 1..=6 {
+            let streamed: Vec<Vec<Value>> = Every::new(&vocab, n).flatten().collect();
+            let (listed, all, _) = inputs(&vocab, n, Mode::Exhaustive).expect("few inputs");
+            assert!(all);
+            assert_eq!(streamed.len() as u128, count_inputs(3, n));
+            assert_eq!(streamed, listed);
+        }
+        assert!(Every::new(&[], 3).next().is_none());
+        // Chunks are full but the last.
+        let chunks: Vec<usize> = Every::new(&vocab, 9).map(|c| c.len()).collect();
+        assert!(chunks[..chunks.len() - 1].iter().all(|&c| c == BATCH));
+    }
 }
