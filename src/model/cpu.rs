@@ -143,7 +143,7 @@ fn product(
     input: &Dims,
     w: &Mat,
     out: &mut ArrayViewMut2<'_, f32>,
-    nz: &mut Vec<(usize, f32)>,
+    nz: &mut Vec<(u32, f32)>,
 ) {
     if let Mat::Dense { w: dense, scatter } = w {
         let nonzero: usize = match input {
@@ -180,7 +180,7 @@ fn product(
             .as_slice_mut()
             .expect("products write into contiguous rows");
         for &(k, xv) in nz.iter() {
-            w.add_row(k, xv, o);
+            w.add_row(k as usize, xv, o);
         }
     }
 }
@@ -188,12 +188,12 @@ fn product(
 /// The non-zero entries of a row, as (index, value), without a branch
 /// per entry (how many are zero is unpredictable, and mispredicted
 /// branches would cost more than the products).
-fn nonzeros(row: impl ExactSizeIterator<Item = f32>, nz: &mut Vec<(usize, f32)>) {
+fn nonzeros(row: impl ExactSizeIterator<Item = f32>, nz: &mut Vec<(u32, f32)>) {
     nz.clear();
     nz.resize(row.len(), (0, 0.0));
     let mut m = 0;
     for (k, x) in row.enumerate() {
-        nz[m] = (k, x);
+        nz[m] = (k as u32, x);
         m += usize::from(x != 0.0);
     }
     nz.truncate(m);
@@ -223,7 +223,7 @@ fn add_product(
     x: ArrayView2<'_, f32>,
     w: &Mat,
     bias: Option<&Array1<f32>>,
-    nz: &mut Vec<(usize, f32)>,
+    nz: &mut Vec<(u32, f32)>,
 ) {
     product(x, &Dims::All, w, &mut resid.view_mut(), nz);
     if let Some(b) = bias {
@@ -676,7 +676,7 @@ struct Scratch {
     /// One query's scores.
     w: Vec<f32>,
     /// One row's non-zero entries.
-    nz: Vec<(usize, f32)>,
+    nz: Vec<(u32, f32)>,
     /// The memory of a chunk's `qkv`, `z` and hidden matrices.
     qkv: Vec<f32>,
     z: Vec<f32>,
@@ -741,6 +741,7 @@ fn mix(
             wi.fill(0.0);
             nonzeros(q.iter().copied(), nz);
             for &(d, qd) in nz.iter() {
+                let d = d as usize;
                 for (s, &k) in wi.iter_mut().zip(&kt[d * len..d * len + keys]) {
                     *s += qd * k;
                 }
@@ -759,7 +760,15 @@ fn mix(
                 let d = *s - max;
                 // exp underflows to exactly 0 below this (hard attention in
                 // compiled models makes that common).
-                *s = if d < -104.0 { 0.0 } else { d.exp() };
+                // The top score (often several keys of a hard attention
+                // tie) needs no call: exp(0) is exactly 1.
+                *s = if d < -104.0 {
+                    0.0
+                } else if d == 0.0 {
+                    1.0
+                } else {
+                    d.exp()
+                };
                 sum += *s;
             }
             let zi = &mut z[(o + i) * z_width + head.z..][..d_v];
