@@ -25,7 +25,11 @@ printf '%-16s %-5s %6s %14s %14s\n' case backend batch time/batch seq/s
 # criterion prints "exec/NAME/BACKEND/BATCH", then "time: [lo mid hi]" and
 # "thrpt: [lo mid hi]".
 awk '
-  /^exec\/[^ ]+\/(cpu|wgpu)\/[0-9]+/ { split($1, p, "/"); name = p[2]; be = p[3]; b = p[4]; next }
+  /^exec\/[^ ]+\/(cpu|wgpu)\/[0-9]+/ {
+    split($1, p, "/"); name = p[2]; be = p[3]; b = p[4]
+    if ($2 == "time:") t = $5 " " $6
+    next
+  }
   /time:/ && name != "" { t = $4 " " $5 }
   /thrpt:/ && name != "" { printf "%-16s %-5s %6s %14s %14s\n", name, be, b, t, $4 " " $5; name = "" }
 ' "$out"
