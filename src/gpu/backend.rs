@@ -1,7 +1,9 @@
 //! Choosing where a model runs: the one function the CLI, the REPL and
 //! verification call to get an executor for `--backend cpu|wgpu|auto`.
 
-use crate::diag::Diag;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::diag::{Diag, codes};
 use crate::model::Meta;
 use crate::model::cpu::Cpu;
 use crate::model::executor::Executor;
@@ -60,7 +62,14 @@ pub fn executor(
         Backend::Auto => {
             let why = match super::device::device() {
                 Ok(dev) if dev.is_gpu => match super::Gpu::new(weights, meta) {
-                    Ok(g) => return Ok((Box::new(g), None)),
+                    Ok(gpu) => {
+                        let auto = Auto {
+                            gpu,
+                            cpu: Cpu::new(weights, meta),
+                            failed: AtomicBool::new(false),
+                        };
+                        return Ok((Box::new(auto), None));
+                    }
                     Err(d) => format!("the GPU failed ({}): {}", d.code, d.message),
                 },
                 Ok(dev) => format!("the only adapter, {}, is a CPU driver", dev.info.name),
@@ -71,5 +80,47 @@ pub fn executor(
                 Some(format!("--backend auto: running on the CPU ({why})")),
             ))
         }
+    }
+}
+
+/// `auto` on a GPU: the GPU, until it fails (a device fault or a limit);
+/// from then on the CPU, said once on stderr.
+struct Auto {
+    gpu: super::Gpu,
+    cpu: Cpu,
+    failed: AtomicBool,
+}
+
+impl Executor for Auto {
+    fn info(&self) -> &crate::model::executor::DeviceInfo {
+        if self.failed.load(Ordering::Relaxed) {
+            self.cpu.info()
+        } else {
+            self.gpu.info()
+        }
+    }
+
+    fn config(&self) -> &crate::model::Config {
+        self.cpu.config()
+    }
+
+    fn run_batch(
+        &self,
+        batch: &[Vec<usize>],
+        want: &crate::model::executor::Want,
+    ) -> Result<crate::model::executor::Forward, Diag> {
+        if !self.failed.load(Ordering::Relaxed) {
+            match self.gpu.run_batch(batch, want) {
+                Err(d) if d.code == codes::GPU_DEVICE || d.code == codes::GPU_LIMITS => {
+                    eprintln!(
+                        "--backend auto: the GPU failed ({}: {}); running on the CPU",
+                        d.code, d.message
+                    );
+                    self.failed.store(true, Ordering::Relaxed);
+                }
+                other => return other,
+            }
+        }
+        self.cpu.run_batch(batch, want)
     }
 }

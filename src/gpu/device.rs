@@ -22,6 +22,16 @@ pub struct Device {
     pub is_gpu: bool,
     /// The first uncaptured error or device loss, if any happened.
     fault: Arc<Mutex<Option<String>>>,
+    /// The compiled kernels, made on first use.
+    kernels: OnceLock<Result<Kernels, Diag>>,
+}
+
+/// The forward pass's kernels (`forward.wgsl`) and their bind group
+/// layout, compiled once per device.
+pub struct Kernels {
+    pub layout: wgpu::BindGroupLayout,
+    /// Indexed by `program::Kernel`.
+    pub pipelines: [wgpu::ComputePipeline; 3],
 }
 
 static DEVICE: OnceLock<Result<Arc<Device>, Diag>> = OnceLock::new();
@@ -119,10 +129,76 @@ fn open() -> Result<Device, Diag> {
         limits,
         is_gpu,
         fault,
+        kernels: OnceLock::new(),
     })
 }
 
 impl Device {
+    /// The kernels, compiled on first use (a shader or validation error is
+    /// a diagnostic, for this and every later call).
+    pub fn kernels(&self) -> Result<&Kernels, Diag> {
+        self.kernels
+            .get_or_init(|| self.compile_kernels())
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    fn compile_kernels(&self) -> Result<Kernels, Diag> {
+        let d = &self.device;
+        let scope = d.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = d.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("rasp forward"),
+            source: wgpu::ShaderSource::Wgsl(include_str!("forward.wgsl").into()),
+        });
+        let entry =
+            |binding: u32, ty: wgpu::BufferBindingType, dynamic: bool| wgpu::BindGroupLayoutEntry {
+                binding,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty,
+                    has_dynamic_offset: dynamic,
+                    min_binding_size: None,
+                },
+                count: None,
+            };
+        let read = wgpu::BufferBindingType::Storage { read_only: true };
+        let layout = d.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("rasp forward"),
+            entries: &[
+                entry(0, wgpu::BufferBindingType::Uniform, true),
+                entry(1, read, false),
+                entry(2, read, false),
+                entry(3, read, false),
+                entry(
+                    4,
+                    wgpu::BufferBindingType::Storage { read_only: false },
+                    false,
+                ),
+            ],
+        });
+        let pipeline_layout = d.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("rasp forward"),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let pipeline = |entry: &str| {
+            d.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(entry),
+                layout: Some(&pipeline_layout),
+                module: &module,
+                entry_point: Some(entry),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        };
+        let pipelines = [pipeline("embed"), pipeline("gmm"), pipeline("attend")];
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(fault(&self.info, &format!("compiling the kernels: {e}")));
+        }
+        self.check()?;
+        Ok(Kernels { layout, pipelines })
+    }
+
     /// The first fault since the device opened, as a diagnostic.
     pub fn check(&self) -> Result<(), Diag> {
         let slot = self.fault.lock().unwrap_or_else(|p| p.into_inner());

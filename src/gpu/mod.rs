@@ -48,8 +48,6 @@ pub struct Gpu {
     plan: Plan,
     weights: wgpu::Buffer,
     index: wgpu::Buffer,
-    layout: wgpu::BindGroupLayout,
-    pipelines: [wgpu::ComputePipeline; 3],
     /// Buffers sized for the largest chunk seen so far.
     state: Mutex<Option<State>>,
     /// Bytes of activations per row, and the most rows a chunk may have.
@@ -126,55 +124,10 @@ impl Gpu {
         };
         let weights = storage("rasp weights", bytemuck::cast_slice(&program.weights));
         let index = storage("rasp index", bytemuck::cast_slice(&program.index));
-        let module = d.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("rasp forward"),
-            source: wgpu::ShaderSource::Wgsl(include_str!("forward.wgsl").into()),
-        });
-        let entry =
-            |binding: u32, ty: wgpu::BufferBindingType, dynamic: bool| wgpu::BindGroupLayoutEntry {
-                binding,
-                visibility: wgpu::ShaderStages::COMPUTE,
-                ty: wgpu::BindingType::Buffer {
-                    ty,
-                    has_dynamic_offset: dynamic,
-                    min_binding_size: None,
-                },
-                count: None,
-            };
-        let read = wgpu::BufferBindingType::Storage { read_only: true };
-        let layout = d.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("rasp forward"),
-            entries: &[
-                entry(0, wgpu::BufferBindingType::Uniform, true),
-                entry(1, read, false),
-                entry(2, read, false),
-                entry(3, read, false),
-                entry(
-                    4,
-                    wgpu::BufferBindingType::Storage { read_only: false },
-                    false,
-                ),
-            ],
-        });
-        let pipeline_layout = d.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("rasp forward"),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
-        let pipeline = |entry: &str| {
-            d.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(entry),
-                layout: Some(&pipeline_layout),
-                module: &module,
-                entry_point: Some(entry),
-                compilation_options: Default::default(),
-                cache: None,
-            })
-        };
-        let pipelines = [pipeline("embed"), pipeline("gmm"), pipeline("attend")];
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(fault(&dev.info, &format!("preparing the model: {e}")));
         }
+        dev.kernels()?;
         dev.check()?;
         Ok(Gpu {
             program,
@@ -182,8 +135,6 @@ impl Gpu {
             plan,
             weights,
             index,
-            layout,
-            pipelines,
             state: Mutex::new(None),
             row_bytes,
             max_rows,
@@ -231,7 +182,7 @@ impl Gpu {
         });
         let bind = d.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("rasp forward"),
-            layout: &self.layout,
+            layout: &self.dev.kernels()?.layout,
             entries: &[
                 wgpu::BindGroupEntry {
                     binding: 0,
@@ -295,6 +246,7 @@ impl Gpu {
         }
         let guard = self.state_for(n_rows)?;
         let state = guard.as_ref().expect("state_for made the state");
+        let kernels = self.dev.kernels()?;
         let d = &self.dev.device;
         let q = &self.dev.queue;
 
@@ -349,7 +301,7 @@ impl Gpu {
                 let Some(ps) = pass.as_mut() else {
                     unreachable!("a pass is open between steps");
                 };
-                ps.set_pipeline(&self.pipelines[step.kernel as usize]);
+                ps.set_pipeline(&kernels.pipelines[step.kernel as usize]);
                 ps.set_bind_group(0, &state.bind, &[(i as u64 * align) as u32]);
                 ps.dispatch_workgroups(x, y, 1);
             }

@@ -1506,14 +1506,14 @@ fn genprog_long() {
 /// `# compile: sop=out vocab=abcd max_len=5 [expect=verify]`. With
 /// `expect=verify` a refusal fails too (the program is one the compiler
 /// should handle, e.g. a refusal over a gap that is only float rounding).
-struct Header {
-    sop: String,
-    vocab: String,
-    max_len: usize,
+pub(crate) struct Header {
+    pub(crate) sop: String,
+    pub(crate) vocab: String,
+    pub(crate) max_len: usize,
     must_verify: bool,
 }
 
-fn parse_header(text: &str) -> Option<Header> {
+pub(crate) fn parse_header(text: &str) -> Option<Header> {
     let line = text.lines().next()?.strip_prefix("# compile:")?;
     let mut sop = None;
     let mut vocab = None;
@@ -1538,11 +1538,8 @@ fn parse_header(text: &str) -> Option<Header> {
     })
 }
 
-/// Every program in tests/compile/regress/ is refused with a diagnostic
-/// (unless its header says `expect=verify`) or verifies exactly on every
-/// input up to its max length.
-#[test]
-fn genprog_regressions() {
+/// The programs of tests/compile/regress/, sorted.
+pub(crate) fn regression_files() -> Vec<std::path::PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compile/regress");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .expect("tests/compile/regress exists")
@@ -1551,6 +1548,15 @@ fn genprog_regressions() {
         .collect();
     files.sort();
     assert!(!files.is_empty(), "no regression programs");
+    files
+}
+
+/// Every program in tests/compile/regress/ is refused with a diagnostic
+/// (unless its header says `expect=verify`) or verifies exactly on every
+/// input up to its max length.
+#[test]
+fn genprog_regressions() {
+    let files = regression_files();
     let mut failures = String::new();
     for path in &files {
         let name = path.file_name().expect("name").to_string_lossy();

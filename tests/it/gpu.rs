@@ -104,6 +104,74 @@ fn close(a: &ndarray::Array2<f32>, b: &ndarray::Array2<f32>) -> Result<(), Strin
     Ok(())
 }
 
+/// Compile `sop` of `path` for (vocab, n) and compare the executors on
+/// seeded inputs; a failure is pushed to `failures`. Returns how many
+/// inputs were compared (0 when `refusals_ok` and the compiler refused).
+fn agree(
+    path: &Path,
+    sop: &str,
+    vocab: &str,
+    n: usize,
+    refusals_ok: bool,
+    failures: &mut Vec<String>,
+) -> usize {
+    let file = path.display();
+    let mut session = Session::new();
+    let (scope, result) = session.run_path(path).expect("program reads");
+    assert!(!result.has_errors(), "{file}: {:?}", result.diags);
+    let Some(MVal::Sop(node)) = lookup(&scope, sop) else {
+        panic!("{file}: {sop} is not an s-op");
+    };
+    let opts = Options::new(parse_vocab(vocab).expect("vocab"), n);
+    let compiled = match compile(
+        &session.graph,
+        &session.sources,
+        node,
+        &opts,
+        &Source::default(),
+    ) {
+        Ok(c) => c,
+        Err(_) if refusals_ok => return 0,
+        Err(d) => panic!("{file} at N = {n} does not compile: {}", d.render_plain()),
+    };
+    let model = &compiled.model;
+    let cpu = model.prepare();
+    let gpu = Gpu::new(&model.weights(), &model.meta)
+        .unwrap_or_else(|d| panic!("{file}: {}", d.render_plain()));
+    let count = if n >= 20 { 24 } else { 40 };
+    let batch = inputs(&opts.vocab, n, count, n as u64);
+    let ids: Vec<Vec<usize>> = batch
+        .iter()
+        .map(|i| model.encode(i).expect("encodes"))
+        .collect();
+    let want = Want {
+        resid: true,
+        patterns: kind_heads(&model.config, &model.meta),
+    };
+    let a = cpu.run_batch(&ids, &want).expect("cpu runs");
+    let b = gpu.run_batch(&ids, &want).expect("wgpu runs");
+    for (s, (ra, rb)) in a.resid.iter().zip(&b.resid).enumerate() {
+        if let Err(e) = close(ra, rb) {
+            failures.push(format!(
+                "{file} {sop} N={n} input {:?}: residual {e}",
+                batch[s]
+            ));
+            break;
+        }
+    }
+    let da = codec::run(&cpu, &model.meta, &batch).expect("cpu decodes");
+    let db = codec::run(&gpu, &model.meta, &batch).expect("wgpu decodes");
+    for ((input, x), y) in batch.iter().zip(&da).zip(&db) {
+        if x != y {
+            failures.push(format!(
+                "{file} {sop} N={n} input {input:?}: cpu {x:?}, wgpu {y:?}"
+            ));
+            break;
+        }
+    }
+    batch.len()
+}
+
 fn agree_at(n: usize) {
     if !have_device() {
         return;
@@ -111,56 +179,41 @@ fn agree_at(n: usize) {
     let mut failures = Vec::new();
     let mut checked = 0;
     for (dir, file, sop, vocab) in programs() {
-        let mut session = Session::new();
-        let (scope, result) = session.run_path(&dir.join(&file)).expect("program reads");
-        assert!(result.diags.is_empty(), "{file}: {:?}", result.diags);
-        let Some(MVal::Sop(node)) = lookup(&scope, &sop) else {
-            panic!("{file}: {sop} is not an s-op");
-        };
-        let opts = Options::new(parse_vocab(&vocab_at(&vocab, n)).expect("vocab"), n);
-        let compiled = match compile(
-            &session.graph,
-            &session.sources,
-            node,
-            &opts,
-            &Source::default(),
-        ) {
-            Ok(c) => c,
-            Err(d) => panic!("{file} at N = {n} does not compile: {}", d.render_plain()),
-        };
-        let model = &compiled.model;
-        let cpu = model.prepare();
-        let gpu = Gpu::new(&model.weights(), &model.meta)
-            .unwrap_or_else(|d| panic!("{file}: {}", d.render_plain()));
-        let count = if n >= 20 { 24 } else { 40 };
-        let batch = inputs(&opts.vocab, n, count, n as u64);
-        let ids: Vec<Vec<usize>> = batch
-            .iter()
-            .map(|i| model.encode(i).expect("encodes"))
-            .collect();
-        let want = Want {
-            resid: true,
-            patterns: kind_heads(&model.config, &model.meta),
-        };
-        let a = cpu.run_batch(&ids, &want).expect("cpu runs");
-        let b = gpu.run_batch(&ids, &want).expect("wgpu runs");
-        for (s, (ra, rb)) in a.resid.iter().zip(&b.resid).enumerate() {
-            if let Err(e) = close(ra, rb) {
-                failures.push(format!("{file} N={n} input {:?}: residual {e}", batch[s]));
-                break;
-            }
+        checked += agree(
+            &dir.join(&file),
+            &sop,
+            &vocab_at(&vocab, n),
+            n,
+            false,
+            &mut failures,
+        );
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(checked > 0);
+}
+
+/// The compiler's regression programs (at their own lengths) and every
+/// s-op of the examples (at N = 6), where they compile.
+#[test]
+fn wgpu_agrees_on_regressions_and_examples() {
+    if !have_device() {
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for path in crate::genprog::regression_files() {
+        let text = std::fs::read_to_string(&path).expect("reads");
+        let h = crate::genprog::parse_header(&text).expect("a header");
+        checked += agree(&path, &h.sop, &h.vocab, h.max_len, true, &mut failures);
+    }
+    for line in include_str!("../compile/examples.txt").lines() {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        if w.is_empty() || w[0].starts_with('#') {
+            continue;
         }
-        let da = codec::run(&cpu, &model.meta, &batch).expect("cpu decodes");
-        let db = codec::run(&gpu, &model.meta, &batch).expect("wgpu decodes");
-        for ((input, x), y) in batch.iter().zip(&da).zip(&db) {
-            if x != y {
-                failures.push(format!(
-                    "{file} N={n} input {input:?}: cpu {x:?}, wgpu {y:?}"
-                ));
-                break;
-            }
-        }
-        checked += batch.len();
+        let path = root.join("examples").join(w[0]);
+        checked += agree(&path, w[1], w[2], 6, true, &mut failures);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(checked > 0);
