@@ -384,6 +384,14 @@ pub mod codes {
     pub const MODEL_FORMAT: &str = "rasp::model::format";
     pub const MODEL_IO: &str = "rasp::model::io";
     pub const MODEL_INPUT: &str = "rasp::model::input";
+    /// `rasp gen`: bad options (length range, shard, vocabulary).
+    pub const GEN_OPTIONS: &str = "rasp::gen::options";
+    /// `rasp gen --task`: no such task.
+    pub const GEN_TASK: &str = "rasp::gen::task";
+    /// `rasp gen`: the program fails on a sampled input.
+    pub const GEN_PROGRAM: &str = "rasp::gen::program";
+    /// `rasp gen`: the output cannot be written.
+    pub const GEN_OUTPUT: &str = "rasp::gen::output";
     /// No wgpu adapter could be found.
     pub const GPU_ADAPTER: &str = "rasp::gpu::no_adapter";
     /// The adapter's limits are too small for the model.

@@ -9,6 +9,7 @@
 
 pub mod cli;
 pub mod compile;
+pub mod dataset;
 pub mod diag;
 pub mod front;
 pub mod gpu;

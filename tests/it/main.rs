@@ -5,6 +5,7 @@
 
 mod cli;
 mod compile;
+mod dataset;
 mod draw;
 mod editors;
 mod errors;

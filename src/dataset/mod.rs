@@ -1,0 +1,445 @@
+//! Datasets: any s-op of any program as a reproducible, sharded generator
+//! of `(input, output)` examples (`rasp gen`).
+//!
+//! Example `i` (of `0..count`) is a function of the seed and `i` alone: its
+//! own random stream picks its length and tokens. So the output is the same
+//! whatever the thread count, and shard `I/K` (the contiguous block of
+//! examples `[I·count/K, (I+1)·count/K)`) is exactly that part of the
+//! unsharded output: the K shards concatenated are the whole. Examples are
+//! evaluated in parallel in chunks and written in order, so memory stays
+//! flat whatever the count; the file is written under a temporary name and
+//! renamed when complete.
+
+pub mod tasks;
+
+use std::io::Write;
+
+use rayon::prelude::*;
+
+use crate::diag::{Diag, SourceMap, codes};
+use crate::interp::{self, Output, display};
+use crate::ir::{Graph, NodeId, Value};
+
+/// Examples evaluated together.
+const CHUNK: usize = 4096;
+
+/// How inputs are drawn.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Sampler {
+    /// Every token uniformly from the vocabulary.
+    Uniform,
+    /// Distinct tokens (lengths above the vocabulary's size are clamped).
+    Distinct,
+    /// Bracket strings over these (open, close) pairs: half balanced (a
+    /// random well-nested string, padded with an unmatched bracket on odd
+    /// lengths), half near-balanced (one bracket of a balanced string
+    /// changed), so both answers are common.
+    Brackets(Vec<(Value, Value)>),
+    /// `a+b` over the digits `0`-`9` (two numbers of random digit counts
+    /// filling the length; numbers of several digits start with a non-zero
+    /// digit).
+    Addition,
+}
+
+/// Which examples to generate.
+#[derive(Clone, Debug)]
+pub struct Spec {
+    pub vocab: Vec<Value>,
+    /// Lengths, inclusive, drawn uniformly.
+    pub min_len: usize,
+    pub max_len: usize,
+    pub count: u64,
+    pub seed: u64,
+    /// `(I, K)`: the I-th of K shards (0-based).
+    pub shard: Option<(u64, u64)>,
+    /// A token put before every input (not given to the program).
+    pub bos: Option<Value>,
+    pub sampler: Sampler,
+}
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// JSON lines: `{"input": [...], "output": [...]}` with typed values.
+    #[default]
+    Jsonl,
+    /// `input<TAB>output`, each the tokens joined by spaces.
+    Text,
+}
+
+/// What was written.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub written: u64,
+    /// Examples per input length.
+    pub lengths: std::collections::BTreeMap<usize, u64>,
+    /// Examples per output (the whole output sequence, as JSON), the most
+    /// common few.
+    pub outputs: std::collections::HashMap<String, u64>,
+}
+
+/// SplitMix64: the per-example random stream.
+struct Stream(u64);
+
+impl Stream {
+    fn new(seed: u64, index: u64) -> Stream {
+        let mut s = Stream(seed ^ 0x9e37_79b9_7f4a_7c15);
+        s.0 = s.next() ^ index.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        s.next();
+        s
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (n > 0), without modulo bias.
+    fn below(&mut self, n: usize) -> usize {
+        let n = n as u64;
+        let zone = u64::MAX - u64::MAX % n;
+        loop {
+            let x = self.next();
+            if x < zone {
+                return (x % n) as usize;
+            }
+        }
+    }
+}
+
+impl Spec {
+    /// The examples this spec (and shard) covers: a range of indices.
+    pub fn range(&self) -> std::ops::Range<u64> {
+        match self.shard {
+            None => 0..self.count,
+            Some((i, k)) => {
+                let at = |j: u64| ((u128::from(self.count) * u128::from(j)) / u128::from(k)) as u64;
+                at(i)..at(i + 1)
+            }
+        }
+    }
+
+    /// Check the options (a diagnostic for each kind of bad input).
+    pub fn check(&self) -> Result<(), Diag> {
+        if self.vocab.is_empty() {
+            return Err(Diag::error(codes::GEN_OPTIONS, "the vocabulary is empty"));
+        }
+        if self.min_len == 0 || self.min_len > self.max_len {
+            return Err(Diag::error(
+                codes::GEN_OPTIONS,
+                format!(
+                    "the length range {}..{} is empty",
+                    self.min_len, self.max_len
+                ),
+            )
+            .help("give --len MIN..MAX with 1 <= MIN <= MAX"));
+        }
+        if let Some((i, k)) = self.shard
+            && (k == 0 || i >= k)
+        {
+            return Err(
+                Diag::error(codes::GEN_OPTIONS, format!("shard {i}/{k} is out of range"))
+                    .help("--shard I/K takes 0 <= I < K (shard I of K, counted from 0)"),
+            );
+        }
+        if let Sampler::Brackets(pairs) = &self.sampler
+            && pairs.is_empty()
+        {
+            return Err(Diag::error(
+                codes::GEN_OPTIONS,
+                "the bracket sampler needs at least one pair",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Example `index`'s input (without BOS).
+    pub fn input(&self, index: u64) -> Vec<Value> {
+        let mut r = Stream::new(self.seed, index);
+        let mut len = self.min_len + r.below(self.max_len - self.min_len + 1);
+        match &self.sampler {
+            Sampler::Uniform => (0..len)
+                .map(|_| self.vocab[r.below(self.vocab.len())].clone())
+                .collect(),
+            Sampler::Distinct => {
+                len = len.min(self.vocab.len());
+                let mut pool: Vec<usize> = (0..self.vocab.len()).collect();
+                // A partial Fisher-Yates shuffle.
+                for i in 0..len {
+                    let j = i + r.below(pool.len() - i);
+                    pool.swap(i, j);
+                }
+                pool[..len].iter().map(|&i| self.vocab[i].clone()).collect()
+            }
+            Sampler::Brackets(pairs) => brackets(&mut r, pairs, len),
+            Sampler::Addition => addition(&mut r, len.max(3)),
+        }
+    }
+}
+
+/// `a+b` in `len` characters.
+fn addition(r: &mut Stream, len: usize) -> Vec<Value> {
+    let a = 1 + r.below(len - 2);
+    let b = len - 1 - a;
+    let mut number = |digits: usize, out: &mut Vec<Value>| {
+        for i in 0..digits {
+            let d = if i == 0 && digits > 1 {
+                1 + r.below(9)
+            } else {
+                r.below(10)
+            };
+            out.push(Value::str(&d.to_string()));
+        }
+    };
+    let mut out = Vec::with_capacity(len);
+    number(a, &mut out);
+    out.push(Value::str("+"));
+    number(b, &mut out);
+    out
+}
+
+/// A balanced bracket string of length `len` (one unmatched opener when
+/// odd), half the time with one bracket flipped.
+fn brackets(r: &mut Stream, pairs: &[(Value, Value)], len: usize) -> Vec<Value> {
+    let mut out = Vec::with_capacity(len);
+    let mut open: Vec<usize> = Vec::new();
+    let near = r.below(2) == 1;
+    for i in 0..len {
+        let left = len - i;
+        // Close when it must (just enough room left), or by chance.
+        let must_close = open.len() >= left;
+        let may_close = !open.is_empty();
+        if must_close || (may_close && r.below(2) == 0) {
+            let p = open.pop().unwrap_or(0);
+            out.push(pairs[p].1.clone());
+        } else {
+            let p = r.below(pairs.len());
+            open.push(p);
+            out.push(pairs[p].0.clone());
+        }
+    }
+    if near && !out.is_empty() {
+        let at = r.below(out.len());
+        let p = r.below(pairs.len());
+        out[at] = if r.below(2) == 0 {
+            pairs[p].0.clone()
+        } else {
+            pairs[p].1.clone()
+        };
+    }
+    out
+}
+
+/// Generate the examples of `spec` for `target`, writing each as a line
+/// in `format`; `progress` is told how many are done after each chunk.
+/// A program that fails on an input stops the run with that input's
+/// diagnostic, saying how many were written.
+#[allow(clippy::too_many_arguments)]
+pub fn generate(
+    graph: &Graph,
+    sources: &SourceMap,
+    target: NodeId,
+    spec: &Spec,
+    format: Format,
+    out: &mut dyn Write,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Counts, Diag> {
+    spec.check()?;
+    let mut counts = Counts::default();
+    let range = spec.range();
+    let mut at = range.start;
+    while at < range.end {
+        let end = (at + CHUNK as u64).min(range.end);
+        let inputs: Vec<Vec<Value>> = (at..end).into_par_iter().map(|i| spec.input(i)).collect();
+        let lines: Vec<Result<String, (usize, interp::EvalError)>> = inputs
+            .par_iter()
+            .enumerate()
+            .map(|(k, input)| {
+                let o = interp::evaluate_one(graph, input, target).map_err(|e| (k, e))?;
+                Ok(line(format, spec.bos.as_ref(), input, &o))
+            })
+            .collect();
+        for (input, l) in inputs.iter().zip(lines) {
+            match l {
+                Ok(text) => {
+                    writeln!(out, "{text}").map_err(write_error)?;
+                    counts.written += 1;
+                    *counts.lengths.entry(input.len()).or_default() += 1;
+                    let key = text.rsplit_once("\"output\": ").map_or_else(
+                        || text.rsplit_once('\t').map_or("", |(_, o)| o).to_string(),
+                        |(_, o)| o.trim_end_matches('}').to_string(),
+                    );
+                    if counts.outputs.len() < 10_000 || counts.outputs.contains_key(&key) {
+                        *counts.outputs.entry(key).or_default() += 1;
+                    }
+                }
+                Err((_, e)) => {
+                    let d = e.to_diag(graph, sources, input);
+                    return Err(Diag::error(
+                        codes::GEN_PROGRAM,
+                        format!(
+                            "the program fails on a sampled input (example {}); {} example(s) were written before it: {}",
+                            at + counts.written - range.start,
+                            counts.written,
+                            d.message
+                        ),
+                    )
+                    .help("restrict the vocabulary or the lengths to inputs the program accepts"));
+                }
+            }
+        }
+        at = end;
+        progress(at - range.start);
+    }
+    out.flush().map_err(write_error)?;
+    Ok(counts)
+}
+
+fn write_error(e: std::io::Error) -> Diag {
+    Diag::error(codes::GEN_OUTPUT, format!("cannot write the dataset: {e}"))
+}
+
+/// One example in `format`.
+fn line(format: Format, bos: Option<&Value>, input: &[Value], o: &Output) -> String {
+    let tokens: Vec<&Value> = bos.into_iter().chain(input).collect();
+    match format {
+        Format::Jsonl => {
+            let items: Vec<String> = tokens.iter().map(|v| display::json_atom(v)).collect();
+            format!(
+                "{{\"input\": [{}], \"output\": {}}}",
+                items.join(", "),
+                display::json_output(o)
+            )
+        }
+        Format::Text => {
+            let input: Vec<String> = tokens.iter().map(|v| v.to_string()).collect();
+            let output = match o {
+                Output::Sop(col) => col
+                    .values
+                    .iter()
+                    .map(|v| v.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                Output::Selector(rows) => rows
+                    .iter()
+                    .map(|r| {
+                        r.iter()
+                            .map(|b| if *b { '1' } else { '0' })
+                            .collect::<String>()
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            };
+            format!("{}\t{}", input.join(" "), output)
+        }
+    }
+}
+
+/// A `--len` range: `A..B` (inclusive) or `N`.
+pub fn parse_len(text: &str) -> Result<(usize, usize), Diag> {
+    let bad = || {
+        Diag::error(codes::GEN_OPTIONS, format!("bad length range {text:?}"))
+            .help("write MIN..MAX (inclusive, e.g. 1..16) or one length N")
+    };
+    match text.split_once("..") {
+        Some((a, b)) => {
+            let b = b.strip_prefix('=').unwrap_or(b);
+            Ok((
+                a.trim().parse().map_err(|_| bad())?,
+                b.trim().parse().map_err(|_| bad())?,
+            ))
+        }
+        None => {
+            let n = text.trim().parse().map_err(|_| bad())?;
+            Ok((n, n))
+        }
+    }
+}
+
+/// A `--shard` value: `I/K`.
+pub fn parse_shard(text: &str) -> Result<(u64, u64), Diag> {
+    let bad = || {
+        Diag::error(codes::GEN_OPTIONS, format!("bad shard {text:?}"))
+            .help("write I/K: shard I of K, counted from 0 (e.g. 0/8)")
+    };
+    let (i, k) = text.split_once('/').ok_or_else(bad)?;
+    Ok((
+        i.trim().parse().map_err(|_| bad())?,
+        k.trim().parse().map_err(|_| bad())?,
+    ))
+}
+
+/// The `dataset_info`-style sidecar: what makes a file reproducible.
+pub fn info_json(
+    source: &str,
+    file: &str,
+    sop: &str,
+    task: Option<&str>,
+    spec: &Spec,
+    format: Format,
+    counts: &Counts,
+) -> serde_json::Value {
+    let vocab: Vec<serde_json::Value> = spec
+        .vocab
+        .iter()
+        .filter_map(crate::ir::value::value_to_json)
+        .collect();
+    serde_json::json!({
+        "generator": format!("rasp {}", env!("CARGO_PKG_VERSION")),
+        "program": {"file": file, "sop": sop, "task": task, "source_fnv1a64": format!("{:016x}", fnv1a(source.as_bytes()))},
+        "options": {
+            "vocab": vocab,
+            "len": [spec.min_len, spec.max_len],
+            "count": spec.count,
+            "seed": spec.seed,
+            "shard": spec.shard.map(|(i, k)| format!("{i}/{k}")),
+            "bos": spec.bos.as_ref().and_then(crate::ir::value::value_to_json),
+            "sampler": match &spec.sampler {
+                Sampler::Uniform => "uniform".to_string(),
+                Sampler::Distinct => "distinct".to_string(),
+                Sampler::Brackets(_) => "brackets".to_string(),
+                Sampler::Addition => "addition".to_string(),
+            },
+            "format": match format { Format::Jsonl => "jsonl", Format::Text => "text" },
+        },
+        "examples": counts.written,
+        "lengths": counts.lengths.iter().map(|(l, c)| (l.to_string(), serde_json::json!(c))).collect::<serde_json::Map<_, _>>(),
+    })
+}
+
+/// FNV-1a, 64 bits: the program's fingerprint in the sidecar.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// `--stats`: a length histogram and the most common outputs.
+pub fn render_stats(c: &Counts) -> String {
+    let mut s = format!("{} example(s)\nlengths:\n", c.written);
+    let most = c.lengths.values().copied().max().unwrap_or(1).max(1);
+    for (len, n) in &c.lengths {
+        let bar = "#".repeat(((n * 40).div_ceil(most)) as usize);
+        s.push_str(&format!("  {len:>5} {n:>9} {bar}\n"));
+    }
+    let mut outs: Vec<(&String, &u64)> = c.outputs.iter().collect();
+    outs.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    s.push_str(&format!(
+        "outputs: {} distinct{}\n",
+        c.outputs.len(),
+        if c.outputs.len() >= 10_000 {
+            " or more"
+        } else {
+            ""
+        }
+    ));
+    for (o, n) in outs.iter().take(8) {
+        let pct = 100.0 * **n as f64 / c.written.max(1) as f64;
+        let shown: String = o.chars().take(60).collect();
+        s.push_str(&format!("  {pct:5.1}% {n:>9} {shown}\n"));
+    }
+    s
+}

@@ -1,0 +1,251 @@
+//! `rasp gen`: reproducible (whatever the thread count), shardable (the
+//! shards concatenated are the whole), every line what `rasp eval` says on
+//! its input, for every preset and format; bad options are diagnostics.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn rasp(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rasp"));
+    c.args(args)
+        .arg("--color=never")
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")));
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("rasp runs")
+}
+
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "exit {:?}: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn tasks() -> Vec<rasp::dataset::tasks::Task> {
+    rasp::dataset::tasks::all()
+}
+
+#[test]
+fn every_preset_is_listed_and_generates() {
+    let list = ok(&rasp(&["gen", "--list"], &[]));
+    let names: Vec<String> = tasks().iter().map(|t| t.name.clone()).collect();
+    for want in [
+        "reverse",
+        "histogram",
+        "double-histogram",
+        "sort",
+        "sort-unique",
+        "most-frequent",
+        "sort-by-frequency",
+        "dyck1",
+        "dyck2",
+        "dyck3",
+        "frac-prevs",
+        "length",
+        "addition",
+    ] {
+        assert!(names.iter().any(|n| n == want), "no task {want}");
+        assert!(list.contains(want), "--list lacks {want}");
+    }
+}
+
+/// The same seed gives the same bytes with 1 or 2 threads; K shards
+/// concatenated are the unsharded output.
+#[test]
+fn reproducible_and_shardable() {
+    let args = ["gen", "--task", "sort", "-n", "9000", "--seed", "5"];
+    let one = ok(&rasp(&args, &[("RAYON_NUM_THREADS", "1")]));
+    let two = ok(&rasp(&args, &[("RAYON_NUM_THREADS", "2")]));
+    assert_eq!(one.lines().count(), 9000);
+    assert_eq!(one, two);
+    let other = ok(&rasp(
+        &["gen", "--task", "sort", "-n", "9000", "--seed", "6"],
+        &[],
+    ));
+    assert_ne!(one, other);
+    let mut joined = String::new();
+    for i in 0..4 {
+        let shard = format!("{i}/4");
+        let mut a = args.to_vec();
+        a.extend(["--shard", &shard]);
+        joined.push_str(&ok(&rasp(&a, &[])));
+    }
+    assert_eq!(joined, one);
+}
+
+/// Every line of every preset, in both formats, is what `rasp eval` gives
+/// on its input.
+#[test]
+fn lines_agree_with_eval() {
+    for t in tasks() {
+        let generated = ok(&rasp(
+            &["gen", "--task", &t.name, "-n", "25", "--seed", "1"],
+            &[],
+        ));
+        let lines: Vec<serde_json::Value> = generated
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect();
+        assert_eq!(lines.len(), 25, "{}", t.name);
+        let inputs: Vec<String> = lines.iter().map(|l| l["input"].to_string()).collect();
+        let mut args = vec!["eval", t.file, t.sop.as_str(), "--json"];
+        args.extend(inputs.iter().map(String::as_str));
+        let eval = ok(&rasp(&args, &[]));
+        for (g, e) in lines.iter().zip(eval.lines()) {
+            let e: serde_json::Value = serde_json::from_str(e).expect("eval JSON");
+            assert_eq!(g["output"], e["output"], "{}: {}", t.name, g["input"]);
+        }
+        // The text format: the same examples, tokens joined by spaces.
+        let text = ok(&rasp(
+            &[
+                "gen", "--task", &t.name, "-n", "25", "--seed", "1", "--format", "text",
+            ],
+            &[],
+        ));
+        let plain = |v: &serde_json::Value| -> String {
+            v.as_array()
+                .expect("a list")
+                .iter()
+                .map(|x| match x {
+                    serde_json::Value::String(s) => s.clone(),
+                    serde_json::Value::Bool(b) => if *b { "True" } else { "False" }.into(),
+                    other => rasp::model::codec::value_from_json(other)
+                        .map(|a| a.to_string())
+                        .unwrap_or_default(),
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        for (line, j) in text.lines().zip(&lines) {
+            assert_eq!(
+                line,
+                format!("{}\t{}", plain(&j["input"]), plain(&j["output"])),
+                "{}",
+                t.name
+            );
+        }
+    }
+}
+
+/// `-o` writes the file and its `.info.json` sidecar, never a partial file;
+/// samplers do what they say; `--bos` prefixes the input.
+#[test]
+fn files_sidecars_and_samplers() {
+    let dir = std::env::temp_dir().join(format!("rasp-gen-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("dyck.jsonl");
+    let p = path.to_str().expect("utf-8 path");
+    ok(&rasp(
+        &[
+            "gen", "--task", "dyck2", "-n", "400", "--seed", "2", "-o", p, "--bos", "BOS",
+            "--stats",
+        ],
+        &[],
+    ));
+    let text = std::fs::read_to_string(&path).expect("written");
+    let info: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("dyck.jsonl.info.json")).expect("sidecar"),
+    )
+    .expect("JSON");
+    assert_eq!(info["examples"], 400);
+    assert_eq!(info["options"]["seed"], 2);
+    assert_eq!(info["program"]["task"], "dyck2");
+    let mut balanced = 0;
+    for l in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).expect("JSON");
+        let input = v["input"].as_array().expect("list");
+        assert_eq!(input[0], "BOS");
+        let out = v["output"].as_array().expect("list");
+        assert_eq!(out.len(), input.len() - 1);
+        if out.last() == Some(&serde_json::json!("T")) {
+            balanced += 1;
+        }
+    }
+    // The bracket sampler makes both answers common.
+    assert!((100..300).contains(&balanced), "{balanced} of 400 balanced");
+    // Distinct tokens for sort-unique.
+    let su = ok(&rasp(&["gen", "--task", "sort-unique", "-n", "200"], &[]));
+    for l in su.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).expect("JSON");
+        let mut xs: Vec<i64> = v["input"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|x| x.as_i64().expect("int"))
+            .collect();
+        let n = xs.len();
+        xs.sort_unstable();
+        xs.dedup();
+        assert_eq!(xs.len(), n, "repeated tokens in {l}");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_options_are_diagnostics() {
+    let cases: &[(&[&str], i32, &str)] = &[
+        (&["gen", "--task", "sortt"], 2, "rasp::gen::task"),
+        (
+            &["gen", "--task", "sort", "--len", "5..3"],
+            2,
+            "rasp::gen::options",
+        ),
+        (
+            &["gen", "--task", "sort", "--len", "x"],
+            2,
+            "rasp::gen::options",
+        ),
+        (
+            &["gen", "--task", "sort", "--shard", "4/4"],
+            2,
+            "rasp::gen::options",
+        ),
+        (
+            &["gen", "--task", "sort", "--sampler", "gaussian"],
+            2,
+            "rasp::gen::options",
+        ),
+        (
+            &["gen", "examples/paper.rasp", "nope", "--vocab", "abc"],
+            1,
+            "rasp::cli::no_such_name",
+        ),
+        (
+            &["gen", "examples/paper.rasp", "reverse"],
+            2,
+            "rasp::gen::options",
+        ),
+        // Letters where the program reads ints.
+        (
+            &["gen", "--task", "sort", "--vocab", "abc"],
+            1,
+            "rasp::gen::program",
+        ),
+        (
+            &["gen", "--task", "sort", "-o", "/nonexistent-dir/f.jsonl"],
+            1,
+            "rasp::gen::output",
+        ),
+    ];
+    for (args, code, diag) in cases {
+        let o = rasp(args, &[]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(*code), "{args:?}: {err}");
+        assert!(err.contains(diag), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+    let o = rasp(&["gen", "--task", "sort", "--vocab", "abc"], &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("0 example(s) were written"), "{err}");
+}
