@@ -1,0 +1,278 @@
+//! The model commands: `compile`, `exec`, `verify`, `explain`, and the
+//! executor `--backend` chooses.
+
+use std::io::Write;
+
+use super::{RunArgs, TargetArgs, display_output, load, lookup_target, parse_input, parse_vocab};
+use crate::diag::{Diag, Reporter, codes};
+use crate::front::{self, Session};
+use crate::interp::{self, Output, display};
+use crate::ir::{NodeId, Value};
+
+/// Load a file and compile one of its s-ops, checked as `check` says.
+fn compile_target(
+    reporter: &Reporter,
+    file: &std::path::Path,
+    sop: &str,
+    target: &TargetArgs,
+    check: crate::compile::Check,
+) -> Result<(Session, NodeId, crate::compile::Compiled), i32> {
+    let vocab = parse_vocab(&target.vocab).map_err(|d| {
+        reporter.report(&d);
+        2
+    })?;
+    let mut session = Session::new();
+    let Some((scope, result)) = load(reporter, &mut session, file) else {
+        return Err(1);
+    };
+    let node = match lookup_target(&scope, sop, file, &result) {
+        Ok((node, false)) => node,
+        Ok((_, true)) => {
+            reporter.report(&Diag::error(
+                codes::CLI_NOT_SOP,
+                format!("`{sop}` is a selector; compile an s-op (e.g. an aggregate of it)"),
+            ));
+            return Err(1);
+        }
+        Err(d) => {
+            reporter.report(&d);
+            return Err(1);
+        }
+    };
+    let source = crate::compile::Source {
+        text: front::read_source(file).unwrap_or_default(),
+        file: file.display().to_string(),
+        sop: sop.to_string(),
+    };
+    let opts = crate::compile::Options {
+        vocab,
+        max_len: target.max_len,
+        causal: target.causal,
+        max_params: target.max_params,
+    };
+    match crate::compile::build(
+        &session.graph,
+        &session.sources,
+        node,
+        &opts,
+        &source,
+        check,
+    ) {
+        Ok(c) => Ok((session, node, c)),
+        Err(d) => {
+            reporter.report(&d);
+            Err(1)
+        }
+    }
+}
+
+pub(super) fn compile_cmd(
+    reporter: &Reporter,
+    file: &std::path::Path,
+    sop: &str,
+    target: &TargetArgs,
+    output: &std::path::Path,
+    check: crate::compile::Check,
+) -> i32 {
+    let (session, node, compiled) = match compile_target(reporter, file, sop, target, check) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    if let Err(d) = crate::model::io::save(&compiled.model, output) {
+        reporter.report(&d);
+        return 1;
+    }
+    println!(
+        "wrote {}: {}",
+        output.display(),
+        crate::compile::explain::size_line(&compiled.model)
+    );
+    match &compiled.verified {
+        Some(r) => print!("{}", r.render(target.max_len)),
+        None => println!("not verified (--no-verify)"),
+    }
+    if target.causal {
+        let extras = crate::compile::explain::Extras {
+            margins: false,
+            prefix: Some(crate::compile::prefix_check(
+                &session.graph,
+                node,
+                &compiled.model,
+            )),
+        };
+        let text =
+            crate::compile::explain::explain(&session.graph, &session.sources, &compiled, &extras);
+        if let Some(line) = text.lines().last() {
+            println!("{line}");
+        }
+    }
+    0
+}
+
+/// The executor `--backend` asks for, with `--info` and any fallback note
+/// on stderr.
+fn executor(
+    reporter: &Reporter,
+    weights: &crate::model::weights::Weights<'_>,
+    meta: &crate::model::Meta,
+    run: &RunArgs,
+) -> Option<Box<dyn crate::model::executor::Executor>> {
+    match crate::gpu::backend::executor(weights, meta, run.backend) {
+        Ok((exec, note)) => {
+            if let Some(note) = note {
+                eprintln!("{note}");
+            }
+            if run.info {
+                eprintln!("device: {}", exec.info());
+            }
+            Some(exec)
+        }
+        Err(d) => {
+            reporter.report(&d);
+            None
+        }
+    }
+}
+
+pub(super) fn exec_cmd(
+    reporter: &Reporter,
+    dir: &std::path::Path,
+    json: bool,
+    run: &RunArgs,
+    inputs: &[String],
+) -> i32 {
+    let file = match crate::model::io::open(dir) {
+        Ok(m) => m,
+        Err(d) => {
+            reporter.report(&d);
+            return 1;
+        }
+    };
+    let Some(exec) = executor(reporter, &file.weights(), &file.meta, run) else {
+        return 1;
+    };
+
+    let mut parsed = Vec::with_capacity(inputs.len());
+    for text in inputs {
+        match parse_input(text) {
+            Ok(p) => parsed.push(p),
+            Err(d) => {
+                reporter.report(&d);
+                return 2;
+            }
+        }
+    }
+    // As `rasp eval`: the outputs before the first input the interpreter
+    // refuses (the empty one), then its diagnostic.
+    let refused = parsed
+        .iter()
+        .enumerate()
+        .find_map(|(i, (_, v))| interp::check_input(v).err().map(|e| (i, e)));
+    let ok = refused.as_ref().map_or(parsed.len(), |(i, _)| *i);
+    let values: Vec<Vec<Value>> = parsed[..ok].iter().map(|(_, v)| v.clone()).collect();
+    let outputs = match crate::model::codec::run(exec.as_ref(), &file.meta, &values) {
+        Ok(o) => o,
+        Err(d) => {
+            reporter.report(&d);
+            return 1;
+        }
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for ((json_in, input), o) in parsed.iter().zip(outputs) {
+        let col = crate::interp::Column {
+            ty: crate::interp::seq_type(&o).unwrap_or(crate::interp::SeqType::Floats),
+            values: o,
+        };
+        let line = if json {
+            format!(
+                "{{\"input\": {}, \"output\": {}}}",
+                serde_json::to_string(json_in).unwrap_or_default(),
+                display::json_output(&Output::Sop(col))
+            )
+        } else {
+            display_output(&file.meta.sop, input, &Output::Sop(col))
+        };
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = out.flush();
+    if let Some((i, e)) = refused {
+        let sources = crate::diag::SourceMap::new();
+        reporter.report(&e.to_diag(&crate::ir::Graph::new(), &sources, &parsed[i].1));
+        return 1;
+    }
+    0
+}
+
+pub(super) fn verify_cmd(
+    reporter: &Reporter,
+    file: &std::path::Path,
+    sop: &str,
+    target: &TargetArgs,
+    mode: crate::compile::verify::Mode,
+    run: &RunArgs,
+) -> i32 {
+    let (session, node, compiled) =
+        match compile_target(reporter, file, sop, target, crate::compile::Check::Skip) {
+            Ok(t) => t,
+            Err(code) => return code,
+        };
+    let model = &compiled.model;
+    let Some(exec) = executor(reporter, &model.weights(), &model.meta, run) else {
+        return 1;
+    };
+    let report = match crate::compile::verify::verify_with(
+        &session.graph,
+        &session.sources,
+        &compiled,
+        node,
+        mode,
+        exec.as_ref(),
+    ) {
+        Ok(r) => r,
+        Err(d) => {
+            reporter.report(&d);
+            return 1;
+        }
+    };
+    print!("{}", report.render(target.max_len));
+    match report.require_sound(&session.graph, node) {
+        Ok(()) => 0,
+        // The mismatch itself is the report just printed.
+        Err(_) if report.mismatches > 0 => 1,
+        Err(d) => {
+            reporter.report(&d.with_sources(&session.sources));
+            1
+        }
+    }
+}
+
+pub(super) fn explain_cmd(
+    reporter: &Reporter,
+    file: &std::path::Path,
+    sop: &str,
+    target: &TargetArgs,
+    margins: bool,
+) -> i32 {
+    match compile_target(reporter, file, sop, target, crate::compile::Check::Skip) {
+        Ok((session, node, compiled)) => {
+            let extras = crate::compile::explain::Extras {
+                margins,
+                prefix: target
+                    .causal
+                    .then(|| crate::compile::prefix_check(&session.graph, node, &compiled.model)),
+            };
+            print!(
+                "{}",
+                crate::compile::explain::explain(
+                    &session.graph,
+                    &session.sources,
+                    &compiled,
+                    &extras
+                )
+            );
+            0
+        }
+        Err(code) => code,
+    }
+}
