@@ -25,6 +25,10 @@ pub(super) struct GenArgs {
     pub(super) output: Option<PathBuf>,
     pub(super) quiet: bool,
     pub(super) stats: bool,
+    pub(super) trace: bool,
+    pub(super) selectors: Option<String>,
+    pub(super) train_len: Option<String>,
+    pub(super) test_len: Option<String>,
 }
 
 /// `rasp gen`: the error to report (if not yet reported) and the status.
@@ -112,6 +116,151 @@ pub(super) fn gen_cmd(reporter: &Reporter, a: &GenArgs) -> Result<(), (Option<Di
         sampler,
     };
     spec.check().map_err(usage)?;
+    let extras = extras(&scope, &session.graph, node, a)?;
+    // One output, or a train and a test file with their own lengths.
+    let outputs: Vec<(Option<PathBuf>, Spec)> = match (&a.train_len, &a.test_len) {
+        (None, None) => vec![(a.output.clone(), spec)],
+        (Some(train), Some(test)) => {
+            let Some(path) = &a.output else {
+                return Err(usage(
+                    Diag::error(
+                        codes::GEN_OPTIONS,
+                        "--train-len and --test-len write two files",
+                    )
+                    .help("give -o PATH: PATH's name gets .train and .test before its extension"),
+                ));
+            };
+            let mut out = Vec::new();
+            for (split, len, salt) in [("train", train, 0u64), ("test", test, 1)] {
+                let (min_len, max_len) = dataset::parse_len(len).map_err(usage)?;
+                let spec = Spec {
+                    min_len,
+                    max_len,
+                    // The test split's own stream.
+                    seed: spec.seed ^ salt.wrapping_mul(0x7e57_5eed_0000_0001),
+                    ..spec.clone()
+                };
+                spec.check().map_err(usage)?;
+                out.push((Some(split_path(path, split)), spec));
+            }
+            out
+        }
+        _ => {
+            return Err(usage(Diag::error(
+                codes::GEN_OPTIONS,
+                "--train-len and --test-len go together",
+            )));
+        }
+    };
+    let mut all = dataset::Counts::default();
+    for (path, spec) in &outputs {
+        let counts = write_one(
+            a,
+            &session,
+            node,
+            spec,
+            &extras,
+            path.as_deref(),
+            &source,
+            &file_name,
+            &sop,
+            task.as_ref(),
+        )?;
+        all.written += counts.written;
+        for (l, c) in counts.lengths {
+            *all.lengths.entry(l).or_default() += c;
+        }
+        for (o, c) in counts.outputs {
+            *all.outputs.entry(o).or_default() += c;
+        }
+    }
+    if a.stats {
+        eprint!("{}", dataset::render_stats(&all));
+    }
+    Ok(())
+}
+
+/// `PATH` with `.SPLIT` before its extension (`f.jsonl` -> `f.train.jsonl`).
+fn split_path(path: &std::path::Path, split: &str) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}.{split}.{}", ext.to_string_lossy()),
+        None => format!("{stem}.{split}"),
+    };
+    path.with_file_name(name)
+}
+
+/// `--trace` (every named s-op the output is computed from, private names
+/// too) and `--selectors NAME,...`.
+fn extras(
+    scope: &front::ScopeRef,
+    graph: &crate::ir::Graph,
+    target: crate::ir::NodeId,
+    a: &GenArgs,
+) -> Result<crate::dataset::Extras, (Option<Diag>, i32)> {
+    use crate::front::MVal;
+    let mut ex = crate::dataset::Extras::default();
+    let s = scope.borrow();
+    if a.trace {
+        let upstream: std::collections::HashSet<crate::ir::NodeId> =
+            graph.ancestors(&[target]).into_iter().collect();
+        for n in s.names() {
+            if let Some(MVal::Sop(id)) = s.get_local(n)
+                && id != target
+                && upstream.contains(&id)
+                && n != "out"
+            {
+                ex.trace.push((n.clone(), id));
+            }
+        }
+    }
+    if let Some(list) = &a.selectors {
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match front::value::lookup(scope, name) {
+                Some(MVal::Sel(id)) => ex.selectors.push((name.to_string(), id)),
+                _ => {
+                    let sels: Vec<String> = s
+                        .names()
+                        .iter()
+                        .filter(|n| matches!(s.get_local(n), Some(MVal::Sel(_))))
+                        .cloned()
+                        .collect();
+                    return Err((
+                        Some(
+                            Diag::error(
+                                codes::GEN_OPTIONS,
+                                format!("`{name}` is not a selector of the program"),
+                            )
+                            .help(format!("its selectors: {}", sels.join(", "))),
+                        ),
+                        2,
+                    ));
+                }
+            }
+        }
+    }
+    Ok(ex)
+}
+
+/// Write one file (or stdout): under a temporary name, then its sidecar,
+/// then renamed.
+#[allow(clippy::too_many_arguments)]
+fn write_one(
+    a: &GenArgs,
+    session: &Session,
+    node: crate::ir::NodeId,
+    spec: &crate::dataset::Spec,
+    extras: &crate::dataset::Extras,
+    path: Option<&std::path::Path>,
+    source: &str,
+    file_name: &str,
+    sop: &str,
+    task: Option<&crate::dataset::tasks::Task>,
+) -> Result<crate::dataset::Counts, (Option<Diag>, i32)> {
+    use crate::dataset;
     let total = spec.range().end - spec.range().start;
     let bar =
         (!a.quiet && a.output.is_some() && std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -135,13 +284,14 @@ pub(super) fn gen_cmd(reporter: &Reporter, a: &GenArgs) -> Result<(), (Option<Di
             &session.graph,
             &session.sources,
             node,
-            &spec,
+            spec,
             a.format,
+            extras,
             out,
             progress,
         )
     };
-    let counts = match &a.output {
+    let counts = match path {
         None => {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
@@ -161,7 +311,7 @@ pub(super) fn gen_cmd(reporter: &Reporter, a: &GenArgs) -> Result<(), (Option<Di
                 )
             };
             // Written under a temporary name, renamed when complete.
-            let mut tmp = path.clone().into_os_string();
+            let mut tmp = path.as_os_str().to_owned();
             tmp.push(format!(".partial-{}", std::process::id()));
             let tmp = PathBuf::from(tmp);
             let file = std::fs::File::create(&tmp).map_err(|e| write_err(e, path))?;
@@ -176,15 +326,15 @@ pub(super) fn gen_cmd(reporter: &Reporter, a: &GenArgs) -> Result<(), (Option<Di
             };
             drop(out);
             let info = dataset::info_json(
-                &source,
-                &file_name,
-                &sop,
-                task.as_ref().map(|t| t.name.as_str()),
-                &spec,
+                source,
+                file_name,
+                sop,
+                task.map(|t| t.name.as_str()),
+                spec,
                 a.format,
                 &counts,
             );
-            let mut info_path = path.clone().into_os_string();
+            let mut info_path = path.as_os_str().to_owned();
             info_path.push(".info.json");
             let info_text = serde_json::to_string_pretty(&info).unwrap_or_default();
             std::fs::write(&info_path, info_text + "\n")
@@ -196,8 +346,5 @@ pub(super) fn gen_cmd(reporter: &Reporter, a: &GenArgs) -> Result<(), (Option<Di
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    if a.stats {
-        eprint!("{}", dataset::render_stats(&counts));
-    }
-    Ok(())
+    Ok(counts)
 }

@@ -192,6 +192,24 @@ pub enum Command {
         /// Print a length histogram and the most common outputs on stderr.
         #[arg(long)]
         stats: bool,
+        /// Also write every other named s-op's values ("trace": {...}).
+        #[arg(long)]
+        trace: bool,
+        /// Also write these selectors' matrices ("selectors": {...}).
+        #[arg(long, value_name = "NAME,...")]
+        selectors: Option<String>,
+        /// A length-generalisation split: the train file's lengths (with
+        /// --test-len; -o PATH becomes PATH.train.EXT and PATH.test.EXT).
+        #[arg(
+            long,
+            value_name = "A..B",
+            requires = "test_len",
+            conflicts_with = "len"
+        )]
+        train_len: Option<String>,
+        /// The test file's lengths (with --train-len).
+        #[arg(long, value_name = "C..D", requires = "train_len")]
+        test_len: Option<String>,
     },
     /// The interactive session (the default when no command is given).
     /// Files are loaded first. With stdin not a terminal, reads statements
@@ -351,6 +369,10 @@ pub fn main_with(cli: Cli) -> i32 {
             output,
             quiet,
             stats,
+            trace,
+            selectors,
+            train_len,
+            test_len,
         }) => {
             if list {
                 print!("{}", crate::dataset::tasks::render_list());
@@ -371,6 +393,10 @@ pub fn main_with(cli: Cli) -> i32 {
                 output,
                 quiet,
                 stats,
+                trace,
+                selectors,
+                train_len,
+                test_len,
             };
             match gen_cmd(&reporter, &args) {
                 Ok(()) => 0,

@@ -67,6 +67,28 @@ pub enum Format {
     Text,
 }
 
+/// Named s-ops and selectors written beside the output: `--trace` (the
+/// values of intermediate s-ops, for trace supervision) and `--selectors`
+/// (selector matrices, as attention targets). JSON lines only.
+#[derive(Clone, Debug, Default)]
+pub struct Extras {
+    pub trace: Vec<(String, NodeId)>,
+    pub selectors: Vec<(String, NodeId)>,
+}
+
+impl Extras {
+    fn is_empty(&self) -> bool {
+        self.trace.is_empty() && self.selectors.is_empty()
+    }
+
+    fn nodes(&self, target: NodeId) -> Vec<NodeId> {
+        std::iter::once(target)
+            .chain(self.trace.iter().map(|t| t.1))
+            .chain(self.selectors.iter().map(|t| t.1))
+            .collect()
+    }
+}
+
 /// What was written.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -244,10 +266,19 @@ pub fn generate(
     target: NodeId,
     spec: &Spec,
     format: Format,
+    extras: &Extras,
     out: &mut dyn Write,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Counts, Diag> {
     spec.check()?;
+    if format != Format::Jsonl && !extras.is_empty() {
+        return Err(Diag::error(
+            codes::GEN_OPTIONS,
+            "--trace and --selectors write JSON lines",
+        )
+        .help("drop --format text, or the extras"));
+    }
+    let nodes = extras.nodes(target);
     let mut counts = Counts::default();
     let range = spec.range();
     let mut at = range.start;
@@ -258,8 +289,8 @@ pub fn generate(
             .par_iter()
             .enumerate()
             .map(|(k, input)| {
-                let o = interp::evaluate_one(graph, input, target).map_err(|e| (k, e))?;
-                Ok(line(format, spec.bos.as_ref(), input, &o))
+                let outs = interp::evaluate(graph, input, &nodes).map_err(|e| (k, e))?;
+                Ok(line(format, spec.bos.as_ref(), input, &outs, extras))
             })
             .collect();
         for (input, l) in inputs.iter().zip(lines) {
@@ -268,10 +299,7 @@ pub fn generate(
                     writeln!(out, "{text}").map_err(write_error)?;
                     counts.written += 1;
                     *counts.lengths.entry(input.len()).or_default() += 1;
-                    let key = text.rsplit_once("\"output\": ").map_or_else(
-                        || text.rsplit_once('\t').map_or("", |(_, o)| o).to_string(),
-                        |(_, o)| o.trim_end_matches('}').to_string(),
-                    );
+                    let key = output_key(format, &text);
                     if counts.outputs.len() < 10_000 || counts.outputs.contains_key(&key) {
                         *counts.outputs.entry(key).or_default() += 1;
                     }
@@ -298,21 +326,78 @@ pub fn generate(
     Ok(counts)
 }
 
+/// The output part of a line (for `--stats`).
+fn output_key(format: Format, line: &str) -> String {
+    match format {
+        Format::Text => line.rsplit_once('\t').map_or("", |(_, o)| o).to_string(),
+        Format::Jsonl => {
+            let after = line.split_once("\"output\": ").map_or("", |(_, o)| o);
+            // The output list ends at its closing bracket at depth 0.
+            let mut depth = 0i32;
+            let mut in_str = false;
+            let mut escaped = false;
+            for (i, c) in after.char_indices() {
+                match c {
+                    _ if escaped => escaped = false,
+                    '\\' if in_str => escaped = true,
+                    '"' => in_str = !in_str,
+                    '[' if !in_str => depth += 1,
+                    ']' if !in_str => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return after[..=i].to_string();
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            after.to_string()
+        }
+    }
+}
+
 fn write_error(e: std::io::Error) -> Diag {
     Diag::error(codes::GEN_OUTPUT, format!("cannot write the dataset: {e}"))
 }
 
-/// One example in `format`.
-fn line(format: Format, bos: Option<&Value>, input: &[Value], o: &Output) -> String {
+/// One example in `format`: `outs` holds the output, then the extras'.
+fn line(
+    format: Format,
+    bos: Option<&Value>,
+    input: &[Value],
+    outs: &[Output],
+    extras: &Extras,
+) -> String {
     let tokens: Vec<&Value> = bos.into_iter().chain(input).collect();
+    let o = &outs[0];
     match format {
         Format::Jsonl => {
             let items: Vec<String> = tokens.iter().map(|v| display::json_atom(v)).collect();
-            format!(
-                "{{\"input\": [{}], \"output\": {}}}",
+            let mut s = format!(
+                "{{\"input\": [{}], \"output\": {}",
                 items.join(", "),
                 display::json_output(o)
-            )
+            );
+            let mut rest = outs[1..].iter();
+            for (key, named) in [("trace", &extras.trace), ("selectors", &extras.selectors)] {
+                if named.is_empty() {
+                    continue;
+                }
+                let fields: Vec<String> = named
+                    .iter()
+                    .zip(rest.by_ref())
+                    .map(|((name, _), o)| {
+                        format!(
+                            "{}: {}",
+                            serde_json::Value::String(name.clone()),
+                            display::json_output(o)
+                        )
+                    })
+                    .collect();
+                s.push_str(&format!(", \"{key}\": {{{}}}", fields.join(", ")));
+            }
+            s.push('}');
+            s
         }
         Format::Text => {
             let input: Vec<String> = tokens.iter().map(|v| v.to_string()).collect();

@@ -249,3 +249,104 @@ fn bad_options_are_diagnostics() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("0 example(s) were written"), "{err}");
 }
+
+/// `--trace` writes the s-ops the output is computed from, `--selectors`
+/// the named matrices, both as `rasp eval` gives them; `--train-len` and
+/// `--test-len` write two files with their own lengths.
+#[test]
+fn traces_selectors_and_splits() {
+    let o = ok(&rasp(
+        &[
+            "gen",
+            "--task",
+            "most-frequent",
+            "-n",
+            "5",
+            "--trace",
+            "--selectors",
+            "same",
+        ],
+        &[],
+    ));
+    for l in o.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).expect("JSON");
+        let input = v["input"].to_string();
+        let trace = v["trace"].as_object().expect("a trace");
+        assert!(
+            trace.contains_key("count") && trace.contains_key("rank"),
+            "{l}"
+        );
+        assert!(
+            !trace.contains_key("most_frequent"),
+            "the output is not traced"
+        );
+        for (name, values) in trace {
+            let e = ok(&rasp(
+                &[
+                    "eval",
+                    "stdlib/tasks/most-frequent.rasp",
+                    name,
+                    "--json",
+                    &input,
+                ],
+                &[],
+            ));
+            let e: serde_json::Value = serde_json::from_str(e.trim()).expect("JSON");
+            assert_eq!(&e["output"], values, "{name} on {input}");
+        }
+        let n = v["input"].as_array().expect("list").len();
+        let sel = v["selectors"]["same"].as_array().expect("a matrix");
+        assert_eq!(sel.len(), n);
+    }
+    let bad = rasp(&["gen", "--task", "sort", "--selectors", "nope"], &[]);
+    assert_eq!(bad.status.code(), Some(2));
+    let text = rasp(
+        &["gen", "--task", "sort", "--trace", "--format", "text"],
+        &[],
+    );
+    assert_eq!(text.status.code(), Some(1));
+
+    let dir = std::env::temp_dir().join(format!("rasp-gen-split-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("sort.jsonl");
+    ok(&rasp(
+        &[
+            "gen",
+            "--task",
+            "sort",
+            "-n",
+            "50",
+            "--train-len",
+            "1..8",
+            "--test-len",
+            "9..16",
+            "-o",
+            path.to_str().expect("utf-8"),
+        ],
+        &[],
+    ));
+    for (split, lo, hi) in [("train", 1, 8), ("test", 9, 16)] {
+        let text = std::fs::read_to_string(dir.join(format!("sort.{split}.jsonl"))).expect(split);
+        assert_eq!(text.lines().count(), 50);
+        for l in text.lines() {
+            let v: serde_json::Value = serde_json::from_str(l).expect("JSON");
+            let n = v["input"].as_array().expect("list").len();
+            assert!((lo..=hi).contains(&n), "{split}: length {n}");
+        }
+        assert!(dir.join(format!("sort.{split}.jsonl.info.json")).is_file());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let no_path = rasp(
+        &[
+            "gen",
+            "--task",
+            "sort",
+            "--train-len",
+            "1..8",
+            "--test-len",
+            "9..16",
+        ],
+        &[],
+    );
+    assert_eq!(no_path.status.code(), Some(2));
+}
