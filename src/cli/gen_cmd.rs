@@ -26,6 +26,7 @@ pub(super) struct GenArgs {
     pub(super) quiet: bool,
     pub(super) stats: bool,
     pub(super) trace: bool,
+    pub(super) unique: bool,
     pub(super) selectors: Option<String>,
     pub(super) train_len: Option<String>,
     pub(super) test_len: Option<String>,
@@ -114,6 +115,7 @@ pub(super) fn gen_cmd(reporter: &Reporter, a: &GenArgs) -> Result<(), (Option<Di
         shard,
         bos,
         sampler,
+        unique: a.unique,
     };
     spec.check().map_err(usage)?;
     let extras = extras(&scope, &session.graph, node, a)?;

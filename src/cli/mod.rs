@@ -192,7 +192,12 @@ pub enum Command {
         /// Print a length histogram and the most common outputs on stderr.
         #[arg(long)]
         stats: bool,
-        /// Also write every other named s-op's values ("trace": {...}).
+        /// No input twice (drawn without replacement from every input of
+        /// the lengths; an error when there are fewer than COUNT).
+        #[arg(long)]
+        unique: bool,
+        /// Also write the values of the named s-ops the output is computed
+        /// from ("trace": {...}).
         #[arg(long)]
         trace: bool,
         /// Also write these selectors' matrices ("selectors": {...}).
@@ -370,6 +375,7 @@ pub fn main_with(cli: Cli) -> i32 {
             quiet,
             stats,
             trace,
+            unique,
             selectors,
             train_len,
             test_len,
@@ -394,6 +400,7 @@ pub fn main_with(cli: Cli) -> i32 {
                 quiet,
                 stats,
                 trace,
+                unique,
                 selectors,
                 train_len,
                 test_len,

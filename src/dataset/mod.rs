@@ -11,6 +11,7 @@
 //! renamed when complete.
 
 pub mod tasks;
+mod unique;
 
 use std::io::Write;
 
@@ -55,6 +56,8 @@ pub struct Spec {
     /// A token put before every input (not given to the program).
     pub bos: Option<Value>,
     pub sampler: Sampler,
+    /// No input twice (uniform sampler only; see `unique.rs`).
+    pub unique: bool,
 }
 
 /// Output formats.
@@ -166,6 +169,16 @@ impl Spec {
                 Diag::error(codes::GEN_OPTIONS, format!("shard {i}/{k} is out of range"))
                     .help("--shard I/K takes 0 <= I < K (shard I of K, counted from 0)"),
             );
+        }
+        if self.unique {
+            if self.sampler != Sampler::Uniform {
+                return Err(Diag::error(
+                    codes::GEN_OPTIONS,
+                    "--unique draws from all inputs: it works with the uniform sampler",
+                )
+                .help("add --sampler uniform, or drop --unique"));
+            }
+            unique::check(self.vocab.len(), self.min_len, self.max_len, self.count)?;
         }
         if let Sampler::Brackets(pairs) = &self.sampler
             && pairs.is_empty()
@@ -282,9 +295,28 @@ pub fn generate(
     let mut counts = Counts::default();
     let range = spec.range();
     let mut at = range.start;
+    let mut cursor = spec.unique.then(|| {
+        let mut c = unique::Cursor::new(spec.seed, spec.vocab.len(), spec.min_len, spec.max_len);
+        c.skip_to(range.start);
+        c
+    });
     while at < range.end {
         let end = (at + CHUNK as u64).min(range.end);
-        let inputs: Vec<Vec<Value>> = (at..end).into_par_iter().map(|i| spec.input(i)).collect();
+        let inputs: Vec<Vec<Value>> = match cursor.as_mut() {
+            None => (at..end).into_par_iter().map(|i| spec.input(i)).collect(),
+            Some(c) => {
+                let picks: Vec<(usize, u128)> = (at..end).filter_map(|_| c.step()).collect();
+                picks
+                    .into_par_iter()
+                    .map(|(len, rank)| {
+                        unique::digits(rank, spec.vocab.len(), len, spec.seed)
+                            .into_iter()
+                            .map(|d| spec.vocab[d].clone())
+                            .collect()
+                    })
+                    .collect()
+            }
+        };
         let lines: Vec<Result<String, (usize, interp::EvalError)>> = inputs
             .par_iter()
             .enumerate()
@@ -482,6 +514,7 @@ pub fn info_json(
             "seed": spec.seed,
             "shard": spec.shard.map(|(i, k)| format!("{i}/{k}")),
             "bos": spec.bos.as_ref().and_then(crate::ir::value::value_to_json),
+            "unique": spec.unique,
             "sampler": match &spec.sampler {
                 Sampler::Uniform => "uniform".to_string(),
                 Sampler::Distinct => "distinct".to_string(),

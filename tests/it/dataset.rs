@@ -350,3 +350,48 @@ fn traces_selectors_and_splits() {
     );
     assert_eq!(no_path.status.code(), Some(2));
 }
+
+/// `--unique`: no input twice, all of them when asked for all, the same
+/// across shards; too many is a diagnostic.
+#[test]
+fn unique_inputs() {
+    let args = [
+        "gen",
+        "examples/paper.rasp",
+        "reverse",
+        "--vocab",
+        "abc",
+        "--len",
+        "1..4",
+        "-n",
+        "120",
+        "--unique",
+        "--seed",
+        "3",
+    ];
+    let all = ok(&rasp(&args, &[]));
+    let mut inputs: Vec<String> = all
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("JSON");
+            v["input"].to_string()
+        })
+        .collect();
+    assert_eq!(inputs.len(), 120);
+    inputs.sort();
+    inputs.dedup();
+    assert_eq!(inputs.len(), 120, "every input of lengths 1..4 once");
+    let mut joined = String::new();
+    for i in 0..3 {
+        let shard = format!("{i}/3");
+        let mut a = args.to_vec();
+        a.extend(["--shard", &shard]);
+        joined.push_str(&ok(&rasp(&a, &[])));
+    }
+    assert_eq!(joined, all);
+    let mut too_many = args.to_vec();
+    too_many[8] = "121";
+    let o = rasp(&too_many, &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("only 120 distinct inputs"));
+}
