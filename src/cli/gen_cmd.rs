@@ -281,7 +281,7 @@ fn write_one(
             b.set_position(done);
         }
     };
-    let run = |out: &mut dyn Write, progress: &mut dyn FnMut(u64)| {
+    let run = |out: &mut (dyn Write + Send), progress: &mut dyn FnMut(u64)| {
         dataset::generate(
             &session.graph,
             &session.sources,
@@ -295,8 +295,7 @@ fn write_one(
     };
     let counts = match path {
         None => {
-            let stdout = std::io::stdout();
-            let mut out = std::io::BufWriter::new(stdout.lock());
+            let mut out = std::io::BufWriter::new(std::io::stdout());
             run(&mut out, &mut progress).map_err(|d| (Some(d), 1))?
         }
         Some(path) => {

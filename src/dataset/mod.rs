@@ -10,6 +10,7 @@
 //! flat whatever the count; the file is written under a temporary name and
 //! renamed when complete.
 
+mod parquet;
 pub mod tasks;
 mod unique;
 
@@ -68,6 +69,9 @@ pub enum Format {
     Jsonl,
     /// `input<TAB>output`, each the tokens joined by spaces.
     Text,
+    /// Parquet: list columns `input` and `output` with the values' element
+    /// type (the format the Hugging Face hub serves).
+    Parquet,
 }
 
 /// Named s-ops and selectors written beside the output: `--trace` (the
@@ -280,7 +284,7 @@ pub fn generate(
     spec: &Spec,
     format: Format,
     extras: &Extras,
-    out: &mut dyn Write,
+    out: &mut (dyn Write + Send),
     progress: &mut dyn FnMut(u64),
 ) -> Result<Counts, Diag> {
     spec.check()?;
@@ -289,8 +293,16 @@ pub fn generate(
             codes::GEN_OPTIONS,
             "--trace and --selectors write JSON lines",
         )
-        .help("drop --format text, or the extras"));
+        .help("drop --format, or the extras"));
     }
+    let mut sink = None;
+    let mut lines_out = None;
+    if format == Format::Parquet {
+        sink = Some(parquet::Sink::new(out));
+    } else {
+        lines_out = Some(out);
+    }
+    let mut rows: Vec<(Vec<Value>, Vec<Value>)> = Vec::new();
     let nodes = extras.nodes(target);
     let mut counts = Counts::default();
     let range = spec.range();
@@ -317,21 +329,44 @@ pub fn generate(
                     .collect()
             }
         };
-        let lines: Vec<Result<String, (usize, interp::EvalError)>> = inputs
+        type Done = (Option<String>, Output);
+        let lines: Vec<Result<Done, (usize, interp::EvalError)>> = inputs
             .par_iter()
             .enumerate()
             .map(|(k, input)| {
-                let outs = interp::evaluate(graph, input, &nodes).map_err(|e| (k, e))?;
-                Ok(line(format, spec.bos.as_ref(), input, &outs, extras))
+                let mut outs = interp::evaluate(graph, input, &nodes).map_err(|e| (k, e))?;
+                let text = (format != Format::Parquet)
+                    .then(|| line(format, spec.bos.as_ref(), input, &outs, extras));
+                Ok((text, outs.swap_remove(0)))
             })
             .collect();
+        rows.clear();
         for (input, l) in inputs.iter().zip(lines) {
             match l {
-                Ok(text) => {
-                    writeln!(out, "{text}").map_err(write_error)?;
+                Ok((text, o)) => {
+                    let key = display::json_output(&o);
+                    match text {
+                        Some(text) => {
+                            let out = lines_out.as_mut().expect("lines go to the output");
+                            writeln!(out, "{text}").map_err(write_error)?;
+                        }
+                        None => {
+                            let values = match o {
+                                Output::Sop(col) => col.values,
+                                Output::Selector(_) => {
+                                    return Err(Diag::error(
+                                        codes::GEN_OPTIONS,
+                                        "a selector's matrices go in JSON lines",
+                                    )
+                                    .help("use --format jsonl for a selector"));
+                                }
+                            };
+                            let input = spec.bos.iter().cloned().chain(input.iter().cloned());
+                            rows.push((input.collect(), values));
+                        }
+                    }
                     counts.written += 1;
                     *counts.lengths.entry(input.len()).or_default() += 1;
-                    let key = output_key(format, &text);
                     if counts.outputs.len() < 10_000 || counts.outputs.contains_key(&key) {
                         *counts.outputs.entry(key).or_default() += 1;
                     }
@@ -351,41 +386,19 @@ pub fn generate(
                 }
             }
         }
+        if let Some(sink) = sink.as_mut() {
+            sink.write(&rows)?;
+        }
         at = end;
         progress(at - range.start);
     }
-    out.flush().map_err(write_error)?;
-    Ok(counts)
-}
-
-/// The output part of a line (for `--stats`).
-fn output_key(format: Format, line: &str) -> String {
-    match format {
-        Format::Text => line.rsplit_once('\t').map_or("", |(_, o)| o).to_string(),
-        Format::Jsonl => {
-            let after = line.split_once("\"output\": ").map_or("", |(_, o)| o);
-            // The output list ends at its closing bracket at depth 0.
-            let mut depth = 0i32;
-            let mut in_str = false;
-            let mut escaped = false;
-            for (i, c) in after.char_indices() {
-                match c {
-                    _ if escaped => escaped = false,
-                    '\\' if in_str => escaped = true,
-                    '"' => in_str = !in_str,
-                    '[' if !in_str => depth += 1,
-                    ']' if !in_str => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return after[..=i].to_string();
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            after.to_string()
-        }
+    if let Some(sink) = sink {
+        sink.finish()?;
     }
+    if let Some(out) = lines_out {
+        out.flush().map_err(write_error)?;
+    }
+    Ok(counts)
 }
 
 fn write_error(e: std::io::Error) -> Diag {
@@ -431,7 +444,7 @@ fn line(
             s.push('}');
             s
         }
-        Format::Text => {
+        Format::Text | Format::Parquet => {
             let input: Vec<String> = tokens.iter().map(|v| v.to_string()).collect();
             let output = match o {
                 Output::Sop(col) => col
@@ -521,7 +534,11 @@ pub fn info_json(
                 Sampler::Brackets(_) => "brackets".to_string(),
                 Sampler::Addition => "addition".to_string(),
             },
-            "format": match format { Format::Jsonl => "jsonl", Format::Text => "text" },
+            "format": match format {
+                Format::Jsonl => "jsonl",
+                Format::Text => "text",
+                Format::Parquet => "parquet",
+            },
         },
         "examples": counts.written,
         "lengths": counts.lengths.iter().map(|(l, c)| (l.to_string(), serde_json::json!(c))).collect::<serde_json::Map<_, _>>(),

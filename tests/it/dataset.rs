@@ -395,3 +395,51 @@ fn unique_inputs() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("only 120 distinct inputs"));
 }
+
+/// `--format parquet` writes a Parquet file (magic bytes at both ends; the
+/// values are checked with pyarrow and Hugging Face datasets by
+/// tests/python/test_datasets.py); a column of mixed types is a diagnostic.
+#[test]
+fn parquet_files() {
+    let dir = std::env::temp_dir().join(format!("rasp-gen-pq-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("sort.parquet");
+    ok(&rasp(
+        &[
+            "gen",
+            "--task",
+            "sort",
+            "-n",
+            "5000",
+            "--format",
+            "parquet",
+            "-o",
+            path.to_str().expect("utf-8"),
+        ],
+        &[],
+    ));
+    let bytes = std::fs::read(&path).expect("written");
+    assert!(bytes.starts_with(b"PAR1") && bytes.ends_with(b"PAR1"));
+    let mixed = rasp(
+        &[
+            "gen",
+            "examples/paper.rasp",
+            "reverse",
+            "--vocab",
+            "[1,\"a\"]",
+            "--format",
+            "parquet",
+            "-o",
+            dir.join("mixed.parquet").to_str().expect("utf-8"),
+        ],
+        &[],
+    );
+    assert_eq!(mixed.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&mixed.stderr);
+    assert!(
+        err.contains("rasp::gen::output") && err.contains("--format jsonl"),
+        "{err}"
+    );
+    assert!(!dir.join("mixed.parquet").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
