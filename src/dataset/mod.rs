@@ -329,22 +329,26 @@ pub fn generate(
                     .collect()
             }
         };
-        type Done = (Option<String>, Output);
+        // (the line, the output as JSON for the stats, the output).
+        type Done = (Option<String>, String, Output);
         let lines: Vec<Result<Done, (usize, interp::EvalError)>> = inputs
             .par_iter()
             .enumerate()
-            .map(|(k, input)| {
-                let mut outs = interp::evaluate(graph, input, &nodes).map_err(|e| (k, e))?;
-                let text = (format != Format::Parquet)
-                    .then(|| line(format, spec.bos.as_ref(), input, &outs, extras));
-                Ok((text, outs.swap_remove(0)))
-            })
+            .map_init(
+                || interp::Evaluator::new(graph, &nodes),
+                |ev, (k, input)| {
+                    let mut outs = ev.run(input, None).map_err(|e| (k, e))?;
+                    let key = display::json_output(&outs[0]);
+                    let text = (format != Format::Parquet)
+                        .then(|| line(format, spec.bos.as_ref(), input, &outs, &key, extras));
+                    Ok((text, key, outs.swap_remove(0)))
+                },
+            )
             .collect();
         rows.clear();
         for (input, l) in inputs.iter().zip(lines) {
             match l {
-                Ok((text, o)) => {
-                    let key = display::json_output(&o);
+                Ok((text, key, o)) => {
                     match text {
                         Some(text) => {
                             let out = lines_out.as_mut().expect("lines go to the output");
@@ -411,6 +415,7 @@ fn line(
     bos: Option<&Value>,
     input: &[Value],
     outs: &[Output],
+    output_json: &str,
     extras: &Extras,
 ) -> String {
     let tokens: Vec<&Value> = bos.into_iter().chain(input).collect();
@@ -419,9 +424,8 @@ fn line(
         Format::Jsonl => {
             let items: Vec<String> = tokens.iter().map(|v| display::json_atom(v)).collect();
             let mut s = format!(
-                "{{\"input\": [{}], \"output\": {}",
+                "{{\"input\": [{}], \"output\": {output_json}",
                 items.join(", "),
-                display::json_output(o)
             );
             let mut rest = outs[1..].iter();
             for (key, named) in [("trace", &extras.trace), ("selectors", &extras.selectors)] {

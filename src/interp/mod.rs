@@ -13,6 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 
+use crate::syntax::ast::CmpOp;
+
 use crate::diag::{Diag, SourceMap, codes};
 use crate::ir::value::{self, OpError, OpErrorKind, Value};
 use crate::ir::{Graph, Kind, NodeId, Op};
@@ -229,7 +231,12 @@ impl<'g> Run<'g> {
         Ok(())
     }
 
-    fn eval_sop(&mut self, id: NodeId, input: &[Value]) -> Result<(), EvalError> {
+    fn eval_sop(
+        &mut self,
+        id: NodeId,
+        input: &[Value],
+        pool: &mut Vec<Vec<bool>>,
+    ) -> Result<(), EvalError> {
         self.check_cancel(id)?;
         let n = self.n;
         let values: Vec<Value> = match self.graph.op(id) {
@@ -265,7 +272,7 @@ impl<'g> Run<'g> {
                 let mut out = Vec::with_capacity(n);
                 for q in 0..n {
                     self.check_cancel(id)?;
-                    self.row(*sel, q, &mut row)?;
+                    self.row(*sel, q, &mut row, pool)?;
                     out.push(aggregate_row(&row, vals, default).map_err(|m| EvalError {
                         node: Some(id),
                         code: codes::EVAL_NON_NUMERIC_MEAN,
@@ -280,7 +287,7 @@ impl<'g> Run<'g> {
                 let mut out = Vec::with_capacity(n);
                 for q in 0..n {
                     self.check_cancel(id)?;
-                    self.row(*sel, q, &mut row)?;
+                    self.row(*sel, q, &mut row, pool)?;
                     out.push(Value::Int(row.iter().filter(|b| **b).count() as i64));
                 }
                 out
@@ -290,12 +297,39 @@ impl<'g> Run<'g> {
         self.finish(id, values)
     }
 
-    /// Fill `row[k]` with the selector's value at (query q, key k).
-    fn row(&self, sel: NodeId, q: usize, row: &mut [bool]) -> Result<(), EvalError> {
+    /// Fill `row[k]` with the selector's value at (query q, key k); `pool`
+    /// lends the buffers of and/or (no allocation per row).
+    fn row(
+        &self,
+        sel: NodeId,
+        q: usize,
+        row: &mut [bool],
+        pool: &mut Vec<Vec<bool>>,
+    ) -> Result<(), EvalError> {
         match self.graph.op(sel) {
             Op::Select { keys, queries, cmp } => {
-                let keys = &self.col(*keys).values;
+                let kc = self.col(*keys);
+                let keys = &kc.values;
                 let query = &self.col(*queries).values[q];
+                // The common cases without a comparison's dispatch and error
+                // path per key: int (or bool) keys and query, string keys and
+                // query. The same results as `value::compare`.
+                match (kc.ty, query) {
+                    (SeqType::Ints | SeqType::Bools, Value::Int(_) | Value::Bool(_)) => {
+                        let y = query.as_int().unwrap_or(0);
+                        fill(row, keys.iter().map(|v| v.as_int().unwrap_or(0)), &y, *cmp);
+                        return Ok(());
+                    }
+                    (SeqType::Strings, Value::Str(y)) => {
+                        let ks = keys.iter().map(|v| match v {
+                            Value::Str(x) => x.as_ref(),
+                            _ => "",
+                        });
+                        fill(row, ks, &y.as_ref(), *cmp);
+                        return Ok(());
+                    }
+                    _ => {}
+                }
                 for (k, slot) in row.iter_mut().enumerate() {
                     *slot = value::compare(*cmp, &keys[k], query)
                         .map_err(|e| EvalError::at(sel, Some(q), e))?;
@@ -304,16 +338,21 @@ impl<'g> Run<'g> {
             }
             Op::SelAnd(a, b) | Op::SelOr(a, b) => {
                 let is_and = matches!(self.graph.op(sel), Op::SelAnd(..));
-                self.row(*a, q, row)?;
-                let mut other = vec![false; row.len()];
-                self.row(*b, q, &mut other)?;
-                for (x, y) in row.iter_mut().zip(other) {
-                    *x = if is_and { *x && y } else { *x || y };
+                self.row(*a, q, row, pool)?;
+                let mut other = pool.pop().unwrap_or_default();
+                other.clear();
+                other.resize(row.len(), false);
+                let r = self.row(*b, q, &mut other, pool);
+                if r.is_ok() {
+                    for (x, y) in row.iter_mut().zip(&other) {
+                        *x = if is_and { *x && *y } else { *x || *y };
+                    }
                 }
-                Ok(())
+                pool.push(other);
+                r
             }
             Op::SelNot(a) => {
-                self.row(*a, q, row)?;
+                self.row(*a, q, row, pool)?;
                 for x in row.iter_mut() {
                     *x = !*x;
                 }
@@ -321,6 +360,19 @@ impl<'g> Run<'g> {
             }
             _ => unreachable!("row() called on an s-op node"),
         }
+    }
+}
+
+/// `row[k] = keys[k] cmp y`, one loop per comparison.
+fn fill<T: PartialOrd>(row: &mut [bool], keys: impl Iterator<Item = T>, y: &T, cmp: CmpOp) {
+    let pairs = row.iter_mut().zip(keys);
+    match cmp {
+        CmpOp::Eq => pairs.for_each(|(s, x)| *s = x == *y),
+        CmpOp::Ne => pairs.for_each(|(s, x)| *s = x != *y),
+        CmpOp::Lt => pairs.for_each(|(s, x)| *s = x < *y),
+        CmpOp::Le => pairs.for_each(|(s, x)| *s = x <= *y),
+        CmpOp::Gt => pairs.for_each(|(s, x)| *s = x > *y),
+        CmpOp::Ge => pairs.for_each(|(s, x)| *s = x >= *y),
     }
 }
 
@@ -389,33 +441,73 @@ pub fn evaluate_with(
     targets: &[NodeId],
     cancel: Option<&AtomicBool>,
 ) -> Result<Vec<Output>, EvalError> {
-    check_input(input)?;
-    let n = input.len();
-    let mut run = Run {
-        graph,
-        n,
-        cols: vec![None; graph.len()],
-        cancel,
-    };
-    for id in graph.ancestors(targets) {
-        run.eval_sop(id, input)?;
+    Evaluator::new(graph, targets).run(input, cancel)
+}
+
+/// Evaluates the same targets on many inputs, one after another, reusing
+/// what does not depend on the input: the order of the nodes to compute,
+/// the column slots, the selector rows' buffers.
+pub struct Evaluator<'g> {
+    graph: &'g Graph,
+    targets: Vec<NodeId>,
+    order: Vec<NodeId>,
+    cols: Vec<Option<Column>>,
+    pool: Vec<Vec<bool>>,
+}
+
+impl<'g> Evaluator<'g> {
+    pub fn new(graph: &'g Graph, targets: &[NodeId]) -> Evaluator<'g> {
+        Evaluator {
+            graph,
+            targets: targets.to_vec(),
+            order: graph.ancestors(targets),
+            cols: vec![None; graph.len()],
+            pool: Vec::new(),
+        }
     }
-    let mut outputs = Vec::with_capacity(targets.len());
-    for &t in targets {
-        outputs.push(match graph.kind(t) {
-            Kind::Sop => Output::Sop(run.col(t).clone()),
-            Kind::Selector => {
-                let mut rows = Vec::with_capacity(n);
-                for q in 0..n {
-                    let mut row = vec![false; n];
-                    run.row(t, q, &mut row)?;
-                    rows.push(row);
-                }
-                Output::Selector(rows)
+
+    /// The targets' values on `input`.
+    pub fn run(
+        &mut self,
+        input: &[Value],
+        cancel: Option<&AtomicBool>,
+    ) -> Result<Vec<Output>, EvalError> {
+        check_input(input)?;
+        let n = input.len();
+        let mut run = Run {
+            graph: self.graph,
+            n,
+            cols: std::mem::take(&mut self.cols),
+            cancel,
+        };
+        let mut pool = std::mem::take(&mut self.pool);
+        let result = (|| {
+            for &id in &self.order {
+                run.eval_sop(id, input, &mut pool)?;
             }
-        });
+            let mut outputs = Vec::with_capacity(self.targets.len());
+            for &t in &self.targets {
+                outputs.push(match self.graph.kind(t) {
+                    Kind::Sop => Output::Sop(run.col(t).clone()),
+                    Kind::Selector => {
+                        let mut rows = Vec::with_capacity(n);
+                        for q in 0..n {
+                            let mut row = vec![false; n];
+                            run.row(t, q, &mut row, &mut pool)?;
+                            rows.push(row);
+                        }
+                        Output::Selector(rows)
+                    }
+                });
+            }
+            Ok(outputs)
+        })();
+        // The columns stay for the next input (each is recomputed before
+        // it is read).
+        self.cols = run.cols;
+        self.pool = pool;
+        result
     }
-    Ok(outputs)
 }
 
 /// Evaluate one node on one input.
@@ -432,6 +524,12 @@ pub fn evaluate_batch(
 ) -> Vec<Result<Output, EvalError>> {
     inputs
         .par_iter()
-        .map(|input| evaluate_one(graph, input, target))
+        .map_init(
+            || Evaluator::new(graph, &[target]),
+            |ev, input| {
+                ev.run(input, None)
+                    .map(|mut o| o.pop().expect("one target gives one output"))
+            },
+        )
         .collect()
 }
