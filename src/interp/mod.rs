@@ -13,6 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 
+mod fast;
+
 use crate::syntax::ast::CmpOp;
 
 use crate::diag::{Diag, SourceMap, codes};
@@ -196,6 +198,8 @@ struct Run<'g> {
     n: usize,
     cols: Vec<Option<Column>>,
     cancel: Option<&'g AtomicBool>,
+    /// Use the O(n log n) selectors (`fast.rs`) where they apply.
+    fast: bool,
 }
 
 impl<'g> Run<'g> {
@@ -268,10 +272,20 @@ impl<'g> Run<'g> {
                 default,
             } => {
                 let vals = self.col(*values);
+                let fast = self.fast(*sel);
+                let sums = fast.as_ref().map(|f| f.int_sums(vals));
                 let mut row = vec![false; n];
                 let mut out = Vec::with_capacity(n);
                 for q in 0..n {
-                    self.check_cancel(id)?;
+                    if q % 1024 == 0 {
+                        self.check_cancel(id)?;
+                    }
+                    if let (Some(f), Some(sums)) = (&fast, &sums)
+                        && let Some(v) = f.aggregate(q, vals, default, sums)
+                    {
+                        out.push(v);
+                        continue;
+                    }
                     self.row(*sel, q, &mut row, pool)?;
                     out.push(aggregate_row(&row, vals, default).map_err(|m| EvalError {
                         node: Some(id),
@@ -283,6 +297,11 @@ impl<'g> Run<'g> {
                 out
             }
             Op::SelectorWidth(sel) => {
+                if let Some(f) = self.fast(*sel) {
+                    self.check_cancel(id)?;
+                    let widths = (0..n).map(|q| Value::Int(f.width(q) as i64)).collect();
+                    return self.finish(id, widths);
+                }
                 let mut row = vec![false; n];
                 let mut out = Vec::with_capacity(n);
                 for q in 0..n {
@@ -295,6 +314,15 @@ impl<'g> Run<'g> {
             Op::Select { .. } | Op::SelAnd(..) | Op::SelOr(..) | Op::SelNot(_) => return Ok(()),
         };
         self.finish(id, values)
+    }
+
+    /// The O(n log n) form of a selector, for long enough inputs (unless
+    /// the evaluator was made without it).
+    fn fast(&self, sel: NodeId) -> Option<fast::Fast<'_>> {
+        if !self.fast || self.n < fast::MIN_LEN {
+            return None;
+        }
+        fast::Fast::new(self.graph, sel, &|id| self.col(id))
     }
 
     /// Fill `row[k]` with the selector's value at (query q, key k); `pool`
@@ -453,6 +481,7 @@ pub struct Evaluator<'g> {
     order: Vec<NodeId>,
     cols: Vec<Option<Column>>,
     pool: Vec<Vec<bool>>,
+    fast: bool,
 }
 
 impl<'g> Evaluator<'g> {
@@ -463,6 +492,16 @@ impl<'g> Evaluator<'g> {
             order: graph.ancestors(targets),
             cols: vec![None; graph.len()],
             pool: Vec::new(),
+            fast: true,
+        }
+    }
+
+    /// Only the general O(n²) path: the reference the fast selectors are
+    /// tested against.
+    pub fn general(graph: &'g Graph, targets: &[NodeId]) -> Evaluator<'g> {
+        Evaluator {
+            fast: false,
+            ..Evaluator::new(graph, targets)
         }
     }
 
@@ -479,6 +518,7 @@ impl<'g> Evaluator<'g> {
             n,
             cols: std::mem::take(&mut self.cols),
             cancel,
+            fast: self.fast,
         };
         let mut pool = std::mem::take(&mut self.pool);
         let result = (|| {

@@ -16,3 +16,4 @@ mod model;
 mod pty;
 mod repl;
 mod robustness;
+mod selectors;
