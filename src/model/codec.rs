@@ -46,70 +46,66 @@ impl Model {
 /// Tokens are matched by their JSON form, so `1`, `1.0` and `"1"` are
 /// different tokens. The empty input is just BOS.
 pub fn encode(meta: &Meta, input: &[Value]) -> Result<Vec<usize>, Diag> {
-    {
-        if input.len() > meta.max_len {
-            return Err(Diag::error(
-                codes::MODEL_INPUT,
-                format!(
-                    "the input has {} tokens, but this model takes at most {}",
-                    input.len(),
-                    meta.max_len
-                ),
-            )
-            .help(format!(
-                "the model was compiled for inputs of up to {} tokens; shorten the input or compile again with a larger maximum length",
+    if input.len() > meta.max_len {
+        return Err(Diag::error(
+            codes::MODEL_INPUT,
+            format!(
+                "the input has {} tokens, but this model takes at most {}",
+                input.len(),
                 meta.max_len
-            )));
-        }
-        let mut ids = Vec::with_capacity(input.len() + 1);
-        ids.push(meta.bos_id);
-        for (pos, tok) in input.iter().enumerate() {
-            let json = value_to_json(tok);
-            let id = json
-                .as_ref()
-                .and_then(|j| meta.vocab.iter().position(|v| v == j));
-            match id {
-                Some(id) => ids.push(id),
-                None => return Err(unknown_token(meta, pos, tok)),
-            }
-        }
-        Ok(ids)
+            ),
+        )
+        .help(format!(
+            "the model was compiled for inputs of up to {} tokens; shorten the input or compile again with a larger maximum length",
+            meta.max_len
+        )));
     }
+    let mut ids = Vec::with_capacity(input.len() + 1);
+    ids.push(meta.bos_id);
+    for (pos, tok) in input.iter().enumerate() {
+        let json = value_to_json(tok);
+        let id = json
+            .as_ref()
+            .and_then(|j| meta.vocab.iter().position(|v| v == j));
+        match id {
+            Some(id) => ids.push(id),
+            None => return Err(unknown_token(meta, pos, tok)),
+        }
+    }
+    Ok(ids)
 }
 
 fn unknown_token(meta: &Meta, pos: usize, tok: &Value) -> Diag {
-    {
-        let vocab = &meta.vocab;
-        let mut listed: Vec<String> = vocab.iter().take(MAX_LISTED).map(json_repr).collect();
-        if vocab.len() > MAX_LISTED {
-            listed.push(format!("... and {} more", vocab.len() - MAX_LISTED));
-        }
-        let mut help = format!("the model's vocabulary is [{}]", listed.join(", "));
-        // The same text with another type is the usual mistake (1 vs '1').
-        let text = tok.to_string();
-        if let Some(near) = vocab
-            .iter()
-            .filter_map(value_from_json)
-            .find(|v| v.to_string() == text)
-        {
-            help.push_str(&format!(
-                "; it has {} ({}), which is not the same token as {} ({})",
-                near.repr(),
-                a_type(&near),
-                tok.repr(),
-                a_type(tok)
-            ));
-        }
-        Diag::error(
-            codes::MODEL_INPUT,
-            format!(
-                "token {} (at position {}) is not in the model's vocabulary",
-                tok.repr(),
-                pos
-            ),
-        )
-        .help(help)
+    let vocab = &meta.vocab;
+    let mut listed: Vec<String> = vocab.iter().take(MAX_LISTED).map(json_repr).collect();
+    if vocab.len() > MAX_LISTED {
+        listed.push(format!("... and {} more", vocab.len() - MAX_LISTED));
     }
+    let mut help = format!("the model's vocabulary is [{}]", listed.join(", "));
+    // The same text with another type is the usual mistake (1 vs '1').
+    let text = tok.to_string();
+    if let Some(near) = vocab
+        .iter()
+        .filter_map(value_from_json)
+        .find(|v| v.to_string() == text)
+    {
+        help.push_str(&format!(
+            "; it has {} ({}), which is not the same token as {} ({})",
+            near.repr(),
+            a_type(&near),
+            tok.repr(),
+            a_type(tok)
+        ));
+    }
+    Diag::error(
+        codes::MODEL_INPUT,
+        format!(
+            "token {} (at position {}) is not in the model's vocabulary",
+            tok.repr(),
+            pos
+        ),
+    )
+    .help(help)
 }
 
 impl Model {
@@ -253,41 +249,40 @@ impl Model {
 /// Empty when the type never depends on the attention (no such twins, or
 /// no such head).
 pub fn kind_heads(config: &Config, meta: &Meta) -> Vec<(usize, usize)> {
-    {
-        let out = &meta.output;
-        if out.encoding != Encoding::Numerical || !Snap::new(&out.values).has_twins() {
-            return Vec::new();
-        }
-        let one_head = |p: &Placement| -> Option<(usize, usize)> {
-            let (layer, &[head]) = (p.layer?, p.heads.as_slice()) else {
-                return None;
-            };
-            (p.encoding == Encoding::Numerical
-                && p.sublayer == "attn"
-                && layer < config.n_layers
-                && head < config.n_heads)
-                .then_some((layer, head))
+    let out = &meta.output;
+    if out.encoding != Encoding::Numerical || !Snap::new(&out.values).has_twins() {
+        return Vec::new();
+    }
+    let one_head = |p: &Placement| -> Option<(usize, usize)> {
+        let (layer, &[head]) = (p.layer?, p.heads.as_slice()) else {
+            return None;
         };
-        if let Some(h) = one_head(out) {
-            return vec![h];
-        }
-        let mut heads = Vec::new();
-        if out.dims.len() > 1 || !out.coefs.is_empty() {
-            for &d in &out.dims {
-                let term = meta.sops.iter().find(|p| {
-                    p.encoding == Encoding::Numerical && p.dims == [d] && p.coefs.is_empty()
-                });
-                if let Some(h) = term
-                    .filter(|p| Snap::new(&p.values).has_twins())
-                    .and_then(one_head)
-                    && !heads.contains(&h)
-                {
-                    heads.push(h);
-                }
+        (p.encoding == Encoding::Numerical
+            && p.sublayer == "attn"
+            && layer < config.n_layers
+            && head < config.n_heads)
+            .then_some((layer, head))
+    };
+    if let Some(h) = one_head(out) {
+        return vec![h];
+    }
+    let mut heads = Vec::new();
+    if out.dims.len() > 1 || !out.coefs.is_empty() {
+        for &d in &out.dims {
+            let term = meta
+                .sops
+                .iter()
+                .find(|p| p.encoding == Encoding::Numerical && p.dims == [d] && p.coefs.is_empty());
+            if let Some(h) = term
+                .filter(|p| Snap::new(&p.values).has_twins())
+                .and_then(one_head)
+                && !heads.contains(&h)
+            {
+                heads.push(h);
             }
         }
-        heads
     }
+    heads
 }
 
 /// Per query position 1.. of one sequence, whether an attention pattern
@@ -423,7 +418,7 @@ pub fn run(
         .collect::<Result<Vec<_>, _>>()?;
     let want = Want {
         resid: false,
-        patterns: kind_heads_of(meta, exec),
+        patterns: kind_heads(exec.config(), meta),
     };
     let fwd = exec.run_batch(&ids, &want)?;
     let decoder = Decoder::new(meta);
@@ -449,11 +444,6 @@ pub fn run(
         .zip(&mean)
         .map(|(l, m)| decoder.decode_logits(l, Some(m)))
         .collect())
-}
-
-/// [`kind_heads`] of the model an executor runs.
-fn kind_heads_of(meta: &Meta, exec: &dyn Executor) -> Vec<(usize, usize)> {
-    kind_heads(exec.config(), meta)
 }
 
 /// JSON values as atoms.
