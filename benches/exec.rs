@@ -50,12 +50,7 @@ fn model(file: &str, sop: &str, vocab: &str, n: usize) -> Model {
 
 /// `count` random inputs of length `n`, as token ids.
 fn batch(m: &Model, n: usize, count: usize, seed: u64) -> (Vec<Vec<Value>>, Vec<Vec<usize>>) {
-    let vocab: Vec<Value> = m
-        .meta
-        .vocab
-        .iter()
-        .filter_map(rasp::model::codec::value_from_json)
-        .collect();
+    let vocab = m.meta.vocab_values();
     let mut rng = Rng::new(seed);
     let inputs: Vec<Vec<Value>> = (0..count)
         .map(|_| {

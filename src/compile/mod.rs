@@ -340,12 +340,7 @@ pub fn prefix_check(
     target: NodeId,
     model: &Model,
 ) -> (Option<verify::PrefixDependence>, usize) {
-    let vocab: Vec<Value> = model
-        .meta
-        .vocab
-        .iter()
-        .filter_map(crate::model::codec::value_from_json)
-        .collect();
+    let vocab = model.meta.vocab_values();
     let mode = verify::Mode::Cover {
         samples: DEFAULT_CHECK_SAMPLES,
         seed: 0,

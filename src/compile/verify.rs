@@ -363,12 +363,7 @@ pub fn verify_with(
 ) -> Result<Report, Diag> {
     let model = &compiled.model;
     let causal = model.meta.causal;
-    let vocab: Vec<Value> = model
-        .meta
-        .vocab
-        .iter()
-        .filter_map(crate::model::codec::value_from_json)
-        .collect();
+    let vocab = model.meta.vocab_values();
     let n = model.meta.max_len;
     let total = count_inputs(vocab.len(), n);
     // Every input, generated chunk by chunk (memory stays flat however

@@ -205,6 +205,17 @@ pub struct Meta {
     pub verified: Option<Verification>,
 }
 
+impl Meta {
+    /// The input tokens as atoms, in token-id order (BOS and PAD, the ids
+    /// after them, are not in `vocab`).
+    pub fn vocab_values(&self) -> Vec<crate::ir::Value> {
+        self.vocab
+            .iter()
+            .filter_map(codec::value_from_json)
+            .collect()
+    }
+}
+
 pub const FORMAT: &str = "rasp-model";
 /// The format version this rasp writes and reads. History:
 /// 1: a numerical output had one unembedding column (TransformerLens's
