@@ -10,25 +10,81 @@ use crate::front::{self, Session};
 use crate::ir::Value;
 
 /// `rasp gen`'s options.
-pub(super) struct GenArgs {
+#[derive(clap::Args, Debug)]
+pub struct GenArgs {
+    /// The program file (not with --task).
+    #[arg(required_unless_present_any = ["task", "list"], conflicts_with = "task")]
     pub(super) file: Option<PathBuf>,
+    /// The s-op to generate (default: the task's).
     pub(super) sop: Option<String>,
+    /// A preset from stdlib/tasks (its program, s-op, vocab, lengths and sampler).
+    #[arg(long, value_name = "NAME")]
     pub(super) task: Option<String>,
+    /// List the presets with their defaults.
+    #[arg(long)]
+    pub(super) list: bool,
+    /// The input tokens (as for `compile --vocab`); default: the task's.
+    #[arg(long, value_name = "V")]
     pub(super) vocab: Option<String>,
+    /// Input lengths MIN..MAX (inclusive), drawn uniformly; default: the
+    /// task's, else 1..16.
+    #[arg(long, value_name = "MIN..MAX")]
     pub(super) len: Option<String>,
+    /// How many examples (before sharding).
+    #[arg(
+        short = 'n',
+        long = "count",
+        value_name = "COUNT",
+        default_value_t = 1000
+    )]
     pub(super) count: u64,
+    /// The seed: the same seed and options give the same file.
+    #[arg(long, value_name = "S", default_value_t = 0)]
     pub(super) seed: u64,
+    /// Write only shard I of K (0-based): the K shards concatenated are
+    /// exactly the unsharded output.
+    #[arg(long, value_name = "I/K")]
     pub(super) shard: Option<String>,
+    /// A token put before every input in the file (not given to the program).
+    #[arg(long, value_name = "TOKEN")]
     pub(super) bos: Option<String>,
+    /// How inputs are drawn: uniform, distinct, brackets:PAIRS (e.g.
+    /// brackets:(){}), addition; default: the task's, else uniform.
+    #[arg(long, value_name = "S")]
     pub(super) sampler: Option<String>,
+    #[arg(long, value_enum, default_value_t = crate::dataset::Format::Jsonl)]
     pub(super) format: crate::dataset::Format,
+    /// Where to write (with PATH.info.json beside it); stdout when absent.
+    #[arg(short, long, value_name = "PATH")]
     pub(super) output: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(short, long)]
     pub(super) quiet: bool,
+    /// Print a length histogram and the most common outputs on stderr.
+    #[arg(long)]
     pub(super) stats: bool,
-    pub(super) trace: bool,
+    /// No input twice (drawn without replacement from every input of
+    /// the lengths; an error when there are fewer than COUNT).
+    #[arg(long)]
     pub(super) unique: bool,
+    /// Also write the values of the named s-ops the output is computed
+    /// from ("trace": {...}).
+    #[arg(long)]
+    pub(super) trace: bool,
+    /// Also write these selectors' matrices ("selectors": {...}).
+    #[arg(long, value_name = "NAME,...")]
     pub(super) selectors: Option<String>,
+    /// A length-generalisation split: the train file's lengths (with
+    /// --test-len; -o PATH becomes PATH.train.EXT and PATH.test.EXT).
+    #[arg(
+        long,
+        value_name = "A..B",
+        requires = "test_len",
+        conflicts_with = "len"
+    )]
     pub(super) train_len: Option<String>,
+    /// The test file's lengths (with --train-len).
+    #[arg(long, value_name = "C..D", requires = "train_len")]
     pub(super) test_len: Option<String>,
 }
 

@@ -140,82 +140,7 @@ pub enum Command {
     /// lines or text, reproducible from the seed and shardable
     /// (`rasp gen FILE SOP --vocab V ...`, or a preset: `rasp gen --task
     /// sort`; `rasp gen --list` shows the presets).
-    Gen {
-        /// The program file (not with --task).
-        #[arg(required_unless_present_any = ["task", "list"], conflicts_with = "task")]
-        file: Option<PathBuf>,
-        /// The s-op to generate (default: the task's).
-        sop: Option<String>,
-        /// A preset from stdlib/tasks (its program, s-op, vocab, lengths and sampler).
-        #[arg(long, value_name = "NAME")]
-        task: Option<String>,
-        /// List the presets with their defaults.
-        #[arg(long)]
-        list: bool,
-        /// The input tokens (as for `compile --vocab`); default: the task's.
-        #[arg(long, value_name = "V")]
-        vocab: Option<String>,
-        /// Input lengths MIN..MAX (inclusive), drawn uniformly; default: the
-        /// task's, else 1..16.
-        #[arg(long, value_name = "MIN..MAX")]
-        len: Option<String>,
-        /// How many examples (before sharding).
-        #[arg(
-            short = 'n',
-            long = "count",
-            value_name = "COUNT",
-            default_value_t = 1000
-        )]
-        count: u64,
-        /// The seed: the same seed and options give the same file.
-        #[arg(long, value_name = "S", default_value_t = 0)]
-        seed: u64,
-        /// Write only shard I of K (0-based): the K shards concatenated are
-        /// exactly the unsharded output.
-        #[arg(long, value_name = "I/K")]
-        shard: Option<String>,
-        /// A token put before every input in the file (not given to the program).
-        #[arg(long, value_name = "TOKEN")]
-        bos: Option<String>,
-        /// How inputs are drawn: uniform, distinct, brackets:PAIRS (e.g.
-        /// brackets:(){}), addition; default: the task's, else uniform.
-        #[arg(long, value_name = "S")]
-        sampler: Option<String>,
-        #[arg(long, value_enum, default_value_t = crate::dataset::Format::Jsonl)]
-        format: crate::dataset::Format,
-        /// Where to write (with PATH.info.json beside it); stdout when absent.
-        #[arg(short, long, value_name = "PATH")]
-        output: Option<PathBuf>,
-        /// No progress bar.
-        #[arg(short, long)]
-        quiet: bool,
-        /// Print a length histogram and the most common outputs on stderr.
-        #[arg(long)]
-        stats: bool,
-        /// No input twice (drawn without replacement from every input of
-        /// the lengths; an error when there are fewer than COUNT).
-        #[arg(long)]
-        unique: bool,
-        /// Also write the values of the named s-ops the output is computed
-        /// from ("trace": {...}).
-        #[arg(long)]
-        trace: bool,
-        /// Also write these selectors' matrices ("selectors": {...}).
-        #[arg(long, value_name = "NAME,...")]
-        selectors: Option<String>,
-        /// A length-generalisation split: the train file's lengths (with
-        /// --test-len; -o PATH becomes PATH.train.EXT and PATH.test.EXT).
-        #[arg(
-            long,
-            value_name = "A..B",
-            requires = "test_len",
-            conflicts_with = "len"
-        )]
-        train_len: Option<String>,
-        /// The test file's lengths (with --train-len).
-        #[arg(long, value_name = "C..D", requires = "train_len")]
-        test_len: Option<String>,
-    },
+    Gen(GenArgs),
     /// The interactive session (the default when no command is given).
     /// Files are loaded first. With stdin not a terminal, reads statements
     /// from stdin and prints the transcript without prompts.
@@ -358,53 +283,11 @@ pub fn main_with(cli: Cli) -> i32 {
             target,
             margins,
         }) => explain_cmd(&reporter, &file, &sop, &target, margins),
-        Some(Command::Gen {
-            file,
-            sop,
-            task,
-            list,
-            vocab,
-            len,
-            count,
-            seed,
-            shard,
-            bos,
-            sampler,
-            format,
-            output,
-            quiet,
-            stats,
-            trace,
-            unique,
-            selectors,
-            train_len,
-            test_len,
-        }) => {
-            if list {
+        Some(Command::Gen(args)) => {
+            if args.list {
                 print!("{}", crate::dataset::tasks::render_list());
                 return 0;
             }
-            let args = GenArgs {
-                file,
-                sop,
-                task,
-                vocab,
-                len,
-                count,
-                seed,
-                shard,
-                bos,
-                sampler,
-                format,
-                output,
-                quiet,
-                stats,
-                trace,
-                unique,
-                selectors,
-                train_len,
-                test_len,
-            };
             match gen_cmd(&reporter, &args) {
                 Ok(()) => 0,
                 Err((d, code)) => {
