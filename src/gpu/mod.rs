@@ -25,7 +25,9 @@ use ndarray::Array2;
 use wgpu::util::DeviceExt;
 
 use crate::diag::{Diag, codes};
-use crate::model::executor::{DeviceInfo, Executor, Forward, Want, check_batch, check_patterns};
+use crate::model::executor::{
+    DeviceInfo, Executor, Forward, Want, check_batch, check_patterns, chunks,
+};
 use crate::model::plan::Plan;
 use crate::model::weights::Weights;
 use crate::model::{Config, Meta};
@@ -405,17 +407,8 @@ impl Executor for Gpu {
             ..Forward::default()
         };
         // Chunks of whole sequences within the device's limits.
-        let (mut start, mut rows) = (0, 0);
-        for (i, seq) in batch.iter().enumerate() {
-            if rows + seq.len() > self.max_rows && i > start {
-                self.run_chunk(&batch[start..i], want, &slots, &mut out)?;
-                start = i;
-                rows = 0;
-            }
-            rows += seq.len();
-        }
-        if start < batch.len() {
-            self.run_chunk(&batch[start..], want, &slots, &mut out)?;
+        for chunk in chunks(batch, self.max_rows) {
+            self.run_chunk(chunk, want, &slots, &mut out)?;
         }
         Ok(out)
     }

@@ -20,7 +20,7 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, CowArray, Ix2, Zip, s};
 use rayon::prelude::*;
 
-use super::executor::{DeviceInfo, Executor, Forward, Want, check_batch, check_patterns};
+use super::executor::{DeviceInfo, Executor, Forward, Want, check_batch, check_patterns, chunks};
 use super::plan::{AttnPlan, Dims, HeadSlot, MlpPlan, Plan};
 use super::weights::Weights;
 use super::{Meta, Model};
@@ -46,8 +46,8 @@ impl Model {
     }
 }
 
-/// About how many rows (positions of all sequences) go through the layers
-/// together.
+/// At most how many rows (positions of all sequences) go through the
+/// layers together (a longer sequence goes alone).
 const CHUNK_ROWS: usize = 256;
 
 /// A matrix of a plan as the CPU multiplies it.
@@ -361,21 +361,7 @@ impl Cpu {
         if threads == 1 || batch.len() == 1 || total < 64 {
             return vec![batch];
         }
-        let per = total.div_ceil(threads).max(1);
-        let mut groups: Vec<&[Vec<usize>]> = Vec::with_capacity(threads);
-        let (mut start, mut rows) = (0, 0);
-        for (i, seq) in batch.iter().enumerate() {
-            rows += seq.len();
-            if rows >= per {
-                groups.push(&batch[start..=i]);
-                start = i + 1;
-                rows = 0;
-            }
-        }
-        if start < batch.len() {
-            groups.push(&batch[start..]);
-        }
-        groups
+        chunks(batch, total.div_ceil(threads))
     }
 
     /// The residual of one sequence after the embedding and after every
@@ -434,7 +420,7 @@ impl Cpu {
 
     /// One thread's share, through the first `layers` layers; with the
     /// patterns of the kept heads `slots` (`(layer, slot)`), per slot per
-    /// sequence. Run in chunks of about [`CHUNK_ROWS`] rows, so that the
+    /// sequence. Run in chunks of at most [`CHUNK_ROWS`] rows, so that the
     /// intermediate matrices stay in cache and their memory is reused.
     fn forward_packed(
         &self,
@@ -445,18 +431,12 @@ impl Cpu {
         let mut resids = Vec::with_capacity(batch.len());
         let mut patterns: Vec<Vec<Array2<f32>>> =
             vec![Vec::with_capacity(batch.len()); slots.len()];
-        let (mut start, mut rows) = (0, 0);
         let mut scratch = Scratch::default();
-        for (i, seq) in batch.iter().enumerate() {
-            rows += seq.len();
-            if rows >= CHUNK_ROWS || i + 1 == batch.len() {
-                let (r, p) = self.forward_chunk(&batch[start..=i], layers, slots, &mut scratch);
-                resids.extend(r);
-                for (all, p) in patterns.iter_mut().zip(p) {
-                    all.extend(p);
-                }
-                start = i + 1;
-                rows = 0;
+        for chunk in chunks(batch, CHUNK_ROWS) {
+            let (r, p) = self.forward_chunk(chunk, layers, slots, &mut scratch);
+            resids.extend(r);
+            for (all, p) in patterns.iter_mut().zip(p) {
+                all.extend(p);
             }
         }
         (resids, patterns)

@@ -104,6 +104,25 @@ pub fn check_batch(config: &Config, batch: &[Vec<usize>]) -> Result<(), Diag> {
     Ok(())
 }
 
+/// The batch cut into runs of whole sequences of at most `max_rows` rows
+/// each (a longer sequence makes a run alone), in order.
+pub fn chunks(batch: &[Vec<usize>], max_rows: usize) -> Vec<&[Vec<usize>]> {
+    let mut out = Vec::new();
+    let (mut start, mut rows) = (0, 0);
+    for (i, seq) in batch.iter().enumerate() {
+        if rows + seq.len() > max_rows && i > start {
+            out.push(&batch[start..i]);
+            start = i;
+            rows = 0;
+        }
+        rows += seq.len();
+    }
+    if start < batch.len() {
+        out.push(&batch[start..]);
+    }
+    out
+}
+
 /// Check the asked-for patterns against the heads a plan kept.
 pub(crate) fn check_patterns(plan: &super::plan::Plan, want: &Want) -> Result<Vec<usize>, Diag> {
     want.patterns
