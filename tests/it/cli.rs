@@ -450,7 +450,8 @@ fn compile_verifies_records_and_respects_the_size_limit() {
     assert!(text.contains("layer 0 MLP     length"), "{text}");
 }
 
-fn rasp_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+/// `rasp` with these environment variables (shared with `dataset.rs`).
+pub(crate) fn rasp_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_rasp"));
     c.args(args)
         .arg("--color=never")

@@ -2,19 +2,9 @@
 //! shards concatenated are the whole), every line what `rasp eval` says on
 //! its input, for every preset and format; bad options are diagnostics.
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn rasp(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_rasp"));
-    c.args(args)
-        .arg("--color=never")
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")));
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().expect("rasp runs")
-}
+use crate::cli::rasp_env as rasp;
 
 fn ok(o: &Output) -> String {
     assert!(

@@ -234,23 +234,16 @@ fn wgpu_agrees_with_cpu_at_20() {
     agree_at(20);
 }
 
-/// A batch split into many chunks (as on a device with small buffer
-/// limits) gives the same logits and patterns as one chunk, and a ragged
-/// batch the same as each sequence alone.
-#[test]
-fn wgpu_splits_batches() {
-    if !have_device() {
-        return;
-    }
-    let src = "m = numerical(aggregate(select(tokens, tokens, ==), indicator(tokens == \"a\")));";
+/// The model of `sop` in `src` compiled for (vocab, n), and the vocab.
+fn compile_source(src: &str, sop: &str, vocab: &str, n: usize) -> (rasp::model::Model, Vec<Value>) {
     let mut session = Session::new();
     let scope = session.new_scope();
     let r = session.run_source("<test>", src, &scope, None);
     assert!(r.diags.is_empty(), "{:?}", r.diags);
-    let Some(MVal::Sop(node)) = lookup(&scope, "m") else {
-        panic!("m is an s-op");
+    let Some(MVal::Sop(node)) = lookup(&scope, sop) else {
+        panic!("{sop} is an s-op");
     };
-    let opts = Options::new(parse_vocab("abc").expect("vocab"), 6);
+    let opts = Options::new(parse_vocab(vocab).expect("vocab"), n);
     let compiled = compile(
         &session.graph,
         &session.sources,
@@ -259,12 +252,29 @@ fn wgpu_splits_batches() {
         &Source::default(),
     )
     .expect("compiles");
-    let model = &compiled.model;
+    (compiled.model, opts.vocab)
+}
+
+/// A batch split into many chunks (as on a device with small buffer
+/// limits) gives the same logits and patterns as one chunk, and a ragged
+/// batch the same as each sequence alone.
+#[test]
+fn wgpu_splits_batches() {
+    if !have_device() {
+        return;
+    }
+    let (model, vocab) = compile_source(
+        "m = numerical(aggregate(select(tokens, tokens, ==), indicator(tokens == \"a\")));",
+        "m",
+        "abc",
+        6,
+    );
+    let model = &model;
     let whole = Gpu::new(&model.weights(), &model.meta).expect("opens");
     let split = Gpu::new(&model.weights(), &model.meta)
         .expect("opens")
         .with_max_rows(1);
-    let batch = inputs(&opts.vocab, 6, 30, 7);
+    let batch = inputs(&vocab, 6, 30, 7);
     let ids: Vec<Vec<usize>> = batch
         .iter()
         .map(|i| model.encode(i).expect("encodes"))
@@ -299,24 +309,13 @@ fn wgpu_splits_batches() {
 /// Bad batches are diagnostics on both executors, never panics.
 #[test]
 fn executors_refuse_bad_ids() {
-    let src = "r = aggregate(select(indices, length - indices - 1, ==), tokens);";
-    let mut session = Session::new();
-    let scope = session.new_scope();
-    let r = session.run_source("<test>", src, &scope, None);
-    assert!(r.diags.is_empty());
-    let Some(MVal::Sop(node)) = lookup(&scope, "r") else {
-        panic!("r is an s-op");
-    };
-    let opts = Options::new(parse_vocab("ab").expect("vocab"), 3);
-    let compiled = compile(
-        &session.graph,
-        &session.sources,
-        node,
-        &opts,
-        &Source::default(),
-    )
-    .expect("compiles");
-    let model = &compiled.model;
+    let (model, _) = compile_source(
+        "r = aggregate(select(indices, length - indices - 1, ==), tokens);",
+        "r",
+        "ab",
+        3,
+    );
+    let model = &model;
     let mut execs: Vec<Box<dyn Executor>> = vec![Box::new(model.prepare())];
     if have_device() {
         execs.push(Box::new(
