@@ -302,100 +302,114 @@ pub fn generate(
     } else {
         lines_out = Some(out);
     }
-    let mut rows: Vec<(Vec<Value>, Vec<Value>)> = Vec::new();
-    let nodes = extras.nodes(target);
-    let mut counts = Counts::default();
+    let nodes = &extras.nodes(target);
     let range = spec.range();
-    let mut at = range.start;
-    let mut cursor = spec.unique.then(|| {
-        let mut c = unique::Cursor::new(spec.seed, spec.vocab.len(), spec.min_len, spec.max_len);
-        c.skip_to(range.start);
-        c
-    });
-    while at < range.end {
-        let end = (at + CHUNK as u64).min(range.end);
-        let inputs: Vec<Vec<Value>> = match cursor.as_mut() {
-            None => (at..end).into_par_iter().map(|i| spec.input(i)).collect(),
-            Some(c) => {
-                let picks: Vec<(usize, u128)> = (at..end).filter_map(|_| c.step()).collect();
-                picks
-                    .into_par_iter()
-                    .map(|(len, rank)| {
-                        unique::digits(rank, spec.vocab.len(), len, spec.seed)
-                            .into_iter()
-                            .map(|d| spec.vocab[d].clone())
+    // One thread evaluates chunk after chunk (in parallel over its
+    // examples) while this one writes the previous chunk, in order.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(1);
+    let mut counts = Counts::default();
+    std::thread::scope(|scope| {
+        let range = range.clone();
+        // `move`: the sender goes with the thread, so the writer's loop
+        // ends when the last chunk is sent.
+        scope.spawn(move || {
+            let mut at = range.start;
+            let mut cursor = spec.unique.then(|| {
+                let mut c =
+                    unique::Cursor::new(spec.seed, spec.vocab.len(), spec.min_len, spec.max_len);
+                c.skip_to(range.start);
+                c
+            });
+            while at < range.end {
+                let end = (at + CHUNK as u64).min(range.end);
+                let eval = |ev: &mut interp::Evaluator<'_>, input: Vec<Value>| {
+                    let done = ev.run(&input, None).map(|mut outs| {
+                        let mut done = example(format, spec.bos.as_ref(), &input, &outs, extras);
+                        done.output = Some(outs.swap_remove(0));
+                        done
+                    });
+                    (input, done)
+                };
+                let init = || interp::Evaluator::new(graph, nodes);
+                let chunk: Chunk = match cursor.as_mut() {
+                    None => (at..end)
+                        .into_par_iter()
+                        .map_init(init, |ev, i| eval(ev, spec.input(i)))
+                        .collect(),
+                    Some(c) => {
+                        let picks: Vec<(usize, u128)> =
+                            (at..end).filter_map(|_| c.step()).collect();
+                        picks
+                            .into_par_iter()
+                            .map_init(init, |ev, (len, rank)| {
+                                let digits = unique::digits(rank, spec.vocab.len(), len, spec.seed);
+                                eval(
+                                    ev,
+                                    digits.into_iter().map(|d| spec.vocab[d].clone()).collect(),
+                                )
+                            })
                             .collect()
-                    })
-                    .collect()
-            }
-        };
-        // (the line, the output as JSON for the stats, the output).
-        type Done = (Option<String>, String, Output);
-        let lines: Vec<Result<Done, (usize, interp::EvalError)>> = inputs
-            .par_iter()
-            .enumerate()
-            .map_init(
-                || interp::Evaluator::new(graph, &nodes),
-                |ev, (k, input)| {
-                    let mut outs = ev.run(input, None).map_err(|e| (k, e))?;
-                    let key = display::json_output(&outs[0]);
-                    let text = (format != Format::Parquet)
-                        .then(|| line(format, spec.bos.as_ref(), input, &outs, &key, extras));
-                    Ok((text, key, outs.swap_remove(0)))
-                },
-            )
-            .collect();
-        rows.clear();
-        for (input, l) in inputs.iter().zip(lines) {
-            match l {
-                Ok((text, key, o)) => {
-                    match text {
-                        Some(text) => {
-                            let out = lines_out.as_mut().expect("lines go to the output");
-                            writeln!(out, "{text}").map_err(write_error)?;
-                        }
-                        None => {
-                            let values = match o {
-                                Output::Sop(col) => col.values,
-                                Output::Selector(_) => {
-                                    return Err(Diag::error(
-                                        codes::GEN_OPTIONS,
-                                        "a selector's matrices go in JSON lines",
-                                    )
-                                    .help("use --format jsonl for a selector"));
-                                }
-                            };
-                            let input = spec.bos.iter().cloned().chain(input.iter().cloned());
-                            rows.push((input.collect(), values));
-                        }
                     }
-                    counts.written += 1;
-                    *counts.lengths.entry(input.len()).or_default() += 1;
-                    if counts.outputs.len() < 10_000 || counts.outputs.contains_key(&key) {
-                        *counts.outputs.entry(key).or_default() += 1;
-                    }
+                };
+                if tx.send(chunk).is_err() {
+                    // The writer stopped (an error).
+                    return;
                 }
-                Err((_, e)) => {
-                    let d = e.to_diag(graph, sources, input);
-                    return Err(Diag::error(
+                at = end;
+            }
+        });
+        let mut rows: Vec<(Vec<Value>, Vec<Value>)> = Vec::new();
+        for chunk in rx {
+            rows.clear();
+            for (input, l) in chunk {
+                let done = l.map_err(|e| {
+                    let d = e.to_diag(graph, sources, &input);
+                    Diag::error(
                         codes::GEN_PROGRAM,
                         format!(
                             "the program fails on a sampled input (example {}); {} example(s) were written before it: {}",
-                            at + counts.written - range.start,
+                            range.start + counts.written,
                             counts.written,
                             d.message
                         ),
                     )
-                    .help("restrict the vocabulary or the lengths to inputs the program accepts"));
+                    .help("restrict the vocabulary or the lengths to inputs the program accepts")
+                })?;
+                let key = &done.text[done.key.clone()];
+                match done.output {
+                    Some(_) if format != Format::Parquet => {
+                        let out = lines_out.as_mut().expect("lines go to the output");
+                        let line = &done.text.as_bytes()[..done.line_end];
+                        out.write_all(line).map_err(write_error)?;
+                        out.write_all(b"\n").map_err(write_error)?;
+                    }
+                    Some(Output::Sop(col)) => {
+                        let input = spec.bos.iter().cloned().chain(input.iter().cloned());
+                        rows.push((input.collect(), col.values));
+                    }
+                    _ => {
+                        return Err(Diag::error(
+                            codes::GEN_OPTIONS,
+                            "a selector's matrices go in JSON lines",
+                        )
+                        .help("use --format jsonl for a selector"));
+                    }
+                }
+                counts.written += 1;
+                *counts.lengths.entry(input.len()).or_default() += 1;
+                if let Some(c) = counts.outputs.get_mut(key) {
+                    *c += 1;
+                } else if counts.outputs.len() < 10_000 {
+                    counts.outputs.insert(key.to_string(), 1);
                 }
             }
+            if let Some(sink) = sink.as_mut() {
+                sink.write(&rows)?;
+            }
+            progress(counts.written);
         }
-        if let Some(sink) = sink.as_mut() {
-            sink.write(&rows)?;
-        }
-        at = end;
-        progress(at - range.start);
-    }
+        Ok(())
+    })?;
     if let Some(sink) = sink {
         sink.finish()?;
     }
@@ -409,66 +423,98 @@ fn write_error(e: std::io::Error) -> Diag {
     Diag::error(codes::GEN_OUTPUT, format!("cannot write the dataset: {e}"))
 }
 
-/// One example in `format`: `outs` holds the output, then the extras'.
-fn line(
+/// A chunk's examples, in order: each input and its formatted example, or
+/// the error the program gave on it.
+type Chunk = Vec<(Vec<Value>, Result<Done, interp::EvalError>)>;
+
+/// One example, formatted: the line (JSON lines and text) and the output
+/// as JSON (the stats' key), in one buffer.
+struct Done {
+    text: String,
+    /// `text[..line_end]` is the line (empty for Parquet).
+    line_end: usize,
+    /// `text[key]` is the output as JSON.
+    key: std::ops::Range<usize>,
+    output: Option<Output>,
+}
+
+/// Format one example: `outs` holds the output, then the extras'.
+fn example(
     format: Format,
     bos: Option<&Value>,
     input: &[Value],
     outs: &[Output],
-    output_json: &str,
     extras: &Extras,
-) -> String {
-    let tokens: Vec<&Value> = bos.into_iter().chain(input).collect();
+) -> Done {
+    let tokens = bos.into_iter().chain(input);
     let o = &outs[0];
-    match format {
+    let mut text = String::with_capacity(16 * (input.len() + 4));
+    let key = match format {
         Format::Jsonl => {
-            let items: Vec<String> = tokens.iter().map(|v| display::json_atom(v)).collect();
-            let mut s = format!(
-                "{{\"input\": [{}], \"output\": {output_json}",
-                items.join(", "),
-            );
+            text.push_str("{\"input\": ");
+            display::push_json_list(&mut text, tokens);
+            text.push_str(", \"output\": ");
+            let a = text.len();
+            display::push_json_output(&mut text, o);
+            let key = a..text.len();
             let mut rest = outs[1..].iter();
-            for (key, named) in [("trace", &extras.trace), ("selectors", &extras.selectors)] {
+            for (field, named) in [("trace", &extras.trace), ("selectors", &extras.selectors)] {
                 if named.is_empty() {
                     continue;
                 }
-                let fields: Vec<String> = named
-                    .iter()
-                    .zip(rest.by_ref())
-                    .map(|((name, _), o)| {
-                        format!(
-                            "{}: {}",
-                            serde_json::Value::String(name.clone()),
-                            display::json_output(o)
-                        )
-                    })
-                    .collect();
-                s.push_str(&format!(", \"{key}\": {{{}}}", fields.join(", ")));
+                text.push_str(&format!(", \"{field}\": {{"));
+                for (i, ((name, _), o)) in named.iter().zip(rest.by_ref()).enumerate() {
+                    if i > 0 {
+                        text.push_str(", ");
+                    }
+                    text.push_str(&serde_json::Value::String(name.clone()).to_string());
+                    text.push_str(": ");
+                    display::push_json_output(&mut text, o);
+                }
+                text.push('}');
             }
-            s.push('}');
-            s
-        }
-        Format::Text | Format::Parquet => {
-            let input: Vec<String> = tokens.iter().map(|v| v.to_string()).collect();
-            let output = match o {
-                Output::Sop(col) => col
-                    .values
-                    .iter()
-                    .map(|v| v.to_string())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                Output::Selector(rows) => rows
-                    .iter()
-                    .map(|r| {
-                        r.iter()
-                            .map(|b| if *b { '1' } else { '0' })
-                            .collect::<String>()
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" "),
+            text.push('}');
+            return Done {
+                line_end: text.len(),
+                text,
+                key,
+                output: None,
             };
-            format!("{}\t{}", input.join(" "), output)
         }
+        Format::Text => {
+            use std::fmt::Write;
+            for (i, v) in tokens.enumerate() {
+                let sep = if i > 0 { " " } else { "" };
+                let _ = write!(text, "{sep}{v}");
+            }
+            text.push('\t');
+            match o {
+                Output::Sop(col) => {
+                    for (i, v) in col.values.iter().enumerate() {
+                        let sep = if i > 0 { " " } else { "" };
+                        let _ = write!(text, "{sep}{v}");
+                    }
+                }
+                Output::Selector(rows) => {
+                    for (i, r) in rows.iter().enumerate() {
+                        if i > 0 {
+                            text.push(' ');
+                        }
+                        text.extend(r.iter().map(|b| if *b { '1' } else { '0' }));
+                    }
+                }
+            }
+            text.len()
+        }
+        Format::Parquet => 0,
+    };
+    let line_end = key;
+    display::push_json_output(&mut text, o);
+    Done {
+        key: line_end..text.len(),
+        line_end,
+        text,
+        output: None,
     }
 }
 

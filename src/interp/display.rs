@@ -74,20 +74,63 @@ pub fn selector_matrix(input: &[Value], rows: &[Vec<bool>], prefix: &str) -> Str
 
 /// One atom as JSON (floats always read back as floats).
 pub fn json_atom(v: &Value) -> String {
+    let mut s = String::new();
+    push_json_atom(&mut s, v);
+    s
+}
+
+/// Append one atom as JSON to `out`.
+pub fn push_json_atom(out: &mut String, v: &Value) {
     match v {
-        Value::Bool(b) => b.to_string(),
-        Value::Int(i) => i.to_string(),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => push_int(out, *i),
         Value::Float(f) => {
             if f.is_nan() {
-                "NaN".into()
+                out.push_str("NaN");
             } else if f.is_infinite() {
-                if *f > 0.0 { "Infinity" } else { "-Infinity" }.into()
+                out.push_str(if *f > 0.0 { "Infinity" } else { "-Infinity" });
             } else {
-                py_float_repr(*f)
+                out.push_str(&py_float_repr(*f));
             }
         }
-        Value::Str(s) => serde_json::to_string(&**s).unwrap_or_else(|_| py_str_repr(s)),
+        Value::Str(s) => match serde_json::to_string(&**s) {
+            Ok(j) => out.push_str(&j),
+            Err(_) => out.push_str(&py_str_repr(s)),
+        },
     }
+}
+
+/// Append an integer's decimal digits (without the formatting machinery:
+/// datasets write hundreds of millions of them).
+fn push_int(out: &mut String, i: i64) {
+    if (0..10).contains(&i) {
+        out.push(char::from(b'0' + i as u8));
+        return;
+    }
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    let mut u = i.unsigned_abs();
+    while u > 0 || at == buf.len() {
+        at -= 1;
+        buf[at] = b'0' + (u % 10) as u8;
+        u /= 10;
+    }
+    if i < 0 {
+        out.push('-');
+    }
+    out.extend(buf[at..].iter().map(|&b| char::from(b)));
+}
+
+/// Append `[a, b, ...]`, each atom as JSON.
+pub fn push_json_list<'v>(out: &mut String, values: impl IntoIterator<Item = &'v Value>) {
+    out.push('[');
+    for (i, v) in values.into_iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        push_json_atom(out, v);
+    }
+    out.push(']');
 }
 
 /// An input as JSON: a string when every token is a one-character string.
@@ -100,30 +143,51 @@ pub fn json_input(input: &[Value]) -> String {
         let s: String = input.iter().map(|v| v.to_string()).collect();
         serde_json::to_string(&s).unwrap_or_default()
     } else {
-        let items: Vec<String> = input.iter().map(json_atom).collect();
-        format!("[{}]", items.join(", "))
+        let mut s = String::new();
+        push_json_list(&mut s, input);
+        s
     }
 }
 
 /// An output as JSON: a list of atoms, or a list of rows of booleans.
 pub fn json_output(out: &Output) -> String {
+    let mut s = String::new();
+    push_json_output(&mut s, out);
+    s
+}
+
+/// Append an output as JSON.
+pub fn push_json_output(s: &mut String, out: &Output) {
     match out {
-        Output::Sop(col) => {
-            let items: Vec<String> = col.values.iter().map(json_atom).collect();
-            format!("[{}]", items.join(", "))
-        }
+        Output::Sop(col) => push_json_list(s, &col.values),
         Output::Selector(rows) => {
-            let rows: Vec<String> = rows
-                .iter()
-                .map(|r| {
-                    let items: Vec<&str> = r
-                        .iter()
-                        .map(|b| if *b { "true" } else { "false" })
-                        .collect();
-                    format!("[{}]", items.join(", "))
-                })
-                .collect();
-            format!("[{}]", rows.join(", "))
+            s.push('[');
+            for (i, r) in rows.iter().enumerate() {
+                if i > 0 {
+                    s.push_str(", ");
+                }
+                s.push('[');
+                for (j, b) in r.iter().enumerate() {
+                    if j > 0 {
+                        s.push_str(", ");
+                    }
+                    s.push_str(if *b { "true" } else { "false" });
+                }
+                s.push(']');
+            }
+            s.push(']');
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_as_json() {
+        for i in [0, 7, 9, 10, 42, -1, -10, 1234567890, i64::MAX, i64::MIN] {
+            assert_eq!(json_atom(&Value::Int(i)), i.to_string());
         }
     }
 }

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 
+mod bits;
 mod fast;
 
 use crate::syntax::ast::CmpOp;
@@ -198,8 +199,11 @@ struct Run<'g> {
     n: usize,
     cols: Vec<Option<Column>>,
     cancel: Option<&'g AtomicBool>,
-    /// Use the O(n log n) selectors (`fast.rs`) where they apply.
+    /// Use the O(n log n) selectors (`fast.rs`) and the bit matrices
+    /// (`bits.rs`) where they apply.
     fast: bool,
+    /// Short inputs' selector matrices.
+    bits: bits::Bits,
 }
 
 impl<'g> Run<'g> {
@@ -235,6 +239,20 @@ impl<'g> Run<'g> {
         Ok(())
     }
 
+    /// The bit-matrix form of `sel` on this input (short inputs only).
+    fn bit_rows(&mut self, sel: NodeId) -> Option<usize> {
+        if !self.fast || self.n > bits::MAX_LEN {
+            return None;
+        }
+        let cols = &self.cols;
+        let col = |id: NodeId| -> &Column {
+            cols[id.index()]
+                .as_ref()
+                .expect("interpreter invariant: input column computed before use")
+        };
+        self.bits.matrix(self.graph, &col, self.n, sel)
+    }
+
     fn eval_sop(
         &mut self,
         id: NodeId,
@@ -242,22 +260,42 @@ impl<'g> Run<'g> {
         pool: &mut Vec<Vec<bool>>,
     ) -> Result<(), EvalError> {
         self.check_cancel(id)?;
+        if self.graph.kind(id) == Kind::Selector {
+            // Selectors are computed by their readers.
+            return Ok(());
+        }
         let n = self.n;
+        // The previous input's column of this node lends its buffer.
+        let mut out = match self.cols[id.index()].take() {
+            Some(c) => {
+                let mut v = c.values;
+                v.clear();
+                v
+            }
+            None => Vec::with_capacity(n),
+        };
         let values: Vec<Value> = match self.graph.op(id) {
             Op::Tokens(kind) => {
-                let mut out = Vec::with_capacity(n);
                 for (p, x) in input.iter().enumerate() {
                     let v = kind.convert(x);
                     out.push(v.map_err(|e| EvalError::at(id, Some(p), e))?);
                 }
                 out
             }
-            Op::Indices => (0..n as i64).map(Value::Int).collect(),
-            Op::Length => vec![Value::Int(n as i64); n],
-            Op::Const(v) => vec![v.clone(); n],
+            Op::Indices => {
+                out.extend((0..n as i64).map(Value::Int));
+                out
+            }
+            Op::Length => {
+                out.resize(n, Value::Int(n as i64));
+                out
+            }
+            Op::Const(v) => {
+                out.resize(n, v.clone());
+                out
+            }
             Op::Map { expr, args } => {
                 let cols: Vec<&Column> = args.iter().map(|a| self.col(*a)).collect();
-                let mut out = Vec::with_capacity(n);
                 let mut buf: Vec<&Value> = Vec::with_capacity(cols.len());
                 for p in 0..n {
                     buf.clear();
@@ -271,11 +309,32 @@ impl<'g> Run<'g> {
                 values,
                 default,
             } => {
+                if let Some(at) = self.bit_rows(*sel) {
+                    let vals = self.col(*values);
+                    for (q, &w) in self.bits.rows(at, n).iter().enumerate() {
+                        out.push(match w.count_ones() {
+                            0 => default.clone(),
+                            1 => vals.values[w.trailing_zeros() as usize].clone(),
+                            count => {
+                                if !vals.ty.is_numeric() {
+                                    return Err(EvalError {
+                                        node: Some(id),
+                                        code: codes::EVAL_NON_NUMERIC_MEAN,
+                                        message: non_numeric_mean(vals),
+                                        position: Some(q),
+                                    });
+                                }
+                                let picked = bits::selected(w).map(|k| &vals.values[k]);
+                                Value::Float(python_sum(picked) / f64::from(count))
+                            }
+                        });
+                    }
+                    return self.finish(id, out);
+                }
                 let vals = self.col(*values);
                 let fast = self.fast(*sel);
                 let sums = fast.as_ref().map(|f| f.int_sums(vals));
                 let mut row = vec![false; n];
-                let mut out = Vec::with_capacity(n);
                 for q in 0..n {
                     if q % 1024 == 0 {
                         self.check_cancel(id)?;
@@ -297,13 +356,17 @@ impl<'g> Run<'g> {
                 out
             }
             Op::SelectorWidth(sel) => {
+                if let Some(at) = self.bit_rows(*sel) {
+                    let widths = self.bits.rows(at, n).iter();
+                    out.extend(widths.map(|w| Value::Int(i64::from(w.count_ones()))));
+                    return self.finish(id, out);
+                }
                 if let Some(f) = self.fast(*sel) {
                     self.check_cancel(id)?;
-                    let widths = (0..n).map(|q| Value::Int(f.width(q) as i64)).collect();
-                    return self.finish(id, widths);
+                    out.extend((0..n).map(|q| Value::Int(f.width(q) as i64)));
+                    return self.finish(id, out);
                 }
                 let mut row = vec![false; n];
-                let mut out = Vec::with_capacity(n);
                 for q in 0..n {
                     self.check_cancel(id)?;
                     self.row(*sel, q, &mut row, pool)?;
@@ -311,7 +374,9 @@ impl<'g> Run<'g> {
                 }
                 out
             }
-            Op::Select { .. } | Op::SelAnd(..) | Op::SelOr(..) | Op::SelNot(_) => return Ok(()),
+            Op::Select { .. } | Op::SelAnd(..) | Op::SelOr(..) | Op::SelNot(_) => {
+                unreachable!("selectors are skipped above")
+            }
         };
         self.finish(id, values)
     }
@@ -419,12 +484,7 @@ fn aggregate_row(row: &[bool], vals: &Column, default: &Value) -> Result<Value, 
         1 => Ok(vals.values[single].clone()),
         _ => {
             if !vals.ty.is_numeric() {
-                let shown: Vec<String> = vals.values.iter().take(20).map(Value::repr).collect();
-                let more = if vals.values.len() > 20 { ", ..." } else { "" };
-                return Err(format!(
-                    "asked to average multiple values, but they are non-numbers: [{}{more}]",
-                    shown.join(", ")
-                ));
+                return Err(non_numeric_mean(vals));
             }
             let selected = row
                 .iter()
@@ -434,6 +494,16 @@ fn aggregate_row(row: &[bool], vals: &Column, default: &Value) -> Result<Value, 
             Ok(Value::Float(python_sum(selected) / count as f64))
         }
     }
+}
+
+/// The original's message for a mean of non-numbers.
+fn non_numeric_mean(vals: &Column) -> String {
+    let shown: Vec<String> = vals.values.iter().take(20).map(Value::repr).collect();
+    let more = if vals.values.len() > 20 { ", ..." } else { "" };
+    format!(
+        "asked to average multiple values, but they are non-numbers: [{}{more}]",
+        shown.join(", ")
+    )
 }
 
 /// Python's `sum()` of numbers as a float: exact while all are ints, then
@@ -482,6 +552,7 @@ pub struct Evaluator<'g> {
     cols: Vec<Option<Column>>,
     pool: Vec<Vec<bool>>,
     fast: bool,
+    bits: bits::Bits,
 }
 
 impl<'g> Evaluator<'g> {
@@ -493,6 +564,7 @@ impl<'g> Evaluator<'g> {
             cols: vec![None; graph.len()],
             pool: Vec::new(),
             fast: true,
+            bits: bits::Bits::default(),
         }
     }
 
@@ -519,7 +591,9 @@ impl<'g> Evaluator<'g> {
             cols: std::mem::take(&mut self.cols),
             cancel,
             fast: self.fast,
+            bits: std::mem::take(&mut self.bits),
         };
+        run.bits.reset(self.graph.len());
         let mut pool = std::mem::take(&mut self.pool);
         let result = (|| {
             for &id in &self.order {
@@ -545,6 +619,7 @@ impl<'g> Evaluator<'g> {
         // The columns stay for the next input (each is recomputed before
         // it is read).
         self.cols = run.cols;
+        self.bits = run.bits;
         self.pool = pool;
         result
     }

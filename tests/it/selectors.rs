@@ -1,6 +1,7 @@
-//! The interpreter's O(n log n) selectors (`src/interp/fast.rs`) against
-//! the general O(n²) path: the same values, and the same errors, on random
-//! inputs long enough to take the fast path.
+//! The interpreter's O(n log n) selectors (`src/interp/fast.rs`, long
+//! inputs) and bit matrices (`src/interp/bits.rs`, inputs of at most 64)
+//! against the general O(n²) path: the same values, and the same errors,
+//! on random inputs of every short length and of long ones.
 
 use rasp::front::{MVal, Session, value::lookup};
 use rasp::interp::Evaluator;
@@ -23,6 +24,15 @@ float_mean = aggregate(select(indices, indices, <=), indices / 3);
 bool_pick = aggregate(select(tokens, tokens, ==), tokens == tokens);
 str_pick = aggregate(select(indices, indices, ==), tokens);
 str_mean = aggregate(select(tokens, tokens, ==), tokens);
+not_eq = selector_width(not select(tokens, tokens, ==));
+ne_mean = aggregate(select(tokens, tokens, !=), indices);
+and_or = selector_width((select(tokens, tokens, <) and select(indices, indices, >)) or not select(indices, 2, <));
+bool_keys = aggregate(select(tokens == tokens, indices < 3, ==), indices);
+mixed = selector_width(select(tokens, indices, <));
+mixed_eq = aggregate(select(tokens, indices, ==), indices, -1);
+float_keys = selector_width(select(indices / 2, indices / 3, <));
+shared = select(tokens, tokens, <=);
+reused = selector_width(shared) + aggregate(shared, indices);
 "#;
 
 /// Deterministic pseudo-random tokens.
@@ -44,7 +54,7 @@ fn tokens(n: usize, seed: u64, letters: bool, alphabet: u64) -> Vec<Value> {
 }
 
 #[test]
-fn fast_selectors_agree_with_the_general_path() {
+fn fast_selectors_and_bit_matrices_agree_with_the_general_path() {
     let mut session = Session::new();
     let scope = session.new_scope();
     let r = session.run_source("<selectors>", PROGRAM, &scope, None);
@@ -66,6 +76,14 @@ fn fast_selectors_agree_with_the_general_path() {
         "bool_pick",
         "str_pick",
         "str_mean",
+        "not_eq",
+        "ne_mean",
+        "and_or",
+        "bool_keys",
+        "mixed",
+        "mixed_eq",
+        "float_keys",
+        "reused",
     ];
     let nodes: Vec<_> = names
         .iter()
@@ -75,7 +93,10 @@ fn fast_selectors_agree_with_the_general_path() {
         })
         .collect();
     let mut checked = 0;
-    for (seed, n) in (0..40u64).map(|s| (s, 48 + (s as usize * 37) % 300)) {
+    let short = (1..=64usize).map(|n| (n as u64 + 100, n));
+    let long = (0..40u64).map(|s| (s, 48 + (s as usize * 37) % 300));
+    let cases: Vec<(u64, usize)> = short.chain(long).collect();
+    for &(seed, n) in &cases {
         for letters in [false, true] {
             let alphabet = 1 + seed % 12;
             let input = tokens(n, seed, letters, alphabet);
@@ -97,5 +118,5 @@ fn fast_selectors_agree_with_the_general_path() {
             }
         }
     }
-    assert_eq!(checked, 40 * 2 * 16);
+    assert_eq!(checked, cases.len() * 2 * names.len());
 }
