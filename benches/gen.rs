@@ -40,6 +40,7 @@ fn presets(c: &mut Criterion) {
                     &spec,
                     Format::Jsonl,
                     &Extras::default(),
+                    false,
                     &mut sink,
                     &mut |_| {},
                 )

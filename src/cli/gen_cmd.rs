@@ -224,13 +224,7 @@ pub(super) fn gen_cmd(reporter: &Reporter, a: &GenArgs) -> Result<(), (Option<Di
             &sop,
             task.as_ref(),
         )?;
-        all.written += counts.written;
-        for (l, c) in counts.lengths {
-            *all.lengths.entry(l).or_default() += c;
-        }
-        for (o, c) in counts.outputs {
-            *all.outputs.entry(o).or_default() += c;
-        }
+        all.merge(counts);
     }
     if a.stats {
         eprint!("{}", dataset::render_stats(&all));
@@ -345,6 +339,7 @@ fn write_one(
             spec,
             a.format,
             extras,
+            a.stats,
             out,
             progress,
         )

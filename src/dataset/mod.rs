@@ -105,6 +105,37 @@ pub struct Counts {
     /// Examples per output (the whole output sequence, as JSON), the most
     /// common few.
     pub outputs: std::collections::HashMap<String, u64>,
+    /// Output tokens (as JSON) over every position, when counted
+    /// (`--stats`): the class balance of a per-position task.
+    pub tokens: std::collections::HashMap<String, u64>,
+}
+
+/// At most this many distinct outputs (and output tokens) are counted.
+const DISTINCT: usize = 10_000;
+
+impl Counts {
+    /// Add another run's counts (a split's).
+    pub fn merge(&mut self, other: Counts) {
+        self.written += other.written;
+        for (l, c) in other.lengths {
+            *self.lengths.entry(l).or_default() += c;
+        }
+        for (o, c) in other.outputs {
+            *self.outputs.entry(o).or_default() += c;
+        }
+        for (o, c) in other.tokens {
+            *self.tokens.entry(o).or_default() += c;
+        }
+    }
+}
+
+/// Count one more of `key` (at most `DISTINCT` keys).
+fn tally(map: &mut std::collections::HashMap<String, u64>, key: &str) {
+    if let Some(c) = map.get_mut(key) {
+        *c += 1;
+    } else if map.len() < DISTINCT {
+        map.insert(key.to_string(), 1);
+    }
 }
 
 /// SplitMix64: the per-example random stream.
@@ -195,6 +226,27 @@ impl Spec {
         Ok(())
     }
 
+    /// The same spec with its own copies of the string atoms (for one
+    /// worker thread).
+    fn own(&self) -> Spec {
+        let deep = |v: &Value| match v {
+            Value::Str(s) => Value::str(s),
+            v => v.clone(),
+        };
+        let sampler = match &self.sampler {
+            Sampler::Brackets(pairs) => {
+                Sampler::Brackets(pairs.iter().map(|(a, b)| (deep(a), deep(b))).collect())
+            }
+            s => s.clone(),
+        };
+        Spec {
+            vocab: self.vocab.iter().map(deep).collect(),
+            bos: self.bos.as_ref().map(deep),
+            sampler,
+            ..self.clone()
+        }
+    }
+
     /// Example `index`'s input (without BOS).
     pub fn input(&self, index: u64) -> Vec<Value> {
         let mut r = Stream::new(self.seed, index);
@@ -274,6 +326,7 @@ fn brackets(r: &mut Stream, pairs: &[(Value, Value)], len: usize) -> Vec<Value> 
 
 /// Generate the examples of `spec` for `target`, writing each as a line
 /// in `format`; `progress` is told how many are done after each chunk.
+/// With `stats`, every output token is counted too (`Counts::tokens`).
 /// A program that fails on an input stops the run with that input's
 /// diagnostic, saying how many were written.
 #[allow(clippy::too_many_arguments)]
@@ -284,6 +337,7 @@ pub fn generate(
     spec: &Spec,
     format: Format,
     extras: &Extras,
+    stats: bool,
     out: &mut (dyn Write + Send),
     progress: &mut dyn FnMut(u64),
 ) -> Result<Counts, Diag> {
@@ -322,30 +376,48 @@ pub fn generate(
             });
             while at < range.end {
                 let end = (at + CHUNK as u64).min(range.end);
+                // Each worker samples from its own copy of the atoms:
+                // strings shared between threads would make every clone
+                // and drop of a token a contended reference count.
+                let init = || (interp::Evaluator::new(graph, nodes), spec.own());
                 let eval = |ev: &mut interp::Evaluator<'_>, input: Vec<Value>| {
-                    let done = ev.run(&input, None).map(|mut outs| {
-                        let mut done = example(format, spec.bos.as_ref(), &input, &outs, extras);
-                        done.output = Some(outs.swap_remove(0));
-                        done
-                    });
-                    (input, done)
+                    let outs = ev.run(&input, None).map_err(|e| {
+                        let d = e.to_diag(graph, sources, &input);
+                        Diag::error(codes::GEN_PROGRAM, d.message.clone())
+                    })?;
+                    let mut done = example(format, spec.bos.as_ref(), &input, &outs, extras);
+                    done.len = input.len();
+                    if let (true, Some(Output::Sop(col))) = (stats, outs.first()) {
+                        done.atoms = col.values.iter().map(display::json_atom).collect();
+                    }
+                    if format == Format::Parquet {
+                        let Some(Output::Sop(col)) = outs.into_iter().next() else {
+                            return Err(Diag::error(
+                                codes::GEN_OPTIONS,
+                                "a selector's matrices go in JSON lines",
+                            )
+                            .help("use --format jsonl for a selector"));
+                        };
+                        let tokens = spec.bos.iter().cloned().chain(input);
+                        done.row = Some((tokens.collect(), col.values));
+                    }
+                    Ok(done)
                 };
-                let init = || interp::Evaluator::new(graph, nodes);
                 let chunk: Chunk = match cursor.as_mut() {
                     None => (at..end)
                         .into_par_iter()
-                        .map_init(init, |ev, i| eval(ev, spec.input(i)))
+                        .map_init(init, |(ev, own), i| eval(ev, own.input(i)))
                         .collect(),
                     Some(c) => {
                         let picks: Vec<(usize, u128)> =
                             (at..end).filter_map(|_| c.step()).collect();
                         picks
                             .into_par_iter()
-                            .map_init(init, |ev, (len, rank)| {
-                                let digits = unique::digits(rank, spec.vocab.len(), len, spec.seed);
+                            .map_init(init, |(ev, own), (len, rank)| {
+                                let digits = unique::digits(rank, own.vocab.len(), len, own.seed);
                                 eval(
                                     ev,
-                                    digits.into_iter().map(|d| spec.vocab[d].clone()).collect(),
+                                    digits.into_iter().map(|d| own.vocab[d].clone()).collect(),
                                 )
                             })
                             .collect()
@@ -361,9 +433,11 @@ pub fn generate(
         let mut rows: Vec<(Vec<Value>, Vec<Value>)> = Vec::new();
         for chunk in rx {
             rows.clear();
-            for (input, l) in chunk {
-                let done = l.map_err(|e| {
-                    let d = e.to_diag(graph, sources, &input);
+            for l in chunk {
+                let done = l.map_err(|d| {
+                    if d.code != codes::GEN_PROGRAM {
+                        return d;
+                    }
                     Diag::error(
                         codes::GEN_PROGRAM,
                         format!(
@@ -375,32 +449,20 @@ pub fn generate(
                     )
                     .help("restrict the vocabulary or the lengths to inputs the program accepts")
                 })?;
-                let key = &done.text[done.key.clone()];
-                match done.output {
-                    Some(_) if format != Format::Parquet => {
-                        let out = lines_out.as_mut().expect("lines go to the output");
-                        let line = &done.text.as_bytes()[..done.line_end];
-                        out.write_all(line).map_err(write_error)?;
-                        out.write_all(b"\n").map_err(write_error)?;
-                    }
-                    Some(Output::Sop(col)) => {
-                        let input = spec.bos.iter().cloned().chain(input.iter().cloned());
-                        rows.push((input.collect(), col.values));
-                    }
-                    _ => {
-                        return Err(Diag::error(
-                            codes::GEN_OPTIONS,
-                            "a selector's matrices go in JSON lines",
-                        )
-                        .help("use --format jsonl for a selector"));
-                    }
+                if let Some(row) = done.row {
+                    rows.push(row);
+                } else {
+                    let out = lines_out.as_mut().expect("lines go to the output");
+                    let line = &done.text.as_bytes()[..done.line_end];
+                    out.write_all(line).map_err(write_error)?;
+                    out.write_all(b"\n").map_err(write_error)?;
                 }
+                let key = &done.text[done.key.clone()];
                 counts.written += 1;
-                *counts.lengths.entry(input.len()).or_default() += 1;
-                if let Some(c) = counts.outputs.get_mut(key) {
-                    *c += 1;
-                } else if counts.outputs.len() < 10_000 {
-                    counts.outputs.insert(key.to_string(), 1);
+                *counts.lengths.entry(done.len).or_default() += 1;
+                tally(&mut counts.outputs, key);
+                for atom in &done.atoms {
+                    tally(&mut counts.tokens, atom);
                 }
             }
             if let Some(sink) = sink.as_mut() {
@@ -423,9 +485,9 @@ fn write_error(e: std::io::Error) -> Diag {
     Diag::error(codes::GEN_OUTPUT, format!("cannot write the dataset: {e}"))
 }
 
-/// A chunk's examples, in order: each input and its formatted example, or
-/// the error the program gave on it.
-type Chunk = Vec<(Vec<Value>, Result<Done, interp::EvalError>)>;
+/// A chunk's examples, in order: each formatted, or the error the program
+/// gave on it (`rasp::gen::program`, its message naming the input).
+type Chunk = Vec<Result<Done, Diag>>;
 
 /// One example, formatted: the line (JSON lines and text) and the output
 /// as JSON (the stats' key), in one buffer.
@@ -435,7 +497,12 @@ struct Done {
     line_end: usize,
     /// `text[key]` is the output as JSON.
     key: std::ops::Range<usize>,
-    output: Option<Output>,
+    /// The input's length (without BOS).
+    len: usize,
+    /// Parquet's row: the input (with BOS) and the output.
+    row: Option<(Vec<Value>, Vec<Value>)>,
+    /// The output's tokens as JSON (counted for `--stats`).
+    atoms: Vec<String>,
 }
 
 /// Format one example: `outs` holds the output, then the extras'.
@@ -478,7 +545,9 @@ fn example(
                 line_end: text.len(),
                 text,
                 key,
-                output: None,
+                len: 0,
+                row: None,
+                atoms: Vec::new(),
             };
         }
         Format::Text => {
@@ -514,7 +583,9 @@ fn example(
         key: line_end..text.len(),
         line_end,
         text,
-        output: None,
+        len: 0,
+        row: None,
+        atoms: Vec::new(),
     }
 }
 
@@ -602,7 +673,8 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-/// `--stats`: a length histogram and the most common outputs.
+/// `--stats`: a length histogram, the most common outputs and (when
+/// counted) the output tokens' balance.
 pub fn render_stats(c: &Counts) -> String {
     let mut s = format!("{} example(s)\nlengths:\n", c.written);
     let most = c.lengths.values().copied().max().unwrap_or(1).max(1);
@@ -610,21 +682,28 @@ pub fn render_stats(c: &Counts) -> String {
         let bar = "#".repeat(((n * 40).div_ceil(most)) as usize);
         s.push_str(&format!("  {len:>5} {n:>9} {bar}\n"));
     }
-    let mut outs: Vec<(&String, &u64)> = c.outputs.iter().collect();
-    outs.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-    s.push_str(&format!(
-        "outputs: {} distinct{}\n",
-        c.outputs.len(),
-        if c.outputs.len() >= 10_000 {
+    let mut table = |title: &str, map: &std::collections::HashMap<String, u64>, show: usize| {
+        let total: u64 = map.values().sum();
+        let mut rows: Vec<(&String, &u64)> = map.iter().collect();
+        rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let more = if map.len() >= DISTINCT {
             " or more"
         } else {
             ""
+        };
+        s.push_str(&format!("{title}: {} distinct{more}\n", map.len()));
+        for (o, n) in rows.iter().take(show) {
+            let pct = 100.0 * **n as f64 / total.max(1) as f64;
+            let shown: String = o.chars().take(60).collect();
+            s.push_str(&format!("  {pct:5.1}% {n:>9} {shown}\n"));
         }
-    ));
-    for (o, n) in outs.iter().take(8) {
-        let pct = 100.0 * **n as f64 / c.written.max(1) as f64;
-        let shown: String = o.chars().take(60).collect();
-        s.push_str(&format!("  {pct:5.1}% {n:>9} {shown}\n"));
+        if rows.len() > show {
+            s.push_str(&format!("  ({} more)\n", rows.len() - show));
+        }
+    };
+    table("outputs", &c.outputs, 8);
+    if !c.tokens.is_empty() {
+        table("output tokens (every position)", &c.tokens, 12);
     }
     s
 }

@@ -3,7 +3,7 @@
 //! `rasp eval --json`.
 
 use super::{Column, Output};
-use crate::ir::value::{Value, py_float_repr, py_str_repr};
+use crate::ir::value::{Value, py_float_repr};
 
 /// The original's `small_str`: floats rounded to 3 decimals, bools `T`/`F`,
 /// strings unquoted.
@@ -93,11 +93,41 @@ pub fn push_json_atom(out: &mut String, v: &Value) {
                 out.push_str(&py_float_repr(*f));
             }
         }
-        Value::Str(s) => match serde_json::to_string(&**s) {
-            Ok(j) => out.push_str(&j),
-            Err(_) => out.push_str(&py_str_repr(s)),
-        },
+        Value::Str(s) => push_json_str(out, s),
     }
+}
+
+/// Append a JSON string literal: the escapes serde_json writes (`\"`,
+/// `\\`, `\b`, `\f`, `\n`, `\r`, `\t`, `\u00XX` for other control
+/// characters), everything else as it is.
+pub fn push_json_str(out: &mut String, s: &str) {
+    out.push('"');
+    let mut from = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let short = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..0x20 => "",
+            _ => continue,
+        };
+        out.push_str(&s[from..i]);
+        from = i + 1;
+        if short.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push_str("\\u00");
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
+        } else {
+            out.push_str(short);
+        }
+    }
+    out.push_str(&s[from..]);
+    out.push('"');
 }
 
 /// Append an integer's decimal digits (without the formatting machinery:
@@ -183,6 +213,17 @@ pub fn push_json_output(s: &mut String, out: &Output) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strings_as_json_escape_as_serde_json() {
+        let mut all: String = (0u8..0x80).map(char::from).collect();
+        all.push_str("é€😀\u{7f}\u{2028}");
+        for s in ["", "a", "\"", "\\", "a\"b\\c\n", all.as_str()] {
+            let mut out = String::new();
+            push_json_str(&mut out, s);
+            assert_eq!(out, serde_json::to_string(s).unwrap(), "{s:?}");
+        }
+    }
 
     #[test]
     fn integers_as_json() {

@@ -295,12 +295,31 @@ impl<'g> Run<'g> {
                 out
             }
             Op::Map { expr, args } => {
-                let cols: Vec<&Column> = args.iter().map(|a| self.col(*a)).collect();
-                let mut buf: Vec<&Value> = Vec::with_capacity(cols.len());
-                for p in 0..n {
-                    buf.clear();
-                    buf.extend(cols.iter().map(|c| &c.values[p]));
-                    out.push(expr.eval(&buf).map_err(|e| EvalError::at(id, Some(p), e))?);
+                match args.as_slice() {
+                    // One and two arguments (nearly every map) without a
+                    // buffer per position.
+                    [a] => {
+                        let a = &self.col(*a).values;
+                        for (p, x) in a.iter().enumerate() {
+                            out.push(expr.eval(&[x]).map_err(|e| EvalError::at(id, Some(p), e))?);
+                        }
+                    }
+                    [a, b] => {
+                        let (a, b) = (&self.col(*a).values, &self.col(*b).values);
+                        for (p, (x, y)) in a.iter().zip(b).enumerate() {
+                            let v = expr.eval(&[x, y]);
+                            out.push(v.map_err(|e| EvalError::at(id, Some(p), e))?);
+                        }
+                    }
+                    _ => {
+                        let cols: Vec<&Column> = args.iter().map(|a| self.col(*a)).collect();
+                        let mut buf: Vec<&Value> = Vec::with_capacity(cols.len());
+                        for p in 0..n {
+                            buf.clear();
+                            buf.extend(cols.iter().map(|c| &c.values[p]));
+                            out.push(expr.eval(&buf).map_err(|e| EvalError::at(id, Some(p), e))?);
+                        }
+                    }
                 }
                 out
             }
@@ -637,6 +656,18 @@ pub fn evaluate_batch(
     inputs: &[Vec<Value>],
     target: NodeId,
 ) -> Vec<Result<Output, EvalError>> {
+    if inputs.len() < 2 {
+        // Not worth starting the thread pool for (a process that
+        // evaluates one input would spend more on it than on the input).
+        let mut ev = Evaluator::new(graph, &[target]);
+        return inputs
+            .iter()
+            .map(|input| {
+                ev.run(input, None)
+                    .map(|mut o| o.pop().expect("one target gives one output"))
+            })
+            .collect();
+    }
     inputs
         .par_iter()
         .map_init(

@@ -130,14 +130,30 @@ fn files_sidecars_and_samplers() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("dyck.jsonl");
     let p = path.to_str().expect("utf-8 path");
-    ok(&rasp(
+    let run = rasp(
         &[
             "gen", "--task", "dyck2", "-n", "400", "--seed", "2", "-o", p, "--bos", "BOS",
             "--stats",
         ],
         &[],
-    ));
+    );
+    ok(&run);
+    let stats = String::from_utf8_lossy(&run.stderr).to_string();
     let text = std::fs::read_to_string(&path).expect("written");
+    // --stats: the counts are the file's.
+    assert!(stats.starts_with("400 example(s)\nlengths:\n"), "{stats}");
+    let (_, tokens) = stats
+        .split_once("output tokens (every position): 3 distinct\n")
+        .expect(&stats);
+    for class in ["T", "F", "P"] {
+        let in_file = text.matches(&format!("\"{class}\"")).count();
+        let shown = tokens
+            .lines()
+            .find(|l| l.ends_with(&format!(" \"{class}\"")))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .expect(&stats);
+        assert_eq!(shown, in_file.to_string(), "{class}: {stats}");
+    }
     let info: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dir.join("dyck.jsonl.info.json")).expect("sidecar"),
     )
