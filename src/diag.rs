@@ -400,4 +400,10 @@ pub mod codes {
     /// timeout.
     pub const GPU_DEVICE: &str = "rasp::gpu::device";
     pub const REPL_COMMAND: &str = "rasp::repl::command";
+    /// `rasp test`: a `# test` declaration that cannot be read.
+    pub const TEST_DECLARATION: &str = "rasp::test::declaration";
+    /// `rasp test`: a snapshot that cannot be read or written.
+    pub const TEST_SNAPSHOT: &str = "rasp::test::snapshot";
+    /// `rasp test`: a path that cannot be read, or no tests under it.
+    pub const TEST_PATH: &str = "rasp::test::path";
 }

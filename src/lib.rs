@@ -17,4 +17,5 @@ pub mod interp;
 pub mod ir;
 pub mod model;
 pub mod repl;
+pub mod snapshot;
 pub mod syntax;

@@ -7,13 +7,15 @@ use clap::{Parser, Subcommand};
 
 mod gen_cmd;
 mod model;
+mod test_cmd;
 
 use gen_cmd::{GenArgs, gen_cmd};
 use model::{compile_cmd, exec_cmd, explain_cmd, verify_cmd};
+use test_cmd::{TestArgs, test_cmd};
 
 use crate::diag::{Color, Diag, Reporter, codes};
 use crate::front::{self, MVal, RunResult, Session};
-use crate::interp::{self, Output, display};
+use crate::interp::{self, display};
 use crate::ir::{NodeId, Value};
 
 #[derive(Parser, Debug)]
@@ -141,6 +143,13 @@ pub enum Command {
     /// (`rasp gen FILE SOP --vocab V ...`, or a preset: `rasp gen --task
     /// sort`; `rasp gen --list` shows the presets).
     Gen(GenArgs),
+    /// Snapshot-test programs: each declares its tests in comments
+    /// (`# test: "hello" [1, 2]`, `# test sops: a, b`, `# test compile: SOP
+    /// vocab=abc max_len=5`); its values, load diagnostics and compile
+    /// results are compared with `__snapshots__/NAME.snap` beside it. A
+    /// difference prints a diff, writes `NAME.snap.new` and fails; with
+    /// `CI` set nothing is written.
+    Test(TestArgs),
     /// The interactive session (the default when no command is given).
     /// Files are loaded first. With stdin not a terminal, reads statements
     /// from stdin and prints the transcript without prompts.
@@ -200,6 +209,7 @@ pub use crate::compile::parse_vocab;
 pub fn main_with(cli: Cli) -> i32 {
     let reporter = Reporter::new(cli.color);
     match cli.command {
+        Some(Command::Test(a)) => test_cmd(&reporter, cli.color, &a),
         Some(Command::Eval {
             file,
             sop,
@@ -430,19 +440,7 @@ fn eval(
     0
 }
 
-/// The original's display of a value on an input.
-pub fn display_output(name: &str, input: &[Value], o: &Output) -> String {
-    let call = format!("{name}({})", display::input_repr(input));
-    match o {
-        Output::Sop(col) => format!("{call} = {}", display::column_str(col)),
-        Output::Selector(rows) => {
-            format!(
-                "{call} =\n{}",
-                display::selector_matrix(input, rows, "\t").trim_end()
-            )
-        }
-    }
-}
+pub use crate::interp::display::named_output as display_output;
 
 fn run(
     reporter: &Reporter,
@@ -470,41 +468,22 @@ fn run(
         return 1;
     };
     let mut status = i32::from(result.has_errors());
-    let named: Vec<(String, NodeId)> = {
-        let s = scope.borrow();
-        s.names()
-            .iter()
-            .filter(|n| n.as_str() != "out" && (all || !n.starts_with('_')))
-            .filter_map(|n| match s.get_local(n) {
-                Some(MVal::Sop(id) | MVal::Sel(id)) => Some((n.clone(), id)),
-                _ => None,
-            })
-            .collect()
-    };
+    let named = front::value::named_values(&scope, all);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     for input in &parsed {
-        let targets: Vec<NodeId> = named.iter().map(|(_, id)| *id).collect();
-        // Evaluate all names together; on an error, fall back to one by one
-        // so every name that works is still shown.
-        match interp::evaluate(&session.graph, input, &targets) {
-            Ok(outs) => {
-                for ((name, _), o) in named.iter().zip(outs) {
-                    let _ = writeln!(out, "{}", display_output(name, input, &o));
+        for (name, res) in named
+            .iter()
+            .zip(interp::evaluate_each(&session.graph, input, &named))
+        {
+            match res {
+                Ok(o) => {
+                    let _ = writeln!(out, "{}", display_output(&name.0, input, &o));
                 }
-            }
-            Err(_) => {
-                for (name, id) in &named {
-                    match interp::evaluate_one(&session.graph, input, *id) {
-                        Ok(o) => {
-                            let _ = writeln!(out, "{}", display_output(name, input, &o));
-                        }
-                        Err(e) => {
-                            let _ = out.flush();
-                            reporter.report(&e.to_diag(&session.graph, &session.sources, input));
-                            status = 1;
-                        }
-                    }
+                Err(e) => {
+                    let _ = out.flush();
+                    reporter.report(&e.to_diag(&session.graph, &session.sources, input));
+                    status = 1;
                 }
             }
         }

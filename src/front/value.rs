@@ -209,6 +209,21 @@ impl Scope {
     }
 }
 
+/// The s-ops and selectors a file defines (its own scope, in order of
+/// first assignment), without `out` and, unless `all`, without the private
+/// `_` names: what `rasp run` shows and `rasp test` snapshots.
+pub fn named_values(scope: &ScopeRef, all: bool) -> Vec<(String, crate::ir::NodeId)> {
+    let s = scope.borrow();
+    s.names()
+        .iter()
+        .filter(|n| n.as_str() != "out" && (all || !n.starts_with('_')))
+        .filter_map(|n| match s.get_local(n) {
+            Some(MVal::Sop(id) | MVal::Sel(id)) => Some((n.clone(), id)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Look a name up through the scope chain.
 pub fn lookup(scope: &ScopeRef, name: &str) -> Option<MVal> {
     let mut cur = scope.clone();

@@ -35,6 +35,22 @@ pub fn sequence_str(values: &[Value]) -> String {
     format!("[{}]", items.join(", "))
 }
 
+/// The original's display of a value on an input: `name("hi") = [..]
+/// (ints)`, or a selector's matrix under `name("hi") =` (`rasp run`,
+/// `rasp test` snapshots).
+pub fn named_output(name: &str, input: &[Value], o: &Output) -> String {
+    let call = format!("{name}({})", input_repr(input));
+    match o {
+        Output::Sop(col) => format!("{call} = {}", column_str(col)),
+        Output::Selector(rows) => {
+            format!(
+                "{call} =\n{}",
+                selector_matrix(input, rows, "\t").trim_end()
+            )
+        }
+    }
+}
+
 /// `[1, 1, 2] (ints)`.
 pub fn column_str(col: &Column) -> String {
     format!("{} ({})", sequence_str(&col.values), col.ty.name())

@@ -650,6 +650,24 @@ pub fn evaluate_one(graph: &Graph, input: &[Value], target: NodeId) -> Result<Ou
     Ok(outs.pop().expect("one target gives one output"))
 }
 
+/// Evaluate named nodes on one input, each to its value or its own error:
+/// all together, and one by one only when that fails, so every name that
+/// works still has its value.
+pub fn evaluate_each(
+    graph: &Graph,
+    input: &[Value],
+    named: &[(String, NodeId)],
+) -> Vec<Result<Output, EvalError>> {
+    let targets: Vec<NodeId> = named.iter().map(|(_, id)| *id).collect();
+    match evaluate(graph, input, &targets) {
+        Ok(outs) => outs.into_iter().map(Ok).collect(),
+        Err(_) => targets
+            .iter()
+            .map(|id| evaluate_one(graph, input, *id))
+            .collect(),
+    }
+}
+
 /// Evaluate one node on many inputs, in parallel; results in input order.
 pub fn evaluate_batch(
     graph: &Graph,

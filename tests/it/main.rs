@@ -17,3 +17,4 @@ mod pty;
 mod repl;
 mod robustness;
 mod selectors;
+mod snapshot_cmd;
