@@ -335,75 +335,92 @@ impl Reporter {
 }
 
 /// Diagnostic codes, in one place so they stay stable.
+///
+/// Each code is written once, in the `codes!` list below, which defines
+/// its constant and adds it to [`codes::ALL`]: the error catalogue
+/// (`docs/errors.md`, `rasp explain-error`) has one entry per code, in
+/// this order, and a test keeps the two in step.
 pub mod codes {
-    pub const PARSE_TOKEN: &str = "rasp::parse::invalid_token";
-    pub const PARSE_UNEXPECTED: &str = "rasp::parse::unexpected_token";
-    pub const PARSE_EOF: &str = "rasp::parse::unexpected_eof";
-    pub const PARSE_ENCODING: &str = "rasp::parse::encoding";
-    pub const PARSE_TOO_DEEP: &str = "rasp::parse::too_deep";
-    pub const NAME_UNDEFINED: &str = "rasp::name::undefined";
-    pub const NAME_RESERVED: &str = "rasp::name::reserved";
-    pub const NAME_PRIVATE: &str = "rasp::name::private";
-    pub const TYPE_MISMATCH: &str = "rasp::type::mismatch";
-    pub const TYPE_ARITY: &str = "rasp::type::arity";
-    pub const TYPE_NOT_CALLABLE: &str = "rasp::type::not_callable";
-    pub const TYPE_SELECTOR: &str = "rasp::type::selector_op";
-    pub const TYPE_INDEX: &str = "rasp::type::index";
-    pub const TYPE_UNPACK: &str = "rasp::type::unpack";
-    pub const LOAD_NOT_FOUND: &str = "rasp::load::not_found";
-    pub const LOAD_CYCLE: &str = "rasp::load::cycle";
-    pub const LOAD_IO: &str = "rasp::load::io";
-    pub const LIMIT_RECURSION: &str = "rasp::limit::recursion";
-    pub const EVAL_DIV_ZERO: &str = "rasp::eval::division_by_zero";
-    pub const EVAL_MIXED_TYPES: &str = "rasp::eval::mixed_types";
-    pub const EVAL_NON_NUMERIC_MEAN: &str = "rasp::eval::non_numeric_mean";
-    pub const EVAL_KEY: &str = "rasp::eval::missing_key";
-    pub const EVAL_INDEX: &str = "rasp::eval::index_out_of_range";
-    pub const EVAL_TYPE: &str = "rasp::eval::type_error";
-    pub const EVAL_VALUE: &str = "rasp::eval::value_error";
-    pub const EVAL_OVERFLOW: &str = "rasp::eval::overflow";
-    pub const EVAL_EMPTY_INPUT: &str = "rasp::eval::empty_input";
-    pub const EVAL_INPUT: &str = "rasp::eval::bad_input";
-    pub const EVAL_TOO_LONG: &str = "rasp::eval::input_too_long";
-    pub const CLI_NO_SUCH_NAME: &str = "rasp::cli::no_such_name";
-    pub const CLI_NOT_SOP: &str = "rasp::cli::not_an_sop";
-    pub const CLI_INPUT: &str = "rasp::cli::bad_input";
-    pub const INTERRUPTED: &str = "rasp::interrupted";
-    pub const COMPILE_VALUES: &str = "rasp::compile::value_set";
-    pub const COMPILE_UNSUPPORTED: &str = "rasp::compile::unsupported";
-    pub const COMPILE_PRECISION: &str = "rasp::compile::precision";
-    pub const COMPILE_VOCAB: &str = "rasp::compile::vocab";
-    /// A bug in the compiler, reported instead of a wrong model.
-    pub const COMPILE_INTERNAL: &str = "rasp::compile::internal";
-    /// The model would be larger than `--max-params`.
-    pub const COMPILE_SIZE: &str = "rasp::compile::size";
-    /// The model disagrees with the interpreter (nothing was written).
-    pub const COMPILE_MISMATCH: &str = "rasp::compile::mismatch";
-    /// Verification checked nothing, or mostly inputs the program rejects.
-    pub const VERIFY_VACUOUS: &str = "rasp::verify::vacuous";
-    pub const MODEL_FORMAT: &str = "rasp::model::format";
-    pub const MODEL_IO: &str = "rasp::model::io";
-    pub const MODEL_INPUT: &str = "rasp::model::input";
-    /// `rasp gen`: bad options (length range, shard, vocabulary).
-    pub const GEN_OPTIONS: &str = "rasp::gen::options";
-    /// `rasp gen --task`: no such task.
-    pub const GEN_TASK: &str = "rasp::gen::task";
-    /// `rasp gen`: the program fails on a sampled input.
-    pub const GEN_PROGRAM: &str = "rasp::gen::program";
-    /// `rasp gen`: the output cannot be written.
-    pub const GEN_OUTPUT: &str = "rasp::gen::output";
-    /// No wgpu adapter could be found.
-    pub const GPU_ADAPTER: &str = "rasp::gpu::no_adapter";
-    /// The adapter's limits are too small for the model.
-    pub const GPU_LIMITS: &str = "rasp::gpu::limits";
-    /// The device failed: a validation or shader error, a lost device, a
-    /// timeout.
-    pub const GPU_DEVICE: &str = "rasp::gpu::device";
-    pub const REPL_COMMAND: &str = "rasp::repl::command";
-    /// `rasp test`: a `# test` declaration that cannot be read.
-    pub const TEST_DECLARATION: &str = "rasp::test::declaration";
-    /// `rasp test`: a snapshot that cannot be read or written.
-    pub const TEST_SNAPSHOT: &str = "rasp::test::snapshot";
-    /// `rasp test`: a path that cannot be read, or no tests under it.
-    pub const TEST_PATH: &str = "rasp::test::path";
+    /// Defines each `pub const` and [`ALL`], every code in order.
+    macro_rules! codes {
+        ($($(#[$attr:meta])* pub const $name:ident: &str = $code:literal;)*) => {
+            $($(#[$attr])* pub const $name: &str = $code;)*
+
+            /// Every diagnostic code, in the order they are defined.
+            pub const ALL: &[&str] = &[$($name),*];
+        };
+    }
+
+    codes! {
+        pub const PARSE_TOKEN: &str = "rasp::parse::invalid_token";
+        pub const PARSE_UNEXPECTED: &str = "rasp::parse::unexpected_token";
+        pub const PARSE_EOF: &str = "rasp::parse::unexpected_eof";
+        pub const PARSE_ENCODING: &str = "rasp::parse::encoding";
+        pub const PARSE_TOO_DEEP: &str = "rasp::parse::too_deep";
+        pub const NAME_UNDEFINED: &str = "rasp::name::undefined";
+        pub const NAME_RESERVED: &str = "rasp::name::reserved";
+        pub const NAME_PRIVATE: &str = "rasp::name::private";
+        pub const TYPE_MISMATCH: &str = "rasp::type::mismatch";
+        pub const TYPE_ARITY: &str = "rasp::type::arity";
+        pub const TYPE_NOT_CALLABLE: &str = "rasp::type::not_callable";
+        pub const TYPE_SELECTOR: &str = "rasp::type::selector_op";
+        pub const TYPE_INDEX: &str = "rasp::type::index";
+        pub const TYPE_UNPACK: &str = "rasp::type::unpack";
+        pub const LOAD_NOT_FOUND: &str = "rasp::load::not_found";
+        pub const LOAD_CYCLE: &str = "rasp::load::cycle";
+        pub const LOAD_IO: &str = "rasp::load::io";
+        pub const LIMIT_RECURSION: &str = "rasp::limit::recursion";
+        pub const EVAL_DIV_ZERO: &str = "rasp::eval::division_by_zero";
+        pub const EVAL_MIXED_TYPES: &str = "rasp::eval::mixed_types";
+        pub const EVAL_NON_NUMERIC_MEAN: &str = "rasp::eval::non_numeric_mean";
+        pub const EVAL_KEY: &str = "rasp::eval::missing_key";
+        pub const EVAL_INDEX: &str = "rasp::eval::index_out_of_range";
+        pub const EVAL_TYPE: &str = "rasp::eval::type_error";
+        pub const EVAL_VALUE: &str = "rasp::eval::value_error";
+        pub const EVAL_OVERFLOW: &str = "rasp::eval::overflow";
+        pub const EVAL_EMPTY_INPUT: &str = "rasp::eval::empty_input";
+        pub const EVAL_INPUT: &str = "rasp::eval::bad_input";
+        pub const EVAL_TOO_LONG: &str = "rasp::eval::input_too_long";
+        pub const CLI_NO_SUCH_NAME: &str = "rasp::cli::no_such_name";
+        pub const CLI_NOT_SOP: &str = "rasp::cli::not_an_sop";
+        pub const CLI_INPUT: &str = "rasp::cli::bad_input";
+        pub const INTERRUPTED: &str = "rasp::interrupted";
+        pub const COMPILE_VALUES: &str = "rasp::compile::value_set";
+        pub const COMPILE_UNSUPPORTED: &str = "rasp::compile::unsupported";
+        pub const COMPILE_PRECISION: &str = "rasp::compile::precision";
+        pub const COMPILE_VOCAB: &str = "rasp::compile::vocab";
+        /// A bug in the compiler, reported instead of a wrong model.
+        pub const COMPILE_INTERNAL: &str = "rasp::compile::internal";
+        /// The model would be larger than `--max-params`.
+        pub const COMPILE_SIZE: &str = "rasp::compile::size";
+        /// The model disagrees with the interpreter (nothing was written).
+        pub const COMPILE_MISMATCH: &str = "rasp::compile::mismatch";
+        /// Verification checked nothing, or mostly inputs the program rejects.
+        pub const VERIFY_VACUOUS: &str = "rasp::verify::vacuous";
+        pub const MODEL_FORMAT: &str = "rasp::model::format";
+        pub const MODEL_IO: &str = "rasp::model::io";
+        pub const MODEL_INPUT: &str = "rasp::model::input";
+        /// `rasp gen`: bad options (length range, shard, vocabulary).
+        pub const GEN_OPTIONS: &str = "rasp::gen::options";
+        /// `rasp gen --task`: no such task.
+        pub const GEN_TASK: &str = "rasp::gen::task";
+        /// `rasp gen`: the program fails on a sampled input.
+        pub const GEN_PROGRAM: &str = "rasp::gen::program";
+        /// `rasp gen`: the output cannot be written.
+        pub const GEN_OUTPUT: &str = "rasp::gen::output";
+        /// No wgpu adapter could be found.
+        pub const GPU_ADAPTER: &str = "rasp::gpu::no_adapter";
+        /// The adapter's limits are too small for the model.
+        pub const GPU_LIMITS: &str = "rasp::gpu::limits";
+        /// The device failed: a validation or shader error, a lost device, a
+        /// timeout.
+        pub const GPU_DEVICE: &str = "rasp::gpu::device";
+        pub const REPL_COMMAND: &str = "rasp::repl::command";
+        /// `rasp test`: a `# test` declaration that cannot be read.
+        pub const TEST_DECLARATION: &str = "rasp::test::declaration";
+        /// `rasp test`: a snapshot that cannot be read or written.
+        pub const TEST_SNAPSHOT: &str = "rasp::test::snapshot";
+        /// `rasp test`: a path that cannot be read, or no tests under it.
+        pub const TEST_PATH: &str = "rasp::test::path";
+    }
 }

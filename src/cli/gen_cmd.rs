@@ -52,6 +52,8 @@ pub struct GenArgs {
     /// brackets:(){}), addition; default: the task's, else uniform.
     #[arg(long, value_name = "S")]
     pub(super) sampler: Option<String>,
+    /// The file format: JSON lines with typed values, `input<TAB>output`
+    /// text, or Parquet (typed list columns).
     #[arg(long, value_enum, default_value_t = crate::dataset::Format::Jsonl)]
     pub(super) format: crate::dataset::Format,
     /// Where to write (with PATH.info.json beside it); stdout when absent.

@@ -1,209 +1,28 @@
-//! The command line: `rasp eval`, `rasp run`, `rasp check`.
+//! The command line: its grammar (`args.rs`), where inputs come from
+//! (`inputs.rs`), and the commands: `eval`, `run`, `check`, `draw` here,
+//! the model commands in `model.rs`, `gen` and `test` in their own files.
 
 use std::io::Write;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
-
+mod args;
 mod gen_cmd;
+mod inputs;
 mod model;
 mod test_cmd;
 
-use gen_cmd::{GenArgs, gen_cmd};
+pub use args::{Cli, Command, InputArgs, RunArgs, TargetArgs};
+use gen_cmd::gen_cmd;
 use model::{compile_cmd, exec_cmd, explain_cmd, verify_cmd};
-use test_cmd::{TestArgs, test_cmd};
+use test_cmd::test_cmd;
 
-use crate::diag::{Color, Diag, Reporter, codes};
+use crate::diag::{Diag, Reporter, codes};
 use crate::front::{self, MVal, RunResult, Session};
 use crate::interp::{self, display};
 use crate::ir::{NodeId, Value};
 
-#[derive(Parser, Debug)]
-#[command(
-    name = "rasp",
-    version,
-    about = "RASP, the language of \"Thinking Like Transformers\": run, check and evaluate programs",
-    propagate_version = true
-)]
-pub struct Cli {
-    /// When to colour diagnostics.
-    #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
-    pub color: Color,
-    #[command(subcommand)]
-    pub command: Option<Command>,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum Command {
-    /// Evaluate one s-op or selector of a file on inputs.
-    Eval {
-        /// The program file.
-        file: PathBuf,
-        /// The name of the s-op or selector to evaluate.
-        sop: String,
-        /// Print one JSON line per input: {"input": ..., "output": [...]}.
-        #[arg(long)]
-        json: bool,
-        /// The running example (a JSON value); it never changes the values.
-        #[arg(long, value_name = "EX")]
-        example: Option<String>,
-        /// Longest input to evaluate.
-        #[arg(long, value_name = "N", default_value_t = front::DEFAULT_MAX_LEN)]
-        max_len: usize,
-        /// Inputs: JSON strings ("hello", one token per character) or JSON
-        /// lists of atoms ([1, 2.5, true, "ab"]). A bare word that is not
-        /// JSON is taken as a string.
-        #[arg(required = true)]
-        inputs: Vec<String>,
-    },
-    /// Print every named s-op and selector of a file on inputs (default "hello").
-    Run {
-        file: PathBuf,
-        /// Inputs, as for `eval`.
-        inputs: Vec<String>,
-        /// Also show names starting with `_` (private helpers).
-        #[arg(long)]
-        all: bool,
-        /// Longest input to evaluate.
-        #[arg(long, value_name = "N", default_value_t = front::DEFAULT_MAX_LEN)]
-        max_len: usize,
-    },
-    /// Parse and build files without running them; report every diagnostic.
-    Check {
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-    },
-    /// Compile an s-op into transformer weights: DIR/model.safetensors,
-    /// DIR/config.json (TransformerLens), DIR/rasp.json (how to use them).
-    /// The model is checked against the interpreter first (a seeded sample
-    /// covering every length) and nothing is written if they disagree.
-    Compile {
-        file: PathBuf,
-        sop: String,
-        #[command(flatten)]
-        target: TargetArgs,
-        /// Output folder.
-        #[arg(short, long, value_name = "DIR")]
-        output: PathBuf,
-        /// Inputs to check before writing (spread over every length; all of
-        /// a length when there are few).
-        #[arg(long, value_name = "K", default_value_t = crate::compile::DEFAULT_CHECK_SAMPLES)]
-        verify_samples: usize,
-        /// Seed of the check's samples.
-        #[arg(long, value_name = "S", default_value_t = 0)]
-        seed: u64,
-        /// Write the model without checking it.
-        #[arg(long, conflicts_with = "verify_samples")]
-        no_verify: bool,
-    },
-    /// Run a compiled model (a folder written by `rasp compile`) on inputs.
-    Exec {
-        dir: PathBuf,
-        /// Print one JSON line per input, as `rasp eval --json` does.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        run: RunArgs,
-        /// Inputs, as for `eval`.
-        #[arg(required_unless_present = "info")]
-        inputs: Vec<String>,
-    },
-    /// Compile, then check the model against the interpreter on every input
-    /// up to the max length (or on seeded samples when there are more than
-    /// 200,000 inputs).
-    Verify {
-        file: PathBuf,
-        sop: String,
-        #[command(flatten)]
-        target: TargetArgs,
-        /// Check every input, however many.
-        #[arg(long, conflicts_with = "samples")]
-        exhaustive: bool,
-        /// Check this many seeded random inputs.
-        #[arg(long, value_name = "K")]
-        samples: Option<usize>,
-        #[arg(long, value_name = "S", default_value_t = 0)]
-        seed: u64,
-        #[command(flatten)]
-        run: RunArgs,
-    },
-    /// Show how an s-op compiles: layers, heads, MLP sizes, residual width,
-    /// parameters, and where each s-op lives.
-    Explain {
-        file: PathBuf,
-        sop: String,
-        #[command(flatten)]
-        target: TargetArgs,
-        /// Also show, per head and per MLP, the smallest margin.
-        #[arg(long)]
-        margins: bool,
-    },
-    /// Generate a dataset: examples of an s-op on sampled inputs, as JSON
-    /// lines or text, reproducible from the seed and shardable
-    /// (`rasp gen FILE SOP --vocab V ...`, or a preset: `rasp gen --task
-    /// sort`; `rasp gen --list` shows the presets).
-    Gen(GenArgs),
-    /// Snapshot-test programs: each declares its tests in comments
-    /// (`# test: "hello" [1, 2]`, `# test sops: a, b`, `# test compile: SOP
-    /// vocab=abc max_len=5`); its values, load diagnostics and compile
-    /// results are compared with `__snapshots__/NAME.snap` beside it. A
-    /// difference prints a diff, writes `NAME.snap.new` and fails; with
-    /// `CI` set nothing is written.
-    Test(TestArgs),
-    /// The interactive session (the default when no command is given).
-    /// Files are loaded first. With stdin not a terminal, reads statements
-    /// from stdin and prints the transcript without prompts.
-    Repl { files: Vec<PathBuf> },
-    /// Draw the computation flow of an s-op: layers, heads, values.
-    Draw {
-        file: PathBuf,
-        sop: String,
-        /// The input whose values are shown (JSON; default "hello").
-        #[arg(long, value_name = "INPUT")]
-        input: Option<String>,
-        /// Where to write; `.dot` writes Graphviz DOT, anything else SVG.
-        #[arg(short, long, value_name = "PATH")]
-        output: PathBuf,
-    },
-}
-
-pub use crate::front::parse_input;
-
-/// Where a model runs.
-#[derive(clap::Args, Debug, Clone)]
-pub struct RunArgs {
-    /// Where to run the model: the CPU, a wgpu adapter (Vulkan, Metal,
-    /// DX12, GL; WGPU_BACKEND / WGPU_ADAPTER_NAME choose), or a GPU when
-    /// there is one, else the CPU.
-    #[arg(long, value_enum, default_value_t = crate::gpu::backend::Backend::Cpu)]
-    pub backend: crate::gpu::backend::Backend,
-    /// Print the device the model runs on (name, graphics API, driver) on
-    /// stderr.
-    #[arg(long)]
-    pub info: bool,
-}
-
-/// What to compile for.
-#[derive(clap::Args, Debug, Clone)]
-pub struct TargetArgs {
-    /// The input tokens: a JSON list (`[1, 2, 3]`), a JSON string (one
-    /// token per character), comma-separated tokens (`a,b,c`, strings), or
-    /// a word whose characters are the tokens (`abc`).
-    #[arg(long, value_name = "V")]
-    pub vocab: String,
-    /// The longest input the model must handle.
-    #[arg(long, value_name = "N")]
-    pub max_len: usize,
-    /// Compile a causal (decoder) model: position i computes the program
-    /// on the prefix up to i (verification checks exactly that).
-    #[arg(long)]
-    pub causal: bool,
-    /// Refuse models estimated to have more parameters than this.
-    #[arg(long, value_name = "P", default_value_t = crate::compile::DEFAULT_MAX_PARAMS)]
-    pub max_params: u64,
-}
-
 pub use crate::compile::parse_vocab;
+pub use crate::front::parse_input;
 
 /// Run the command line; returns the process exit status.
 pub fn main_with(cli: Cli) -> i32 {
@@ -226,6 +45,28 @@ pub fn main_with(cli: Cli) -> i32 {
             max_len,
             &inputs,
         ),
+        Some(Command::Completions { shell }) => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "rasp", &mut std::io::stdout());
+            0
+        }
+        Some(Command::Man) => {
+            use clap::CommandFactory;
+            let man = clap_mangen::Man::new(Cli::command());
+            let mut out = Vec::new();
+            match man.render(&mut out) {
+                Ok(()) => {
+                    let _ = std::io::stdout().write_all(&out);
+                    0
+                }
+                Err(e) => {
+                    eprintln!("rasp: cannot write the manual page: {e}");
+                    1
+                }
+            }
+        }
+        Some(Command::External(args)) => external(&reporter, &args, cli.color),
         Some(Command::Run {
             file,
             inputs,
@@ -312,6 +153,80 @@ pub fn main_with(cli: Cli) -> i32 {
     }
 }
 
+/// `rasp FILE.rasp`: the REPL with the file loaded; anything else that is
+/// not a command is an error that suggests the nearest command.
+fn external(reporter: &Reporter, args: &[String], color: crate::diag::Color) -> i32 {
+    use clap::CommandFactory;
+    let first = args.first().map(String::as_str).unwrap_or_default();
+    let path = std::path::Path::new(first);
+    if first.ends_with(".rasp") || path.is_file() {
+        // clap hands everything after the file over unparsed: take the
+        // global `--color` back out; any other option is a mistake.
+        let mut color = color;
+        let mut files = Vec::new();
+        let mut rest = args.iter();
+        while let Some(a) = rest.next() {
+            let value = match a.strip_prefix("--color") {
+                Some("") => rest.next().map(String::as_str),
+                Some(v) if v.starts_with('=') => Some(&v[1..]),
+                _ if a.starts_with('-') && a.len() > 1 => {
+                    reporter.report(
+                        &Diag::error(codes::CLI_INPUT, format!("unknown option `{a}`"))
+                            .help("`rasp FILE.rasp...` opens the REPL on files; `rasp repl --help` says more"),
+                    );
+                    return 2;
+                }
+                _ => {
+                    files.push(PathBuf::from(a));
+                    continue;
+                }
+            };
+            match value
+                .and_then(|v| <crate::diag::Color as clap::ValueEnum>::from_str(v, true).ok())
+            {
+                Some(c) => color = c,
+                None => {
+                    reporter.report(&Diag::error(
+                        codes::CLI_INPUT,
+                        "`--color` takes auto, always or never",
+                    ));
+                    return 2;
+                }
+            }
+        }
+        return crate::repl::main(&files, color);
+    }
+    let commands: Vec<String> = Cli::command()
+        .get_subcommands()
+        .filter(|c| !c.is_hide_set())
+        .map(|c| c.get_name().to_string())
+        .collect();
+    let mut d = Diag::error(
+        codes::CLI_INPUT,
+        format!("`{first}` is neither a command nor a file"),
+    );
+    d = match front::suggest(first, &commands) {
+        Some(s) => d.help(format!(
+            "did you mean `rasp {s}`? (`rasp --help` lists the commands)"
+        )),
+        None => d.help(format!(
+            "the commands are {}; `rasp FILE.rasp` opens the REPL on a file",
+            commands.join(", ")
+        )),
+    };
+    reporter.report(&d);
+    2
+}
+
+/// The inputs, each checked against the session's length limit.
+fn read_inputs(session: &Session, inputs: &InputArgs) -> Result<Vec<inputs::Input>, Diag> {
+    let parsed = inputs.read()?;
+    for (_, v) in &parsed {
+        session.check_input_len(v)?;
+    }
+    Ok(parsed)
+}
+
 /// Load a file, report its diagnostics; `None` when it cannot be read.
 fn load(
     reporter: &Reporter,
@@ -374,7 +289,7 @@ fn eval(
     json: bool,
     example: Option<&str>,
     max_len: usize,
-    inputs: &[String],
+    inputs: &InputArgs,
 ) -> i32 {
     let mut session = Session::new();
     session.settings.max_len = max_len;
@@ -391,16 +306,21 @@ fn eval(
             }
         }
     }
-    let mut parsed = Vec::with_capacity(inputs.len());
-    for text in inputs {
-        match parse_input(text).and_then(|p| session.check_input_len(&p.1).map(|()| p)) {
-            Ok(p) => parsed.push(p),
-            Err(d) => {
-                reporter.report(&d);
-                return 2;
-            }
-        }
+    if inputs.is_empty() {
+        reporter.report(
+            &Diag::error(codes::CLI_INPUT, "no inputs to evaluate").help(
+                "give inputs (\"hello\", [1, 2, 3]), `--inputs FILE` or `-` for standard input",
+            ),
+        );
+        return 2;
     }
+    let parsed = match read_inputs(&session, inputs) {
+        Ok(p) => p,
+        Err(d) => {
+            reporter.report(&d);
+            return 2;
+        }
+    };
     let Some((scope, result)) = load(reporter, &mut session, file) else {
         return 1;
     };
@@ -447,20 +367,17 @@ fn run(
     file: &std::path::Path,
     all: bool,
     max_len: usize,
-    inputs: &[String],
+    inputs: &InputArgs,
 ) -> i32 {
     let mut session = Session::new();
     session.settings.max_len = max_len;
-    let mut parsed = Vec::new();
-    for text in inputs {
-        match parse_input(text).and_then(|p| session.check_input_len(&p.1).map(|()| p)) {
-            Ok((_, v)) => parsed.push(v),
-            Err(d) => {
-                reporter.report(&d);
-                return 2;
-            }
+    let mut parsed: Vec<Vec<Value>> = match read_inputs(&session, inputs) {
+        Ok(p) => p.into_iter().map(|(_, v)| v).collect(),
+        Err(d) => {
+            reporter.report(&d);
+            return 2;
         }
-    }
+    };
     if parsed.is_empty() {
         parsed.push(session.settings.sop_example.clone());
     }

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use super::{RunArgs, TargetArgs, display_output, load, lookup_target, parse_input, parse_vocab};
+use super::{InputArgs, RunArgs, TargetArgs, display_output, load, lookup_target, parse_vocab};
 use crate::diag::{Diag, Reporter, codes};
 use crate::front::{self, Session};
 use crate::interp::{self, Output, display};
@@ -139,8 +139,23 @@ pub(super) fn exec_cmd(
     dir: &std::path::Path,
     json: bool,
     run: &RunArgs,
-    inputs: &[String],
+    inputs: &InputArgs,
 ) -> i32 {
+    if inputs.is_empty() && !run.info {
+        reporter.report(
+            &Diag::error(codes::CLI_INPUT, "no inputs to run the model on").help(
+                "give inputs (\"hello\", [1, 2, 3]), `--inputs FILE` or `-` for standard input",
+            ),
+        );
+        return 2;
+    }
+    let parsed = match inputs.read() {
+        Ok(p) => p,
+        Err(d) => {
+            reporter.report(&d);
+            return 2;
+        }
+    };
     let file = match crate::model::io::open(dir) {
         Ok(m) => m,
         Err(d) => {
@@ -151,17 +166,6 @@ pub(super) fn exec_cmd(
     let Some(exec) = executor(reporter, &file.weights(), &file.meta, run) else {
         return 1;
     };
-
-    let mut parsed = Vec::with_capacity(inputs.len());
-    for text in inputs {
-        match parse_input(text) {
-            Ok(p) => parsed.push(p),
-            Err(d) => {
-                reporter.report(&d);
-                return 2;
-            }
-        }
-    }
     // As `rasp eval`: the outputs before the first input the interpreter
     // refuses (the empty one), then its diagnostic.
     let refused = parsed

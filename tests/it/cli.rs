@@ -539,3 +539,158 @@ fn exec_and_verify_on_every_backend() {
     let bad = rasp(&["exec", m, "--backend", "tpu", "\"a\""]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// Every argument of every command says what it is, and every command's
+/// `--help` ends with examples (the grammar in `src/cli/args.rs`).
+#[test]
+fn every_argument_is_described_and_every_help_has_examples() {
+    use clap::CommandFactory;
+    fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if matches!(id, "help" | "version") {
+                continue;
+            }
+            if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                missing.push(format!("{path}: argument `{id}` has no description"));
+            }
+        }
+        let help = cmd
+            .get_after_help()
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        if !(help.starts_with("Examples:\n  ") && help.contains("rasp")) {
+            missing.push(format!("{path}: --help does not end with examples"));
+        }
+        for sub in cmd.get_subcommands() {
+            walk(sub, &format!("{path} {}", sub.get_name()), missing);
+        }
+    }
+    let mut missing = Vec::new();
+    let cmd = rasp::cli::Cli::command();
+    walk(&cmd, "rasp", &mut missing);
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+    // And the real --help shows them.
+    let o = rasp(&["eval", "--help"]);
+    assert!(stdout(&o).contains("Examples:\n  rasp eval examples/paper.rasp reverse"));
+}
+
+#[test]
+fn completions_source_in_bash_and_the_man_page_renders() {
+    let script = stdout(&rasp(&["completions", "bash"]));
+    let dir = tempdir("completions");
+    let path = dir.join("rasp.bash");
+    std::fs::write(&path, &script).expect("write");
+    let o = Command::new("bash")
+        .arg("-c")
+        .arg(format!("source {} && complete -p rasp", path.display()))
+        .output()
+        .expect("bash runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("rasp"), "{}", stdout(&o));
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let o = rasp(&["completions", shell]);
+        assert!(o.status.success() && !o.stdout.is_empty(), "{shell}");
+    }
+    let man = stdout(&rasp(&["man"]));
+    assert!(man.starts_with(".ie"), "{man}");
+    assert!(man.contains(".TH rasp 1"), "{man}");
+    assert!(man.contains("completions"), "subcommands are listed: {man}");
+}
+
+#[test]
+fn inputs_from_files_and_stdin() {
+    let dir = tempdir("inputs");
+    let file = dir.join("in.jsonl");
+    std::fs::write(&file, "\"ab\"\n\n[1, 2]\n").expect("write");
+    let f = file.to_str().expect("utf-8");
+    let o = rasp(&[
+        "eval",
+        "examples/paper.rasp",
+        "reverse",
+        "--json",
+        "--inputs",
+        f,
+    ]);
+    assert_eq!(
+        stdout(&o),
+        "{\"input\": \"ab\", \"output\": [\"b\", \"a\"]}\n{\"input\": [1,2], \"output\": [\"2\", \"1\"]}\n"
+    );
+    let at = format!("@{f}");
+    let o = rasp(&["run", "examples/paper.rasp", &at]);
+    assert!(
+        stdout(&o).contains("reverse([1, 2]) = [2, 1] (strings)"),
+        "{}",
+        stdout(&o)
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rasp"))
+        .args([
+            "eval",
+            "examples/paper.rasp",
+            "reverse",
+            "-",
+            "--color=never",
+        ])
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("rasp runs");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"\"xyz\"\n")
+        .expect("write");
+    let o = child.wait_with_output().expect("rasp finishes");
+    assert_eq!(stdout(&o), "reverse(\"xyz\") = [z, y, x] (strings)\n");
+    // A bad line names its file and line; no inputs at all is an error.
+    std::fs::write(&file, "\"ab\"\n[1, {}]\n").expect("write");
+    let o = rasp(&["eval", "examples/paper.rasp", "reverse", "--inputs", f]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("in.jsonl:2:"), "{}", stderr(&o));
+    let o = rasp(&["eval", "examples/paper.rasp", "reverse"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no inputs to evaluate"));
+    let o = rasp(&["exec", "no_such_model"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no inputs to run the model on"));
+}
+
+#[test]
+fn a_file_instead_of_a_command_opens_the_repl() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rasp"))
+        .args(["examples/paper.rasp", "--color=never"])
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("rasp runs");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"reverse(\"abc\");\n")
+        .expect("write");
+    let o = child.wait_with_output().expect("rasp finishes");
+    assert!(stdout(&o).contains("[c, b, a]"), "{}", stdout(&o));
+    // `--color` after the file is the global option, not a file to load.
+    assert!(!stderr(&o).contains("--color=never.rasp"), "{}", stderr(&o));
+    let o = rasp(&["examples/paper.rasp", "--bogus"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("unknown option `--bogus`"),
+        "{}",
+        stderr(&o)
+    );
+    let o = rasp(&["evl", "x"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("did you mean `rasp eval`?"),
+        "{}",
+        stderr(&o)
+    );
+}
