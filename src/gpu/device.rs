@@ -44,9 +44,38 @@ pub fn device() -> Result<Arc<Device>, Diag> {
 fn open() -> Result<Device, Diag> {
     let instance =
         wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-    let adapter = pollster::block_on(wgpu::util::initialize_adapter_from_env_or_default(
-        &instance, None,
-    ))
+    // `WGPU_ADAPTER_NAME` picks an adapter by (part of) its name. wgpu's
+    // own helper panics when none matches, so the choice is made here.
+    if let Some(wanted) = std::env::var("WGPU_ADAPTER_NAME")
+        .ok()
+        .filter(|n| !n.is_empty())
+    {
+        let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+        let names: Vec<String> = adapters.iter().map(|a| a.get_info().name).collect();
+        let adapter = adapters
+            .into_iter()
+            .find(|a| a.get_info().name.to_lowercase().contains(&wanted.to_lowercase()));
+        return match adapter {
+            Some(adapter) => open_adapter(adapter),
+            None => Err(Diag::error(
+                codes::GPU_ADAPTER,
+                format!("no GPU adapter's name contains WGPU_ADAPTER_NAME={wanted:?}"),
+            )
+            .help(if names.is_empty() {
+                format!("there is no adapter at all; {HELP_CPU}")
+            } else {
+                format!(
+                    "the adapters are: {}; unset WGPU_ADAPTER_NAME to take the default, or {HELP_CPU}",
+                    names.join(", ")
+                )
+            })),
+        };
+    }
+    let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
+        power_preference: wgpu::PowerPreference::from_env().unwrap_or_default(),
+        compatible_surface: None,
+        ..Default::default()
+    }))
     .map_err(|e| {
         Diag::error(
             codes::GPU_ADAPTER,
@@ -56,6 +85,11 @@ fn open() -> Result<Device, Diag> {
             "{HELP_CPU}; on Linux without a GPU, the Vulkan software driver (Debian: mesa-vulkan-drivers libvulkan1) provides one"
         ))
     })?;
+    open_adapter(adapter)
+}
+
+/// The device of an adapter, checked against the limits the executor needs.
+fn open_adapter(adapter: wgpu::Adapter) -> Result<Device, Diag> {
     let a = adapter.get_info();
     let is_gpu = matches!(
         a.device_type,

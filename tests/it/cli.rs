@@ -694,3 +694,35 @@ fn a_file_instead_of_a_command_opens_the_repl() {
         stderr(&o)
     );
 }
+
+/// `WGPU_ADAPTER_NAME` naming no adapter is a diagnostic that lists the
+/// adapters (wgpu's own helper panics there).
+#[test]
+fn an_unknown_adapter_name_is_a_diagnostic() {
+    let dir = tempdir("adapter_name");
+    let m = dir.join("m");
+    let m = m.to_str().expect("utf-8");
+    let o = rasp(&[
+        "compile",
+        "examples/paper.rasp",
+        "reverse",
+        "--vocab",
+        "ab",
+        "--max-len",
+        "3",
+        "-o",
+        m,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = rasp_env(
+        &["exec", m, "--backend", "wgpu", "\"ab\""],
+        &[("WGPU_ADAPTER_NAME", "no-such-adapter-anywhere")],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("rasp::gpu::no_adapter"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+}
