@@ -240,6 +240,17 @@ pub enum Command {
         #[arg(short, long, value_name = "PATH")]
         output: PathBuf,
     },
+    /// Explain a diagnostic code: what it means, a program that causes it
+    /// and how to fix it (docs/errors.md); with no code, list them all.
+    #[command(after_help = "Examples:
+  rasp explain-error rasp::name::undefined
+  rasp explain-error type::arity
+  rasp explain-error")]
+    ExplainError {
+        /// The code, as a diagnostic prints it (`rasp::name::undefined`;
+        /// the `rasp::` prefix may be left out).
+        code: Option<String>,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish,
     /// powershell).
     #[command(after_help = "Examples:

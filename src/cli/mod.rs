@@ -66,6 +66,7 @@ pub fn main_with(cli: Cli) -> i32 {
                 }
             }
         }
+        Some(Command::ExplainError { code }) => explain_error(&reporter, code.as_deref()),
         Some(Command::External(args)) => external(&reporter, &args, cli.color),
         Some(Command::Run {
             file,
@@ -213,6 +214,35 @@ fn external(reporter: &Reporter, args: &[String], color: crate::diag::Color) -> 
             "the commands are {}; `rasp FILE.rasp` opens the REPL on a file",
             commands.join(", ")
         )),
+    };
+    reporter.report(&d);
+    2
+}
+
+/// `rasp explain-error [CODE]`: a code's catalogue entry, or every code
+/// with its one-line meaning.
+fn explain_error(reporter: &Reporter, code: Option<&str>) -> i32 {
+    use crate::diag::catalogue;
+    let Some(code) = code else {
+        for e in catalogue::parse(catalogue::TEXT) {
+            println!("{:<34} {}", e.code, catalogue::summary(&e));
+        }
+        return 0;
+    };
+    if let Some(e) = catalogue::lookup(code) {
+        print!("{}", e.text);
+        return 0;
+    }
+    let known: Vec<String> = codes::ALL.iter().map(|c| c.to_string()).collect();
+    let full = if code.starts_with("rasp::") {
+        code.to_string()
+    } else {
+        format!("rasp::{code}")
+    };
+    let d = Diag::error(codes::CLI_INPUT, format!("no diagnostic code `{code}`"));
+    let d = match front::suggest(&full, &known) {
+        Some(s) => d.help(format!("did you mean `{s}`? (`rasp explain-error` lists every code)")),
+        None => d.help("`rasp explain-error` lists every code"),
     };
     reporter.report(&d);
     2

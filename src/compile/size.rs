@@ -232,10 +232,11 @@ pub fn too_big(graph: &Graph, sources: &SourceMap, e: &Estimate, limit: u64) -> 
     let mut d = Diag::error(
         codes::COMPILE_SIZE,
         format!(
-            "the model would have about {} parameters ({} layers, residual width {}, MLP width {}), \
+            "the model would have about {} parameters ({} layer{}, residual width {}, MLP width {}), \
              over the limit of {limit}; the largest costs: {}",
             e.params,
             e.n_layers,
+            if e.n_layers == 1 { "" } else { "s" },
             e.d_model,
             e.d_mlp,
             lines.join("; ")

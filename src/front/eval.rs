@@ -220,6 +220,17 @@ impl Session {
                     d = d.help(format!(
                         "`{name}(` is one token: write it with no space before the parenthesis"
                     ));
+                } else if let Some(file) = self.private_names.get(name) {
+                    d = Diag::error(
+                        codes::NAME_PRIVATE,
+                        format!("`{name}` is private to {file}.rasp"),
+                    )
+                    .at(span)
+                    .label("private to the loaded file")
+                    .help(
+                        "names starting with `_` are private to the file that defines them and \
+                         are not imported by `load`; use a public name, or rename it without the `_`",
+                    );
                 } else if name.starts_with('_') {
                     d = d.help(
                         "names starting with `_` are private to the file that defines them and \

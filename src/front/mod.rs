@@ -17,7 +17,7 @@ use crate::diag::{Diag, FileId, SourceMap, Span, codes};
 use crate::interp::{self, Output};
 use crate::ir::{Graph, NodeId, Op, TokenKind, Value};
 use crate::syntax::{self, ast};
-pub use value::{Dict, Func, MVal, Scope, ScopeRef};
+pub use value::{Func, MVal, Scope, ScopeRef};
 
 /// The library, written in RASP, loaded into the base scope of every session.
 pub const PRELUDE: &str = include_str!("../../stdlib/prelude.rasp");
@@ -160,6 +160,10 @@ pub struct Session {
     pub settings: Settings,
     base: ScopeRef,
     lib_names: Vec<String>,
+    /// Names starting with `_` that loaded files define, and the file of
+    /// each (the first that defines it): using one is
+    /// `rasp::name::private`, not an undefined name.
+    private_names: std::collections::HashMap<String, String>,
     load_stack: Vec<PathBuf>,
     call_depth: usize,
     /// Set (e.g. by Ctrl-C) to stop the current evaluation.
@@ -182,6 +186,7 @@ impl Session {
             settings: Settings::default(),
             base: base.clone(),
             lib_names: Vec::new(),
+            private_names: Default::default(),
             load_stack: Vec::new(),
             call_depth: 0,
             interrupt: Arc::new(AtomicBool::new(false)),
@@ -223,11 +228,6 @@ impl Session {
         base.borrow_mut().remove("out");
         s.lib_names = lib;
         s
-    }
-
-    /// The base scope (builtins and library).
-    pub fn base(&self) -> ScopeRef {
-        self.base.clone()
     }
 
     /// Names defined by the library (reserved at the REPL's top level).
@@ -445,6 +445,12 @@ impl Session {
         let mut names = Vec::new();
         let exported: Vec<(String, MVal)> = {
             let s = scope.borrow();
+            let stem = file_stem(&path.display().to_string());
+            for n in s.names().iter().filter(|n| n.starts_with('_')) {
+                self.private_names
+                    .entry(n.clone())
+                    .or_insert_with(|| stem.to_string());
+            }
             s.names()
                 .iter()
                 .filter(|n| !n.starts_with('_') && n.as_str() != "out")

@@ -72,6 +72,73 @@ pub fn input_repr(input: &[Value]) -> String {
     }
 }
 
+/// Most tokens of an input a message shows.
+const SHOWN_TOKENS: usize = 24;
+/// Most characters of one token a message shows.
+const SHOWN_TOKEN_CHARS: usize = 24;
+
+/// [`input_repr`] shortened for messages: an input of more than
+/// [`SHOWN_TOKENS`] tokens shows its first tokens and, when `around` (a
+/// failing position) lies beyond them, the tokens around it, with `…` for
+/// what is left out and the length after it; long tokens are cut too.
+pub fn input_short(input: &[Value], around: Option<usize>) -> String {
+    let chars = !input.is_empty()
+        && input
+            .iter()
+            .all(|v| matches!(v, Value::Str(s) if s.chars().count() == 1));
+    let long_token = |v: &Value| match v {
+        Value::Str(s) => s.chars().count() > SHOWN_TOKEN_CHARS,
+        _ => false,
+    };
+    if input.len() <= SHOWN_TOKENS && !input.iter().any(long_token) {
+        return input_repr(input);
+    }
+    let n = input.len();
+    // Runs of positions to show, in order.
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    match around {
+        Some(p) if p >= SHOWN_TOKENS - 4 && p < n => {
+            runs.push((0, 8));
+            runs.push((p.saturating_sub(8).max(8), (p + 8).min(n)));
+        }
+        _ => runs.push((0, SHOWN_TOKENS.min(n))),
+    }
+    let token = |v: &Value| {
+        let r = if chars { v.to_string() } else { v.repr() };
+        if r.chars().count() > SHOWN_TOKEN_CHARS {
+            let cut: String = r.chars().take(SHOWN_TOKEN_CHARS - 4).collect();
+            format!("{cut}…{}", if r.ends_with('\'') { "'" } else { "" })
+        } else {
+            r
+        }
+    };
+    let mut out = String::from(if chars { "\"" } else { "[" });
+    let mut at = 0;
+    for (k, &(a, b)) in runs.iter().enumerate() {
+        if a > at {
+            out.push_str(if chars { "…" } else { "…, " });
+        }
+        for (i, v) in input[a..b].iter().enumerate() {
+            if !chars && (i > 0 || (k > 0 && a == at)) {
+                out.push_str(", ");
+            }
+            out.push_str(&token(v));
+        }
+        if !chars && b < n {
+            out.push_str(", ");
+        }
+        at = b;
+    }
+    if at < n {
+        out.push('…');
+    }
+    out.push_str(if chars { "\"" } else { "]" });
+    if n > SHOWN_TOKENS {
+        out.push_str(&format!(" ({n} tokens)"));
+    }
+    out
+}
+
 /// The original's selector matrix, one line per query, example tokens as
 /// headers; `prefix` starts every line.
 pub fn selector_matrix(input: &[Value], rows: &[Vec<bool>], prefix: &str) -> String {
@@ -179,22 +246,6 @@ pub fn push_json_list<'v>(out: &mut String, values: impl IntoIterator<Item = &'v
     out.push(']');
 }
 
-/// An input as JSON: a string when every token is a one-character string.
-pub fn json_input(input: &[Value]) -> String {
-    if !input.is_empty()
-        && input
-            .iter()
-            .all(|v| matches!(v, Value::Str(s) if s.chars().count() == 1))
-    {
-        let s: String = input.iter().map(|v| v.to_string()).collect();
-        serde_json::to_string(&s).unwrap_or_default()
-    } else {
-        let mut s = String::new();
-        push_json_list(&mut s, input);
-        s
-    }
-}
-
 /// An output as JSON: a list of atoms, or a list of rows of booleans.
 pub fn json_output(out: &Output) -> String {
     let mut s = String::new();
@@ -246,5 +297,43 @@ mod tests {
         for i in [0, 7, 9, 10, 42, -1, -10, 1234567890, i64::MAX, i64::MIN] {
             assert_eq!(json_atom(&Value::Int(i)), i.to_string());
         }
+    }
+
+    fn strs(s: &str) -> Vec<Value> {
+        s.chars().map(|c| Value::str(&c.to_string())).collect()
+    }
+
+    #[test]
+    fn short_inputs_are_shown_whole() {
+        assert_eq!(input_short(&strs("hello"), Some(3)), "\"hello\"");
+        let ints: Vec<Value> = (0..5).map(Value::Int).collect();
+        assert_eq!(input_short(&ints, None), "[0, 1, 2, 3, 4]");
+    }
+
+    #[test]
+    fn long_inputs_keep_their_start_and_the_failing_position() {
+        let text: String = (0..5000).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+        let input = strs(&text);
+        let s = input_short(&input, None);
+        assert_eq!(s, format!("\"{}…\" (5000 tokens)", &text[..24]));
+        let s = input_short(&input, Some(150));
+        assert_eq!(
+            s,
+            format!("\"{}…{}…\" (5000 tokens)", &text[..8], &text[142..158])
+        );
+        let ints: Vec<Value> = (0..1000).map(Value::Int).collect();
+        let s = input_short(&ints, Some(999));
+        assert!(s.starts_with("[0, 1, 2, 3, 4, 5, 6, 7, …, 991, "), "{s}");
+        assert!(s.ends_with(", 998, 999] (1000 tokens)"), "{s}");
+        let s = input_short(&ints, None);
+        assert!(s.ends_with(", 22, 23, …] (1000 tokens)"), "{s}");
+    }
+
+    #[test]
+    fn long_tokens_are_cut() {
+        let input = vec![Value::str(&"x".repeat(1000)), Value::Int(1)];
+        let s = input_short(&input, None);
+        assert!(s.chars().count() < 40, "{s}");
+        assert!(s.starts_with("['xxxx") && s.ends_with("…', 1]"), "{s}");
     }
 }

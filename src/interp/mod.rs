@@ -91,7 +91,7 @@ impl EvalError {
 
     /// A diagnostic naming the input and the s-op that failed.
     pub fn to_diag(&self, graph: &Graph, sources: &SourceMap, input: &[Value]) -> Diag {
-        let input_text = display::input_repr(input);
+        let input_text = display::input_short(input, self.position);
         let mut msg = match self.node {
             Some(node) => format!(
                 "evaluating `{}` on input {} failed: {}",

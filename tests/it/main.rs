@@ -3,6 +3,7 @@
 //! this one (`tests/compile/`, `tests/errors/`, `tests/repl/`,
 //! `tests/examples.txt`) and each folder has one runner here.
 
+mod catalogue;
 mod cli;
 mod compile;
 mod dataset;

@@ -6,6 +6,9 @@
 //! `rasp::eval::...`), a message, an optional labelled span in a known file,
 //! an optional help text, and related diagnostics (e.g. "defined here").
 
+pub mod catalogue;
+mod window;
+
 use std::fmt;
 use std::sync::{Arc, RwLock};
 
@@ -99,14 +102,30 @@ pub struct Diag(Box<DiagData>);
 /// The contents of a [`Diag`] (read through `Deref`).
 #[derive(Clone)]
 pub struct DiagData {
+    /// The stable code, e.g. `rasp::name::undefined` (`rasp explain-error
+    /// CODE` explains it).
     pub code: &'static str,
+    /// What went wrong.
     pub message: String,
+    /// Error, warning or note.
     pub severity: Severity,
+    /// Where in the program, when it is somewhere.
     pub span: Option<Span>,
+    /// The text under the span.
     pub label: Option<String>,
+    /// How to fix it.
     pub help: Option<String>,
+    /// Related diagnostics, shown below it.
     pub related: Vec<Diag>,
-    source: Option<NamedSource<Arc<str>>>,
+    source: Option<Attached>,
+}
+
+/// The source text a diagnostic renders its span in: the whole file, or,
+/// when lines near the span are long, an excerpt and the span within it.
+#[derive(Clone)]
+enum Attached {
+    Whole(NamedSource<Arc<str>>),
+    Cut(window::Excerpt, SourceSpan),
 }
 
 impl std::ops::Deref for Diag {
@@ -127,6 +146,7 @@ impl fmt::Debug for Diag {
 }
 
 impl Diag {
+    /// An error with a code (one of [`codes::ALL`]) and a message.
     pub fn error(code: &'static str, message: impl Into<String>) -> Diag {
         Diag(Box::new(DiagData {
             code,
@@ -140,12 +160,14 @@ impl Diag {
         }))
     }
 
+    /// A warning with a code and a message.
     pub fn warning(code: &'static str, message: impl Into<String>) -> Diag {
         let mut d = Diag::error(code, message);
         d.0.severity = Severity::Warning;
         d
     }
 
+    /// Point it at a span of a source.
     pub fn at(mut self, span: Span) -> Diag {
         self.0.span = Some(span);
         self
@@ -159,16 +181,20 @@ impl Diag {
         self
     }
 
+    /// The text under the span.
     pub fn label(mut self, label: impl Into<String>) -> Diag {
         self.0.label = Some(label.into());
         self
     }
 
+    /// A hint on how to fix it.
     pub fn help(mut self, help: impl Into<String>) -> Diag {
         self.0.help = Some(help.into());
         self
     }
 
+    /// Add a related diagnostic (a note, or another error of the same
+    /// cause), shown below it.
     pub fn with_related(mut self, d: Diag) -> Diag {
         self.0.related.push(d);
         self
@@ -180,6 +206,7 @@ impl Diag {
         self
     }
 
+    /// Whether it is an error (not a warning or a note).
     pub fn is_error(&self) -> bool {
         matches!(self.severity, Severity::Error)
     }
@@ -190,7 +217,11 @@ impl Diag {
         if let Some(span) = self.span
             && let Some(f) = sources.get(span.file)
         {
-            self.0.source = Some(NamedSource::new(f.name.clone(), f.text.clone()));
+            let (start, end) = (span.start as usize, span.end as usize);
+            self.0.source = Some(match window::excerpt(&f.name, &f.text, start, end) {
+                Some((excerpt, within)) => Attached::Cut(excerpt, within),
+                None => Attached::Whole(NamedSource::new(f.name.clone(), f.text.clone())),
+            });
         }
         self.0.related = std::mem::take(&mut self.0.related)
             .into_iter()
@@ -201,14 +232,52 @@ impl Diag {
 
     /// Render without colour (for tests, logs and non-terminals).
     pub fn render_plain(&self) -> String {
+        self.render_with(false, 100)
+    }
+
+    /// Render for a person: miette's graphical report, source lines cut
+    /// around the span (see `window.rs`), the message, label and help
+    /// shortened, at most [`MAX_RELATED`] related notes: one error never
+    /// takes more than a screen.
+    pub fn render(&self, color: bool) -> String {
+        self.render_with(color, 200)
+    }
+
+    fn render_with(&self, color: bool, width: usize) -> String {
+        let theme = if color {
+            miette::GraphicalTheme::unicode()
+        } else {
+            miette::GraphicalTheme::unicode_nocolor()
+        };
+        let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(width);
+        let shown = self.for_display();
         let mut out = String::new();
-        let handler =
-            miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
-                .with_width(100);
-        if handler.render_report(&mut out, self).is_err() {
-            out = format!("{}: {}", self.code, self.message);
+        if handler.render_report(&mut out, &shown).is_err() {
+            out = format!("{}: {}\n", shown.code, shown.message);
         }
         out
+    }
+
+    /// A copy whose texts are short enough to show.
+    fn for_display(&self) -> Diag {
+        let mut d = self.clone();
+        d.0.message = cut_text(&d.message, MAX_MESSAGE);
+        d.0.label = d.label.as_deref().map(|l| cut_text(l, MAX_MESSAGE / 4));
+        d.0.help = d.help.as_deref().map(|h| cut_text(h, MAX_MESSAGE));
+        let hidden = d.related.len().saturating_sub(MAX_RELATED);
+        d.0.related.truncate(MAX_RELATED);
+        d.0.related = d.0.related.iter().map(Diag::for_display).collect();
+        if hidden > 0 {
+            d.0.related.push(Diag::advice(d.code, format!("... and {hidden} more")));
+        }
+        d
+    }
+
+    /// A note with no span (severity advice).
+    fn advice(code: &'static str, message: String) -> Diag {
+        let mut d = Diag::error(code, message);
+        d.0.severity = Severity::Advice;
+        d
     }
 }
 
@@ -236,16 +305,21 @@ impl miette::Diagnostic for Diag {
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        self.source.as_ref().map(|s| s as &dyn SourceCode)
+        match self.source.as_ref()? {
+            Attached::Whole(s) => Some(s as &dyn SourceCode),
+            Attached::Cut(s, _) => Some(s as &dyn SourceCode),
+        }
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let span = self.span?;
-        self.source.as_ref()?;
-        let ss = SourceSpan::new(
-            (span.start as usize).into(),
-            (span.end - span.start) as usize,
-        );
+        let ss = match self.source.as_ref()? {
+            Attached::Whole(_) => SourceSpan::new(
+                (span.start as usize).into(),
+                (span.end - span.start) as usize,
+            ),
+            Attached::Cut(_, within) => *within,
+        };
         Some(Box::new(std::iter::once(LabeledSpan::new_with_span(
             self.label.clone(),
             ss,
@@ -285,6 +359,22 @@ impl Color {
 
 /// Most diagnostics shown in full for one file.
 pub const MAX_SHOWN: usize = 50;
+/// Most characters of a message or help shown.
+const MAX_MESSAGE: usize = 600;
+/// Most related notes shown under one diagnostic.
+const MAX_RELATED: usize = 8;
+
+/// `text` cut to about `max` characters, keeping its start and its end
+/// (where messages put the position and the reason) around an ellipsis.
+fn cut_text(text: &str, max: usize) -> String {
+    let n = text.chars().count();
+    if n <= max {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(max * 2 / 3).collect();
+    let tail: String = text.chars().skip(n - max / 3).collect();
+    format!("{head} … {tail}")
+}
 
 /// Where diagnostics go, and how they look.
 pub struct Reporter {
@@ -299,22 +389,8 @@ impl Reporter {
         }
     }
 
-    pub fn colored(&self) -> bool {
-        self.color
-    }
-
     pub fn render(&self, d: &Diag) -> String {
-        let theme = if self.color {
-            miette::GraphicalTheme::unicode()
-        } else {
-            miette::GraphicalTheme::unicode_nocolor()
-        };
-        let handler = miette::GraphicalReportHandler::new_themed(theme);
-        let mut out = String::new();
-        if handler.render_report(&mut out, d).is_err() {
-            out = format!("{}: {}\n", d.code, d.message);
-        }
-        out
+        d.render(self.color)
     }
 
     pub fn report(&self, d: &Diag) {
