@@ -19,3 +19,4 @@ pub mod model;
 pub mod repl;
 pub mod snapshot;
 pub mod syntax;
+pub mod workflow;

@@ -8,6 +8,7 @@ use crate::diag::{Diag, Reporter, codes};
 use crate::front::{self, Session};
 use crate::interp::{self, Output, display};
 use crate::ir::{NodeId, Value};
+use crate::workflow;
 
 /// Load a file and compile one of its s-ops, checked as `check` says.
 fn compile_target(
@@ -50,7 +51,7 @@ fn compile_target(
         causal: target.causal,
         max_params: target.max_params,
     };
-    match crate::compile::build(
+    match workflow::compile(
         &session.graph,
         &session.sources,
         node,
@@ -78,35 +79,18 @@ pub(super) fn compile_cmd(
         Ok(t) => t,
         Err(code) => return code,
     };
-    if let Err(d) = crate::model::io::save(&compiled.model, output) {
-        reporter.report(&d);
-        return 1;
-    }
-    println!(
-        "wrote {}: {}",
-        output.display(),
-        crate::compile::explain::size_line(&compiled.model)
-    );
-    match &compiled.verified {
-        Some(r) => print!("{}", r.render(target.max_len)),
-        None => println!("not verified (--no-verify)"),
-    }
-    if target.causal {
-        let extras = crate::compile::explain::Extras {
-            margins: false,
-            prefix: Some(crate::compile::prefix_check(
-                &session.graph,
-                node,
-                &compiled.model,
-            )),
-        };
-        let text =
-            crate::compile::explain::explain(&session.graph, &session.sources, &compiled, &extras);
-        if let Some(line) = text.lines().last() {
-            println!("{line}");
+    match workflow::save(&session.graph, &session.sources, node, &compiled, output) {
+        Ok(lines) => {
+            for line in lines {
+                println!("{line}");
+            }
+            0
+        }
+        Err(d) => {
+            reporter.report(&d);
+            1
         }
     }
-    0
 }
 
 /// The executor `--backend` asks for, with `--info` and any fallback note
@@ -221,29 +205,31 @@ pub(super) fn verify_cmd(
             Ok(t) => t,
             Err(code) => return code,
         };
-    let model = &compiled.model;
-    let Some(exec) = executor(reporter, &model.weights(), &model.meta, run) else {
-        return 1;
-    };
-    let report = match crate::compile::verify::verify_with(
+    let v = match workflow::verify(
         &session.graph,
         &session.sources,
         &compiled,
         node,
         mode,
-        exec.as_ref(),
+        run.backend,
+        run.info,
     ) {
-        Ok(r) => r,
+        Ok(v) => v,
         Err(d) => {
             reporter.report(&d);
             return 1;
         }
     };
-    print!("{}", report.render(target.max_len));
-    match report.require_sound(&session.graph, node) {
+    for note in &v.notes {
+        eprintln!("{note}");
+    }
+    for line in v.lines() {
+        println!("{line}");
+    }
+    match v.outcome(&session.graph, node) {
         Ok(()) => 0,
         // The mismatch itself is the report just printed.
-        Err(_) if report.mismatches > 0 => 1,
+        Err(_) if v.report.mismatches > 0 => 1,
         Err(d) => {
             reporter.report(&d.with_sources(&session.sources));
             1
@@ -260,20 +246,9 @@ pub(super) fn explain_cmd(
 ) -> i32 {
     match compile_target(reporter, file, sop, target, crate::compile::Check::Skip) {
         Ok((session, node, compiled)) => {
-            let extras = crate::compile::explain::Extras {
-                margins,
-                prefix: target
-                    .causal
-                    .then(|| crate::compile::prefix_check(&session.graph, node, &compiled.model)),
-            };
             print!(
                 "{}",
-                crate::compile::explain::explain(
-                    &session.graph,
-                    &session.sources,
-                    &compiled,
-                    &extras
-                )
+                workflow::explain(&session.graph, &session.sources, node, &compiled, margins)
             );
             0
         }

@@ -1,13 +1,15 @@
 //! Line editing at the terminal (rustyline): history in the user's state
 //! directory, multi-line entries with a `.. ` continuation prompt, Ctrl-C
 //! to cancel an entry or interrupt an evaluation, Ctrl-D to exit, and tab
-//! completion of names, keywords, builtins and `:` commands.
+//! completion of names, keywords, builtins and `:` commands (Tab completes
+//! the common prefix, a second Tab lists every candidate).
 //!
 //! Multi-line entries stay one buffer (so history recalls a whole `def`):
 //! Enter on an incomplete entry inserts a newline and the continuation
-//! marker `.. ` (indented per open block), which is removed again before
-//! the entry runs. The [`Validator`] makes the same decision for Enter
-//! pressed elsewhere than at the end of the entry.
+//! marker `.. `, which is removed again before the entry runs. The [`Validator`] makes the same decision for Enter
+//! pressed elsewhere than at the end of the entry. The first character
+//! typed on a continuation line brings its indentation (two spaces per open
+//! block; a closing `}` one level less).
 
 use std::borrow::Cow;
 use std::io::{self, Write};
@@ -21,8 +23,8 @@ use rustyline::hint::Hinter;
 use rustyline::history::DefaultHistory;
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use rustyline::{
-    Cmd, ConditionalEventHandler, Context, Editor, Event, EventContext, EventHandler, Helper,
-    KeyCode, KeyEvent, Modifiers, RepeatCount,
+    Cmd, CompletionType, ConditionalEventHandler, Config, Context, Editor, Event, EventContext,
+    EventHandler, Helper, KeyCode, KeyEvent, Modifiers, RepeatCount,
 };
 
 use super::{COMMANDS, Control, Repl};
@@ -109,11 +111,35 @@ impl ConditionalEventHandler for ContinueOnEnter {
     fn handle(&self, _: &Event, _: RepeatCount, _: bool, ctx: &EventContext) -> Option<Cmd> {
         let line = ctx.line();
         if ctx.pos() == line.len() && incomplete(line) {
-            let indent = "  ".repeat(open_blocks(&strip_continuations(line)));
-            Some(Cmd::Insert(1, format!("\n{CONTINUATION}{indent}")))
+            Some(Cmd::Insert(1, format!("\n{CONTINUATION}")))
         } else {
             None
         }
+    }
+}
+
+/// Indentation of one open block.
+const INDENT: &str = "  ";
+
+/// The first character typed on a continuation line brings the line's
+/// indentation with it: one level per open block, one less for a `}`.
+/// (Indenting when the line opens would leave a `}` to take indentation
+/// back, and rustyline cannot delete and insert in one command with the
+/// cursor after the insertion.)
+struct IndentOnType;
+
+impl ConditionalEventHandler for IndentOnType {
+    fn handle(&self, evt: &Event, _: RepeatCount, _: bool, ctx: &EventContext) -> Option<Cmd> {
+        let KeyEvent(KeyCode::Char(c), Modifiers::NONE | Modifiers::SHIFT) = evt.get(0)? else {
+            return None;
+        };
+        let line = ctx.line();
+        let current = &line[line.rfind('\n')? + 1..];
+        if ctx.pos() != line.len() || current != CONTINUATION || c.is_whitespace() || c.is_control() {
+            return None;
+        }
+        let depth = open_blocks(&strip_continuations(line)).saturating_sub(usize::from(*c == '}'));
+        (depth > 0).then(|| Cmd::Insert(1, format!("{}{c}", INDENT.repeat(depth))))
     }
 }
 
@@ -216,7 +242,10 @@ pub fn history_path() -> Option<PathBuf> {
 /// The interactive loop. Returns the exit status.
 pub fn interactive(mut repl: Repl, files: &[PathBuf]) -> i32 {
     let color = repl.color;
-    let mut rl: Editor<RaspHelper, DefaultHistory> = match Editor::new() {
+    let config = Config::builder()
+        .completion_type(CompletionType::List)
+        .build();
+    let mut rl: Editor<RaspHelper, DefaultHistory> = match Editor::with_config(config) {
         Ok(rl) => rl,
         Err(e) => {
             eprintln!("rasp: cannot start the line editor ({e}); reading plain lines");
@@ -237,6 +266,7 @@ pub fn interactive(mut repl: Repl, files: &[PathBuf]) -> i32 {
     ] {
         rl.bind_sequence(key, EventHandler::Conditional(Box::new(ContinueOnEnter)));
     }
+    rl.bind_sequence(Event::Any, EventHandler::Conditional(Box::new(IndentOnType)));
     let history = history_path();
     if let Some(h) = &history {
         let _ = rl.load_history(h);

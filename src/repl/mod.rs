@@ -54,6 +54,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
         ":backend [cpu|wgpu|auto]",
         "where :verify runs models; alone, the device in use",
     ),
+    (
+        ":set [draw_dir DIR]",
+        "settings: where `draw` writes (default comp_flows/); alone, show them",
+    ),
     (":env", "the names you defined"),
     (":reset", "forget every definition and start over"),
     (":quit", "leave (also `exit`, `quit`, Ctrl-D)"),
@@ -70,7 +74,12 @@ pub struct Repl {
     pub errors: usize,
     /// Where `:verify` runs models (`:backend`).
     backend: crate::gpu::backend::Backend,
+    /// Where `draw` writes its files (`:set draw_dir`).
+    draw_dir: PathBuf,
 }
+
+/// Where `draw` writes by default, as in the original.
+pub const DEFAULT_DRAW_DIR: &str = "comp_flows";
 
 impl Repl {
     pub fn new(color: bool) -> Repl {
@@ -85,6 +94,7 @@ impl Repl {
             entries: 0,
             errors: 0,
             backend: crate::gpu::backend::Backend::Cpu,
+            draw_dir: PathBuf::from(DEFAULT_DRAW_DIR),
         }
     }
 
@@ -154,19 +164,7 @@ impl Repl {
     }
 
     fn render(&self, d: &Diag) -> String {
-        let theme = if self.color {
-            miette::GraphicalTheme::unicode()
-        } else {
-            miette::GraphicalTheme::unicode_nocolor()
-        };
-        let mut s = String::new();
-        if miette::GraphicalReportHandler::new_themed(theme)
-            .render_report(&mut s, d)
-            .is_err()
-        {
-            s = format!("{}: {}\n", d.code, d.message);
-        }
-        s
+        d.render(self.color)
     }
 
     fn echo(&mut self, e: &Echo, out: &mut dyn Write, err: &mut dyn Write) {
@@ -272,7 +270,7 @@ impl Repl {
                 let _ = writeln!(
                     out,
                     " \t Example: {name}({}) failed (kept; see the warning)",
-                    display::input_repr(&ex)
+                    display::input_short(&ex, None)
                 );
                 self.warn(d, out, err);
             }
@@ -291,7 +289,7 @@ impl Repl {
                 let _ = writeln!(
                     out,
                     " \t Example: {name}({}) failed (kept; see the warning)",
-                    display::input_repr(&ex)
+                    display::input_short(&ex, None)
                 );
                 self.warn(d, out, err);
             }
@@ -402,14 +400,14 @@ impl Repl {
             node,
             Some(input),
         )?;
-        let dir = Path::new("comp_flows");
+        let dir = self.draw_dir.as_path();
         std::fs::create_dir_all(dir).map_err(|e| {
             Diag::error(
                 codes::LOAD_IO,
                 format!("could not create {}: {e}", dir.display()),
             )
         })?;
-        let stem = sanitize(&format!("{name}({})", display::input_repr(input)));
+        let stem = file_stem(name, input);
         let svg = dir.join(format!("{stem}.svg"));
         let dot = dir.join(format!("{stem}.dot"));
         for (path, text) in [(&svg, flow.to_svg()), (&dot, flow.to_dot())] {
@@ -433,6 +431,11 @@ impl Repl {
             }
             "quit" | "q" | "exit" => return Control::Exit,
             "env" => self.cmd_env(out),
+            "set" => {
+                if let Err(d) = self.cmd_set(&args, out) {
+                    self.diag(&d, out, err);
+                }
+            }
             "reset" => {
                 let interrupt = self.interrupt.clone();
                 self.session = Session::new();
@@ -512,6 +515,27 @@ impl Repl {
         })
     }
 
+    /// `:set`: show the settings; `:set draw_dir DIR`: change one.
+    fn cmd_set(&mut self, args: &[&str], out: &mut dyn Write) -> Result<(), Diag> {
+        match args {
+            [] => {
+                let _ = writeln!(out, "\tdraw_dir {}", self.draw_dir.display());
+                Ok(())
+            }
+            ["draw_dir", dir] => {
+                self.draw_dir = PathBuf::from(dir);
+                let _ = writeln!(out, "\tdraw writes to {}", self.draw_dir.display());
+                Ok(())
+            }
+            [name, ..] if *name != "draw_dir" => Err(Diag::error(
+                codes::REPL_COMMAND,
+                format!("unknown setting {name}"),
+            )
+            .help("the settings are: draw_dir (`:set` shows them)")),
+            _ => Err(Diag::error(codes::REPL_COMMAND, "usage: :set [draw_dir DIR]")),
+        }
+    }
+
     fn cmd_env(&self, out: &mut dyn Write) {
         let scope = self.scope.borrow();
         let names: Vec<&String> = scope
@@ -556,9 +580,9 @@ impl Repl {
             Ok(Output::Sop(col)) => format!(
                 "{} on the example {}",
                 col.ty.name(),
-                display::input_repr(&ex)
+                display::input_short(&ex, None)
             ),
-            _ => format!("fails on the example {}", display::input_repr(&ex)),
+            _ => format!("fails on the example {}", display::input_short(&ex, None)),
         };
         let _ = writeln!(out, "\t{name}: s-op, {on_example}");
         let Some(vocab_text) = rest.first() else {
@@ -633,6 +657,7 @@ impl Repl {
     /// `:explain`, `:verify`, `:compile`.
     fn cmd_compile(&mut self, cmd: &str, args: &[&str], out: &mut dyn Write) -> Result<(), Diag> {
         use crate::compile::{self, verify};
+        use crate::workflow;
         let node = match self.lookup(args[0])? {
             MVal::Sop(id) => id,
             other => {
@@ -655,73 +680,38 @@ impl Repl {
             file: "<repl>".into(),
             sop: args[0].to_string(),
         };
-        // The same orchestration as the CLI: `:compile` writes only a model
-        // that `compile::build` verified; `:explain` and `:verify` show it.
+        // The CLI's orchestration (`workflow`): `:compile` writes only a
+        // model that was verified; `:explain` and `:verify` show it.
         let check = match cmd {
             "compile" => compile::Check::default(),
             _ => compile::Check::Skip,
         };
-        let compiled = compile::build(
-            &self.session.graph,
-            &self.session.sources,
-            node,
-            &opts,
-            &source,
-            check,
-        )?;
-        match cmd {
-            "explain" => {
-                let text = compile::explain::explain(
-                    &self.session.graph,
-                    &self.session.sources,
-                    &compiled,
-                    &compile::explain::Extras::default(),
-                );
-                for line in text.lines() {
-                    let _ = writeln!(out, "\t{line}");
-                }
-            }
+        let (graph, sources) = (&self.session.graph, &self.session.sources);
+        let compiled = workflow::compile(graph, sources, node, &opts, &source, check)?;
+        let lines: Vec<String> = match cmd {
+            "explain" => workflow::explain(graph, sources, node, &compiled, false)
+                .lines()
+                .map(str::to_string)
+                .collect(),
             "verify" => {
                 let mode = verify::Mode::Auto {
                     samples: verify::DEFAULT_SAMPLES,
                     seed: 0,
                 };
-                let model = &compiled.model;
-                let (exec, note) =
-                    crate::gpu::backend::executor(&model.weights(), &model.meta, self.backend)?;
-                if let Some(note) = note {
-                    let _ = writeln!(out, "	{note}");
-                }
-                let report = verify::verify_with(
-                    &self.session.graph,
-                    &self.session.sources,
-                    &compiled,
-                    node,
-                    mode,
-                    exec.as_ref(),
-                )?;
-                for line in report.render(max_len).lines() {
+                let v =
+                    workflow::verify(graph, sources, &compiled, node, mode, self.backend, false)?;
+                for line in v.notes.iter().chain(&v.lines()) {
                     let _ = writeln!(out, "\t{line}");
                 }
-                if report.mismatches == 0 {
-                    report.require_sound(&self.session.graph, node)?;
+                if v.report.mismatches == 0 {
+                    v.outcome(graph, node)?;
                 }
+                Vec::new()
             }
-            _ => {
-                let dir = Path::new(args[3]);
-                crate::model::io::save(&compiled.model, dir)?;
-                let _ = writeln!(
-                    out,
-                    "\twrote {}: {}",
-                    dir.display(),
-                    compile::explain::size_line(&compiled.model)
-                );
-                if let Some(r) = &compiled.verified {
-                    for line in r.render(max_len).lines() {
-                        let _ = writeln!(out, "\t{line}");
-                    }
-                }
-            }
+            _ => workflow::save(graph, sources, node, &compiled, Path::new(args[3]))?,
+        };
+        for line in lines {
+            let _ = writeln!(out, "\t{line}");
         }
         Ok(())
     }
@@ -834,17 +824,35 @@ fn full_seq(input: &[Value], values: &[Value], ty: SeqType) -> String {
     )
 }
 
-fn sanitize(s: &str) -> String {
-    s.chars()
-        .filter(|c| *c != '"')
-        .map(|c| {
-            if c.is_alphanumeric() || "()_-.,".contains(c) {
+/// A drawing's file name: `NAME-INPUT`, with nothing a shell would
+/// interpret (letters, digits, `_`, `-`, `.` only; runs of anything else
+/// become one `_`), the input cut to 40 characters (then its length
+/// follows).
+fn file_stem(name: &str, input: &[Value]) -> String {
+    fn clean(text: &str) -> String {
+        let mut out = String::new();
+        for c in text.chars() {
+            let c = if c.is_alphanumeric() || "_-.".contains(c) {
                 c
             } else {
                 '_'
+            };
+            if !(c == '_' && out.ends_with('_')) {
+                out.push(c);
             }
-        })
-        .collect()
+        }
+        out.trim_matches(['_', '.']).to_string()
+    }
+    let name = match clean(name) {
+        n if n.is_empty() => "flow".to_string(),
+        n => n,
+    };
+    let text = clean(&display::input_repr(input));
+    if text.chars().count() > 40 {
+        let cut: String = text.chars().take(40).collect();
+        return format!("{name}-{}-{}", cut.trim_end_matches(['_', '.']), input.len());
+    }
+    format!("{name}-{text}")
 }
 
 fn json_string(s: &str) -> String {
@@ -858,7 +866,7 @@ pub fn help_text() -> String {
          \t  name = expr;            define (echoed on the running example)\n\
          \t  sop(\"input\");           apply an s-op or selector to an input\n\
          \t  load \"file\";            run file.rasp and import its public names\n\
-         \t  draw(sop[, input]);     write the computation flow to comp_flows/ (SVG and DOT)\n\
+         \t  draw(sop[, input]);     write the computation flow to comp_flows/ (SVG and DOT; :set draw_dir)\n\
          \t  set [s-op|selector] example E     change the running example\n\
          \t  show [s-op|selector] example      show it\n\
          \t  [s-op|selector] examples on|off   echo examples or not\n\
@@ -926,5 +934,22 @@ pub fn main(files: &[PathBuf], color: crate::diag::Color) -> i32 {
         let mut err = stderr.lock();
         repl.load_files(files, &mut out, &mut err);
         run_piped(&mut repl, io::stdin().lock(), &mut out, &mut err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drawing_file_names_have_no_shell_metacharacters() {
+        let strs = |s: &str| -> Vec<Value> { s.chars().map(|c| Value::str(&c.to_string())).collect() };
+        assert_eq!(file_stem("hist", &strs("hello")), "hist-hello");
+        assert_eq!(file_stem("a + b", &strs("§x'y")), "a_b-x_y");
+        let long = file_stem("rev", &strs(&"ab;".repeat(100)));
+        assert_eq!(long, format!("rev-{}-300", "ab_".repeat(13) + "a"));
+        for stem in [long, file_stem("(x)", &[Value::Int(1), Value::str("$(rm -rf)")])] {
+            assert!(stem.chars().all(|c| c.is_alphanumeric() || "_-.".contains(c)), "{stem}");
+        }
     }
 }

@@ -290,7 +290,7 @@ fn compile_section(
         samples: crate::compile::DEFAULT_CHECK_SAMPLES,
         seed: 0,
     };
-    match crate::compile::build(
+    match crate::workflow::compile(
         &session.graph,
         &session.sources,
         node,
@@ -299,14 +299,8 @@ fn compile_section(
         check,
     ) {
         Ok(compiled) => {
-            s.push_str(&format!(
-                "  {}\n",
-                crate::compile::explain::size_line(&compiled.model)
-            ));
-            if let Some(r) = &compiled.verified {
-                for line in r.render(c.max_len).lines() {
-                    s.push_str(&format!("  {line}\n"));
-                }
+            for line in crate::workflow::summary(&compiled) {
+                s.push_str(&format!("  {line}\n"));
             }
         }
         Err(d) => s.push_str(&format!("  {}\n", one_line(&session.sources, &d))),

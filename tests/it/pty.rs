@@ -35,6 +35,21 @@ fn line_editor_in_a_terminal() -> Result<(), rexpect::error::Error> {
     p.exp_string(".. ")?;
     enter(&mut p, "}")?;
     p.exp_string("console function: twice(s)")?;
+    // The first character on a continuation line brings two spaces per
+    // open block; a closing `}` one level less.
+    enter(&mut p, "def thrice(s) {")?;
+    enter(&mut p, "for i in range(2) {")?;
+    p.exp_string("..   for i in range(2) {")?;
+    enter(&mut p, "t = s;")?;
+    p.exp_string("..     t = s;")?;
+    p.send("}")?;
+    p.flush()?;
+    p.exp_string("..   }")?;
+    enter(&mut p, "")?;
+    enter(&mut p, "return s * 3;")?;
+    p.exp_string("..   return s * 3;")?;
+    enter(&mut p, "}")?;
+    p.exp_string("console function: thrice(s)")?;
 
     p.exp_string(">> ")?;
     enter(&mut p, "d = twice(indices);")?;
@@ -54,6 +69,14 @@ fn line_editor_in_a_terminal() -> Result<(), rexpect::error::Error> {
     )?;
     p.exp_string("Example: histogram_of(\"hello\") = [1, 1, 2, 2, 1] (ints)")?;
     p.exp_string(">> ")?;
+    // Several candidates: the second Tab lists them all.
+    p.send("select_from_\t\t")?;
+    p.flush()?;
+    p.exp_string("select_from_first")?;
+    p.exp_string("select_from_last")?;
+    p.exp_string(">> select_from_")?;
+    // Ctrl-U clears the line (the same readline goes on).
+    p.send_control('u')?;
     p.send("histo\t")?;
     p.flush()?;
     p.exp_string("histogram_of")?;

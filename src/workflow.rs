@@ -1,0 +1,154 @@
+//! The model steps, orchestrated once: compile (and verify before handing
+//! out), verify on a chosen executor, save, explain. The CLI (`rasp
+//! compile|verify|explain`), the REPL (`:compile`, `:verify`, `:explain`),
+//! `rasp test` snapshots and the library API call these and differ only in
+//! how they print what comes back: lines of text for stdout, notes for
+//! stderr, diagnostics.
+
+use std::path::Path;
+
+use crate::compile::{self, Check, Compiled, Options, Source, verify};
+use crate::diag::{Diag, SourceMap};
+use crate::gpu::backend::Backend;
+use crate::ir::{Graph, NodeId};
+
+/// Compile `node` for `opts`, checked as `check` says: the one way a model
+/// is made (see [`compile::build`]: nothing that disagrees with the
+/// interpreter is handed out).
+pub fn compile(
+    graph: &Graph,
+    sources: &SourceMap,
+    node: NodeId,
+    opts: &Options,
+    source: &Source,
+    check: Check,
+) -> Result<Compiled, Diag> {
+    compile::build(graph, sources, node, opts, source, check)
+}
+
+/// What a compiled model is: its size line, then what was verified.
+pub fn summary(compiled: &Compiled) -> Vec<String> {
+    let mut lines = vec![compile::explain::size_line(&compiled.model)];
+    lines.extend(verified_lines(compiled));
+    lines
+}
+
+/// What [`compile`] verified, or that it did not.
+fn verified_lines(compiled: &Compiled) -> Vec<String> {
+    match &compiled.verified {
+        Some(r) => r
+            .render(compiled.model.meta.max_len)
+            .lines()
+            .map(str::to_string)
+            .collect(),
+        None => vec!["not verified (--no-verify)".to_string()],
+    }
+}
+
+/// Write the model to `dir`; the lines to show: where it went and its
+/// size, what was verified, and for a causal model whether the program is
+/// prefix-stable.
+pub fn save(
+    graph: &Graph,
+    sources: &SourceMap,
+    node: NodeId,
+    compiled: &Compiled,
+    dir: &Path,
+) -> Result<Vec<String>, Diag> {
+    crate::model::io::save(&compiled.model, dir)?;
+    let mut lines = vec![format!(
+        "wrote {}: {}",
+        dir.display(),
+        compile::explain::size_line(&compiled.model)
+    )];
+    lines.extend(verified_lines(compiled));
+    if compiled.model.meta.causal {
+        lines.extend(prefix_line(graph, sources, node, compiled));
+    }
+    Ok(lines)
+}
+
+/// A verification on an executor: the report and the notes to show apart
+/// (a backend's fallback, the device with `info`).
+pub struct Verification {
+    pub report: verify::Report,
+    pub notes: Vec<String>,
+}
+
+impl Verification {
+    /// The report as lines.
+    pub fn lines(&self) -> Vec<String> {
+        self.report
+            .render(self.report.max_len)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Whether the model passed: an error for a mismatch (the report shows
+    /// it) or a vacuous check.
+    pub fn outcome(&self, graph: &Graph, node: NodeId) -> Result<(), Diag> {
+        self.report.require_sound(graph, node)
+    }
+}
+
+/// Check a compiled model against the interpreter on `backend` (every
+/// input, samples or both, as `mode` says).
+pub fn verify(
+    graph: &Graph,
+    sources: &SourceMap,
+    compiled: &Compiled,
+    node: NodeId,
+    mode: verify::Mode,
+    backend: Backend,
+    info: bool,
+) -> Result<Verification, Diag> {
+    let model = &compiled.model;
+    let (exec, note) = crate::gpu::backend::executor(&model.weights(), &model.meta, backend)?;
+    let mut notes: Vec<String> = note.into_iter().collect();
+    if info {
+        notes.push(format!("device: {}", exec.info()));
+    }
+    let report = verify::verify_with(graph, sources, compiled, node, mode, exec.as_ref())?;
+    Ok(Verification { report, notes })
+}
+
+/// The explanation of a compiled model (`rasp explain`, `:explain`):
+/// layers, heads, MLPs, residual, where each s-op lives; with `margins`,
+/// each head's and MLP's smallest margin; for a causal model, whether the
+/// program is prefix-stable.
+pub fn explain(
+    graph: &Graph,
+    sources: &SourceMap,
+    node: NodeId,
+    compiled: &Compiled,
+    margins: bool,
+) -> String {
+    let extras = compile::explain::Extras {
+        margins,
+        prefix: compiled
+            .model
+            .meta
+            .causal
+            .then(|| compile::prefix_check(graph, node, &compiled.model)),
+    };
+    compile::explain::explain(graph, sources, compiled, &extras)
+}
+
+/// For a causal model: whether the program is prefix-stable (the last
+/// line of its explanation).
+fn prefix_line(
+    graph: &Graph,
+    sources: &SourceMap,
+    node: NodeId,
+    compiled: &Compiled,
+) -> Option<String> {
+    let extras = compile::explain::Extras {
+        margins: false,
+        prefix: Some(compile::prefix_check(graph, node, &compiled.model)),
+    };
+    compile::explain::explain(graph, sources, compiled, &extras)
+        .lines()
+        .last()
+        .map(str::to_string)
+}
