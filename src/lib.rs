@@ -1,22 +1,75 @@
-//! `rasp`: the RASP language ("Thinking Like Transformers") in Rust.
+//! `rasp`: RASP, the language of "Thinking Like Transformers" (Weiss,
+//! Goldberg, Yahav 2021), in Rust. A program is a transformer: `rasp` runs
+//! programs written for the original interpreter with the same values,
+//! compiles their s-ops into transformer weights that are checked against
+//! the interpreter, and runs those weights on the CPU or a GPU.
 //!
-//! Stages, each depending only on the ones before it:
-//! [`diag`] (diagnostics) → [`syntax`] (lexer, parser, AST) → [`ir`] (the
-//! s-op/selector DAG and Python-exact atoms) → [`interp`] (the reference
-//! interpreter over the IR) → [`front`] (the meta level: values, functions,
-//! loops, `load`, the library → IR) → [`cli`].
-//! See ARCHITECTURE.md for the map and the invariants.
+//! As a library, a few calls cover it:
+//!
+//! ```
+//! use rasp::{Program, Target};
+//!
+//! // Load a program (or `Program::load("prog.rasp")`).
+//! let program = Program::from_source(
+//!     "hist.rasp",
+//!     "hist = selector_width(select(tokens, tokens, ==));",
+//! )?;
+//!
+//! // Evaluate an s-op; values display as the original interpreter shows them.
+//! let out = program.eval("hist", &rasp::input("hello")?)?;
+//! assert_eq!(out.to_string(), "[1, 1, 2, 2, 1] (ints)");
+//! assert_eq!(out.values().map(<[_]>::len), Some(5));
+//!
+//! // Compile it (verified against the interpreter before it is returned),
+//! // run the model, save it for PyTorch / TransformerLens.
+//! let model = program.compile("hist", &Target::new(rasp::vocab("abc")?, 5))?;
+//! assert_eq!(model.run(&[rasp::input("abca")?])?, vec![rasp::input("[2, 1, 1, 2]")?]);
+//! # let dir = std::env::temp_dir().join(format!("rasp-doc-{}", std::process::id()));
+//! model.save(&dir)?;
+//! let reopened = rasp::Model::open(&dir)?;
+//! assert_eq!(reopened.summary(), model.summary());
+//! # std::fs::remove_dir_all(&dir).ok();
+//! # Ok::<(), rasp::Error>(())
+//! ```
+//!
+//! Errors are [`Diag`]nostics with stable codes; `diag.render(false)` shows
+//! one as the command line does, with the program's source.
+//!
+//! The stages (front end, interpreter, compiler, executors, ...) are
+//! private to the crate; ARCHITECTURE.md maps them. The project's own tests
+//! and benchmarks see them through the `internals` feature, which is not
+//! part of the public API.
 
-pub mod cli;
-pub mod compile;
-pub mod dataset;
-pub mod diag;
-pub mod front;
-pub mod gpu;
-pub mod interp;
-pub mod ir;
-pub mod model;
-pub mod repl;
-pub mod snapshot;
-pub mod syntax;
-pub mod workflow;
+#![warn(missing_docs)]
+
+/// Declares the stage modules: private to the crate, or public (and
+/// hidden from the documentation) with the `internals` feature, which only
+/// the project's own tests and benchmarks turn on.
+macro_rules! stages {
+    ($($name:ident),* $(,)?) => {$(
+        #[cfg(feature = "internals")]
+        #[doc(hidden)]
+        #[allow(missing_docs)]
+        pub mod $name;
+        // Without `internals`, what only the tests use (accessors, test
+        // hooks) would be reported dead.
+        #[cfg(not(feature = "internals"))]
+        #[allow(dead_code)]
+        mod $name;
+    )*};
+}
+
+stages!(
+    diag, syntax, ir, interp, front, compile, model, gpu, dataset, workflow, snapshot, repl, cli,
+);
+
+mod api;
+
+/// The README's Rust examples, run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
+pub use api::{Backend, Error, Model, Output, Program, Target, cli_main, input, vocab};
+pub use diag::Diag;
+pub use ir::Value;

@@ -27,6 +27,7 @@ impl Backend {
     /// Every backend's name, as `--backend` and `:backend` take it.
     pub const NAMES: [&'static str; 3] = ["cpu", "wgpu", "auto"];
 
+    /// The backend's name (`cpu`, `wgpu`, `auto`).
     pub fn name(self) -> &'static str {
         match self {
             Backend::Cpu => Backend::NAMES[0],
@@ -35,6 +36,7 @@ impl Backend {
         }
     }
 
+    /// The backend of a name, as [`Backend::name`] gives it.
     pub fn from_name(name: &str) -> Option<Backend> {
         [Backend::Cpu, Backend::Wgpu, Backend::Auto]
             .into_iter()

@@ -11,12 +11,18 @@ use std::sync::Arc;
 
 use crate::syntax::ast::{BinOp, CmpOp, UnOp};
 
-/// An atom: the value at one position of an s-op.
+/// An atom: the value at one position of an s-op, with Python's
+/// semantics (bools are ints in arithmetic, `/` is true division, ...).
 #[derive(Clone, Debug)]
 pub enum Value {
+    /// `True` / `False`.
     Bool(bool),
+    /// An int (64-bit: where Python would make a big int, evaluation fails
+    /// with `rasp::eval::overflow`).
     Int(i64),
+    /// A float.
     Float(f64),
+    /// A string (a token of a string input is a one-character string).
     Str(Arc<str>),
 }
 
@@ -54,6 +60,7 @@ impl OpError {
 pub type OpResult = Result<Value, OpError>;
 
 impl Value {
+    /// A string atom.
     pub fn str(s: &str) -> Value {
         Value::Str(Arc::from(s))
     }
@@ -78,6 +85,7 @@ impl Value {
         }
     }
 
+    /// Whether it is a number (an int, a float or a bool).
     pub fn is_number(&self) -> bool {
         !matches!(self, Value::Str(_))
     }
@@ -91,6 +99,7 @@ impl Value {
         }
     }
 
+    /// As a float, when it is a number.
     pub fn as_f64(&self) -> Option<f64> {
         match self {
             Value::Bool(b) => Some(*b as i64 as f64),
