@@ -214,7 +214,7 @@ impl Program {
                     input: input.clone(),
                     value,
                 }),
-                Err(e) => Err(e.to_diag(graph, &self.session.sources, input)),
+                Err(e) => Err(e.to_diag_for(graph, &self.session.sources, input, node)),
             })
             .collect())
     }

@@ -381,7 +381,7 @@ fn eval(
             }
             Err(e) => {
                 let _ = out.flush();
-                reporter.report(&e.to_diag(&session.graph, &session.sources, input));
+                reporter.report(&e.to_diag_for(&session.graph, &session.sources, input, node));
                 return 1;
             }
         }
@@ -429,7 +429,12 @@ fn run(
                 }
                 Err(e) => {
                     let _ = out.flush();
-                    reporter.report(&e.to_diag(&session.graph, &session.sources, input));
+                    reporter.report(&e.to_diag_for(
+                        &session.graph,
+                        &session.sources,
+                        input,
+                        name.1,
+                    ));
                     status = 1;
                 }
             }

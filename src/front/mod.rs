@@ -348,18 +348,7 @@ impl Session {
     pub fn evaluate(&self, node: NodeId, input: &[Value]) -> Result<Output, Diag> {
         self.check_input_len(input)?;
         let mut outs = interp::evaluate_with(&self.graph, input, &[node], Some(&self.interrupt))
-            .map_err(|e| {
-                let d = e.to_diag(&self.graph, &self.sources, input);
-                // A failure inside a builtin (tokens_int, ...) has no span:
-                // point at the s-op that was asked for instead.
-                match (d.span, self.graph.node(node).span) {
-                    (None, Some(span)) => d
-                        .at(span)
-                        .label("while evaluating this")
-                        .with_sources(&self.sources),
-                    _ => d,
-                }
-            })?;
+            .map_err(|e| e.to_diag_for(&self.graph, &self.sources, input, node))?;
         Ok(outs.pop().expect("one target gives one output"))
     }
 
@@ -596,6 +585,15 @@ pub(crate) fn suggest(name: &str, candidates: &[String]) -> Option<String> {
             best = Some((d, c));
         }
     }
+    if best.is_none() {
+        // A longer or shorter form of a name (`sorting` for `sort`).
+        let stem = |a: &str, b: &str| a.len() >= 3 && b.starts_with(a);
+        best = candidates
+            .iter()
+            .filter(|c| stem(c, name) || stem(name, c))
+            .map(|c| (c.len().abs_diff(name.len()), c))
+            .min();
+    }
     best.map(|(_, c)| c.clone())
 }
 
@@ -612,4 +610,19 @@ fn edit_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
+}
+
+#[cfg(test)]
+mod suggest_tests {
+    #[test]
+    fn near_names_and_longer_or_shorter_forms() {
+        let names: Vec<String> = ["sort", "sort-unique", "histogram", "reverse"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(super::suggest("revrese", &names).as_deref(), Some("reverse"));
+        assert_eq!(super::suggest("sorting", &names).as_deref(), Some("sort"));
+        assert_eq!(super::suggest("hist", &names).as_deref(), Some("histogram"));
+        assert_eq!(super::suggest("xyz", &names), None);
+    }
 }

@@ -89,6 +89,26 @@ impl EvalError {
         }
     }
 
+    /// [`EvalError::to_diag`] for an evaluation of `requested`: a failure
+    /// inside a builtin (`tokens_int` on a letter, ...) has no span of its
+    /// own, so it points at the s-op that was asked for.
+    pub fn to_diag_for(
+        &self,
+        graph: &Graph,
+        sources: &SourceMap,
+        input: &[Value],
+        requested: NodeId,
+    ) -> Diag {
+        let d = self.to_diag(graph, sources, input);
+        match (d.span, graph.node(requested).span) {
+            (None, Some(span)) if self.node.is_some_and(|n| n != requested) => d
+                .at(span)
+                .label("while evaluating this")
+                .with_sources(sources),
+            _ => d,
+        }
+    }
+
     /// A diagnostic naming the input and the s-op that failed.
     pub fn to_diag(&self, graph: &Graph, sources: &SourceMap, input: &[Value]) -> Diag {
         let input_text = display::input_short(input, self.position);
