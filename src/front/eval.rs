@@ -84,6 +84,8 @@ impl Session {
                     return Err(errors);
                 }
             }
+            // Its syntax errors were reported; it defines and runs nothing.
+            _ if stmt.is_broken() => {}
             StmtKind::Def {
                 name,
                 params,
@@ -118,7 +120,9 @@ impl Session {
                     func,
                 });
             }
-            StmtKind::For { names, iter, body } => {
+            StmtKind::For {
+                names, iter, body, ..
+            } => {
                 let it = self.eval(iter, scope).map_err(one)?;
                 scope.borrow_mut().set("out", it.clone());
                 let items = iteration_items(&it, iter.span).map_err(one)?;
@@ -213,10 +217,9 @@ impl Session {
                     Diag::error(codes::NAME_UNDEFINED, format!("Undefined variable: {name}"))
                         .at(span)
                         .label("not defined");
-                if matches!(
-                    name.as_str(),
-                    "select" | "aggregate" | "range" | "zip" | "len"
-                ) {
+                if crate::syntax::words::lookup(name)
+                    .is_some_and(|w| w.kind == crate::syntax::words::Kind::Form)
+                {
                     d = d.help(format!(
                         "`{name}(` is one token: write it with no space before the parenthesis"
                     ));
@@ -566,6 +569,7 @@ impl Session {
                 let y = self.eval(b, scope)?;
                 self.membership(x, y, a.span, b.span, span)
             }
+            ExprKind::Paren(inner) => self.eval(inner, scope),
         }
     }
 
@@ -905,7 +909,7 @@ impl Session {
                 })
             }
             other => {
-                let what = match &fexpr.kind {
+                let what = match &fexpr.unparen().kind {
                     ExprKind::Var(n) => format!("`{n}` is {}", other.kind_name()),
                     _ => format!("this is {}", other.kind_name()),
                 };

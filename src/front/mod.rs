@@ -22,31 +22,6 @@ pub use value::{Func, MVal, Scope, ScopeRef};
 /// The library, written in RASP, loaded into the base scope of every session.
 pub const PRELUDE: &str = include_str!("../../stdlib/prelude.rasp");
 
-/// Names no program may rebind.
-pub const RESERVED: &[&str] = &[
-    "if",
-    "else",
-    "not",
-    "and",
-    "or",
-    "out",
-    "def",
-    "return",
-    "range",
-    "for",
-    "in",
-    "zip",
-    "len",
-    "get",
-    "tokens_asis",
-    "tokens_str",
-    "tokens_int",
-    "tokens_bool",
-    "tokens_float",
-    "indices",
-    "True",
-    "False",
-];
 
 /// Longest input evaluated unless raised (`--max-len`): selectors cost
 /// O(n^2) per query row sweep, so a 100,000-token input would run for hours.
@@ -224,7 +199,7 @@ impl Session {
         s.exec_block_toplevel(&stmts, &base, &origin, None, &mut result);
         debug_assert!(result.diags.is_empty(), "prelude runs: {:?}", result.diags);
         let mut lib: Vec<String> = base.borrow().names().to_vec();
-        lib.retain(|n| !RESERVED.contains(&n.as_str()) && n != "tokens" && n != "out");
+        lib.retain(|n| !syntax::words::is_reserved(n) && n != "tokens" && n != "out");
         base.borrow_mut().remove("out");
         s.lib_names = lib;
         s
@@ -468,7 +443,7 @@ impl Session {
         span: Span,
     ) -> Result<(), Diag> {
         let reserved =
-            RESERVED.contains(&name) || scope.borrow().extra_reserved.iter().any(|n| n == name);
+            syntax::words::is_reserved(name) || scope.borrow().extra_reserved.iter().any(|n| n == name);
         if reserved {
             return Err(Diag::error(
                 codes::NAME_RESERVED,
@@ -624,5 +599,32 @@ mod suggest_tests {
         assert_eq!(super::suggest("sorting", &names).as_deref(), Some("sort"));
         assert_eq!(super::suggest("hist", &names).as_deref(), Some("histogram"));
         assert_eq!(super::suggest("xyz", &names), None);
+    }
+}
+
+#[cfg(test)]
+mod words_tests {
+    use crate::syntax::words::{self, Kind};
+
+    /// The base scope defines exactly the table's builtins, besides the
+    /// prelude's names.
+    #[test]
+    fn the_base_scope_defines_the_tables_builtins() {
+        let s = super::Session::new();
+        let lib = s.library_names();
+        let mut defined: Vec<String> = s
+            .base
+            .borrow()
+            .names()
+            .iter()
+            .filter(|n| !lib.contains(n) || words::of_kind(Kind::Builtin).any(|w| w.text == *n))
+            .cloned()
+            .collect();
+        defined.sort();
+        let mut want: Vec<String> = words::of_kind(Kind::Builtin)
+            .map(|w| w.text.to_string())
+            .collect();
+        want.sort();
+        assert_eq!(defined, want);
     }
 }

@@ -34,39 +34,6 @@ use crate::syntax;
 pub const PROMPT: &str = ">> ";
 pub const CONTINUATION: &str = ".. ";
 
-/// Words completed besides the names in scope.
-const KEYWORDS: &[&str] = &[
-    "def",
-    "for",
-    "in",
-    "return",
-    "if",
-    "else",
-    "and",
-    "or",
-    "not",
-    "load",
-    "draw",
-    "round",
-    "indicator",
-    "select(",
-    "aggregate(",
-    "range(",
-    "zip(",
-    "len(",
-    "set",
-    "show",
-    "example",
-    "examples",
-    "on",
-    "off",
-    "s-op",
-    "selector",
-    "exit",
-    "quit",
-    "True",
-    "False",
-];
 
 /// Remove the continuation markers the editor inserted.
 pub fn strip_continuations(entry: &str) -> String {
@@ -177,7 +144,12 @@ impl Completer for RaspHelper {
             self.names
                 .iter()
                 .map(String::as_str)
-                .chain(KEYWORDS.iter().copied())
+                .chain(
+                    crate::syntax::words::WORDS
+                        .iter()
+                        .filter(|w| w.kind != crate::syntax::words::Kind::Special)
+                        .map(|w| w.text),
+                )
                 .filter(|c| c.starts_with(word))
                 .map(str::to_string)
                 .collect()

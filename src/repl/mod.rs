@@ -315,7 +315,7 @@ impl Repl {
         err: &mut dyn Write,
     ) {
         // `sop(input);` shows the sequence (or matrix) it computed.
-        if let ExprKind::Call(f, args) = &expr.kind
+        if let ExprKind::Call(f, args) = &expr.unparen().kind
             && args.len() == 1
             && let MVal::List(items) = v
         {

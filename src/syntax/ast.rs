@@ -139,6 +139,28 @@ pub enum ExprKind {
     },
     /// `item in collection`
     In(Box<Expr>, Box<Expr>),
+    /// `( e )`, kept so that the source can be printed back as written.
+    Paren(Box<Expr>),
+}
+
+impl Stmt {
+    /// A `def` or `for` whose body had a syntax error (see `broken`).
+    pub fn is_broken(&self) -> bool {
+        matches!(
+            self.kind,
+            StmtKind::Def { broken: true, .. } | StmtKind::For { broken: true, .. }
+        )
+    }
+}
+
+impl Expr {
+    /// The expression inside any parentheses.
+    pub fn unparen(&self) -> &Expr {
+        match &self.kind {
+            ExprKind::Paren(e) => e.unparen(),
+            _ => self,
+        }
+    }
 }
 
 /// Which example a REPL `set`/`show` command refers to.
@@ -170,14 +192,22 @@ pub enum StmtKind {
         params: Vec<Ident>,
         body: Vec<Stmt>,
         results: Vec<Expr>,
-        /// span of the `return` statement
+        /// span of the `return` statement (the closing `}` when there is
+        /// none)
         return_span: Span,
+        /// The body had a syntax error (reported), or its `return` is
+        /// missing or not last: the statements that parsed are kept for
+        /// tools, but the function is not defined.
+        broken: bool,
     },
     /// `for names in iter { body }`
     For {
         names: Vec<Ident>,
         iter: Expr,
         body: Vec<Stmt>,
+        /// The body had a syntax error or a `return` (reported): kept for
+        /// tools, not run.
+        broken: bool,
     },
     /// `load "path";` (the string's span is `path_span`)
     Load { path: String, path_span: Span },

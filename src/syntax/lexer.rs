@@ -54,9 +54,12 @@ fn string_body<'a>(lex: &mut logos::Lexer<'a, Token<'a>>) -> &'a str {
 /// `grammar/rasp.lalrpop` (for example `";"`, `"select("`, `Ident`).
 #[derive(Logos, Clone, Copy, Debug, PartialEq)]
 #[logos(skip r"[ \t\r\n\u{FEFF}]+")]
-#[logos(skip(r"#[^\n]*", allow_greedy = true))]
 #[logos(error = LexError)]
 pub enum Token<'a> {
+    /// `# ...` to the end of the line: kept apart from the token stream,
+    /// in [`Lexed::comments`] (the parser never sees it).
+    #[regex(r"#[^\n]*", allow_greedy = true)]
+    Comment,
     #[token(";")]
     Semi,
     #[token("=")]
@@ -274,6 +277,10 @@ pub const MAX_NESTING: usize = 256;
 pub struct Lexed<'a> {
     pub tokens: Vec<Triple<'a>>,
     pub diags: Vec<Diag>,
+    /// Every comment's byte range (`#` to the end of its line, the line
+    /// break excluded), in order: the side table that makes the source
+    /// lossless for the formatter and the language server.
+    pub comments: Vec<(usize, usize)>,
 }
 
 /// Largest index `<= i` that is a char boundary of `s`.
@@ -364,6 +371,7 @@ fn lex_diag(src: &str, file: FileId, kind: LexError, start: usize, end: usize) -
 pub fn lex(src: &str, file: FileId) -> Lexed<'_> {
     let mut tokens: Vec<Triple<'_>> = Vec::new();
     let mut diags = Vec::new();
+    let mut comments = Vec::new();
     // A run of adjacent invalid characters being accumulated.
     let mut pending: Option<(usize, usize)> = None;
     let mut lexer = Token::lexer(src);
@@ -388,6 +396,10 @@ pub fn lex(src: &str, file: FileId) -> Lexed<'_> {
                     tokens.push((s, Token::Error, e));
                 }
                 match other {
+                    Ok(Token::Comment) => {
+                        let text = &src[start..end];
+                        comments.push((start, start + text.trim_end_matches('\r').len()));
+                    }
                     Ok(tok) => tokens.push((start, tok, end)),
                     Err(kind) => {
                         diags.push(lex_diag(src, file, kind, start, end));
@@ -403,7 +415,11 @@ pub fn lex(src: &str, file: FileId) -> Lexed<'_> {
     }
     let tokens = nesting_guard(tokens, file, &mut diags);
     let tokens = terminate_set_example(tokens, src);
-    Lexed { tokens, diags }
+    Lexed {
+        tokens,
+        diags,
+        comments,
+    }
 }
 
 /// Kinds of nesting levels tracked by the nesting guard.

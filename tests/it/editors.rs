@@ -3,39 +3,16 @@
 
 use std::path::Path;
 
-const KEYWORDS: &[&str] = &[
-    "def",
-    "return",
-    "for",
-    "in",
-    "if",
-    "else",
-    "and",
-    "or",
-    "not",
-    "load",
-    "draw",
-    "set",
-    "show",
-    "example",
-    "examples",
-    "on",
-    "off",
-    "exit",
-    "quit",
-    "round",
-    "indicator",
-    "select",
-    "aggregate",
-    "range",
-    "zip",
-    "len",
-    "tokens",
-    "indices",
-    "length",
-    "True",
-    "False",
-];
+/// Every word of the language the editors must know: keywords, REPL
+/// command words, forms (without their `(`), builtins; from the table.
+fn keywords() -> Vec<String> {
+    rasp::syntax::words::WORDS
+        .iter()
+        .filter(|w| w.kind != rasp::syntax::words::Kind::Special)
+        .flat_map(|w| w.text.trim_end_matches(['(', ')']).split(' '))
+        .map(str::to_string)
+        .collect()
+}
 
 fn read(rel: &str) -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).expect(rel)
@@ -63,7 +40,7 @@ fn vscode_grammar_is_valid_and_complete() {
         serde_json::from_str(&read("editors/vscode/syntaxes/rasp.tmLanguage.json")).expect("JSON");
     assert_eq!(grammar["scopeName"], "source.rasp");
     let text = grammar["repository"].to_string();
-    for w in KEYWORDS.iter().map(|s| s.to_string()).chain(library()) {
+    for w in keywords().into_iter().chain(library()) {
         assert!(text.contains(&w), "the VS Code grammar misses {w}");
     }
     let package: serde_json::Value =
@@ -79,7 +56,7 @@ fn vscode_grammar_is_valid_and_complete() {
 #[test]
 fn vim_syntax_is_complete() {
     let vim = read("editors/vim/syntax/rasp.vim");
-    for w in KEYWORDS.iter().map(|s| s.to_string()).chain(library()) {
+    for w in keywords().into_iter().chain(library()) {
         assert!(vim.contains(&w), "the Vim syntax misses {w}");
     }
     assert!(read("editors/vim/ftdetect/rasp.vim").contains("*.rasp"));
