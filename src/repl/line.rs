@@ -8,7 +8,7 @@
 //! Enter on an incomplete entry inserts a newline and the continuation
 //! marker `.. `, which is removed again before the entry runs. The [`Validator`] makes the same decision for Enter
 //! pressed elsewhere than at the end of the entry. The first character
-//! typed on a continuation line brings its indentation (two spaces per open
+//! typed on a continuation line brings its indentation (four spaces per open
 //! block; a closing `}` one level less).
 
 use std::borrow::Cow;
@@ -85,8 +85,8 @@ impl ConditionalEventHandler for ContinueOnEnter {
     }
 }
 
-/// Indentation of one open block.
-const INDENT: &str = "  ";
+/// Indentation of one open block (the house style of `rasp fmt`).
+const INDENT: &str = "    ";
 
 /// The first character typed on a continuation line brings the line's
 /// indentation with it: one level per open block, one less for a `}`.

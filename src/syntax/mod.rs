@@ -13,6 +13,7 @@ pub mod ast;
 mod build;
 mod errors;
 pub mod lexer;
+pub mod names;
 #[cfg(test)]
 mod tests;
 pub mod words;

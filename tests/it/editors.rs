@@ -61,3 +61,29 @@ fn vim_syntax_is_complete() {
     }
     assert!(read("editors/vim/ftdetect/rasp.vim").contains("*.rasp"));
 }
+
+#[test]
+fn tree_sitter_grammar_knows_every_word() {
+    let grammar = read("editors/tree-sitter-rasp/grammar.js");
+    let highlights = read("editors/tree-sitter-rasp/queries/highlights.scm");
+    for w in keywords() {
+        assert!(
+            highlights.contains(&w),
+            "tree-sitter's highlights.scm misses {w}"
+        );
+    }
+    for w in library() {
+        assert!(
+            highlights.contains(&w),
+            "tree-sitter's highlights.scm misses the library's {w}"
+        );
+    }
+    // Every keyword of the lexer is a token of the grammar.
+    for w in rasp::syntax::words::keywords() {
+        let token = w.text.split(' ').next().unwrap_or(w.text);
+        assert!(grammar.contains(token), "grammar.js misses {}", w.text);
+    }
+    let package: serde_json::Value =
+        serde_json::from_str(&read("editors/tree-sitter-rasp/package.json")).expect("JSON");
+    assert_eq!(package["name"], "tree-sitter-rasp");
+}

@@ -35,19 +35,19 @@ fn line_editor_in_a_terminal() -> Result<(), rexpect::error::Error> {
     p.exp_string(".. ")?;
     enter(&mut p, "}")?;
     p.exp_string("console function: twice(s)")?;
-    // The first character on a continuation line brings two spaces per
+    // The first character on a continuation line brings four spaces per
     // open block; a closing `}` one level less.
     enter(&mut p, "def thrice(s) {")?;
     enter(&mut p, "for i in range(2) {")?;
-    p.exp_string("..   for i in range(2) {")?;
+    p.exp_string("..     for i in range(2) {")?;
     enter(&mut p, "t = s;")?;
-    p.exp_string("..     t = s;")?;
+    p.exp_string("..         t = s;")?;
     p.send("}")?;
     p.flush()?;
-    p.exp_string("..   }")?;
+    p.exp_string("..     }")?;
     enter(&mut p, "")?;
     enter(&mut p, "return s * 3;")?;
-    p.exp_string("..   return s * 3;")?;
+    p.exp_string("..     return s * 3;")?;
     enter(&mut p, "}")?;
     p.exp_string("console function: thrice(s)")?;
 
