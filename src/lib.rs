@@ -60,7 +60,8 @@ macro_rules! stages {
 }
 
 stages!(
-    diag, syntax, ir, interp, front, compile, model, gpu, dataset, workflow, snapshot, repl, cli,
+    diag, syntax, fmt, ir, interp, front, compile, model, gpu, dataset, workflow, snapshot, repl,
+    cli,
 );
 
 mod api;

@@ -97,11 +97,16 @@ pub enum Command {
     /// Parse and build files without running them; report every diagnostic.
     #[command(after_help = "Examples:
   rasp check examples/paper.rasp
-  rasp check stdlib/tasks/*.rasp")]
+  rasp check stdlib/tasks/*.rasp
+  rasp check --format short prog.rasp      (for Vim's :make)")]
     Check {
         /// The program files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// How to print diagnostics: for people, or one line each
+        /// (`FILE:LINE:COL: error[CODE]: MESSAGE`, for editors' quickfix).
+        #[arg(long, value_enum, default_value_t = DiagFormat::Human)]
+        format: DiagFormat,
     },
     /// Compile an s-op into transformer weights: DIR/model.safetensors,
     /// DIR/config.json (TransformerLens), DIR/rasp.json (how to use them).
@@ -240,6 +245,16 @@ pub enum Command {
         #[arg(short, long, value_name = "PATH")]
         output: PathBuf,
     },
+    /// Format programs: four-space bodies, one statement per line, spaces
+    /// around operators, long expressions broken, every comment kept; the
+    /// result is checked to be the same program. Files are rewritten in
+    /// place; with no file, standard input goes to standard output.
+    #[command(after_help = "Examples:
+  rasp fmt prog.rasp
+  rasp fmt examples stdlib
+  rasp fmt --check .
+  cat prog.rasp | rasp fmt")]
+    Fmt(super::fmt_cmd::FmtArgs),
     /// Explain a diagnostic code: what it means, a program that causes it
     /// and how to fix it (docs/errors.md); with no code, list them all.
     #[command(after_help = "Examples:
@@ -270,6 +285,15 @@ pub enum Command {
     /// REPL with the file loaded.
     #[command(external_subcommand)]
     External(Vec<String>),
+}
+
+/// How `rasp check` prints diagnostics.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiagFormat {
+    /// With the source and a caret (miette).
+    Human,
+    /// One line each: `FILE:LINE:COL: error[CODE]: MESSAGE`.
+    Short,
 }
 
 /// Where a model runs.

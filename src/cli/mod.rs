@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 mod args;
+mod fmt_cmd;
 mod gen_cmd;
 mod inputs;
 mod model;
@@ -67,6 +68,7 @@ pub fn main_with(cli: Cli) -> i32 {
             }
         }
         Some(Command::ExplainError { code }) => explain_error(&reporter, code.as_deref()),
+        Some(Command::Fmt(a)) => fmt_cmd::fmt_cmd(&reporter, &a),
         Some(Command::External(args)) => external(&reporter, &args, cli.color),
         Some(Command::Run {
             file,
@@ -74,7 +76,7 @@ pub fn main_with(cli: Cli) -> i32 {
             all,
             max_len,
         }) => run(&reporter, &file, all, max_len, &inputs),
-        Some(Command::Check { files }) => check(&reporter, &files),
+        Some(Command::Check { files, format }) => check(&reporter, &files, format),
         Some(Command::Repl { files }) => crate::repl::main(&files, cli.color),
         Some(Command::Draw {
             file,
@@ -497,11 +499,28 @@ fn draw(
     0
 }
 
-fn check(reporter: &Reporter, files: &[PathBuf]) -> i32 {
+fn check(reporter: &Reporter, files: &[PathBuf], format: args::DiagFormat) -> i32 {
     let mut status = 0;
     for file in files {
         let mut session = Session::new();
-        let Some((scope, result)) = load(reporter, &mut session, file) else {
+        let loaded = if format == args::DiagFormat::Short {
+            let name = file.display().to_string();
+            match session.run_path(file) {
+                Ok((scope, result)) => {
+                    for d in &result.diags {
+                        println!("{}", d.short(&session.sources, &name));
+                    }
+                    Some((scope, result))
+                }
+                Err(d) => {
+                    println!("{}", d.short(&session.sources, &name));
+                    None
+                }
+            }
+        } else {
+            load(reporter, &mut session, file)
+        };
+        let Some((scope, result)) = loaded else {
             status = 1;
             continue;
         };

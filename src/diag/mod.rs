@@ -230,6 +230,27 @@ impl Diag {
         self
     }
 
+    /// One line for tools (Vim's quickfix, CI annotations):
+    /// `FILE:LINE:COL: error[CODE]: MESSAGE`, or `FILE: ...` without a
+    /// span (`fallback` names the file then).
+    pub fn short(&self, sources: &SourceMap, fallback: &str) -> String {
+        let severity = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Advice => "note",
+        };
+        let message = self.message.lines().next().unwrap_or_default();
+        let at = self.span.and_then(|s| {
+            let (line, col) = sources.line_col(s)?;
+            Some(format!("{}:{line}:{col}", sources.get(s.file)?.name))
+        });
+        format!(
+            "{}: {severity}[{}]: {message}",
+            at.unwrap_or_else(|| fallback.to_string()),
+            self.code
+        )
+    }
+
     /// Render without colour (for tests, logs and non-terminals).
     pub fn render_plain(&self) -> String {
         self.render_with(false, 100)
@@ -393,6 +414,11 @@ impl Reporter {
         d.render(self.color)
     }
 
+    /// Whether it colours what it prints.
+    pub fn colored(&self) -> bool {
+        self.color
+    }
+
     pub fn report(&self, d: &Diag) {
         use std::io::Write;
         let text = self.render(d);
@@ -498,5 +524,7 @@ pub mod codes {
         pub const TEST_SNAPSHOT: &str = "rasp::test::snapshot";
         /// `rasp test`: a path that cannot be read, or no tests under it.
         pub const TEST_PATH: &str = "rasp::test::path";
+        /// `rasp fmt`: the formatted program would differ (a bug).
+        pub const FMT_INTERNAL: &str = "rasp::fmt::internal";
     }
 }

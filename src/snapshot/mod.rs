@@ -23,20 +23,25 @@ use crate::interp::{self, display};
 pub const SNAPSHOT_DIR: &str = "__snapshots__";
 
 /// The `.rasp` files under `paths` (files as given, folders searched
-/// recursively, skipping hidden folders, `target` and snapshot folders),
-/// sorted, each once.
+/// recursively, skipping hidden folders, `target`, `node_modules` and
+/// snapshot folders), sorted, each once.
 pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Diag> {
+    collect_as(paths, codes::TEST_PATH)
+}
+
+/// [`collect`], an unreadable path reported with `code`.
+pub fn collect_as(paths: &[PathBuf], code: &'static str) -> Result<Vec<PathBuf>, Diag> {
     let mut out = Vec::new();
     for p in paths {
         let meta = std::fs::metadata(p).map_err(|e| {
             Diag::error(
-                codes::TEST_PATH,
+                code,
                 format!("cannot read {}: {e}", p.display()),
             )
             .help("give .rasp files or folders that hold them")
         })?;
         if meta.is_dir() {
-            walk(p, &mut out)?;
+            walk(p, &mut out, code)?;
         } else {
             out.push(p.clone());
         }
@@ -46,10 +51,10 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Diag> {
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), Diag> {
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, code: &'static str) -> Result<(), Diag> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
         Diag::error(
-            codes::TEST_PATH,
+            code,
             format!("cannot read {}: {e}", dir.display()),
         )
     })?;
@@ -61,8 +66,9 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), Diag> {
         let path = e.path();
         let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
         if is_dir {
-            if !(name.starts_with('.') || name == "target" || name == SNAPSHOT_DIR) {
-                walk(&path, out)?;
+            let skipped = ["target", "node_modules", SNAPSHOT_DIR];
+            if !(name.starts_with('.') || skipped.contains(&name.as_ref())) {
+                walk(&path, out, code)?;
             }
         } else if name.ends_with(".rasp") {
             out.push(path);

@@ -16,6 +16,7 @@ const NO_TRIGGER: &[&str] = &[
     codes::COMPILE_MISMATCH,
     codes::GPU_LIMITS,
     codes::GPU_DEVICE,
+    codes::FMT_INTERNAL,
 ];
 
 #[test]

@@ -726,3 +726,27 @@ fn an_unknown_adapter_name_is_a_diagnostic() {
     );
     assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
 }
+
+/// `rasp check --format short`: one `FILE:LINE:COL: error[CODE]: MESSAGE`
+/// line per diagnostic, for editors' quickfix lists.
+#[test]
+fn check_short_format_for_editors() {
+    let o = rasp(&[
+        "check",
+        "--format",
+        "short",
+        "tests/errors/syntax_many.rasp",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let lines: Vec<String> = stdout(&o).lines().map(str::to_string).collect();
+    assert_eq!(
+        lines[0],
+        "tests/errors/syntax_many.rasp:2:15: error[rasp::parse::unexpected_token]: unexpected `;`, expected an expression"
+    );
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(
+        !stderr(&o).contains('╭'),
+        "no human rendering: {}",
+        stderr(&o)
+    );
+}

@@ -11,6 +11,7 @@ mod draw;
 mod editors;
 mod errors;
 mod examples;
+mod fmt;
 mod genprog;
 mod gpu;
 mod model;
