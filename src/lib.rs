@@ -60,8 +60,8 @@ macro_rules! stages {
 }
 
 stages!(
-    diag, syntax, fmt, ir, interp, front, compile, model, gpu, dataset, workflow, snapshot, repl,
-    cli,
+    diag, syntax, fmt, ir, interp, front, compile, model, gpu, dataset, workflow, snapshot, lsp,
+    repl, cli,
 );
 
 mod api;

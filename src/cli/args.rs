@@ -255,6 +255,17 @@ pub enum Command {
   rasp fmt --check .
   cat prog.rasp | rasp fmt")]
     Fmt(super::fmt_cmd::FmtArgs),
+    /// The language server (LSP over stdio): diagnostics, hover (value on
+    /// the running example, type, layers), definition, references,
+    /// rename, completion, symbols, formatting, a verify code lens.
+    #[command(after_help = "Examples:
+  rasp lsp                  (started by an editor: VS Code, Neovim, Helix, Zed; see editors/README.md)")]
+    Lsp {
+        /// Talk over standard input and output (the only transport; accepted
+        /// for the clients that pass it).
+        #[arg(long)]
+        stdio: bool,
+    },
     /// Explain a diagnostic code: what it means, a program that causes it
     /// and how to fix it (docs/errors.md); with no code, list them all.
     #[command(after_help = "Examples:

@@ -69,6 +69,7 @@ pub fn main_with(cli: Cli) -> i32 {
         }
         Some(Command::ExplainError { code }) => explain_error(&reporter, code.as_deref()),
         Some(Command::Fmt(a)) => fmt_cmd::fmt_cmd(&reporter, &a),
+        Some(Command::Lsp { .. }) => crate::lsp::run(),
         Some(Command::External(args)) => external(&reporter, &args, cli.color),
         Some(Command::Run {
             file,

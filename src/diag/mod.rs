@@ -71,6 +71,16 @@ impl SourceMap {
         (files.len() - 1) as FileId
     }
 
+    /// How many texts it holds (the next one added gets this id).
+    pub fn len(&self) -> usize {
+        self.files.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether it holds no text.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     pub fn get(&self, id: FileId) -> Option<Arc<SourceFile>> {
         let files = self.files.read().unwrap_or_else(|e| e.into_inner());
         files.get(id as usize).cloned()

@@ -336,37 +336,18 @@ impl Session {
     }
 
     fn resolve_load(&self, name: &str, dir: Option<&Path>, span: Span) -> Result<PathBuf, Diag> {
-        let file = if name.ends_with(".rasp") {
-            name.to_string()
-        } else {
-            format!("{name}.rasp")
-        };
-        let mut tried = Vec::new();
-        if let Some(d) = dir {
-            let p = d.join(&file);
-            if p.is_file() {
-                return Ok(p);
-            }
-            tried.push(p.display().to_string());
-        }
-        let p = PathBuf::from(&file);
-        if p.is_file() {
-            return Ok(p);
-        }
-        let shown = p.display().to_string();
-        if !tried.contains(&shown) {
-            tried.push(shown);
-        }
-        Err(Diag::error(
-            codes::LOAD_NOT_FOUND,
-            format!("could not find file: {file}"),
-        )
-        .at(span)
-        .label("loaded here")
-        .help(format!(
-            "looked next to the loading file, then in the working directory: {}",
-            tried.join(", ")
-        )))
+        load_path(name, dir).map_err(|tried| {
+            Diag::error(
+                codes::LOAD_NOT_FOUND,
+                format!("could not find file: {}", load_file_name(name)),
+            )
+            .at(span)
+            .label("loaded here")
+            .help(format!(
+                "looked next to the loading file, then in the working directory: {}",
+                tried.join(", ")
+            ))
+        })
     }
 
     /// `load "name";`: run the file in a scope whose parent is the base
@@ -547,6 +528,38 @@ pub fn input_from_json(v: &serde_json::Value) -> Result<Vec<Value>, String> {
         other => Err(format!(
             "an input is a JSON string or a JSON list of atoms, got {other}"
         )),
+    }
+}
+
+/// The file `load "name";` reads: `name.rasp` (or `name` when it ends in
+/// `.rasp`) next to the loading file (`dir`), else in the working
+/// directory. Otherwise, the paths tried.
+pub fn load_path(name: &str, dir: Option<&Path>) -> Result<PathBuf, Vec<String>> {
+    let file = load_file_name(name);
+    let mut tried = Vec::new();
+    if let Some(d) = dir {
+        let p = d.join(&file);
+        if p.is_file() {
+            return Ok(p);
+        }
+        tried.push(p.display().to_string());
+    }
+    let p = PathBuf::from(&file);
+    if p.is_file() {
+        return Ok(p);
+    }
+    let shown = p.display().to_string();
+    if !tried.contains(&shown) {
+        tried.push(shown);
+    }
+    Err(tried)
+}
+
+fn load_file_name(name: &str) -> String {
+    if name.ends_with(".rasp") {
+        name.to_string()
+    } else {
+        format!("{name}.rasp")
     }
 }
 
