@@ -249,6 +249,7 @@ check('a rasp without `lsp` is reported as too old', async () => {
   await commands.get('rasp.restartServer')();
   assert.strictEqual(errors.length, 1, `one error: ${errors}`);
   assert(errors[0].includes('has no `lsp` command') && errors[0].includes('rasp 0.0.1'), errors[0]);
+  errors.length = 0;
   await ext.deactivate();
 });
 // With RASP_LSP_BIN (a rasp that has `rasp lsp`), the real server too.
