@@ -8,7 +8,7 @@ use std::path::Path;
 
 use crate::compile::{self, Compiled};
 use crate::diag::{Diag, codes};
-use crate::front::{self, MVal, ScopeRef, Session};
+use crate::front::{self, ScopeRef, Session};
 use crate::interp::{self, display};
 use crate::ir::{NodeId, Value};
 use crate::model::io::ModelFile;
@@ -140,27 +140,7 @@ impl Program {
     /// The s-op or selector called `name`: its node and whether it is a
     /// selector.
     fn node(&self, name: &str) -> Result<(NodeId, bool), Error> {
-        match front::value::lookup(&self.scope, name) {
-            Some(MVal::Sop(id)) => Ok((id, false)),
-            Some(MVal::Sel(id)) => Ok((id, true)),
-            Some(other) => Err(Diag::error(
-                codes::CLI_NOT_SOP,
-                format!(
-                    "`{name}` is {}, not an s-op or a selector",
-                    other.kind_name()
-                ),
-            )),
-            None => {
-                let d = Diag::error(
-                    codes::CLI_NO_SUCH_NAME,
-                    format!("`{name}` is not defined in {}", self.name),
-                );
-                Err(match front::suggest(name, &self.names()) {
-                    Some(s) => d.help(format!("did you mean `{s}`?")),
-                    None => d,
-                })
-            }
-        }
+        front::value::lookup_target(&self.scope, name, &self.name, false)
     }
 
     fn sop(&self, name: &str) -> Result<NodeId, Error> {
@@ -258,16 +238,8 @@ impl Program {
     /// inputs), running the model on `backend`. The report's text is what
     /// `rasp verify` prints; a mismatch or a vacuous check is an error.
     pub fn verify(&self, name: &str, target: &Target, backend: Backend) -> Result<String, Error> {
-        let node = self.sop(name)?;
+        let (node, compiled) = self.compile_unchecked(name, target)?;
         let (graph, sources) = (&self.session.graph, &self.session.sources);
-        let compiled = workflow::compile(
-            graph,
-            sources,
-            node,
-            &target.options(),
-            &self.source(name),
-            compile::Check::Skip,
-        )?;
         let mode = compile::verify::Mode::Auto {
             samples: compile::verify::DEFAULT_SAMPLES,
             seed: 0,
@@ -280,17 +252,23 @@ impl Program {
     /// How `name` compiles (what `rasp explain` prints): layers, heads,
     /// MLPs, the residual stream, where each s-op lives.
     pub fn explain(&self, name: &str, target: &Target) -> Result<String, Error> {
-        let node = self.sop(name)?;
+        let (node, compiled) = self.compile_unchecked(name, target)?;
         let (graph, sources) = (&self.session.graph, &self.session.sources);
+        Ok(workflow::explain(graph, sources, node, &compiled, false))
+    }
+
+    /// `name` compiled and not yet checked (for checking or explaining).
+    fn compile_unchecked(&self, name: &str, target: &Target) -> Result<(NodeId, Compiled), Error> {
+        let node = self.sop(name)?;
         let compiled = workflow::compile(
-            graph,
-            sources,
+            &self.session.graph,
+            &self.session.sources,
             node,
             &target.options(),
             &self.source(name),
             compile::Check::Skip,
         )?;
-        Ok(workflow::explain(graph, sources, node, &compiled, false))
+        Ok((node, compiled))
     }
 }
 

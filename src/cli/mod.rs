@@ -284,35 +284,7 @@ fn lookup_target(
     file: &std::path::Path,
     result: &RunResult,
 ) -> Result<(NodeId, bool), Diag> {
-    match front::value::lookup(scope, name) {
-        Some(MVal::Sop(id)) => Ok((id, false)),
-        Some(MVal::Sel(id)) => Ok((id, true)),
-        Some(other) => Err(Diag::error(
-            codes::CLI_NOT_SOP,
-            format!(
-                "`{name}` is {}, not an s-op or a selector",
-                other.kind_name()
-            ),
-        )),
-        None => {
-            let mut d = Diag::error(
-                codes::CLI_NO_SUCH_NAME,
-                format!("`{name}` is not defined after loading {}", file.display()),
-            );
-            let suggestion = front::suggest(name, &front::value::visible_names(scope))
-                .map(|s| format!("did you mean `{s}`? "))
-                .unwrap_or_default();
-            let errors = if result.has_errors() {
-                "the file has errors (above); a statement that fails defines nothing"
-            } else {
-                ""
-            };
-            if !suggestion.is_empty() || !errors.is_empty() {
-                d = d.help(format!("{suggestion}{errors}").trim_end().to_string());
-            }
-            Err(d)
-        }
-    }
+    front::value::lookup_target(scope, name, &file.display().to_string(), result.has_errors())
 }
 
 fn eval(

@@ -9,6 +9,8 @@
 pub mod catalogue;
 mod window;
 
+pub use window::{ceil_boundary, floor_boundary};
+
 use std::fmt;
 use std::sync::{Arc, RwLock};
 

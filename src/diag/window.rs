@@ -35,13 +35,13 @@ pub struct Excerpt {
 /// within it; `None` when every line near the span is short enough to show
 /// whole.
 pub fn excerpt(name: &str, text: &str, start: usize, end: usize) -> Option<(Excerpt, SourceSpan)> {
-    let start = floor(text, start.min(text.len()));
-    let end = floor(text, end.clamp(start, text.len()));
+    let start = floor_boundary(text, start.min(text.len()));
+    let end = floor_boundary(text, end.clamp(start, text.len()));
     let lines = line_ranges(text);
     let line_of = |pos: usize| lines.partition_point(|&(s, _)| s <= pos).saturating_sub(1);
     let first = line_of(start);
     // The span, cut to MAX_SPAN bytes and MAX_SPAN_LINES lines.
-    let mut end = floor(text, end.min(start + MAX_SPAN));
+    let mut end = floor_boundary(text, end.min(start + MAX_SPAN));
     let last_allowed = (first + MAX_SPAN_LINES - 1).min(lines.len() - 1);
     if line_of(end.saturating_sub(1).max(start)) > last_allowed {
         end = lines[last_allowed].1;
@@ -63,11 +63,11 @@ pub fn excerpt(name: &str, text: &str, start: usize, end: usize) -> Option<(Exce
         let (ws, we) = if le - ls <= MAX_LINE {
             (ls, le)
         } else if i < first || i > last {
-            (ls, ceil(text, ls + MAX_LINE))
+            (ls, ceil_boundary(text, ls + MAX_LINE))
         } else {
             let ws = if i == first { start.saturating_sub(MARGIN).max(ls) } else { ls };
             let we = if i == last { (end + MARGIN).min(le) } else { (ls + MAX_LINE).min(le) };
-            (floor(text, ws), ceil(text, we))
+            (floor_boundary(text, ws), ceil_boundary(text, we))
         };
         let prefix = if ws > ls { ELLIPSIS } else { "" };
         let base = out.text.len() + prefix.len();
@@ -106,14 +106,17 @@ fn line_ranges(text: &str) -> Vec<(usize, usize)> {
     out
 }
 
-fn floor(s: &str, mut i: usize) -> usize {
+/// The largest char boundary of `s` at or before `i` (at most its length).
+pub fn floor_boundary(s: &str, mut i: usize) -> usize {
+    i = i.min(s.len());
     while !s.is_char_boundary(i) {
         i -= 1;
     }
     i
 }
 
-fn ceil(s: &str, mut i: usize) -> usize {
+/// The smallest char boundary of `s` at or after `i` (at most its length).
+pub fn ceil_boundary(s: &str, mut i: usize) -> usize {
     i = i.min(s.len());
     while !s.is_char_boundary(i) {
         i += 1;

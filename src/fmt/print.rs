@@ -69,17 +69,7 @@ impl<'a> Printer<'a> {
             let span = item.span();
             let next_start = items.get(k + 1).map_or(end, |i| i.span().start);
             // Comments before it, each on its own line.
-            while let Some(&c) = self.comments.get(self.next).filter(|c| c.start < span.start) {
-                if let Some(p) = prev_end
-                    && self.blank_between(p, c.start)
-                {
-                    self.out.push('\n');
-                }
-                let text = self.slice(c).to_string();
-                self.line(indent, &text);
-                self.next += 1;
-                prev_end = Some(c.end);
-            }
+            self.comments_before(span.start, indent, &mut prev_end);
             if let Some(p) = prev_end
                 && self.blank_between(p, span.start)
             {
@@ -116,8 +106,14 @@ impl<'a> Printer<'a> {
             }
         }
         // Comments after the last item, before the block's end.
-        while let Some(&c) = self.comments.get(self.next).filter(|c| c.start < end) {
-            if let Some(p) = prev_end
+        self.comments_before(end, indent, &mut prev_end);
+    }
+
+    /// The comments not yet printed that start before `until`, each on its
+    /// own line (after an empty line where the source has one).
+    fn comments_before(&mut self, until: u32, indent: usize, prev_end: &mut Option<u32>) {
+        while let Some(&c) = self.comments.get(self.next).filter(|c| c.start < until) {
+            if let Some(p) = *prev_end
                 && self.blank_between(p, c.start)
             {
                 self.out.push('\n');
@@ -125,7 +121,7 @@ impl<'a> Printer<'a> {
             let text = self.slice(c).to_string();
             self.line(indent, &text);
             self.next += 1;
-            prev_end = Some(c.end);
+            *prev_end = Some(c.end);
         }
     }
 

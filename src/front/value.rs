@@ -224,6 +224,45 @@ pub fn named_values(scope: &ScopeRef, all: bool) -> Vec<(String, crate::ir::Node
         .collect()
 }
 
+/// The s-op or selector a command names (`rasp eval FILE NAME`, the
+/// library's `Program::eval`): its node and whether it is a selector, or a
+/// diagnostic saying what the name is instead, with a suggestion, and
+/// whether `file` (as shown) had errors that may have left it undefined.
+pub fn lookup_target(
+    scope: &ScopeRef,
+    name: &str,
+    file: &str,
+    had_errors: bool,
+) -> Result<(crate::ir::NodeId, bool), crate::diag::Diag> {
+    use crate::diag::{Diag, codes};
+    match lookup(scope, name) {
+        Some(MVal::Sop(id)) => Ok((id, false)),
+        Some(MVal::Sel(id)) => Ok((id, true)),
+        Some(other) => Err(Diag::error(
+            codes::CLI_NOT_SOP,
+            format!("`{name}` is {}, not an s-op or a selector", other.kind_name()),
+        )),
+        None => {
+            let mut d = Diag::error(
+                codes::CLI_NO_SUCH_NAME,
+                format!("`{name}` is not defined after loading {file}"),
+            );
+            let suggestion = super::suggest(name, &visible_names(scope))
+                .map(|s| format!("did you mean `{s}`? "))
+                .unwrap_or_default();
+            let errors = if had_errors {
+                "the file has errors (above); a statement that fails defines nothing"
+            } else {
+                ""
+            };
+            if !suggestion.is_empty() || !errors.is_empty() {
+                d = d.help(format!("{suggestion}{errors}").trim_end().to_string());
+            }
+            Err(d)
+        }
+    }
+}
+
 /// Look a name up through the scope chain.
 pub fn lookup(scope: &ScopeRef, name: &str) -> Option<MVal> {
     let mut cur = scope.clone();

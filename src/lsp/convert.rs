@@ -21,7 +21,7 @@ impl LineIndex {
 
     /// The position of a byte offset (clamped to the text).
     pub fn position(&self, text: &str, offset: usize) -> Position {
-        let offset = floor(text, offset.min(text.len()));
+        let offset = crate::diag::floor_boundary(text, offset.min(text.len()));
         let line = self.starts.partition_point(|&s| s <= offset) - 1;
         let col: usize = text[self.starts[line]..offset].chars().map(char::len_utf16).sum();
         Position::new(line as u32, col as u32)
@@ -51,13 +51,6 @@ impl LineIndex {
     pub fn range(&self, text: &str, start: usize, end: usize) -> Range {
         Range::new(self.position(text, start), self.position(text, end))
     }
-}
-
-fn floor(s: &str, mut i: usize) -> usize {
-    while !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
 }
 
 /// The path of a `file:` URI.

@@ -7,7 +7,7 @@
 
 use logos::Logos;
 
-use crate::diag::{Diag, FileId, Span, codes};
+use crate::diag::{Diag, FileId, Span, ceil_boundary, codes, floor_boundary};
 
 /// What went wrong while lexing one piece of text.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -281,24 +281,6 @@ pub struct Lexed<'a> {
     /// break excluded), in order: the side table that makes the source
     /// lossless for the formatter and the language server.
     pub comments: Vec<(usize, usize)>,
-}
-
-/// Largest index `<= i` that is a char boundary of `s`.
-fn floor_boundary(s: &str, mut i: usize) -> usize {
-    i = i.min(s.len());
-    while !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
-/// Smallest index `>= i` that is a char boundary of `s`.
-fn ceil_boundary(s: &str, mut i: usize) -> usize {
-    i = i.min(s.len());
-    while !s.is_char_boundary(i) {
-        i += 1;
-    }
-    i
 }
 
 /// A short, printable rendering of source text for messages.
