@@ -18,6 +18,10 @@ pub const EXHAUSTIVE_LIMIT: u128 = 200_000;
 pub const DEFAULT_SAMPLES: usize = 20_000;
 /// Inputs per batch of a verification.
 const BATCH: usize = 4096;
+/// Most tokens, all inputs together, of a sampled check: fewer (or
+/// shorter) samples when the lengths are long, so memory stays bounded
+/// whatever `--max-len` is. The report says how many inputs it compared.
+pub const SAMPLE_TOKENS: usize = 4_000_000;
 /// Most inputs an exhaustive verification enumerates.
 pub const MAX_EXHAUSTIVE: u128 = 100_000_000;
 
@@ -267,7 +271,11 @@ pub fn inputs(vocab: &[Value], n: usize, mode: Mode) -> Result<Inputs, Diag> {
             let mut out = Vec::new();
             let mut rng = Rng(seed);
             let mut all = true;
-            for len in 1..=n {
+            let lengths = cover_lengths(n, base);
+            if lengths.len() < n {
+                all = false;
+            }
+            for len in lengths {
                 // Long inputs cost more: beyond 16 tokens, fewer of them (at
                 // least 8 of every length).
                 let per_len = (base * 16 / len.max(16)).max(8);
@@ -278,6 +286,7 @@ pub fn inputs(vocab: &[Value], n: usize, mode: Mode) -> Result<Inputs, Diag> {
                     });
                 } else {
                     all = false;
+                    let per_len = per_len.min((SAMPLE_TOKENS / n / len).max(1));
                     for _ in 0..per_len {
                         out.push(
                             (0..len)
@@ -299,6 +308,8 @@ pub fn inputs(vocab: &[Value], n: usize, mode: Mode) -> Result<Inputs, Diag> {
         }
     } else {
         let mut rng = Rng(seed.unwrap_or(0));
+        let mean_len = n.div_ceil(2).max(1);
+        let samples = samples.min((SAMPLE_TOKENS / mean_len).max(8));
         for _ in 0..samples {
             let len = 1 + rng.below(n);
             out.push(
@@ -310,6 +321,23 @@ pub fn inputs(vocab: &[Value], n: usize, mode: Mode) -> Result<Inputs, Diag> {
         out.sort_by_key(Vec::len);
     }
     Ok((out, exhaustive, seed))
+}
+
+/// The lengths a covering check samples: every length when that stays
+/// within [`SAMPLE_TOKENS`] (at `base` inputs each), else every length up
+/// to 16 and then lengths growing by half each step, up to `n`.
+fn cover_lengths(n: usize, base: usize) -> Vec<usize> {
+    let cost: u128 = (1..=n as u128).map(|l| l * (base.max(8) as u128)).sum();
+    if cost <= SAMPLE_TOKENS as u128 {
+        return (1..=n).collect();
+    }
+    let mut out: Vec<usize> = (1..=n.min(16)).collect();
+    let mut len = 16usize;
+    while len < n {
+        len = (len + len / 2).min(n);
+        out.push(len);
+    }
+    out
 }
 
 /// The program's values of `nodes` on `input`, as a model must compute
@@ -624,6 +652,28 @@ pub fn prefix_dependence(
 
 #[cfg(test)]
 mod tests {
+
+    /// A sampled check keeps to its token budget whatever the length, and
+    /// does not change for short lengths.
+    #[test]
+    fn sampled_inputs_keep_to_a_token_budget() {
+        let vocab = [Value::str("a"), Value::str("b")];
+        for mode in [
+            Mode::Auto { samples: DEFAULT_SAMPLES, seed: 0 },
+            Mode::Cover { samples: 2_000, seed: 0 },
+        ] {
+            let (inputs, exhaustive, _) = inputs(&vocab, 1_000_000, mode).expect("inputs");
+            let tokens: usize = inputs.iter().map(Vec::len).sum();
+            assert!(!exhaustive);
+            assert!(tokens <= SAMPLE_TOKENS + 1_000_000, "{mode:?}: {tokens} tokens");
+            assert!(inputs.len() >= 8, "{mode:?}");
+        }
+        let (short, _, _) = inputs(&vocab, 20, Mode::Auto { samples: 500, seed: 1 }).expect("inputs");
+        assert_eq!(short.len(), 500);
+        let (cover, _, _) = inputs(&vocab, 20, Mode::Cover { samples: 2_000, seed: 1 }).expect("inputs");
+        assert!((1..=20).all(|l| cover.iter().any(|i| i.len() == l)), "every length");
+    }
+
     use super::*;
 
     /// The streamed enumeration is every input, shortest first, each once,

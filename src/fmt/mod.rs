@@ -46,15 +46,28 @@ fn check_same(src: &str, stmts: &[Stmt], comments: &[Span], out: &str) -> Result
     if canonical(stmts) != canonical(&again.stmts) {
         return Err("its syntax tree is not the same".into());
     }
-    let texts = |text: &str, cs: &[Span]| -> Vec<String> {
+    // Each comment's text, and whether it starts its line (`# test:`
+    // declarations are comments that do).
+    let texts = |text: &str, cs: &[Span]| -> Vec<(String, bool)> {
         cs.iter()
-            .map(|c| text[c.start as usize..c.end as usize].trim_end().to_string())
+            .map(|&c| {
+                let t = text[c.start as usize..c.end as usize].trim_end().to_string();
+                (t, starts_line(text, c))
+            })
             .collect()
     };
     if texts(src, comments) != texts(out, &again.comments) {
-        return Err("its comments are not the same".into());
+        return Err("its comments are not the same, or not where they were".into());
     }
     Ok(())
+}
+
+/// Whether a comment is the first thing on its line (a byte-order mark
+/// aside).
+fn starts_line(text: &str, c: Span) -> bool {
+    let before = &text[..c.start as usize];
+    let line = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
+    line.chars().all(|ch| ch.is_whitespace() || ch == '\u{feff}')
 }
 
 /// The syntax tree as text, every span left out.
@@ -118,13 +131,22 @@ mod tests {
     #[test]
     fn comments_and_blank_lines_are_kept() {
         let src = "# head\n\n\n# about x\nx = 1; # one\ny = 2;\n\n\n\ndef f(a) { # opens\n    # inside\n    b = a;\n\n    return b; # the result\n    # before the end\n} # after\n# tail\n";
-        let want = "# head\n\n# about x\nx = 1;  # one\ny = 2;\n\ndef f(a) {\n    # opens\n    # inside\n    b = a;\n\n    return b;  # the result\n    # before the end\n}  # after\n# tail\n";
+        let want = "# head\n\n# about x\nx = 1;  # one\ny = 2;\n\ndef f(a) {  # opens\n    # inside\n    b = a;\n\n    return b;  # the result\n    # before the end\n}  # after\n# tail\n";
         assert_eq!(fmt(src), want);
         // A comment inside an expression keeps the statement as written.
         let src = "z = [1, # first\n     2];\nw=3;";
         assert_eq!(fmt(src), "z = [1, # first\n     2];\nw = 3;\n");
         // Two statements on a line, the comment goes with the second.
         assert_eq!(fmt("a = 1; b = 2; # b\n"), "a = 1;\nb = 2;  # b\n");
+        // A comment after code never starts a line (it could become a
+        // `# test:` declaration); trailing spaces go; blank lines are empty.
+        assert_eq!(fmt("x = tokens;\n; # test: \"hi\"\n"), "x = tokens;  # test: \"hi\"\n");
+        assert_eq!(
+            fmt("def f(a) { # test: \"hello\"\n return a; }"),
+            "def f(a) {  # test: \"hello\"\n    return a;\n}\n"
+        );
+        assert_eq!(fmt("x = 1; # c \r\n"), "x = 1;  # c\n");
+        assert_eq!(fmt("z = [1, # c\n\n 2];"), "z = [1, # c\n\n 2];\n");
     }
 
     #[test]

@@ -57,7 +57,20 @@ impl<'a> Printer<'a> {
     }
 
     fn line(&mut self, indent: usize, text: &str) {
-        self.out.push_str(&" ".repeat(indent));
+        let text = text.trim_end();
+        if !text.is_empty() {
+            self.out.push_str(&" ".repeat(indent));
+            self.out.push_str(text);
+        }
+        self.out.push('\n');
+    }
+
+    /// A comment after the code of the last line printed.
+    fn trailing(&mut self, text: &str) {
+        if self.out.ends_with('\n') {
+            self.out.pop();
+        }
+        self.out.push_str("  ");
         self.out.push_str(text.trim_end());
         self.out.push('\n');
     }
@@ -95,12 +108,7 @@ impl<'a> Printer<'a> {
                 && !self.src[span.end as usize..c.start as usize].contains('\n')
             {
                 let text = self.slice(c).to_string();
-                if self.out.ends_with('\n') {
-                    self.out.pop();
-                }
-                self.out.push_str("  ");
-                self.out.push_str(&text);
-                self.out.push('\n');
+                self.trailing(&text);
                 self.next += 1;
                 prev_end = Some(c.end);
             }
@@ -110,16 +118,23 @@ impl<'a> Printer<'a> {
     }
 
     /// The comments not yet printed that start before `until`, each on its
-    /// own line (after an empty line where the source has one).
+    /// own line (after an empty line where the source has one). A comment
+    /// that follows code on its line in the source (`def f() { # c`, `; #
+    /// c`) follows the last line printed instead: a comment that starts a
+    /// line may mean something to tools (`# test:` declarations).
     fn comments_before(&mut self, until: u32, indent: usize, prev_end: &mut Option<u32>) {
         while let Some(&c) = self.comments.get(self.next).filter(|c| c.start < until) {
-            if let Some(p) = *prev_end
-                && self.blank_between(p, c.start)
-            {
-                self.out.push('\n');
-            }
             let text = self.slice(c).to_string();
-            self.line(indent, &text);
+            if !super::starts_line(self.src, c) && !self.out.is_empty() {
+                self.trailing(&text);
+            } else {
+                if let Some(p) = *prev_end
+                    && self.blank_between(p, c.start)
+                {
+                    self.out.push('\n');
+                }
+                self.line(indent, &text);
+            }
             self.next += 1;
             *prev_end = Some(c.end);
         }

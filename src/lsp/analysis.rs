@@ -5,6 +5,9 @@
 //! the files it loads and in the library.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use crate::diag::{Diag, FileId, Span};
 use crate::front::{self, MVal, ScopeRef, Session};
@@ -41,7 +44,10 @@ impl Analysis {
         let scope = session.new_scope();
         let dir = path.as_deref().and_then(Path::parent).map(Path::to_path_buf);
         let file = session.sources.len() as FileId;
-        let result = session.run_source(name, &text, &scope, dir.as_deref());
+        let flag = session.interrupt.clone();
+        let result = with_deadline(&flag, RUN_SECONDS, || {
+            session.run_source(name, &text, &scope, dir.as_deref())
+        });
         let parsed = syntax::parse_file(&text, file);
         let index = names::resolve(&parsed.stmts, Span::new(file, 0, text.len()));
         Analysis {
@@ -60,35 +66,34 @@ impl Analysis {
         self.path.as_deref().and_then(Path::parent)
     }
 
-    /// The definition a name at `offset` refers to: in the document, else
-    /// in a file loaded before it, else in the library.
+    /// The definition a name at `offset` refers to: in the document, or
+    /// in a file loaded after that definition and before the use (a `load`
+    /// binds what the loaded file exports), else in the library.
     pub fn definition(&self, offset: u32) -> Option<Found> {
-        let (name, def) = match self.index.at(offset)? {
-            names::Target::Def(i) => (self.index.defs[i].name.clone(), Some(i)),
+        let (name, def, at) = match self.index.at(offset)? {
+            names::Target::Def(i) => (self.index.defs[i].name.clone(), Some(i), None),
             names::Target::Use(u) => {
                 let u = &self.index.uses[u];
-                (u.name.clone(), u.def)
+                (u.name.clone(), u.def, Some(u.span.start))
             }
         };
-        if let Some(i) = def {
-            return Some(Found {
-                path: None,
-                text: self.text.clone(),
-                def: self.index.defs[i].clone(),
-            });
-        }
-        let loads: Vec<&names::Load> = self
+        let local = def.map(|i| Found {
+            path: None,
+            text: self.text.clone(),
+            def: self.index.defs[i].clone(),
+        });
+        // Only a use can be rebound by a load between its definition and it.
+        let Some(at) = at else { return local };
+        let after = def.map_or(0, |i| self.index.defs[i].statement.end);
+        let mut seen = Vec::new();
+        let loaded = self
             .index
             .loads
             .iter()
-            .filter(|l| l.span.start < offset)
-            .collect();
-        for load in loads.iter().rev() {
-            if let Some(found) = exported(&load.path, self.dir(), &name, 0) {
-                return Some(found);
-            }
-        }
-        library_def(&name)
+            .filter(|l| l.scope == 0 && after <= l.span.start && l.span.start < at)
+            .rev()
+            .find_map(|l| exported(&l.path, self.dir(), &name, &mut seen));
+        loaded.or(local).or_else(|| library_def(&name))
     }
 
     /// The value a top-level name has once the document has run.
@@ -98,32 +103,68 @@ impl Analysis {
 }
 
 /// The definition of `name` that loading `path` (from `dir`) brings in:
-/// the file's own public top-level definition, or one it loads in turn.
-pub fn exported(path: &str, dir: Option<&Path>, name: &str, depth: usize) -> Option<Found> {
-    if depth > 16 || name.starts_with('_') {
+/// the last binding of it in the file, its own public top-level
+/// definition or one of the files it loads in turn. Each file is read once
+/// per lookup (`seen`), so load cycles and diamonds stay cheap.
+pub fn exported(
+    path: &str,
+    dir: Option<&Path>,
+    name: &str,
+    seen: &mut Vec<PathBuf>,
+) -> Option<Found> {
+    if name.starts_with('_') || seen.len() > 256 {
         return None;
     }
     let file = front::load_path(path, dir).ok()?;
+    let file = file.canonicalize().unwrap_or(file);
+    if seen.contains(&file) {
+        return None;
+    }
+    seen.push(file.clone());
     let text = std::fs::read_to_string(&file).ok()?;
     let parsed = syntax::parse_file(&text, 0);
     let index = names::resolve(&parsed.stmts, Span::new(0, 0, text.len()));
-    if let Some(&i) = index
+    let own = index
         .exports()
-        .iter()
-        .find(|&&i| index.defs[i].name == name)
-    {
-        return Some(Found {
-            path: Some(file.canonicalize().unwrap_or(file)),
-            text,
-            def: index.defs[i].clone(),
-        });
-    }
+        .into_iter()
+        .find(|&i| index.defs[i].name == name);
+    let after = own.map_or(0, |i| index.defs[i].statement.end);
     let sub = file.parent().map(Path::to_path_buf);
-    index
+    let later = index
         .loads
         .iter()
+        .filter(|l| l.scope == 0 && l.span.start >= after)
         .rev()
-        .find_map(|l| exported(&l.path, sub.as_deref(), name, depth + 1))
+        .find_map(|l| exported(&l.path, sub.as_deref(), name, seen));
+    later.or_else(|| {
+        own.map(|i| Found {
+            path: Some(file),
+            text,
+            def: index.defs[i].clone(),
+        })
+    })
+}
+
+/// How long a document's program may run when it is analysed, and a
+/// hover's evaluation: then it is interrupted (`rasp::interrupted`), so a
+/// program that loops for hours never stalls the editor.
+pub const RUN_SECONDS: u64 = 5;
+
+/// Run `f` with `flag` raised after `seconds` (the front end and the
+/// interpreter stop at their next check), lowered again afterwards.
+pub fn with_deadline<T>(flag: &Arc<AtomicBool>, seconds: u64, f: impl FnOnce() -> T) -> T {
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    let timer_flag = flag.clone();
+    let timer = std::thread::spawn(move || {
+        if wait.recv_timeout(Duration::from_secs(seconds)).is_err() {
+            timer_flag.store(true, Ordering::Relaxed);
+        }
+    });
+    let out = f();
+    let _ = done.send(());
+    let _ = timer.join();
+    flag.store(false, Ordering::Relaxed);
+    out
 }
 
 /// A library (prelude) definition, in a copy of the prelude written to the

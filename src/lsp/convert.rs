@@ -7,15 +7,22 @@ use std::str::FromStr;
 use lsp_types::{Position, Range, Uri};
 
 /// Byte offsets of a text's line starts, to convert between byte offsets
-/// and (line, UTF-16 column) positions.
+/// and (line, UTF-16 column) positions. Lines end at `\n`, `\r\n` or a
+/// lone `\r`, as the protocol counts them.
 pub struct LineIndex {
     starts: Vec<usize>,
 }
 
 impl LineIndex {
     pub fn new(text: &str) -> LineIndex {
+        let bytes = text.as_bytes();
         let mut starts = vec![0];
-        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        for (i, &b) in bytes.iter().enumerate() {
+            let lone_cr = b == b'\r' && bytes.get(i + 1) != Some(&b'\n');
+            if b == b'\n' || lone_cr {
+                starts.push(i + 1);
+            }
+        }
         LineIndex { starts }
     }
 
@@ -36,7 +43,11 @@ impl LineIndex {
         let end = self
             .starts
             .get(p.line as usize + 1)
-            .map_or(text.len(), |&s| s - 1);
+            .map_or(text.len(), |&s| {
+                // Before the line's end: `\r\n`, `\n` or `\r`.
+                let t = &text[start..s];
+                s - (t.len() - t.trim_end_matches(['\n', '\r']).len())
+            });
         let mut units = 0u32;
         for (i, ch) in text[start..end].char_indices() {
             if units >= p.character {
@@ -116,6 +127,12 @@ mod tests {
         assert_eq!(idx.offset(text, Position::new(0, 99)), 2);
         assert_eq!(idx.offset(text, Position::new(9, 0)), text.len());
         assert_eq!(idx.position(text, text.len()), Position::new(2, 4));
+        // Lone `\r` and `\r\n` end lines too.
+        let text = "x=1;\ry=2;\r\nz";
+        let idx = LineIndex::new(text);
+        assert_eq!(idx.position(text, 5), Position::new(1, 0));
+        assert_eq!(idx.offset(text, Position::new(1, 99)), 9);
+        assert_eq!(idx.position(text, text.len()), Position::new(2, 1));
     }
 
     #[test]

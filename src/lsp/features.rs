@@ -22,6 +22,20 @@ use crate::syntax::words::{self, Kind};
 
 /// The command the code lenses run: arguments `[uri, sop, vocab, maxLen]`.
 pub const VERIFY_COMMAND: &str = "rasp.verify";
+/// The longest inputs `rasp.verify` compiles for (it runs inside the
+/// editor's server; the command line has no such limit).
+pub const MAX_VERIFY_LEN: usize = 64;
+
+/// An atom as JSON, its type kept (`1`, `1.5`, `true`, `"a"`).
+fn atom_json(v: &crate::ir::Value) -> serde_json::Value {
+    use crate::ir::Value;
+    match v {
+        Value::Bool(b) => serde_json::json!(b),
+        Value::Int(i) => serde_json::json!(i),
+        Value::Float(f) => serde_json::json!(f),
+        Value::Str(s) => serde_json::json!(s.as_ref()),
+    }
+}
 
 fn range_of(a: &Analysis, s: Span) -> Range {
     a.lines.range(&a.text, s.start as usize, s.end as usize)
@@ -29,25 +43,32 @@ fn range_of(a: &Analysis, s: Span) -> Range {
 
 /// Every diagnostic of the document, with its code. One in a loaded file
 /// is shown on the `load` that brought it in.
-pub fn diagnostics(a: &Analysis) -> Vec<Diagnostic> {
-    a.diags.iter().map(|d| diagnostic(a, d)).collect()
+pub fn diagnostics(a: &Analysis, uri: &Uri) -> Vec<Diagnostic> {
+    a.diags.iter().map(|d| diagnostic(a, d, uri)).collect()
 }
 
-fn diagnostic(a: &Analysis, d: &Diag) -> Diagnostic {
+/// The document's `load` of a file (directly, else the first `load`: the
+/// file came in through it or through the files it loads).
+fn load_of(a: &Analysis, file: &str) -> Option<Range> {
+    let dir = a.path.as_deref().and_then(std::path::Path::parent);
+    let same = |p: &std::path::Path| {
+        let canon = |p: &std::path::Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+        canon(p) == canon(std::path::Path::new(file))
+    };
+    let direct = a.index.loads.iter().find(|l| {
+        crate::front::load_path(&l.path, dir).is_ok_and(|p| same(&p))
+    });
+    direct
+        .or_else(|| a.index.loads.first())
+        .map(|l| range_of(a, l.span))
+}
+
+fn diagnostic(a: &Analysis, d: &Diag, uri: &Uri) -> Diagnostic {
     let (range, prefix) = match d.span {
         Some(s) if s.file == a.file => (range_of(a, s), String::new()),
         Some(s) => {
             let name = a.session.sources.get(s.file).map(|f| f.name.clone()).unwrap_or_default();
-            let stem = std::path::Path::new(&name)
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let at = a
-                .index
-                .loads
-                .iter()
-                .find(|l| l.path.trim_end_matches(".rasp") == stem)
-                .map_or(Range::default(), |l| range_of(a, l.span));
+            let at = load_of(a, &name).unwrap_or_default();
             let line = a.session.sources.line_col(s).map_or(String::new(), |(l, c)| format!(":{l}:{c}"));
             (at, format!("in {name}{line}: "))
         }
@@ -63,7 +84,7 @@ fn diagnostic(a: &Analysis, d: &Diag) -> Diagnostic {
         .filter_map(|r| {
             let s = r.span.filter(|s| s.file == a.file)?;
             Some(DiagnosticRelatedInformation {
-                location: Location::new(doc_uri(a)?, range_of(a, s)),
+                location: Location::new(uri.clone(), range_of(a, s)),
                 message: r.message.clone(),
             })
         })
@@ -81,10 +102,6 @@ fn diagnostic(a: &Analysis, d: &Diag) -> Diagnostic {
         related_information: (!related.is_empty()).then_some(related),
         ..Diagnostic::default()
     }
-}
-
-fn doc_uri(a: &Analysis) -> Option<Uri> {
-    a.path.as_deref().and_then(path_to_uri)
 }
 
 /// What is under the cursor: a name's kind, its value on the running
@@ -139,7 +156,11 @@ fn value_hover(a: &Analysis, name: &str, v: &MVal) -> String {
         MVal::Sop(id) | MVal::Sel(id) => {
             let kind = if matches!(v, MVal::Sop(_)) { "s-op" } else { "selector" };
             let mut s = format!("**{kind}** `{name}`\n\n");
-            match a.session.evaluate(*id, ex) {
+            let flag = a.session.interrupt.clone();
+            let value = super::analysis::with_deadline(&flag, super::analysis::RUN_SECONDS, || {
+                a.session.evaluate(*id, ex)
+            });
+            match value {
                 Ok(Output::Sop(col)) => s.push_str(&format!(
                     "on the running example: `{name}({example}) = {}`\n\nvalue type: {}\n\n",
                     display::sequence_str(&col.values),
@@ -197,14 +218,14 @@ fn keyword_hover(a: &Analysis, offset: u32) -> Option<Hover> {
 }
 
 /// Where the name under the cursor is defined.
-pub fn definition(a: &Analysis, offset: u32) -> Option<Location> {
+pub fn definition(a: &Analysis, offset: u32, uri: &Uri) -> Option<Location> {
     let found = a.definition(offset)?;
-    location(a, &found)
+    location(a, &found, uri)
 }
 
-fn location(a: &Analysis, f: &Found) -> Option<Location> {
+fn location(a: &Analysis, f: &Found, uri: &Uri) -> Option<Location> {
     match &f.path {
-        None => Some(Location::new(doc_uri(a)?, range_of(a, f.def.span))),
+        None => Some(Location::new(uri.clone(), range_of(a, f.def.span))),
         Some(p) => {
             let lines = LineIndex::new(&f.text);
             let r = lines.range(&f.text, f.def.span.start as usize, f.def.span.end as usize);
@@ -272,8 +293,20 @@ pub fn rename(a: &Analysis, offset: u32, new_name: &str, uri: &Uri) -> Result<Wo
     if !valid {
         return Err(format!("`{new_name}` is not a name (letters, digits and _, not starting with a digit)"));
     }
-    if words::lookup(new_name).is_some_and(|w| w.kind != Kind::Builtin) || words::is_reserved(new_name) {
-        return Err(format!("`{new_name}` is a keyword or a reserved name"));
+    if words::lookup(new_name).is_some() || words::is_reserved(new_name) {
+        return Err(format!("`{new_name}` is a keyword, a builtin or a reserved name"));
+    }
+    if a.diags.iter().any(|d| d.code.starts_with("rasp::parse::")) {
+        return Err("the file has syntax errors: fix them first (their statements are not analysed)".into());
+    }
+    // A name already in use here, in the library or in a loaded file:
+    // renaming onto it could change what other code refers to.
+    let taken = a.index.defs.iter().any(|d| d.name == new_name)
+        || a.index.uses.iter().any(|u| u.name == new_name)
+        || a.session.library_names().iter().any(|n| n == new_name)
+        || a.value(new_name).is_some();
+    if taken {
+        return Err(format!("`{new_name}` is already a name here: pick another"));
     }
     let (defs, uses) = binding(a, offset).ok_or("no name here")?;
     let mut spans: Vec<Span> = uses.iter().map(|&u| a.index.uses[u].span).collect();
@@ -427,14 +460,15 @@ pub fn formatting(a: &Analysis) -> Result<Vec<TextEdit>, String> {
 pub fn code_lenses(a: &Analysis, uri: &Uri) -> Vec<CodeLens> {
     let declared = crate::snapshot::decl::parse(&a.text, a.file).0.compiles;
     let ex = &a.session.settings.sop_example;
-    let mut vocab: Vec<String> = Vec::new();
-    for v in ex {
-        let t = v.to_string();
-        if !vocab.contains(&t) {
-            vocab.push(t);
+    // The example's distinct tokens, as a JSON list (their types kept).
+    let mut seen = std::collections::HashSet::new();
+    let mut vocab: Vec<serde_json::Value> = Vec::new();
+    for v in ex.iter().take(4096) {
+        if seen.insert(v.repr()) {
+            vocab.push(atom_json(v));
         }
     }
-    let default_vocab = vocab.join(",");
+    let default_vocab = serde_json::Value::Array(vocab).to_string();
     let default_len = ex.len().clamp(1, 8);
     let mut lenses = Vec::new();
     let mut done: Vec<&str> = Vec::new();
@@ -470,6 +504,11 @@ pub fn code_lenses(a: &Analysis, uri: &Uri) -> Vec<CodeLens> {
 /// interpreter, as `rasp verify` does; the report's text, or why not.
 pub fn verify(a: &Analysis, sop: &str, vocab: &str, max_len: usize) -> Result<String, String> {
     use crate::compile::{self, verify};
+    if max_len == 0 || max_len > MAX_VERIFY_LEN {
+        return Err(format!(
+            "maxLen must be 1 to {MAX_VERIFY_LEN} here; `rasp verify` on the command line takes any"
+        ));
+    }
     let node = match a.value(sop) {
         Some(MVal::Sop(id)) => id,
         Some(other) => return Err(format!("`{sop}` is {}, not an s-op", other.kind_name())),

@@ -136,7 +136,7 @@ impl Server<'_> {
             .as_ref()
             .map_or_else(|| uri.as_str().to_string(), |p| p.display().to_string());
         let a = Analysis::new(text, path, &name);
-        let diagnostics = features::diagnostics(&a);
+        let diagnostics = features::diagnostics(&a, &uri);
         self.docs.insert(uri.clone(), a);
         self.notify(
             PublishDiagnostics::METHOD,
@@ -228,8 +228,9 @@ impl Server<'_> {
             }
             GotoDefinition::METHOD => {
                 let p: lsp_types::GotoDefinitionParams = params(req, GotoDefinition::METHOD)?;
+                let uri = p.text_document_position_params.text_document.uri.clone();
                 let (a, off) = self.at(&p.text_document_position_params)?;
-                json(serde_json::to_value(features::definition(a, off)))
+                json(serde_json::to_value(features::definition(a, off, &uri)))
             }
             References::METHOD => {
                 let p: lsp_types::ReferenceParams = params(req, References::METHOD)?;
@@ -307,13 +308,19 @@ impl Server<'_> {
         let sop = sop.as_str().ok_or_else(bad)?;
         let vocab = vocab.as_str().ok_or_else(bad)?;
         let max_len = max_len.as_u64().ok_or_else(bad)? as usize;
-        if !self.docs.contains_key(&uri) {
-            let path = convert::uri_to_path(&uri).ok_or_else(bad)?;
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| (ErrorCode::InvalidParams, format!("{}: {e}", path.display())))?;
-            self.open(uri.clone(), text, None);
-        }
-        let a = self.doc(&uri)?;
+        // A document that is not open is read from disk, not kept.
+        let read;
+        let a = match self.docs.get(&uri) {
+            Some(a) => a,
+            None => {
+                let path = convert::uri_to_path(&uri).ok_or_else(bad)?;
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| (ErrorCode::InvalidParams, format!("{}: {e}", path.display())))?;
+                let name = path.display().to_string();
+                read = Analysis::new(text, Some(path), &name);
+                &read
+            }
+        };
         let (typ, message) = match features::verify(a, sop, vocab, max_len) {
             Ok(m) => (MessageType::INFO, m),
             Err(m) => (MessageType::ERROR, m),

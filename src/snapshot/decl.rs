@@ -101,7 +101,8 @@ pub fn parse(text: &str, file: FileId) -> (Decls, Vec<Diag>) {
 /// rest)`; anything else is not a declaration. Also gives where `rest`
 /// starts in the line.
 fn declaration(line: &str) -> Option<(Option<&str>, &str, usize)> {
-    let t = line.trim_start();
+    // A byte-order mark is not text.
+    let t = line.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
     let t = t.strip_prefix('#')?.trim_start();
     let after = t.strip_prefix("test")?;
     let at = |rest: &str| line.len() - rest.len();

@@ -198,7 +198,8 @@ pub enum Target {
 /// statement), then the enclosing scopes'. A function body runs when the
 /// function is called (late binding), so from a body, an enclosing scope's
 /// name may also be one defined after the `def`: the latest one before the
-/// use is taken, else the first one after it. Names of `load`ed files, the
+/// use is taken (counted from the end of the `def`: a body runs once it
+/// is defined), else the first one after it. Names of `load`ed files, the
 /// library and the builtins are not definitions of this file (`def` is
 /// `None`).
 pub fn resolve(stmts: &[Stmt], file_span: Span) -> Index {
@@ -387,7 +388,7 @@ impl Builder {
     }
 
     /// The definition a use of `name` at `at` in `scope` refers to.
-    fn lookup(&self, name: &str, at: u32, scope: ScopeId) -> Option<DefId> {
+    fn lookup(&self, name: &str, mut at: u32, scope: ScopeId) -> Option<DefId> {
         let mut s = Some(scope);
         let mut in_body = false;
         while let Some(cur) = s {
@@ -412,6 +413,10 @@ impl Builder {
             }
             if self.index.scopes[cur].kind == ScopeKind::Function {
                 in_body = true;
+                // The body runs after its `def` completes: the enclosing
+                // scope's bindings as of then (a recursive call finds the
+                // function even if the name was bound before).
+                at = at.max(self.index.scopes[cur].span.end);
             }
             s = self.index.scopes[cur].parent;
         }
@@ -469,6 +474,9 @@ mod tests {
         assert_eq!(def_of(src, &idx, "b", 1), Some("  b = a + g;"));
         assert_eq!(def_of(src, &idx, "f", 1), Some("def f(a) {"), "recursion");
         assert_eq!(def_of(src, &idx, "f", 2), Some("def f(a) {"));
+        // A name bound before the `def` and by it: the body sees the function.
+        let rec = "f = 1;\ndef f() {\n  return f;\n}";
+        assert_eq!(def_of(rec, &index(rec), "f", 2), Some("def f() {"));
         assert!(matches!(idx.defs[0].kind, DefKind::Function { ref params } if params == &["a"]));
         // The body's names are not exported; the parameter is not visible outside.
         let names: Vec<&str> = idx.exports().iter().map(|&i| idx.defs[i].name.as_str()).collect();

@@ -310,3 +310,115 @@ fn an_editor_session() {
     assert!(status.success());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// What a review found: a `load` after a definition rebinds the name; a
+/// loaded file's errors show on its `load` even through a folder; load
+/// cycles; renames onto names in use are refused; the verify command's
+/// length is bounded; untitled documents; a program that runs for ever is
+/// interrupted, not the server.
+#[test]
+fn loads_renames_limits_and_endless_programs() {
+    let dir = std::env::temp_dir().join(format!("rasp-lsp-edge-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("sub")).expect("temp dir");
+    std::fs::write(dir.join("lib2.rasp"), "x0 = 2;\nload \"cyc\";\n").expect("write");
+    std::fs::write(dir.join("cyc.rasp"), "load \"lib2\";\nc = 1;\n").expect("write");
+    std::fs::write(dir.join("sub/bad.rasp"), "q = nope;\n").expect("write");
+    let text = "x0 = 1;\nload \"lib2\";\ny0 = x0 + c;\nload \"sub/bad\";\nw = y0;\n";
+    let prog = dir.join("p.rasp");
+    std::fs::write(&prog, text).expect("write");
+    let uri = format!("file://{}", prog.display());
+
+    let mut c = Client::start(&dir.join("cache"));
+    c.request(
+        1,
+        "initialize",
+        json!({"processId": null, "rootUri": null, "capabilities": {}}),
+    );
+    c.notify("initialized", json!({}));
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "rasp", "version": 1, "text": text}}),
+    );
+    let d = c.note("textDocument/publishDiagnostics");
+    let diags = d["diagnostics"].as_array().expect("diagnostics");
+    let undefined = diags
+        .iter()
+        .find(|d| d["code"] == "rasp::name::undefined")
+        .expect("the loaded file's error");
+    assert_eq!(
+        undefined["range"]["start"]["line"], 3,
+        "on `load \"sub/bad\"`: {undefined}"
+    );
+    assert!(
+        undefined["message"]
+            .as_str()
+            .expect("text")
+            .contains("bad.rasp")
+    );
+
+    // `y0 = x0` after `load "lib2"`: lib2's x0 (the load rebinds it).
+    let def = c.request(2, "textDocument/definition", pos(&uri, 2, 6));
+    assert!(
+        def["uri"].as_str().expect("uri").ends_with("/lib2.rasp"),
+        "{def}"
+    );
+    // Through the lib2 <-> cyc cycle.
+    let def = c.request(3, "textDocument/definition", pos(&uri, 2, 11));
+    assert!(
+        def["uri"].as_str().expect("uri").ends_with("/cyc.rasp"),
+        "{def}"
+    );
+
+    // Renames onto a name in use (here, the library, a builtin) are refused.
+    for (i, taken) in ["w", "has_focus", "tokens"].into_iter().enumerate() {
+        let r = c.request(
+            10 + i as u64,
+            "textDocument/rename",
+            json!({"textDocument": {"uri": uri}, "position": {"line": 2, "character": 1}, "newName": taken}),
+        );
+        assert!(!r["error"].is_null(), "renaming onto {taken}: {r}");
+    }
+    let r = c.request(
+        20,
+        "workspace/executeCommand",
+        json!({"command": "rasp.verify", "arguments": [uri, "y0", "ab", 1_000_000]}),
+    );
+    assert_eq!(r["ok"], false, "{r}");
+    assert!(
+        c.note("window/showMessage")["message"]
+            .as_str()
+            .expect("m")
+            .contains("maxLen")
+    );
+
+    // An untitled document answers with its own URI.
+    let untitled = "untitled:Untitled-1";
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": untitled, "languageId": "rasp", "version": 1, "text": "a = 1;\nb = a;\n"}}),
+    );
+    c.note("textDocument/publishDiagnostics");
+    let def = c.request(21, "textDocument/definition", pos(untitled, 1, 4));
+    assert_eq!(def["uri"], untitled);
+
+    // A program that would run for hours is interrupted after a few
+    // seconds; the server answers again.
+    let endless = "for i in range(1000000) { for j in range(1000000) { x = i + j; } }\n";
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": untitled, "version": 2}, "contentChanges": [{"text": endless}]}),
+    );
+    let d = c.note("textDocument/publishDiagnostics");
+    assert_eq!(d["diagnostics"][0]["code"], "rasp::interrupted", "{d}");
+    let h = c.request(22, "textDocument/hover", pos(untitled, 0, 1));
+    assert!(
+        h["contents"]["value"].as_str().expect("md").contains("for"),
+        "{h}"
+    );
+
+    assert_eq!(c.request(23, "shutdown", Value::Null), Value::Null);
+    c.notify("exit", Value::Null);
+    assert!(c.child.wait().expect("exits").success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
