@@ -219,15 +219,7 @@ impl Program {
     /// # Ok::<(), rasp::Error>(())
     /// ```
     pub fn compile(&self, name: &str, target: &Target) -> Result<Model, Error> {
-        let node = self.sop(name)?;
-        let compiled = workflow::compile(
-            &self.session.graph,
-            &self.session.sources,
-            node,
-            &target.options(),
-            &self.source(name),
-            compile::Check::default(),
-        )?;
+        let (_, compiled) = self.compiled(name, target, compile::Check::default())?;
         Ok(Model {
             inner: Inner::Built(Box::new(compiled)),
         })
@@ -238,7 +230,7 @@ impl Program {
     /// inputs), running the model on `backend`. The report's text is what
     /// `rasp verify` prints; a mismatch or a vacuous check is an error.
     pub fn verify(&self, name: &str, target: &Target, backend: Backend) -> Result<String, Error> {
-        let (node, compiled) = self.compile_unchecked(name, target)?;
+        let (node, compiled) = self.compiled(name, target, compile::Check::Skip)?;
         let (graph, sources) = (&self.session.graph, &self.session.sources);
         let mode = compile::verify::Mode::Auto {
             samples: compile::verify::DEFAULT_SAMPLES,
@@ -252,13 +244,18 @@ impl Program {
     /// How `name` compiles (what `rasp explain` prints): layers, heads,
     /// MLPs, the residual stream, where each s-op lives.
     pub fn explain(&self, name: &str, target: &Target) -> Result<String, Error> {
-        let (node, compiled) = self.compile_unchecked(name, target)?;
+        let (node, compiled) = self.compiled(name, target, compile::Check::Skip)?;
         let (graph, sources) = (&self.session.graph, &self.session.sources);
         Ok(workflow::explain(graph, sources, node, &compiled, false))
     }
 
-    /// `name` compiled and not yet checked (for checking or explaining).
-    fn compile_unchecked(&self, name: &str, target: &Target) -> Result<(NodeId, Compiled), Error> {
+    /// `name` compiled for `target`, checked as `check` says.
+    fn compiled(
+        &self,
+        name: &str,
+        target: &Target,
+        check: compile::Check,
+    ) -> Result<(NodeId, Compiled), Error> {
         let node = self.sop(name)?;
         let compiled = workflow::compile(
             &self.session.graph,
@@ -266,7 +263,7 @@ impl Program {
             node,
             &target.options(),
             &self.source(name),
-            compile::Check::Skip,
+            check,
         )?;
         Ok((node, compiled))
     }

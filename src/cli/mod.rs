@@ -237,11 +237,7 @@ fn explain_error(reporter: &Reporter, code: Option<&str>) -> i32 {
         return 0;
     }
     let known: Vec<String> = codes::ALL.iter().map(|c| c.to_string()).collect();
-    let full = if code.starts_with("rasp::") {
-        code.to_string()
-    } else {
-        format!("rasp::{code}")
-    };
+    let full = catalogue::full_code(code);
     let d = Diag::error(codes::CLI_INPUT, format!("no diagnostic code `{code}`"));
     let d = match front::suggest(&full, &known) {
         Some(s) => d.help(format!("did you mean `{s}`? (`rasp explain-error` lists every code)")),

@@ -97,13 +97,19 @@ fn close_block(e: &mut Entry, info: &str, body: String) {
 /// The entry of a code: `rasp::parse::invalid_token`, or the same without
 /// its `rasp::` prefix.
 pub fn lookup(code: &str) -> Option<Entry> {
+    let full = full_code(code);
+    parse(TEXT).into_iter().find(|e| e.code == full)
+}
+
+/// A code as diagnostics print it: `name::undefined` →
+/// `rasp::name::undefined`.
+pub fn full_code(code: &str) -> String {
     let code = code.trim();
-    let full = if code.starts_with("rasp::") {
+    if code.starts_with("rasp::") {
         code.to_string()
     } else {
         format!("rasp::{code}")
-    };
-    parse(TEXT).into_iter().find(|e| e.code == full)
+    }
 }
 
 /// The first sentence of an entry's meaning, for a list of codes.

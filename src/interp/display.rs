@@ -59,17 +59,22 @@ pub fn column_str(col: &Column) -> String {
 /// How an input is written in messages and displays: a string when every
 /// token is a one-character string, else a Python list.
 pub fn input_repr(input: &[Value]) -> String {
-    if !input.is_empty()
-        && input
-            .iter()
-            .all(|v| matches!(v, Value::Str(s) if s.chars().count() == 1))
-    {
+    if is_text(input) {
         let s: String = input.iter().map(|v| v.to_string()).collect();
         format!("\"{s}\"")
     } else {
         let items: Vec<String> = input.iter().map(Value::repr).collect();
         format!("[{}]", items.join(", "))
     }
+}
+
+/// Whether an input is written as a string: every token a one-character
+/// string.
+fn is_text(input: &[Value]) -> bool {
+    !input.is_empty()
+        && input
+            .iter()
+            .all(|v| matches!(v, Value::Str(s) if s.chars().count() == 1))
 }
 
 /// Most tokens of an input a message shows.
@@ -82,10 +87,7 @@ const SHOWN_TOKEN_CHARS: usize = 24;
 /// failing position) lies beyond them, the tokens around it, with `…` for
 /// what is left out and the length after it; long tokens are cut too.
 pub fn input_short(input: &[Value], around: Option<usize>) -> String {
-    let chars = !input.is_empty()
-        && input
-            .iter()
-            .all(|v| matches!(v, Value::Str(s) if s.chars().count() == 1));
+    let chars = is_text(input);
     let long_token = |v: &Value| match v {
         Value::Str(s) => s.chars().count() > SHOWN_TOKEN_CHARS,
         _ => false,

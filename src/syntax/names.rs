@@ -145,13 +145,14 @@ impl Index {
     pub fn visible_at(&self, offset: u32) -> Vec<DefId> {
         let mut seen: Vec<&str> = Vec::new();
         let mut out = Vec::new();
-        let mut scope = Some(self.scope_at(offset));
+        let innermost = self.scope_at(offset);
+        let mut scope = Some(innermost);
         while let Some(s) = scope {
             let mut here: Vec<DefId> = self
                 .defs
                 .iter()
                 .enumerate()
-                .filter(|(_, d)| d.scope == s && (d.visible_from <= offset || s != self.scope_at(offset)))
+                .filter(|(_, d)| d.scope == s && (d.visible_from <= offset || s != innermost))
                 .map(|(i, _)| i)
                 .collect();
             here.reverse();
