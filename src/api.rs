@@ -462,14 +462,14 @@ pub fn cli_main() -> i32 {
     match worker {
         Ok(handle) => {
             if tx.send(cli).is_err() {
-                eprintln!("rasp: internal error: the worker thread is gone");
+                errln!("rasp: internal error: the worker thread is gone");
                 return 70;
             }
             match handle.join() {
                 Ok(Ok(code)) => code,
                 Ok(Err(_)) => 70,
                 Err(_) => {
-                    eprintln!("rasp: internal error (a bug): the worker thread panicked");
+                    errln!("rasp: internal error (a bug): the worker thread panicked");
                     101
                 }
             }

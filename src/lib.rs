@@ -41,6 +41,13 @@
 //! part of the public API.
 
 #![warn(missing_docs)]
+// Standard output and error only through `fsio::stdio` (closed pipes, full
+// disks): the printing macros below, never `println!`/`eprintln!`.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+#[macro_use]
+#[path = "fsio/macros.rs"]
+mod macros;
 
 /// Declares the stage modules: private to the crate, or public (and
 /// hidden from the documentation) with the `internals` feature, which only
@@ -60,8 +67,8 @@ macro_rules! stages {
 }
 
 stages!(
-    diag, syntax, fmt, ir, interp, front, compile, model, gpu, dataset, workflow, snapshot, lsp,
-    repl, cli,
+    diag, fsio, syntax, fmt, ir, interp, front, compile, model, gpu, dataset, workflow, snapshot,
+    lsp, repl, cli,
 );
 
 mod api;

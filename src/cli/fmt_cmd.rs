@@ -1,7 +1,7 @@
 //! `rasp fmt [--check] [FILE...]`: programs rewritten in the house style
 //! (`crate::fmt`), or standard input to standard output.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::PathBuf;
 
 use crate::diag::{Diag, Reporter, SourceMap, codes};
@@ -54,21 +54,23 @@ pub(super) fn fmt_cmd(reporter: &Reporter, a: &FmtArgs) -> i32 {
         }
         changed += 1;
         if a.check {
-            print!(
+            out!(
                 "{}",
                 crate::snapshot::diff::unified(&text, &out, &name, &name, reporter.colored())
             );
             status = status.max(1);
-        } else if let Err(e) = std::fs::write(file, &out) {
-            reporter.report(&Diag::error(
-                codes::LOAD_IO,
-                format!("cannot write {name}: {e}"),
-            ));
+        } else if let Err(d) = crate::fsio::target::in_place(file, codes::OUTPUT_WRITE).and_then(
+            |real| {
+                let real = crate::fsio::Dest::File(real);
+                crate::fsio::write_file(&real, out.as_bytes(), codes::OUTPUT_WRITE)
+            },
+        ) {
+            reporter.report(&d);
             status = 1;
         }
     }
     if a.check && changed > 0 {
-        eprintln!(
+        errln!(
             "{changed} of {} file(s) not formatted: `rasp fmt` formats them",
             files.len()
         );
@@ -107,12 +109,12 @@ fn stdin(reporter: &Reporter, check: bool) -> i32 {
         if out == text {
             return 0;
         }
-        print!(
+        out!(
             "{}",
             crate::snapshot::diff::unified(&text, &out, "<stdin>", "<stdin>", reporter.colored())
         );
         return 1;
     }
-    let _ = std::io::stdout().write_all(out.as_bytes());
+    out!("{out}");
     0
 }

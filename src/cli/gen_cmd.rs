@@ -212,15 +212,33 @@ pub(super) fn gen_cmd(reporter: &Reporter, a: &GenArgs) -> Result<(), (Option<Di
             )));
         }
     };
+    // Every target checked before any work: none is a link, a folder or
+    // one of the inputs (the program and the files it loads).
+    let inputs = session.read_files();
+    let mut dests = Vec::new();
+    for (path, spec) in outputs {
+        let dest = match &path {
+            Some(p) => {
+                let dest = crate::fsio::target::output(p, &inputs, "the dataset").map_err(usage)?;
+                if !dest.is_stream() {
+                    crate::fsio::target::output(&sidecar_path(p), &inputs, "the sidecar")
+                        .map_err(usage)?;
+                }
+                Some(dest)
+            }
+            None => None,
+        };
+        dests.push((dest, spec));
+    }
     let mut all = dataset::Counts::default();
-    for (path, spec) in &outputs {
+    for (dest, spec) in &dests {
         let counts = write_one(
             a,
             &session,
             node,
             spec,
             &extras,
-            path.as_deref(),
+            dest.as_ref(),
             &source,
             &file_name,
             &sop,
@@ -229,9 +247,16 @@ pub(super) fn gen_cmd(reporter: &Reporter, a: &GenArgs) -> Result<(), (Option<Di
         all.merge(counts);
     }
     if a.stats {
-        eprint!("{}", dataset::render_stats(&all));
+        err!("{}", dataset::render_stats(&all));
     }
     Ok(())
+}
+
+/// `PATH.info.json`, the sidecar of a dataset file.
+fn sidecar_path(path: &std::path::Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".info.json");
+    PathBuf::from(p)
 }
 
 /// `PATH` with `.SPLIT` before its extension (`f.jsonl` -> `f.train.jsonl`).
@@ -299,8 +324,12 @@ fn extras(
     Ok(ex)
 }
 
-/// Write one file (or stdout): under a temporary name, then its sidecar,
-/// then renamed.
+/// Write one file (or stdout, or a stream). A file and its sidecar are
+/// both written under temporary names; then the old sidecar is removed,
+/// the file renamed into place, and the new sidecar renamed into place:
+/// whenever the process stops, a sidecar that is there describes the file
+/// beside it (a file may be left without one, never with another run's).
+/// Standard output and streams get no sidecar.
 #[allow(clippy::too_many_arguments)]
 fn write_one(
     a: &GenArgs,
@@ -308,7 +337,7 @@ fn write_one(
     node: crate::ir::NodeId,
     spec: &crate::dataset::Spec,
     extras: &crate::dataset::Extras,
-    path: Option<&std::path::Path>,
+    dest: Option<&crate::fsio::Dest>,
     source: &str,
     file_name: &str,
     sop: &str,
@@ -346,39 +375,38 @@ fn write_one(
             progress,
         )
     };
-    let counts = match path {
+    let counts = match dest {
         None => {
-            let mut out = std::io::BufWriter::new(std::io::stdout());
-            run(&mut out, &mut progress).map_err(|d| (Some(d), 1))?
+            let mut out = std::io::BufWriter::new(crate::fsio::stdio::Stdout);
+            let counts = run(&mut out, &mut progress).map_err(|d| (Some(d), 1))?;
+            let _ = out.flush();
+            counts
         }
-        Some(path) => {
-            let write_err = |e: std::io::Error, what: &std::path::Path| {
+        Some(dest @ crate::fsio::Dest::Stream { path, .. }) => {
+            if let Some(note) = dest.stream_note(" (no sidecar)") {
+                errln!("{note}");
+            }
+            let fail = |e: std::io::Error| {
                 (
-                    Some(
-                        Diag::error(
-                            codes::GEN_OUTPUT,
-                            format!("cannot write {}: {e}", what.display()),
-                        )
-                        .help("check that the folder exists and is writable"),
-                    ),
+                    Some(crate::fsio::write_error(codes::GEN_OUTPUT, path, &e)),
                     1,
                 )
             };
-            // Written under a temporary name, renamed when complete.
-            let mut tmp = path.as_os_str().to_owned();
-            tmp.push(format!(".partial-{}", std::process::id()));
-            let tmp = PathBuf::from(tmp);
-            let file = std::fs::File::create(&tmp).map_err(|e| write_err(e, path))?;
+            let file = crate::fsio::atomic::open_stream(path).map_err(fail)?;
             let mut out = std::io::BufWriter::new(file);
-            let counts = match run(&mut out, &mut progress) {
-                Ok(c) => c,
-                Err(d) => {
-                    drop(out);
-                    let _ = std::fs::remove_file(&tmp);
-                    return Err((Some(d), 1));
-                }
+            let counts = run(&mut out, &mut progress).map_err(|d| (Some(d), 1))?;
+            out.flush().map_err(fail)?;
+            counts
+        }
+        Some(crate::fsio::Dest::File(path)) => {
+            let fail = |d: Diag| (Some(d), 1);
+            let mut file = crate::fsio::AtomicFile::create(path, codes::GEN_OUTPUT).map_err(fail)?;
+            let counts = {
+                let mut out = std::io::BufWriter::new(&mut file);
+                let counts = run(&mut out, &mut progress).map_err(fail)?;
+                out.flush().map_err(|e| (Some(crate::fsio::write_error(codes::GEN_OUTPUT, path, &e)), 1))?;
+                counts
             };
-            drop(out);
             let info = dataset::info_json(
                 source,
                 file_name,
@@ -388,12 +416,23 @@ fn write_one(
                 a.format,
                 &counts,
             );
-            let mut info_path = path.as_os_str().to_owned();
-            info_path.push(".info.json");
-            let info_text = serde_json::to_string_pretty(&info).unwrap_or_default();
-            std::fs::write(&info_path, info_text + "\n")
-                .map_err(|e| write_err(e, std::path::Path::new(&info_path)))?;
-            std::fs::rename(&tmp, path).map_err(|e| write_err(e, path))?;
+            let info_text = serde_json::to_string_pretty(&info).unwrap_or_default() + "\n";
+            let info_path = sidecar_path(path);
+            let mut side =
+                crate::fsio::AtomicFile::create(&info_path, codes::GEN_OUTPUT).map_err(fail)?;
+            side.write_all(info_text.as_bytes())
+                .map_err(|e| fail(side.error(&e)))?;
+            // Both complete on the disk before anything is replaced.
+            file.sync().map_err(fail)?;
+            side.sync().map_err(fail)?;
+            crate::fsio::crash::point("remove old sidecar");
+            match std::fs::remove_file(&info_path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(fail(side.error(&e))),
+            }
+            file.commit().map_err(fail)?;
+            side.commit().map_err(fail)?;
             counts
         }
     };

@@ -53,7 +53,7 @@ fn read_stdin() -> Result<String, Diag> {
 }
 
 fn read_file(path: &Path) -> Result<String, Diag> {
-    std::fs::read_to_string(path).map_err(|e| {
+    crate::fsio::read::read_text(path).map_err(|e| {
         Diag::error(
             codes::CLI_INPUT,
             format!("cannot read inputs from {}: {e}", path.display()),

@@ -49,7 +49,7 @@ pub fn main_with(cli: Cli) -> i32 {
         Some(Command::Completions { shell }) => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();
-            clap_complete::generate(shell, &mut cmd, "rasp", &mut std::io::stdout());
+            clap_complete::generate(shell, &mut cmd, "rasp", &mut crate::fsio::stdio::Stdout);
             0
         }
         Some(Command::Man) => {
@@ -58,11 +58,11 @@ pub fn main_with(cli: Cli) -> i32 {
             let mut out = Vec::new();
             match man.render(&mut out) {
                 Ok(()) => {
-                    let _ = std::io::stdout().write_all(&out);
+                    let _ = crate::fsio::stdio::Stdout.write_all(&out);
                     0
                 }
                 Err(e) => {
-                    eprintln!("rasp: cannot write the manual page: {e}");
+                    errln!("rasp: cannot write the manual page: {e}");
                     1
                 }
             }
@@ -140,7 +140,7 @@ pub fn main_with(cli: Cli) -> i32 {
         }) => explain_cmd(&reporter, &file, &sop, &target, margins),
         Some(Command::Gen(args)) => {
             if args.list {
-                print!("{}", crate::dataset::tasks::render_list());
+                out!("{}", crate::dataset::tasks::render_list());
                 return 0;
             }
             match gen_cmd(&reporter, &args) {
@@ -228,12 +228,12 @@ fn explain_error(reporter: &Reporter, code: Option<&str>) -> i32 {
     use crate::diag::catalogue;
     let Some(code) = code else {
         for e in catalogue::parse(catalogue::TEXT) {
-            println!("{:<34} {}", e.code, catalogue::summary(&e));
+            outln!("{:<34} {}", e.code, catalogue::summary(&e));
         }
         return 0;
     };
     if let Some(e) = catalogue::lookup(code) {
-        print!("{}", e.text);
+        out!("{}", e.text);
         return 0;
     }
     let known: Vec<String> = codes::ALL.iter().map(|c| c.to_string()).collect();
@@ -334,8 +334,7 @@ fn eval(
     };
     let values: Vec<Vec<Value>> = parsed.iter().map(|(_, v)| v.clone()).collect();
     let outputs = interp::evaluate_batch(&session.graph, &values, node);
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out = std::io::BufWriter::new(crate::fsio::stdio::Stdout);
     for ((json_in, input), res) in parsed.iter().zip(outputs) {
         match res {
             Ok(o) => {
@@ -387,8 +386,7 @@ fn run(
     };
     let mut status = i32::from(result.has_errors());
     let named = front::value::named_values(&scope, all);
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out = std::io::BufWriter::new(crate::fsio::stdio::Stdout);
     for input in &parsed {
         for (name, res) in named
             .iter()
@@ -452,21 +450,28 @@ fn draw(
             return 1;
         }
     };
+    let dest = match crate::fsio::target::output(output, &session.read_files(), "the drawing")
+    {
+        Ok(d) => d,
+        Err(d) => {
+            reporter.report(&d);
+            return 2;
+        }
+    };
     let text = if output.extension().is_some_and(|e| e == "dot") {
         flow.to_dot()
     } else {
         flow.to_svg()
     };
-    if let Err(e) = std::fs::write(output, text) {
-        reporter.report(&Diag::error(
-            codes::LOAD_IO,
-            format!("could not write {}: {e}", output.display()),
-        ));
+    if let Err(d) = crate::fsio::write_file(&dest, text.as_bytes(), codes::OUTPUT_WRITE) {
+        reporter.report(&d);
         return 1;
     }
-    println!("wrote {}", output.display());
+    outln!("wrote {}", output.display());
     0
 }
+
+
 
 fn check(reporter: &Reporter, files: &[PathBuf], format: args::DiagFormat) -> i32 {
     let mut status = 0;
@@ -477,12 +482,12 @@ fn check(reporter: &Reporter, files: &[PathBuf], format: args::DiagFormat) -> i3
             match session.run_path(file) {
                 Ok((scope, result)) => {
                     for d in &result.diags {
-                        println!("{}", d.short(&session.sources, &name));
+                        outln!("{}", d.short(&session.sources, &name));
                     }
                     Some((scope, result))
                 }
                 Err(d) => {
-                    println!("{}", d.short(&session.sources, &name));
+                    outln!("{}", d.short(&session.sources, &name));
                     None
                 }
             }
@@ -505,9 +510,9 @@ fn check(reporter: &Reporter, files: &[PathBuf], format: args::DiagFormat) -> i3
         let errors = result.diags.iter().filter(|d| d.is_error()).count();
         if errors > 0 {
             status = 1;
-            eprintln!("{}: {errors} error(s)", file.display());
+            errln!("{}: {errors} error(s)", file.display());
         } else {
-            println!(
+            outln!(
                 "{}: ok ({sops} s-ops, {sels} selectors, {funcs} functions)",
                 file.display()
             );

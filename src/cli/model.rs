@@ -75,6 +75,12 @@ pub(super) fn compile_cmd(
     output: &std::path::Path,
     check: crate::compile::Check,
 ) -> i32 {
+    // Refuse a bad -o before the work, not after it.
+    let files = crate::model::io::MODEL_FILES;
+    if let Err(d) = crate::fsio::folder::check_target(output, &files, "the model") {
+        reporter.report(&d);
+        return 2;
+    }
     let (session, node, compiled) = match compile_target(reporter, file, sop, target, check) {
         Ok(t) => t,
         Err(code) => return code,
@@ -82,7 +88,7 @@ pub(super) fn compile_cmd(
     match workflow::save(&session.graph, &session.sources, node, &compiled, output) {
         Ok(lines) => {
             for line in lines {
-                println!("{line}");
+                outln!("{line}");
             }
             0
         }
@@ -104,10 +110,10 @@ fn executor(
     match crate::gpu::backend::executor(weights, meta, run.backend) {
         Ok((exec, note)) => {
             if let Some(note) = note {
-                eprintln!("{note}");
+                errln!("{note}");
             }
             if run.info {
-                eprintln!("device: {}", exec.info());
+                errln!("device: {}", exec.info());
             }
             Some(exec)
         }
@@ -165,8 +171,7 @@ pub(super) fn exec_cmd(
             return 1;
         }
     };
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out = std::io::BufWriter::new(crate::fsio::stdio::Stdout);
     for ((json_in, input), o) in parsed.iter().zip(outputs) {
         let col = crate::interp::Column {
             ty: crate::interp::seq_type(&o).unwrap_or(crate::interp::SeqType::Floats),
@@ -221,10 +226,10 @@ pub(super) fn verify_cmd(
         }
     };
     for note in &v.notes {
-        eprintln!("{note}");
+        errln!("{note}");
     }
     for line in v.lines() {
-        println!("{line}");
+        outln!("{line}");
     }
     match v.outcome(&session.graph, node) {
         Ok(()) => 0,
@@ -246,7 +251,7 @@ pub(super) fn explain_cmd(
 ) -> i32 {
     match compile_target(reporter, file, sop, target, crate::compile::Check::Skip) {
         Ok((session, node, compiled)) => {
-            print!(
+            out!(
                 "{}",
                 workflow::explain(&session.graph, &session.sources, node, &compiled, margins)
             );

@@ -80,7 +80,7 @@ fn in_ci() -> bool {
 pub(super) fn test_cmd(reporter: &Reporter, color: Color, a: &TestArgs) -> i32 {
     let ci = in_ci();
     if ci && (a.accept || a.review) {
-        eprintln!("note: CI is set: snapshots are checked, never written");
+        errln!("note: CI is set: snapshots are checked, never written");
     }
     let write = !ci;
     let paths = if a.paths.is_empty() {
@@ -120,7 +120,7 @@ pub(super) fn test_cmd(reporter: &Reporter, color: Color, a: &TestArgs) -> i32 {
         review(&mut cases);
     }
     if a.json {
-        println!("{}", report_json(&cases));
+        outln!("{}", report_json(&cases));
     } else {
         print_summary(&cases, write);
     }
@@ -211,7 +211,7 @@ fn diff(snap: &Path, old: Option<&Snapshot>, new: &Snapshot, color: bool) -> Str
 }
 
 fn print_case(c: &Case, with_diff: bool) {
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::fsio::stdio::Stdout;
     let _ = writeln!(out, "test {} ... {}", c.file.display(), c.state.name());
     if with_diff && !c.diff.is_empty() {
         let _ = write!(out, "{}", c.diff);
@@ -239,7 +239,7 @@ fn print_summary(cases: &[Case], wrote: bool) {
     } else {
         String::new()
     };
-    println!(
+    outln!(
         "\n{} tested: {}{tail}",
         cases.len() - skipped,
         parts.join(", ")
@@ -247,11 +247,11 @@ fn print_summary(cases: &[Case], wrote: bool) {
     let pending = count(State::Changed) + count(State::New);
     if pending > 0 {
         if wrote {
-            println!(
+            outln!(
                 "{pending} snapshot(s) written as .snap.new: `rasp test --review` to review them, `rasp test --accept` to accept them all"
             );
         } else {
-            println!("{pending} snapshot(s) differ (CI: nothing written)");
+            outln!("{pending} snapshot(s) differ (CI: nothing written)");
         }
     }
 }
@@ -270,18 +270,18 @@ fn review(cases: &mut [Case]) {
             continue;
         }
         k += 1;
-        println!(
+        outln!(
             "\nreview {k}/{total}: {} ({})",
             c.file.display(),
             c.state.name()
         );
-        print!("{}", c.diff);
-        print!("accept (a), reject (r) or skip (s)? ");
-        let _ = std::io::stdout().flush();
+        out!("{}", c.diff);
+        out!("accept (a), reject (r) or skip (s)? ");
+        let _ = crate::fsio::stdio::Stdout.flush();
         let answer = match lines.next() {
             Some(Ok(l)) => l.trim().to_ascii_lowercase(),
             _ => {
-                println!();
+                outln!();
                 break;
             }
         };
@@ -298,7 +298,7 @@ fn review(cases: &mut [Case]) {
             _ => Ok(()),
         };
         if let Err(d) = result {
-            eprintln!("{}", d.render_plain());
+            errln!("{}", d.render_plain());
             c.state = State::Error;
         }
     }

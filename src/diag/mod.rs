@@ -443,7 +443,7 @@ impl Reporter {
             self.report(d);
         }
         if ds.len() > MAX_SHOWN {
-            eprintln!("... and {} more diagnostics", ds.len() - MAX_SHOWN);
+            errln!("... and {} more diagnostics", ds.len() - MAX_SHOWN);
         }
     }
 }
@@ -538,5 +538,10 @@ pub mod codes {
         pub const TEST_PATH: &str = "rasp::test::path";
         /// `rasp fmt`: the formatted program would differ (a bug).
         pub const FMT_INTERNAL: &str = "rasp::fmt::internal";
+        /// An output target refused: a symbolic link, a folder, one of the
+        /// command's inputs, a model folder holding other files.
+        pub const OUTPUT_TARGET: &str = "rasp::output::target";
+        /// An output (a file, standard output) could not be written.
+        pub const OUTPUT_WRITE: &str = "rasp::output::write";
     }
 }

@@ -259,6 +259,18 @@ impl Session {
     }
 
     /// Run a file from disk in a fresh scope; returns the scope.
+    /// The files this session has read (programs and the files they
+    /// loaded), for the rule that an output may not replace an input.
+    pub fn read_files(&self) -> crate::fsio::Inputs {
+        let mut inputs = crate::fsio::Inputs::new();
+        for id in 0..self.sources.len() {
+            if let Some(f) = self.sources.get(id as crate::diag::FileId) {
+                inputs.add(Path::new(&f.name));
+            }
+        }
+        inputs
+    }
+
     pub fn run_path(&mut self, path: &Path) -> Result<(ScopeRef, RunResult), Diag> {
         let text = read_source(path)?;
         let scope = self.new_scope();
@@ -458,7 +470,7 @@ pub(crate) fn file_stem(name: &str) -> String {
 /// Read a source file: missing files, directories and non-UTF-8 text are
 /// diagnostics.
 pub fn read_source(path: &Path) -> Result<String, Diag> {
-    let bytes = std::fs::read(path).map_err(|e| {
+    let bytes = crate::fsio::read::read_bytes(path).map_err(|e| {
         let code = if e.kind() == std::io::ErrorKind::NotFound {
             codes::LOAD_NOT_FOUND
         } else {

@@ -114,7 +114,7 @@ impl Executor for Auto {
         if !self.failed.load(Ordering::Relaxed) {
             match self.gpu.run_batch(batch, want) {
                 Err(d) if d.code == codes::GPU_DEVICE || d.code == codes::GPU_LIMITS => {
-                    eprintln!(
+                    errln!(
                         "--backend auto: the GPU failed ({}: {}); running on the CPU",
                         d.code, d.message
                     );

@@ -198,7 +198,9 @@ pub fn prelude_file() -> Option<PathBuf> {
     let file = dir.join("prelude.rasp");
     if std::fs::read_to_string(&file).ok().as_deref() != Some(front::PRELUDE) {
         std::fs::create_dir_all(&dir).ok()?;
-        std::fs::write(&file, front::PRELUDE).ok()?;
+        let dest = crate::fsio::Dest::File(file.clone());
+        crate::fsio::write_file(&dest, front::PRELUDE.as_bytes(), crate::diag::codes::OUTPUT_WRITE)
+            .ok()?;
     }
     Some(file)
 }

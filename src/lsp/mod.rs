@@ -68,7 +68,7 @@ pub fn run() -> i32 {
         .initialize_start()
         .and_then(|(id, _params)| connection.initialize_finish(id, init));
     if let Err(e) = started {
-        eprintln!("rasp lsp: the client did not initialize: {e}");
+        errln!("rasp lsp: the client did not initialize: {e}");
         return 1;
     }
     let mut server = Server {

@@ -14,12 +14,11 @@
 //! header, dtypes, shapes, config/meta consistency) and reports any problem
 //! as a diagnostic naming the file; no file content makes it panic.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use ndarray::{ArrayView1, ArrayView2, ArrayView3, ArrayViewD};
 use rayon::prelude::*;
-use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+use safetensors::{Dtype, SafeTensors};
 
 use super::codec::value_from_json;
 use super::weights::{AttnView, MlpView, Weights};
@@ -39,18 +38,18 @@ pub const META_FILE: &str = "rasp.json";
 const HELP_RECOMPILE: &str = "the model files are damaged or were edited by hand; compile the program again to get a fresh model";
 const HELP_DIR: &str = "a model directory holds model.safetensors, config.json and rasp.json, as the compiler writes them";
 
-/// Write `model` to `dir` (created if needed) as `model.safetensors`,
-/// `config.json` and `rasp.json`. The model is checked first
-/// ([`Model::validate`]), so what `save` writes, [`load`] reads back.
+/// The files of a model folder; a folder holding anything else is never
+/// replaced by [`save`].
+pub const MODEL_FILES: [&str; 3] = [WEIGHTS_FILE, CONFIG_FILE, META_FILE];
+
+/// Write `model` to `dir` as `model.safetensors`, `config.json` and
+/// `rasp.json`, the folder written whole and swapped in
+/// ([`crate::fsio::write_folder`]: a reader sees the old model or the new
+/// one, never a mix). `dir` must be new, empty, or a model folder. The
+/// model is checked first ([`Model::validate`]), so what `save` writes,
+/// [`load`] reads back.
 pub fn save(model: &Model, dir: &Path) -> Result<(), Diag> {
     model.validate()?;
-    std::fs::create_dir_all(dir).map_err(|e| {
-        Diag::error(
-            codes::MODEL_IO,
-            format!("cannot create the model directory {}: {e}", dir.display()),
-        )
-        .help("check that the path is writable and is not a file")
-    })?;
 
     let data: Vec<(String, Vec<usize>, Vec<u8>)> = tensors(model)
         .into_iter()
@@ -59,47 +58,73 @@ pub fn save(model: &Model, dir: &Path) -> Result<(), Diag> {
             (name, view.shape().to_vec(), bytes)
         })
         .collect();
-    let mut views = Vec::with_capacity(data.len());
-    for (name, shape, bytes) in &data {
-        let view = TensorView::new(Dtype::F32, shape.clone(), bytes)
-            .map_err(|e| internal(format!("tensor `{name}`: {e}")))?;
-        views.push((name.as_str(), view));
-    }
-    let header = HashMap::from([
-        ("format".to_string(), "pt".to_string()),
-        ("rasp_version".to_string(), model.meta.rasp_version.clone()),
-        ("rasp_format".to_string(), FORMAT.to_string()),
-        (
-            "rasp_format_version".to_string(),
-            FORMAT_VERSION.to_string(),
-        ),
-    ]);
-    let weights = safetensors::serialize(views, Some(header))
-        .map_err(|e| internal(format!("cannot serialise the weights: {e}")))?;
+    let weights = safetensors_bytes(
+        &data,
+        &[
+            ("format", "pt".to_string()),
+            ("rasp_version", model.meta.rasp_version.clone()),
+            ("rasp_format", FORMAT.to_string()),
+            ("rasp_format_version", FORMAT_VERSION.to_string()),
+        ],
+    );
     let config = serde_json::to_string_pretty(&model.config)
         .map_err(|e| internal(format!("cannot serialise the config: {e}")))?;
     let meta = serde_json::to_string_pretty(&model.meta)
         .map_err(|e| internal(format!("cannot serialise the metadata: {e}")))?;
 
-    write(&dir.join(WEIGHTS_FILE), &weights)?;
-    write(&dir.join(CONFIG_FILE), format!("{config}\n").as_bytes())?;
-    write(&dir.join(META_FILE), format!("{meta}\n").as_bytes())?;
-    Ok(())
+    let config = format!("{config}\n");
+    let meta = format!("{meta}\n");
+    crate::fsio::write_folder(
+        dir,
+        &[
+            (WEIGHTS_FILE, &weights),
+            (CONFIG_FILE, config.as_bytes()),
+            (META_FILE, meta.as_bytes()),
+        ],
+        &MODEL_FILES,
+        codes::MODEL_IO,
+        "the model",
+    )
+}
+
+/// A safetensors file: the 8-byte little-endian header length, the JSON
+/// header (keys sorted, `__metadata__` first by sorting, padded with spaces
+/// to a multiple of 8 bytes so every f32 tensor is aligned), then the
+/// tensors' bytes in the given order. Written here rather than by the
+/// `safetensors` crate, whose metadata map is a `HashMap` serialised in a
+/// random order: the same model must give the same bytes.
+fn safetensors_bytes(tensors: &[(String, Vec<usize>, Vec<u8>)], metadata: &[(&str, String)]) -> Vec<u8> {
+    let mut header = serde_json::Map::new();
+    header.insert(
+        "__metadata__".into(),
+        metadata
+            .iter()
+            .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.clone())))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+    );
+    let mut at = 0usize;
+    for (name, shape, bytes) in tensors {
+        header.insert(
+            name.clone(),
+            serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": [at, at + bytes.len()]}),
+        );
+        at += bytes.len();
+    }
+    let mut text = serde_json::Value::Object(header).to_string().into_bytes();
+    text.resize(text.len().next_multiple_of(8), b' ');
+    let mut out = Vec::with_capacity(8 + text.len() + at);
+    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    out.extend_from_slice(&text);
+    for (_, _, bytes) in tensors {
+        out.extend_from_slice(bytes);
+    }
+    out
 }
 
 fn internal(msg: String) -> Diag {
     Diag::error(codes::MODEL_FORMAT, msg)
         .help("this is a bug in rasp: the model passed its checks but could not be written")
-}
-
-fn write(path: &Path, bytes: &[u8]) -> Result<(), Diag> {
-    std::fs::write(path, bytes).map_err(|e| {
-        Diag::error(
-            codes::MODEL_IO,
-            format!("cannot write {}: {e}", path.display()),
-        )
-        .help("check that the directory is writable and the disk is not full")
-    })
 }
 
 /// Read the model in `dir` (as [`save`] writes it), checking every file,
@@ -329,6 +354,7 @@ pub fn open(dir: &Path) -> Result<ModelFile, Diag> {
 
 /// Memory-map a file for reading.
 fn map_file(path: &Path) -> Result<memmap2::Mmap, Diag> {
+    regular(path)?;
     let file = std::fs::File::open(path).map_err(|e| read_error(path, e))?;
     // SAFETY: the map is only read. As with any memory map, a process that
     // truncates or rewrites the file while it is mapped changes what is
@@ -355,7 +381,22 @@ fn read_error(path: &Path, e: std::io::Error) -> Diag {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, Diag> {
+    regular(path)?;
     std::fs::read(path).map_err(|e| read_error(path, e))
+}
+
+/// Model files are regular files: a FIFO or a device would block or
+/// change under the reader.
+fn regular(path: &Path) -> Result<(), Diag> {
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() => Err(Diag::error(
+            codes::MODEL_IO,
+            format!("{} is not a regular file", path.display()),
+        )
+        .help(HELP_DIR)),
+        // Missing files are reported by the read itself.
+        _ => Ok(()),
+    }
 }
 
 fn format_error(path: &Path, msg: impl std::fmt::Display) -> Diag {

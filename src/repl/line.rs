@@ -14,7 +14,6 @@
 use std::borrow::Cow;
 use std::io::{self, Write};
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 
 use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
@@ -220,13 +219,12 @@ pub fn interactive(mut repl: Repl, files: &[PathBuf]) -> i32 {
     let mut rl: Editor<RaspHelper, DefaultHistory> = match Editor::with_config(config) {
         Ok(rl) => rl,
         Err(e) => {
-            eprintln!("rasp: cannot start the line editor ({e}); reading plain lines");
-            let stdout = io::stdout();
+            errln!("rasp: cannot start the line editor ({e}); reading plain lines");
             let stderr = io::stderr();
             return super::run_piped(
                 &mut repl,
                 io::stdin().lock(),
-                &mut stdout.lock(),
+                &mut crate::fsio::stdio::Stdout,
                 &mut stderr.lock(),
             );
         }
@@ -245,13 +243,12 @@ pub fn interactive(mut repl: Repl, files: &[PathBuf]) -> i32 {
     }
     // Ctrl-C while an entry runs sets the flag; the front end and the
     // interpreter stop at their next check.
-    let flag = repl.interrupt_flag();
-    let _ = ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed));
+    crate::fsio::cleanup::set_interrupt_flag(repl.interrupt_flag());
 
-    let stdout = io::stdout();
+    let mut stdout = crate::fsio::stdio::Stdout;
     let stderr = io::stderr();
-    print!("{}", repl.banner());
-    repl.load_files(files, &mut stdout.lock(), &mut stderr.lock());
+    out!("{}", repl.banner());
+    repl.load_files(files, &mut stdout, &mut stderr.lock());
     loop {
         rl.set_helper(Some(RaspHelper {
             names: repl.visible_names(),
@@ -264,7 +261,7 @@ pub fn interactive(mut repl: Repl, files: &[PathBuf]) -> i32 {
                 }
                 let _ = rl.add_history_entry(entry.as_str());
                 let text = strip_continuations(&entry);
-                let control = repl.entry(&text, &mut stdout.lock(), &mut stderr.lock());
+                let control = repl.entry(&text, &mut stdout, &mut stderr.lock());
                 if control == Control::Exit {
                     break;
                 }
@@ -275,12 +272,12 @@ pub fn interactive(mut repl: Repl, files: &[PathBuf]) -> i32 {
             }
             Err(ReadlineError::Eof) => break,
             Err(e) => {
-                eprintln!("rasp: line editor error: {e}");
+                errln!("rasp: line editor error: {e}");
                 break;
             }
         }
     }
-    let _ = io::stdout().flush();
+    let _ = stdout.flush();
     if let Some(h) = &history {
         if let Some(dir) = h.parent() {
             let _ = std::fs::create_dir_all(dir);

@@ -410,13 +410,10 @@ impl Repl {
         let stem = file_stem(name, input);
         let svg = dir.join(format!("{stem}.svg"));
         let dot = dir.join(format!("{stem}.dot"));
+        let inputs = self.session.read_files();
         for (path, text) in [(&svg, flow.to_svg()), (&dot, flow.to_dot())] {
-            std::fs::write(path, text).map_err(|e| {
-                Diag::error(
-                    codes::LOAD_IO,
-                    format!("could not write {}: {e}", path.display()),
-                )
-            })?;
+            let dest = crate::fsio::target::output(path, &inputs, "the drawing")?;
+            crate::fsio::write_file(&dest, text.as_bytes(), codes::OUTPUT_WRITE)?;
         }
         Ok(svg)
     }
@@ -928,9 +925,8 @@ pub fn main(files: &[PathBuf], color: crate::diag::Color) -> i32 {
     if interactive {
         line::interactive(repl, files)
     } else {
-        let stdout = io::stdout();
         let stderr = io::stderr();
-        let mut out = stdout.lock();
+        let mut out = crate::fsio::stdio::Stdout;
         let mut err = stderr.lock();
         repl.load_files(files, &mut out, &mut err);
         run_piped(&mut repl, io::stdin().lock(), &mut out, &mut err)

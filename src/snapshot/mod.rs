@@ -350,18 +350,28 @@ pub fn compare(snapshot: &Path, new: &Snapshot) -> Result<Status, Diag> {
     }
 }
 
-/// Write `text` to `path` (creating the snapshot folder).
+/// Write `text` to `path` (creating the snapshot folder), replacing the
+/// file atomically; a snapshot that is a symbolic link keeps the link and
+/// has its target replaced.
 pub fn write(path: &Path, text: &str) -> Result<(), Diag> {
-    let fail = |e: std::io::Error| {
-        Diag::error(
-            codes::TEST_SNAPSHOT,
-            format!("cannot write {}: {e}", path.display()),
-        )
-    };
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(fail)?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Diag::error(
+                codes::TEST_SNAPSHOT,
+                format!("cannot create {}: {e}", dir.display()),
+            )
+        })?;
     }
-    std::fs::write(path, text).map_err(fail)
+    let real = if std::fs::symlink_metadata(path).is_ok() {
+        crate::fsio::target::in_place(path, codes::TEST_SNAPSHOT)?
+    } else {
+        path.to_path_buf()
+    };
+    crate::fsio::write_file(
+        &crate::fsio::Dest::File(real),
+        text.as_bytes(),
+        codes::TEST_SNAPSHOT,
+    )
 }
 
 /// Remove a file if it is there.

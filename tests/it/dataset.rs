@@ -240,6 +240,11 @@ fn bad_options_are_diagnostics() {
         ),
         (
             &["gen", "--task", "sort", "-o", "/nonexistent-dir/f.jsonl"],
+            2,
+            "rasp::output::target",
+        ),
+        (
+            &["gen", "--task", "sort", "-o", "/dev/full"],
             1,
             "rasp::gen::output",
         ),

@@ -6,6 +6,7 @@
 mod catalogue;
 mod cli;
 mod compile;
+mod crash;
 mod dataset;
 mod draw;
 mod editors;
@@ -21,3 +22,4 @@ mod repl;
 mod robustness;
 mod selectors;
 mod snapshot_cmd;
+mod writes;

@@ -1,0 +1,465 @@
+//! Writes: what each command does with where it writes (`src/fsio/`).
+//! Standard output is a file too (closed pipes end quietly with status 0,
+//! a full disk is `rasp::output::write` and status 1, never a panic);
+//! devices and FIFOs are written as streams, never renamed over; links,
+//! folders and the command's own inputs are refused; in-place rewrites
+//! keep links; pipes and FIFOs as inputs never block. Interrupted writes
+//! are `crash.rs`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const REVERSE: &str =
+    "rev = aggregate(select(indices, length - indices - 1, ==), tokens);\nn = length;\n";
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("rasp-writes-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("scratch folder");
+    std::fs::write(d.join("p.rasp"), REVERSE).expect("program");
+    d
+}
+
+fn cmd(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rasp"));
+    c.args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("CI")
+        .stdin(Stdio::null());
+    c
+}
+
+/// Run to the end, but fail the test (instead of hanging) after 60 s.
+fn finish(mut c: Command) -> Output {
+    let mut child = c
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("rasp starts");
+    let start = Instant::now();
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("rasp blocked: {c:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    finish(cmd(dir, args))
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Commands that print on standard output, in a folder with a model.
+fn printers(dir: &Path) -> Vec<Vec<&'static str>> {
+    let o = run(
+        dir,
+        &[
+            "compile",
+            "p.rasp",
+            "rev",
+            "--vocab",
+            "abc",
+            "--max-len",
+            "4",
+            "-o",
+            "m",
+        ],
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    std::fs::write(dir.join("t.rasp"), format!("# test: \"abc\"\n{REVERSE}")).expect("test");
+    let o = run(dir, &["test", "--accept", "t.rasp"]);
+    assert!(o.status.success(), "{}", err(&o));
+    vec![
+        vec!["explain-error"],
+        vec!["explain-error", "rasp::name::undefined"],
+        vec!["gen", "--list"],
+        vec!["gen", "--task", "sort", "-n", "20000"],
+        vec!["completions", "bash"],
+        vec!["man"],
+        vec!["test", "--json", "t.rasp"],
+        vec!["test", "t.rasp"],
+        vec!["eval", "p.rasp", "rev", "--json", "\"abc\"", "\"abcabc\""],
+        vec!["run", "p.rasp", "\"abc\""],
+        vec!["exec", "m", "--json", "\"abc\""],
+        vec!["check", "p.rasp"],
+        vec![
+            "explain",
+            "p.rasp",
+            "rev",
+            "--vocab",
+            "abc",
+            "--max-len",
+            "4",
+        ],
+        vec!["--help"],
+    ]
+}
+
+#[test]
+fn a_closed_pipe_ends_a_command_quietly() {
+    let dir = scratch("pipe");
+    for args in printers(&dir) {
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        let mut c = cmd(&dir, &args);
+        c.stdout(writer).stderr(Stdio::piped());
+        let o = c.output().expect("rasp runs");
+        let e = err(&o);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {e}");
+        assert!(
+            !e.contains("panicked") && !e.contains("Broken pipe"),
+            "{args:?}: {e}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_on_standard_output_is_an_error() {
+    let dir = scratch("full");
+    for args in printers(&dir) {
+        if args == ["--help"] {
+            continue; // clap prints its own help
+        }
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full");
+        let mut c = cmd(&dir, &args);
+        c.stdout(full).stderr(Stdio::piped());
+        let o = c.output().expect("rasp runs");
+        let e = err(&o);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {e}");
+        assert!(
+            e.contains("rasp::output::write") && e.contains("No space left"),
+            "{args:?}: {e}"
+        );
+        assert!(!e.contains("panicked"), "{args:?}: {e}");
+    }
+    // Standard error on a full disk: the diagnostic is lost, the status
+    // is not, and nothing panics.
+    std::fs::write(dir.join("bad.rasp"), "x = ;\n").expect("bad program");
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("full");
+    let mut c = cmd(&dir, &["check", "bad.rasp"]);
+    c.stdout(Stdio::null()).stderr(full);
+    assert_eq!(c.status().expect("runs").code(), Some(1));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[cfg(unix)]
+fn mkfifo(p: &Path) {
+    let o = Command::new("mkfifo").arg(p).output().expect("mkfifo runs");
+    assert!(o.status.success(), "mkfifo: {o:?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn devices_and_named_pipes_are_written_as_streams() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = scratch("streams");
+    let before: Vec<_> = std::fs::read_dir("/dev")
+        .expect("/dev")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    let o = run(
+        &dir,
+        &[
+            "gen",
+            "p.rasp",
+            "rev",
+            "--vocab",
+            "abc",
+            "-n",
+            "100",
+            "-o",
+            "/dev/null",
+        ],
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(err(&o).contains("written as a stream"), "{}", err(&o));
+    let null = std::fs::metadata("/dev/null").expect("/dev/null");
+    assert!(
+        null.file_type().is_char_device(),
+        "/dev/null is still a device"
+    );
+    let after: Vec<_> = std::fs::read_dir("/dev")
+        .expect("/dev")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    let new: Vec<_> = after.iter().filter(|n| !before.contains(n)).collect();
+    assert!(
+        new.iter().all(|n| !n.to_string_lossy().contains("rasp")),
+        "nothing left in /dev: {new:?}"
+    );
+    let o = run(&dir, &["draw", "p.rasp", "rev", "-o", "/dev/null"]);
+    assert!(o.status.success(), "{}", err(&o));
+
+    // A named pipe: the reader gets every line; no sidecar, no rename.
+    let fifo = dir.join("pipe.jsonl");
+    mkfifo(&fifo);
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(&fifo).expect("read the pipe"))
+    };
+    let o = run(
+        &dir,
+        &[
+            "gen",
+            "p.rasp",
+            "rev",
+            "--vocab",
+            "abc",
+            "-n",
+            "50",
+            "-o",
+            "pipe.jsonl",
+        ],
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    let text = reader.join().expect("reader");
+    assert_eq!(text.lines().count(), 50, "{text}");
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .expect("fifo")
+            .file_type()
+            .is_fifo()
+    );
+    assert!(!dir.join("pipe.jsonl.info.json").exists());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Every file of a folder, for "nothing changed".
+fn listing(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .expect("read")
+        .flatten()
+        .map(|e| {
+            let p = e.path();
+            let bytes = if p.is_file() {
+                std::fs::read(&p).unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            (e.file_name().to_string_lossy().into_owned(), bytes)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[cfg(unix)]
+#[test]
+fn links_folders_and_inputs_are_refused_and_nothing_changes() {
+    let dir = scratch("refuse");
+    std::os::unix::fs::symlink("victim.txt", dir.join("link.jsonl")).expect("link");
+    std::fs::write(dir.join("victim.txt"), "precious\n").expect("victim");
+    std::fs::create_dir(dir.join("folder")).expect("folder");
+    std::fs::hard_link(dir.join("p.rasp"), dir.join("same.rasp")).expect("hard link");
+    std::fs::write(dir.join("uses.rasp"), "load \"p.rasp\";\nr2 = rev;\n").expect("loader");
+    // compile -o trap, where trap/rasp.json is a link to a victim.
+    std::fs::create_dir(dir.join("trap")).expect("trap");
+    std::os::unix::fs::symlink("../victim.txt", dir.join("trap/rasp.json")).expect("trap link");
+    std::fs::create_dir(dir.join("notes")).expect("notes");
+    std::fs::write(dir.join("notes/notes.txt"), "mine\n").expect("notes");
+    std::os::unix::fs::symlink("notes", dir.join("model-link")).expect("dir link");
+    let before = listing(&dir);
+    let gen_to = |out: &'static str| {
+        vec![
+            "gen", "p.rasp", "rev", "--vocab", "abc", "-n", "5", "-o", out,
+        ]
+    };
+    let compile = |out: &'static str| {
+        vec![
+            "compile",
+            "p.rasp",
+            "rev",
+            "--vocab",
+            "abc",
+            "--max-len",
+            "3",
+            "-o",
+            out,
+        ]
+    };
+    let cases: Vec<Vec<&str>> = vec![
+        gen_to("link.jsonl"),
+        gen_to("folder"),
+        gen_to("p.rasp"),
+        gen_to("./p.rasp"),
+        gen_to("same.rasp"),
+        gen_to("missing/out.jsonl"),
+        vec![
+            "gen",
+            "uses.rasp",
+            "r2",
+            "--vocab",
+            "abc",
+            "-n",
+            "5",
+            "-o",
+            "p.rasp",
+        ],
+        vec!["draw", "p.rasp", "rev", "-o", "p.rasp"],
+        vec!["draw", "p.rasp", "rev", "-o", "link.jsonl"],
+        compile("trap"),
+        compile("notes"),
+        compile("model-link"),
+        compile("p.rasp"),
+    ];
+    for args in cases {
+        let o = run(&dir, &args);
+        let e = err(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {e}");
+        assert!(
+            e.contains("rasp::output::target") && e.contains("help:"),
+            "{args:?}: {e}"
+        );
+        assert_eq!(listing(&dir), before, "{args:?} changed the folder");
+        assert_eq!(
+            listing(&dir.join("notes")),
+            vec![("notes.txt".to_string(), b"mine\n".to_vec())]
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join("victim.txt")).expect("victim"),
+            "precious\n"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[cfg(unix)]
+#[test]
+fn in_place_rewrites_replace_a_links_target_and_keep_the_link() {
+    let dir = scratch("inplace");
+    std::fs::create_dir(dir.join("real")).expect("real");
+    std::fs::write(dir.join("real/prog.rasp"), "x=tokens;\n").expect("program");
+    std::os::unix::fs::symlink("real/prog.rasp", dir.join("prog.rasp")).expect("link");
+    let o = run(&dir, &["fmt", "prog.rasp"]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(
+        std::fs::symlink_metadata(dir.join("prog.rasp"))
+            .expect("link")
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("real/prog.rasp")).expect("read"),
+        "x = tokens;\n"
+    );
+
+    // rasp test --accept through a snapshot that is a link.
+    std::fs::write(dir.join("t.rasp"), format!("# test: \"abc\"\n{REVERSE}")).expect("test");
+    let o = run(&dir, &["test", "--accept", "t.rasp"]);
+    assert!(o.status.success(), "{}", err(&o));
+    let snap = dir.join("__snapshots__/t.snap");
+    std::fs::rename(&snap, dir.join("real/t.snap")).expect("move");
+    std::os::unix::fs::symlink("../real/t.snap", &snap).expect("snapshot link");
+    std::fs::write(dir.join("t.rasp"), format!("# test: \"abcd\"\n{REVERSE}")).expect("edit");
+    let o = run(&dir, &["test", "--accept", "t.rasp"]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(
+        std::fs::symlink_metadata(&snap)
+            .expect("link")
+            .file_type()
+            .is_symlink()
+    );
+    let text = std::fs::read_to_string(dir.join("real/t.snap")).expect("read");
+    assert!(text.contains("abcd"), "{text}");
+    let left: Vec<String> = std::fs::read_dir(dir.join("__snapshots__"))
+        .expect("read")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, vec!["t.snap"]);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[cfg(unix)]
+#[test]
+fn fifos_and_pipes_as_inputs_never_block() {
+    let dir = scratch("fifo-in");
+    // A FIFO nobody writes to, as a program: read as empty.
+    mkfifo(&dir.join("prog.rasp"));
+    let o = run(&dir, &["check", "prog.rasp"]);
+    assert!(o.status.success(), "{}", err(&o));
+    // As an inputs file: no inputs, so no outputs.
+    mkfifo(&dir.join("inputs.jsonl"));
+    let o = run(&dir, &["eval", "p.rasp", "rev", "--inputs", "inputs.jsonl"]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(o.stdout.is_empty());
+    // As a model file: refused.
+    let o = run(
+        &dir,
+        &[
+            "compile",
+            "p.rasp",
+            "rev",
+            "--vocab",
+            "abc",
+            "--max-len",
+            "3",
+            "-o",
+            "m",
+        ],
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    for f in ["rasp.json", "config.json", "model.safetensors"] {
+        let o = run(
+            &dir,
+            &[
+                "compile",
+                "p.rasp",
+                "rev",
+                "--vocab",
+                "abc",
+                "--max-len",
+                "3",
+                "-o",
+                "m",
+            ],
+        );
+        assert!(o.status.success(), "{}", err(&o));
+        std::fs::remove_file(dir.join("m").join(f)).expect("remove");
+        mkfifo(&dir.join("m").join(f));
+        let o = run(&dir, &["exec", "m", "\"abc\""]);
+        let e = err(&o);
+        assert_eq!(o.status.code(), Some(1), "{f}: {e}");
+        assert!(
+            e.contains("rasp::model::io") && e.contains("not a regular file"),
+            "{f}: {e}"
+        );
+        std::fs::remove_dir_all(dir.join("m")).expect("remove the model");
+    }
+    // A pipe from a process substitution is read to its end.
+    let o = finish({
+        let mut c = Command::new("bash");
+        c.arg("-c")
+            .arg(format!(
+                "{} eval p.rasp rev --json --inputs <(printf '\"abc\"\\n\"xy\"\\n')",
+                env!("CARGO_BIN_EXE_rasp")
+            ))
+            .current_dir(&dir);
+        c
+    });
+    assert!(o.status.success(), "{}", err(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(out.contains("[\"c\", \"b\", \"a\"]"), "{out}");
+    std::fs::remove_dir_all(&dir).ok();
+}
