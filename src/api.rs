@@ -441,6 +441,30 @@ impl Model {
     }
 }
 
+/// What clap has to say instead of a command (help, version, a usage
+/// error), printed through the checked standard output or on standard
+/// error; the exit status.
+fn clap_exit(e: &clap::Error) -> i32 {
+    use std::io::IsTerminal;
+    let styled = e.render();
+    if e.use_stderr() {
+        let text = if std::io::stderr().is_terminal() {
+            styled.ansi().to_string()
+        } else {
+            styled.to_string()
+        };
+        err!("{text}");
+    } else {
+        let text = if std::io::stdout().is_terminal() {
+            styled.ansi().to_string()
+        } else {
+            styled.to_string()
+        };
+        out!("{text}");
+    }
+    e.exit_code()
+}
+
 /// The `rasp` command line: parses the process's arguments, runs the
 /// command on a thread with a large stack (deep recursion in a program
 /// ends in a diagnostic, not a stack overflow) and returns the exit
@@ -449,7 +473,10 @@ pub fn cli_main() -> i32 {
     use clap::Parser;
     /// Stack for the worker thread.
     const STACK_BYTES: usize = 512 * 1024 * 1024;
-    let cli = crate::cli::Cli::parse();
+    let cli = match crate::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_exit(&e),
+    };
     let (tx, rx) = std::sync::mpsc::channel();
     let worker = std::thread::Builder::new()
         .name("rasp".into())

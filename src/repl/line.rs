@@ -279,12 +279,29 @@ pub fn interactive(mut repl: Repl, files: &[PathBuf]) -> i32 {
     }
     let _ = stdout.flush();
     if let Some(h) = &history {
-        if let Some(dir) = h.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let _ = rl.save_history(h);
+        save_history(&mut rl, h);
     }
     0
+}
+
+/// Save the history as every file is written: under a temporary name in
+/// its folder, then renamed over the old one (rustyline writes the file in
+/// place). Best effort: a history that cannot be saved is not an error.
+fn save_history(rl: &mut Editor<RaspHelper, DefaultHistory>, h: &std::path::Path) {
+    use crate::fsio::cleanup;
+    let (Some(dir), Some(name)) = (h.parent(), h.file_name()) else {
+        return;
+    };
+    let _ = std::fs::create_dir_all(dir);
+    cleanup::sweep(dir);
+    let tmp = cleanup::temp_name(dir, name, cleanup::Kind::Tmp);
+    let token = cleanup::temp(&tmp);
+    // rustyline writes nothing when there is nothing new.
+    if rl.save_history(&tmp).is_ok() && tmp.exists() && std::fs::rename(&tmp, h).is_ok() {
+        token.release();
+    } else {
+        token.undo();
+    }
 }
 
 #[cfg(test)]
