@@ -404,7 +404,8 @@ fn write_one(
             let counts = {
                 let mut out = std::io::BufWriter::new(&mut file);
                 let counts = run(&mut out, &mut progress).map_err(fail)?;
-                out.flush().map_err(|e| (Some(crate::fsio::write_error(codes::GEN_OUTPUT, path, &e)), 1))?;
+                let flushed = out.flush();
+                flushed.map_err(|e| fail(crate::fsio::write_error(codes::GEN_OUTPUT, path, &e)))?;
                 counts
             };
             let info = dataset::info_json(
@@ -417,22 +418,11 @@ fn write_one(
                 &counts,
             );
             let info_text = serde_json::to_string_pretty(&info).unwrap_or_default() + "\n";
-            let info_path = sidecar_path(path);
-            let mut side =
-                crate::fsio::AtomicFile::create(&info_path, codes::GEN_OUTPUT).map_err(fail)?;
+            let mut side = crate::fsio::AtomicFile::create(&sidecar_path(path), codes::GEN_OUTPUT)
+                .map_err(fail)?;
             side.write_all(info_text.as_bytes())
                 .map_err(|e| fail(side.error(&e)))?;
-            // Both complete on the disk before anything is replaced.
-            file.sync().map_err(fail)?;
-            side.sync().map_err(fail)?;
-            crate::fsio::crash::point("remove old sidecar");
-            match std::fs::remove_file(&info_path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(fail(side.error(&e))),
-            }
-            file.commit().map_err(fail)?;
-            side.commit().map_err(fail)?;
+            crate::fsio::atomic::commit_with_sidecar(file, side).map_err(fail)?;
             counts
         }
     };

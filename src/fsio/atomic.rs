@@ -133,6 +133,25 @@ impl Drop for AtomicFile {
     }
 }
 
+/// Put a file and its sidecar (a file that describes it, such as
+/// `rasp gen`'s `PATH.info.json`) in place so that a sidecar that is there
+/// always describes the file beside it: both synced, the old sidecar
+/// removed, the file renamed into place, then the sidecar. Whenever the
+/// process stops, the file is old or new and the sidecar matches it or is
+/// missing, never another run's.
+pub fn commit_with_sidecar(mut file: AtomicFile, mut side: AtomicFile) -> Result<(), Diag> {
+    file.sync()?;
+    side.sync()?;
+    crash::point("remove old sidecar");
+    match std::fs::remove_file(side.target()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(side.error(&e)),
+    }
+    file.commit()?;
+    side.commit()
+}
+
 /// Sync a folder, so that a rename in it survives a power cut (best
 /// effort: not every file system can sync a folder).
 pub fn sync_dir(dir: &Path) {
