@@ -401,36 +401,19 @@ fn fifos_and_pipes_as_inputs_never_block() {
     assert!(o.status.success(), "{}", err(&o));
     assert!(o.stdout.is_empty());
     // As a model file: refused.
-    let o = run(
-        &dir,
-        &[
-            "compile",
-            "p.rasp",
-            "rev",
-            "--vocab",
-            "abc",
-            "--max-len",
-            "3",
-            "-o",
-            "m",
-        ],
-    );
-    assert!(o.status.success(), "{}", err(&o));
+    let compile = [
+        "compile",
+        "p.rasp",
+        "rev",
+        "--vocab",
+        "abc",
+        "--max-len",
+        "3",
+        "-o",
+        "m",
+    ];
     for f in ["rasp.json", "config.json", "model.safetensors"] {
-        let o = run(
-            &dir,
-            &[
-                "compile",
-                "p.rasp",
-                "rev",
-                "--vocab",
-                "abc",
-                "--max-len",
-                "3",
-                "-o",
-                "m",
-            ],
-        );
+        let o = run(&dir, &compile);
         assert!(o.status.success(), "{}", err(&o));
         std::fs::remove_file(dir.join("m").join(f)).expect("remove");
         mkfifo(&dir.join("m").join(f));
