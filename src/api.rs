@@ -446,10 +446,12 @@ impl Model {
 /// ends in a diagnostic, not a stack overflow) and returns the exit
 /// status. The `rasp` binary is this function.
 pub fn cli_main() -> i32 {
-    use clap::Parser;
     /// Stack for the worker thread.
     const STACK_BYTES: usize = 512 * 1024 * 1024;
-    let cli = crate::cli::Cli::parse();
+    let cli = match crate::cli::parse_args() {
+        Ok(cli) => cli,
+        Err(status) => return status,
+    };
     let (tx, rx) = std::sync::mpsc::channel();
     let worker = std::thread::Builder::new()
         .name("rasp".into())
