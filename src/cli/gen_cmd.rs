@@ -182,7 +182,7 @@ pub(super) fn gen_cmd(reporter: &Reporter, a: &GenArgs) -> Result<(), (Option<Di
         sampler,
         unique: a.unique,
     };
-    spec.check().map_err(usage)?;
+    spec.check_for(a.format).map_err(usage)?;
     let extras = extras(&scope, &session.graph, node, a)?;
     // One output, or a train and a test file with their own lengths.
     let outputs: Vec<(Option<PathBuf>, Spec)> = match (&a.train_len, &a.test_len) {
@@ -207,7 +207,7 @@ pub(super) fn gen_cmd(reporter: &Reporter, a: &GenArgs) -> Result<(), (Option<Di
                     seed: spec.seed ^ salt.wrapping_mul(0x7e57_5eed_0000_0001),
                     ..spec.clone()
                 };
-                spec.check().map_err(usage)?;
+                spec.check_for(a.format).map_err(usage)?;
                 out.push((Some(split_path(path, split)), spec));
             }
             out

@@ -3,12 +3,21 @@
 //! vocabulary's tokens at every requested length, the BOS token, the text
 //! format's tokens; and the `--len` and `--shard` values.
 
-use super::{Sampler, Spec, unique};
+use super::{Format, Sampler, Spec, unique};
 use crate::diag::{Diag, codes};
 use crate::interp::display;
 use crate::ir::Value;
 
 impl Spec {
+    /// Check the options for a file in `format`.
+    pub fn check_for(&self, format: Format) -> Result<(), Diag> {
+        self.check()?;
+        if format == Format::Text {
+            self.check_text()?;
+        }
+        Ok(())
+    }
+
     /// Check the options (a diagnostic for each kind of bad input).
     pub fn check(&self) -> Result<(), Diag> {
         if self.vocab.is_empty() {
@@ -80,6 +89,34 @@ impl Spec {
                 }
             }
         }
+        if let Some(alphabet) = self.sampler.alphabet() {
+            let listed = display::input_repr(&self.vocab);
+            let wanted = display::input_repr(&alphabet);
+            let help = format!(
+                "give --vocab '{}' (its tokens, in any order), or a sampler that draws from the vocabulary (--sampler uniform)",
+                crate::compile::vocab_text(&alphabet)
+            );
+            if let Some(extra) = alphabet.iter().find(|a| !self.vocab.iter().any(|v| v.same(a))) {
+                return Err(Diag::error(
+                    codes::GEN_OPTIONS,
+                    format!(
+                        "the {name} sampler writes {}, which the vocabulary {listed} does not have (it writes {wanted})",
+                        extra.repr()
+                    ),
+                )
+                .help(help));
+            }
+            if let Some(unused) = self.vocab.iter().find(|v| !alphabet.iter().any(|a| a.same(v))) {
+                return Err(Diag::error(
+                    codes::GEN_OPTIONS,
+                    format!(
+                        "the {name} sampler never writes the vocabulary's {} (it writes only {wanted})",
+                        unused.repr()
+                    ),
+                )
+                .help(help));
+            }
+        }
         if self.min_len < self.sampler.min_len() {
             return Err(Diag::error(
                 codes::GEN_OPTIONS,
@@ -112,34 +149,6 @@ impl Spec {
                 self.vocab.len()
             )));
         }
-        if let Some(alphabet) = self.sampler.alphabet() {
-            let listed = display::input_repr(&self.vocab);
-            let wanted = display::input_repr(&alphabet);
-            let help = format!(
-                "give --vocab '{}' (its tokens, in any order), or a sampler that draws from the vocabulary (--sampler uniform)",
-                crate::compile::vocab_text(&alphabet)
-            );
-            if let Some(extra) = alphabet.iter().find(|a| !self.vocab.iter().any(|v| v.same(a))) {
-                return Err(Diag::error(
-                    codes::GEN_OPTIONS,
-                    format!(
-                        "the {name} sampler writes {}, which the vocabulary {listed} does not have (it writes {wanted})",
-                        extra.repr()
-                    ),
-                )
-                .help(help));
-            }
-            if let Some(unused) = self.vocab.iter().find(|v| !alphabet.iter().any(|a| a.same(v))) {
-                return Err(Diag::error(
-                    codes::GEN_OPTIONS,
-                    format!(
-                        "the {name} sampler never writes the vocabulary's {} (it writes only {wanted})",
-                        unused.repr()
-                    ),
-                )
-                .help(help));
-            }
-        }
         Ok(())
     }
 
@@ -166,7 +175,7 @@ impl Spec {
     /// `--format text` writes tokens separated by spaces and a tab between
     /// input and output: a token that is empty or holds white space would
     /// not read back.
-    pub(super) fn check_text(&self) -> Result<(), Diag> {
+    fn check_text(&self) -> Result<(), Diag> {
         match self.vocab.iter().chain(self.bos.as_ref()).find(|v| !text_token(v)) {
             None => Ok(()),
             Some(v) => Err(Diag::error(

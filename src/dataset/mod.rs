@@ -348,10 +348,7 @@ pub fn generate(
     out: &mut (dyn Write + Send),
     progress: &mut dyn FnMut(u64),
 ) -> Result<Counts, Diag> {
-    spec.check()?;
-    if format == Format::Text {
-        spec.check_text()?;
-    }
+    spec.check_for(format)?;
     if format != Format::Jsonl && !extras.is_empty() {
         return Err(Diag::error(
             codes::GEN_OPTIONS,

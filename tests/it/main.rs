@@ -16,6 +16,7 @@ mod genprog;
 mod gpu;
 mod lsp;
 mod model;
+mod options;
 mod pty;
 mod repl;
 mod robustness;
