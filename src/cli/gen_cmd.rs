@@ -280,6 +280,19 @@ fn extras(
     }
     if let Some(list) = &a.selectors {
         for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            // Each name once: a JSON object holds each key once.
+            if ex.selectors.iter().any(|(n, _)| n == name) {
+                return Err((
+                    Some(
+                        Diag::error(
+                            codes::GEN_OPTIONS,
+                            format!("--selectors names `{name}` twice"),
+                        )
+                        .help("name each selector once"),
+                    ),
+                    2,
+                ));
+            }
             match front::value::lookup(scope, name) {
                 Some(MVal::Sel(id)) => ex.selectors.push((name.to_string(), id)),
                 _ => {

@@ -83,8 +83,15 @@ pub fn parse(text: &str, file: FileId) -> (Decls, Vec<Diag>) {
                     .filter(|n| !n.is_empty())
                     .map(|n| (n.to_string(), rest_span))
                     .collect();
+                let known = decls.sops.iter().flatten().map(|(n, _)| n.as_str());
+                let twice = names.iter().map(|(n, _)| n.as_str()).find(|n| {
+                    known.clone().any(|k| k == *n)
+                        || names.iter().filter(|(m, _)| m == n).count() > 1
+                });
                 if names.is_empty() {
                     diags.push(bad("`# test sops:` names no s-op".into()));
+                } else if let Some(n) = twice {
+                    diags.push(bad(format!("`# test sops:` names `{n}` twice: name each once")));
                 } else {
                     decls.sops.get_or_insert_with(Vec::new).extend(names);
                 }
@@ -302,6 +309,21 @@ mod tests {
             assert!(diags[0].message.contains(says), "{line}: {}", diags[0].message);
             let span = diags[0].span.expect("a span");
             assert_eq!(&text[span.start as usize..span.end as usize], format!("# test compile: {line}"));
+        }
+    }
+
+    /// A name shown twice (on one `# test sops:` line or across two) is a
+    /// diagnostic at the line that repeats it.
+    #[test]
+    fn a_name_listed_twice_in_sops_is_refused() {
+        for text in ["# test sops: a, a\n", "# test sops: a, b\n# test sops: c a\n"] {
+            let (d, diags) = run(text);
+            assert_eq!(diags.len(), 1, "{text}: {diags:?}");
+            assert!(diags[0].message.contains("names `a` twice"), "{}", diags[0].message);
+            let span = diags[0].span.expect("a span");
+            let line = text.lines().last().expect("a line");
+            assert_eq!(&text[span.start as usize..span.end as usize], line);
+            assert!(d.sops.iter().flatten().filter(|(n, _)| n == "a").count() <= 1);
         }
     }
 

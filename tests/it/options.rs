@@ -170,6 +170,11 @@ fn samplers_write_exactly_the_requested_lengths_and_vocabulary() {
             &["--task", "sort", "--len", "0..3"],
             "inputs are never empty",
         ),
+        // One JSON key per selector.
+        (
+            &["--task", "most-frequent", "--selectors", "same,same"],
+            "--selectors names `same` twice",
+        ),
     ];
     for (args, says) in cases {
         for with_file in [false, true] {
@@ -306,6 +311,10 @@ fn a_setting_given_twice_is_a_diagnostic_at_its_line() {
             "`vocab=` is given twice",
         ),
         (
+            "rev vocab=abc max_len=3\n# test sops: rev, rev",
+            "names `rev` twice",
+        ),
+        (
             "rev vocab=abc max_len=3 max-len=5",
             "`max_len=` is given twice",
         ),
@@ -327,7 +336,12 @@ fn a_setting_given_twice_is_a_diagnostic_at_its_line() {
         assert_eq!(o.status.code(), Some(1), "{all}");
         assert!(all.contains("rasp::test::declaration"), "{all}");
         assert!(all.contains(says), "{line}: {all}");
-        assert!(all.contains("rev.rasp:2:1"), "{all}");
+        let at = if line.contains("sops") {
+            "rev.rasp:3:1"
+        } else {
+            "rev.rasp:2:1"
+        };
+        assert!(all.contains(at), "{all}");
         assert!(all.contains("help:"), "{all}");
     }
     let _ = std::fs::remove_dir_all(&dir);
