@@ -623,6 +623,25 @@ fn json_output_of_non_finite_numbers_is_valid_json() {
     let report = strict_doc(&stdout(&o));
     let diff = report["files"][0]["diff"].as_str().expect("a diff");
     assert!(diff.contains("[nan, inf, -inf] (floats)"), "{diff}");
+    // A model cannot compute them, nor rasp.json list them: refused before
+    // anything is built (never "a bug in rasp", never a `null` value).
+    let m = dir.join("nf-model");
+    for sop in ["mix", "big"] {
+        let o = rasp(&[
+            "compile",
+            p,
+            sop,
+            "--vocab",
+            "ab",
+            "--max-len",
+            "3",
+            "-o",
+            m.to_str().expect("utf-8"),
+        ]);
+        refused(&[sop], &o, 1, "rasp::compile::value_set");
+        assert!(stderr(&o).contains("takes the value"), "{}", stderr(&o));
+        assert!(!m.exists());
+    }
     // The library.
     let program = rasp::Program::from_source("nf.rasp", NON_FINITE).expect("loads");
     let json = program
