@@ -21,7 +21,10 @@ impl Spec {
     /// Check the options (a diagnostic for each kind of bad input).
     pub fn check(&self) -> Result<(), Diag> {
         if self.vocab.is_empty() {
-            return Err(Diag::error(codes::GEN_OPTIONS, "the vocabulary is empty"));
+            return Err(
+                Diag::error(codes::GEN_OPTIONS, "the vocabulary is empty")
+                    .help("give the input tokens with --vocab (e.g. --vocab abc)"),
+            );
         }
         crate::compile::check_vocab(&self.vocab)?;
         if self.min_len == 0 {
