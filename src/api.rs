@@ -29,6 +29,8 @@ pub type Error = Diag;
 /// let tokens = rasp::input("[1, 2, 3]")?;
 /// assert_eq!(tokens, vec![rasp::Value::Int(1), rasp::Value::Int(2), rasp::Value::Int(3)]);
 /// assert_eq!(rasp::input("hey")?.len(), 3);
+/// // Integers are 64-bit: a bigger one is an error, never a float.
+/// assert_eq!(rasp::input("[18446744073709551616]").unwrap_err().code, "rasp::eval::overflow");
 /// # Ok::<(), rasp::Error>(())
 /// ```
 pub fn input(text: &str) -> Result<Vec<Value>, Error> {
@@ -37,7 +39,13 @@ pub fn input(text: &str) -> Result<Vec<Value>, Error> {
 
 /// A vocabulary, written as `rasp compile --vocab` takes it: a JSON list
 /// (`[1, 2, 3]`), comma-separated tokens (`a,b,c`) or a word whose
-/// characters are the tokens (`abc`).
+/// characters are the tokens (`abc`). Each token is listed once.
+///
+/// ```
+/// assert_eq!(rasp::vocab("abc")?.len(), 3);
+/// assert_eq!(rasp::vocab("aba").unwrap_err().code, "rasp::compile::vocab");
+/// # Ok::<(), rasp::Error>(())
+/// ```
 pub fn vocab(text: &str) -> Result<Vec<Value>, Error> {
     compile::parse_vocab(text)
 }
@@ -295,7 +303,16 @@ impl Output {
     }
 
     /// The JSON form of `rasp eval --json`: a list of typed values, or of
-    /// rows of booleans.
+    /// rows of booleans. Always valid JSON: NaN and the infinities are the
+    /// strings `"NaN"`, `"Infinity"` and `"-Infinity"`.
+    ///
+    /// ```
+    /// let p = rasp::Program::from_source("p.rasp", "big = indices * (10.0 ^ 300 * 10.0 ^ 300);")?;
+    /// let out = p.eval("big", &rasp::input("ab")?)?;
+    /// assert_eq!(out.to_json(), r#"["NaN", "Infinity"]"#);
+    /// assert_eq!(out.to_string(), "[nan, inf] (floats)"); // the original's display
+    /// # Ok::<(), rasp::Error>(())
+    /// ```
     pub fn to_json(&self) -> String {
         display::json_output(&self.value)
     }
@@ -441,41 +458,16 @@ impl Model {
     }
 }
 
-/// What clap has to say instead of a command (help, version, a usage
-/// error), printed through the checked standard output or on standard
-/// error; the exit status.
-fn clap_exit(e: &clap::Error) -> i32 {
-    use std::io::IsTerminal;
-    let styled = e.render();
-    if e.use_stderr() {
-        let text = if std::io::stderr().is_terminal() {
-            styled.ansi().to_string()
-        } else {
-            styled.to_string()
-        };
-        err!("{text}");
-    } else {
-        let text = if std::io::stdout().is_terminal() {
-            styled.ansi().to_string()
-        } else {
-            styled.to_string()
-        };
-        out!("{text}");
-    }
-    e.exit_code()
-}
-
 /// The `rasp` command line: parses the process's arguments, runs the
 /// command on a thread with a large stack (deep recursion in a program
 /// ends in a diagnostic, not a stack overflow) and returns the exit
 /// status. The `rasp` binary is this function.
 pub fn cli_main() -> i32 {
-    use clap::Parser;
     /// Stack for the worker thread.
     const STACK_BYTES: usize = 512 * 1024 * 1024;
-    let cli = match crate::cli::Cli::try_parse() {
+    let cli = match crate::cli::parse_args() {
         Ok(cli) => cli,
-        Err(e) => return clap_exit(&e),
+        Err(status) => return status,
     };
     let (tx, rx) = std::sync::mpsc::channel();
     let worker = std::thread::Builder::new()

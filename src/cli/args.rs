@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use super::gen_cmd::GenArgs;
+use super::numbers::{at_least_0, at_least_1};
 use super::test_cmd::TestArgs;
 use crate::diag::Color;
 use crate::front;
@@ -72,7 +73,7 @@ pub enum Command {
         #[arg(long, value_name = "EX")]
         example: Option<String>,
         /// Longest input to evaluate.
-        #[arg(long, value_name = "N", default_value_t = front::DEFAULT_MAX_LEN)]
+        #[arg(long, value_name = "N", default_value_t = front::DEFAULT_MAX_LEN, allow_negative_numbers = true, value_parser = at_least_1::<usize>)]
         max_len: usize,
         #[command(flatten)]
         inputs: InputArgs,
@@ -91,7 +92,7 @@ pub enum Command {
         #[arg(long)]
         all: bool,
         /// Longest input to evaluate.
-        #[arg(long, value_name = "N", default_value_t = front::DEFAULT_MAX_LEN)]
+        #[arg(long, value_name = "N", default_value_t = front::DEFAULT_MAX_LEN, allow_negative_numbers = true, value_parser = at_least_1::<usize>)]
         max_len: usize,
     },
     /// Parse and build files without running them; report every diagnostic.
@@ -128,10 +129,15 @@ pub enum Command {
         output: PathBuf,
         /// Inputs to check before writing (spread over every length; all of
         /// a length when there are few).
-        #[arg(long, value_name = "K", default_value_t = crate::compile::DEFAULT_CHECK_SAMPLES)]
+        #[arg(
+            long,
+            value_name = "K",
+            default_value_t = crate::compile::DEFAULT_CHECK_SAMPLES,
+            allow_negative_numbers = true, value_parser = at_least_0::<usize>
+        )]
         verify_samples: usize,
         /// Seed of the check's samples.
-        #[arg(long, value_name = "S", default_value_t = 0)]
+        #[arg(long, value_name = "S", default_value_t = 0, allow_negative_numbers = true, value_parser = at_least_0::<u64>)]
         seed: u64,
         /// Write the model without checking it.
         #[arg(long, conflicts_with = "verify_samples")]
@@ -171,10 +177,10 @@ pub enum Command {
         #[arg(long, conflicts_with = "samples")]
         exhaustive: bool,
         /// Check this many seeded random inputs.
-        #[arg(long, value_name = "K")]
+        #[arg(long, value_name = "K", allow_negative_numbers = true, value_parser = at_least_0::<usize>)]
         samples: Option<usize>,
         /// Seed of the random inputs.
-        #[arg(long, value_name = "S", default_value_t = 0)]
+        #[arg(long, value_name = "S", default_value_t = 0, allow_negative_numbers = true, value_parser = at_least_0::<u64>)]
         seed: u64,
         #[command(flatten)]
         run: RunArgs,
@@ -330,13 +336,18 @@ pub struct TargetArgs {
     #[arg(long, value_name = "V")]
     pub vocab: String,
     /// The longest input the model must handle.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = at_least_1::<usize>)]
     pub max_len: usize,
     /// Compile a causal (decoder) model: position i computes the program
     /// on the prefix up to i (verification checks exactly that).
     #[arg(long)]
     pub causal: bool,
     /// Refuse models estimated to have more parameters than this.
-    #[arg(long, value_name = "P", default_value_t = crate::compile::DEFAULT_MAX_PARAMS)]
+    #[arg(
+        long,
+        value_name = "P",
+        default_value_t = crate::compile::DEFAULT_MAX_PARAMS,
+        allow_negative_numbers = true, value_parser = at_least_0::<u64>
+    )]
     pub max_params: u64,
 }

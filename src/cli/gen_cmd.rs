@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use super::numbers::at_least_0;
 use super::{load, lookup_target, parse_input, parse_vocab};
 use crate::diag::{Diag, Reporter, codes};
 use crate::front::{self, Session};
@@ -28,22 +29,24 @@ pub struct GenArgs {
     pub(super) vocab: Option<String>,
     /// Input lengths MIN..MAX (inclusive), drawn uniformly; default: the
     /// task's, else 1..16.
-    #[arg(long, value_name = "MIN..MAX")]
+    #[arg(long, value_name = "MIN..MAX", allow_hyphen_values = true)]
     pub(super) len: Option<String>,
     /// How many examples (before sharding).
     #[arg(
         short = 'n',
         long = "count",
         value_name = "COUNT",
-        default_value_t = 1000
+        default_value_t = 1000,
+        allow_negative_numbers = true,
+        value_parser = at_least_0::<u64>
     )]
     pub(super) count: u64,
     /// The seed: the same seed and options give the same file.
-    #[arg(long, value_name = "S", default_value_t = 0)]
+    #[arg(long, value_name = "S", default_value_t = 0, allow_negative_numbers = true, value_parser = at_least_0::<u64>)]
     pub(super) seed: u64,
     /// Write only shard I of K (0-based): the K shards concatenated are
     /// exactly the unsharded output.
-    #[arg(long, value_name = "I/K")]
+    #[arg(long, value_name = "I/K", allow_hyphen_values = true)]
     pub(super) shard: Option<String>,
     /// A token put before every input in the file (not given to the program).
     #[arg(long, value_name = "TOKEN")]
@@ -81,12 +84,13 @@ pub struct GenArgs {
     #[arg(
         long,
         value_name = "A..B",
+        allow_hyphen_values = true,
         requires = "test_len",
         conflicts_with = "len"
     )]
     pub(super) train_len: Option<String>,
     /// The test file's lengths (with --train-len).
-    #[arg(long, value_name = "C..D", requires = "train_len")]
+    #[arg(long, value_name = "C..D", requires = "train_len", allow_hyphen_values = true)]
     pub(super) test_len: Option<String>,
 }
 
@@ -157,13 +161,16 @@ pub(super) fn gen_cmd(reporter: &Reporter, a: &GenArgs) -> Result<(), (Option<Di
         .map(dataset::parse_shard)
         .transpose()
         .map_err(usage)?;
-    let bos = a
-        .bos
-        .as_ref()
-        .map(|t| match parse_input(&format!("[{t}]")) {
-            Ok((_, v)) if v.len() == 1 => v[0].clone(),
-            _ => Value::str(t),
-        });
+    // A JSON atom (`1`, `true`, `"<s>"`), else the word itself.
+    let bos = match a.bos.as_ref().map(|t| (t, parse_input(&format!("[{t}]")))) {
+        None => None,
+        Some((_, Ok((_, v)))) if v.len() == 1 => Some(v[0].clone()),
+        Some((t, Err(d))) if d.code == codes::EVAL_OVERFLOW => {
+            let d = front::check_json_ints(t).err().unwrap_or(d);
+            return Err(usage(d.prefix("--bos")));
+        }
+        Some((t, _)) => Some(Value::str(t)),
+    };
     let spec = Spec {
         vocab,
         min_len,
@@ -175,7 +182,7 @@ pub(super) fn gen_cmd(reporter: &Reporter, a: &GenArgs) -> Result<(), (Option<Di
         sampler,
         unique: a.unique,
     };
-    spec.check().map_err(usage)?;
+    spec.check_for(a.format).map_err(usage)?;
     let extras = extras(&scope, &session.graph, node, a)?;
     // One output, or a train and a test file with their own lengths.
     let outputs: Vec<(Option<PathBuf>, Spec)> = match (&a.train_len, &a.test_len) {
@@ -200,7 +207,7 @@ pub(super) fn gen_cmd(reporter: &Reporter, a: &GenArgs) -> Result<(), (Option<Di
                     seed: spec.seed ^ salt.wrapping_mul(0x7e57_5eed_0000_0001),
                     ..spec.clone()
                 };
-                spec.check().map_err(usage)?;
+                spec.check_for(a.format).map_err(usage)?;
                 out.push((Some(split_path(path, split)), spec));
             }
             out
@@ -298,6 +305,19 @@ fn extras(
     }
     if let Some(list) = &a.selectors {
         for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            // Each name once: a JSON object holds each key once.
+            if ex.selectors.iter().any(|(n, _)| n == name) {
+                return Err((
+                    Some(
+                        Diag::error(
+                            codes::GEN_OPTIONS,
+                            format!("--selectors names `{name}` twice"),
+                        )
+                        .help("name each selector once"),
+                    ),
+                    2,
+                ));
+            }
             match front::value::lookup(scope, name) {
                 Some(MVal::Sel(id)) => ex.selectors.push((name.to_string(), id)),
                 _ => {

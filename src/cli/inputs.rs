@@ -76,6 +76,7 @@ fn lines(text: &str, name: &str, out: &mut Vec<Input>) -> Result<(), Diag> {
             )
             .help("one JSON value per line: \"hello\" or [1, 2, 3]")
         })?;
+        crate::front::check_json_ints(line).map_err(|d| d.prefix(&format!("{name}:{}", k + 1)))?;
         let tokens = crate::front::input_from_json(&json).map_err(|m| {
             Diag::error(codes::CLI_INPUT, format!("{name}:{}: {m}", k + 1))
                 .help("one JSON value per line: \"hello\" or [1, 2, 3]")

@@ -10,9 +10,11 @@ mod fmt_cmd;
 mod gen_cmd;
 mod inputs;
 mod model;
+mod numbers;
 mod test_cmd;
 
 pub use args::{Cli, Command, InputArgs, RunArgs, TargetArgs};
+pub use numbers::parse_args;
 use gen_cmd::gen_cmd;
 use model::{compile_cmd, exec_cmd, explain_cmd, verify_cmd};
 use test_cmd::test_cmd;

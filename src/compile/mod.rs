@@ -61,6 +61,7 @@ pub fn parse_vocab(text: &str) -> Result<Vec<Value>, Diag> {
     let vocab: Vec<Value> = if trimmed.starts_with('[') || trimmed.starts_with('"') {
         let json: serde_json::Value = serde_json::from_str(trimmed)
             .map_err(|e| bad(format!("--vocab is not valid JSON: {e}")))?;
+        crate::front::check_json_ints(trimmed).map_err(|d| d.prefix("--vocab"))?;
         crate::front::input_from_json(&json).map_err(|m| bad(format!("--vocab: {m}")))?
     } else if trimmed.contains(',') {
         trimmed.split(',').map(|t| Value::str(t.trim())).collect()
@@ -73,7 +74,47 @@ pub fn parse_vocab(text: &str) -> Result<Vec<Value>, Diag> {
     if vocab.is_empty() {
         return Err(bad("--vocab is empty".into()));
     }
+    check_vocab(&vocab)?;
     Ok(vocab)
+}
+
+/// A vocabulary as `--vocab` takes it: `abc` when every token is one
+/// character, else a JSON list.
+pub fn vocab_text(vocab: &[Value]) -> String {
+    let chars = vocab
+        .iter()
+        .all(|v| matches!(v, Value::Str(s) if s.chars().count() == 1 && !s.contains([',', '[', '"']) && !s.trim().is_empty()));
+    if chars && !vocab.is_empty() {
+        vocab.iter().map(|v| v.to_string()).collect()
+    } else {
+        let items: Vec<serde_json::Value> = vocab
+            .iter()
+            .map(crate::ir::value::value_to_json_total)
+            .collect();
+        serde_json::Value::Array(items).to_string()
+    }
+}
+
+/// A vocabulary lists each token once (`1`, `1.0` and `"1"` are three
+/// tokens): checked wherever one is parsed or given (`parse_vocab`,
+/// compile options, `rasp gen`'s spec, the REPL's `:type`).
+pub fn check_vocab(vocab: &[Value]) -> Result<(), Diag> {
+    for (i, v) in vocab.iter().enumerate() {
+        if vocab[..i].iter().any(|w| w.same(v)) {
+            let once: Vec<Value> = vocab
+                .iter()
+                .enumerate()
+                .filter(|(j, w)| !vocab[..*j].iter().any(|u| u.same(w)))
+                .map(|(_, w)| w.clone())
+                .collect();
+            return Err(Diag::error(
+                codes::COMPILE_VOCAB,
+                format!("the vocabulary lists {} twice", v.repr()),
+            )
+            .help(format!("list each token once: {}", vocab_text(&once))));
+        }
+    }
+    Ok(())
 }
 
 /// Models above this many parameters are refused unless asked for.
@@ -165,15 +206,7 @@ fn check_options(opts: &Options) -> Result<(), Diag> {
             "the max length must be at least 1",
         ));
     }
-    for (i, v) in opts.vocab.iter().enumerate() {
-        if opts.vocab[..i].iter().any(|w| w.same(v)) {
-            return Err(Diag::error(
-                codes::COMPILE_VOCAB,
-                format!("the vocab lists {} twice", v.repr()),
-            ));
-        }
-    }
-    Ok(())
+    check_vocab(&opts.vocab)
 }
 
 /// Compile `target` into a model (not verified: see [`build`]).
@@ -351,5 +384,38 @@ pub fn prefix_check(
             inputs.len(),
         ),
         Err(_) => (None, 0),
+    }
+}
+
+#[cfg(test)]
+mod vocab_tests {
+    use super::{check_vocab, parse_vocab, vocab_text};
+    use crate::diag::codes;
+    use crate::ir::Value;
+
+    #[test]
+    fn a_token_listed_twice_is_refused_with_the_list_to_give() {
+        for (text, twice, help) in [
+            ("aab", "'a'", "ab"),
+            ("a,b,a", "'a'", "ab"),
+            ("[1, 2, 1]", "1", "[1,2]"),
+            ("[\"x\", \"yz\", \"yz\"]", "'yz'", "[\"x\",\"yz\"]"),
+            ("\"abca\"", "'a'", "abc"),
+        ] {
+            let d = parse_vocab(text).expect_err(text);
+            assert_eq!(d.code, codes::COMPILE_VOCAB);
+            assert!(d.message.contains(&format!("lists {twice} twice")), "{text}: {}", d.message);
+            let h = d.help.as_deref().expect("a help line");
+            assert!(h.ends_with(&format!(": {help}")), "{text}: {h}");
+        }
+        // 1, 1.0, True and "1" are four tokens.
+        assert_eq!(parse_vocab("[1, 1.0, true, \"1\"]").expect("distinct").len(), 4);
+        assert!(check_vocab(&[Value::Int(1), Value::Int(1)]).is_err());
+        // The help's list parses back to the same tokens.
+        for text in ["ab", "[1,2]", "[\"x\",\"yz\"]", "[\" \",\"a\"]", "[\",\",\"a\"]"] {
+            let v = parse_vocab(text).expect(text);
+            let again = parse_vocab(&vocab_text(&v)).expect("its text");
+            assert!(v.len() == again.len() && v.iter().zip(&again).all(|(a, b)| a.same(b)), "{text}");
+        }
     }
 }

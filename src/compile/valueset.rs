@@ -232,6 +232,22 @@ pub fn infer(
             Op::SelectorWidth(_) => finite((0..=n as i64).map(Value::Int).collect()),
             Op::Select { .. } | Op::SelAnd(..) | Op::SelOr(..) | Op::SelNot(_) => continue,
         };
+        // NaN and the infinities: f32 weights do not compute them, and
+        // `rasp.json` (JSON numbers) cannot list them.
+        if let Some(v) = set.values().and_then(|vs| {
+            vs.iter()
+                .find(|v| matches!(v, Value::Float(f) if !f.is_finite()))
+        }) {
+            return Err(at(Diag::error(
+                codes::COMPILE_VALUES,
+                format!(
+                    "`{}` takes the value {}, which a compiled model cannot compute (its weights and files hold finite numbers)",
+                    graph.label(id),
+                    v.repr()
+                ),
+            )
+            .help("keep the values finite (a float overflowing to inf, 0 * inf or inf - inf gives nan); the interpreter (`rasp eval`) computes them")));
+        }
         sets.insert(id, set);
     }
     Ok(sets)

@@ -10,9 +10,13 @@
 //! flat whatever the count; the file is written under a temporary name and
 //! renamed when complete.
 
+mod check;
 mod parquet;
 pub mod tasks;
 mod unique;
+
+pub use check::{parse_len, parse_shard};
+use check::text_token;
 
 use std::io::Write;
 
@@ -30,7 +34,7 @@ const CHUNK: usize = 4096;
 pub enum Sampler {
     /// Every token uniformly from the vocabulary.
     Uniform,
-    /// Distinct tokens (lengths above the vocabulary's size are clamped).
+    /// Distinct tokens (so no length above the vocabulary's size).
     Distinct,
     /// Bracket strings over these (open, close) pairs: half balanced (a
     /// random well-nested string, padded with an unmatched bracket on odd
@@ -38,10 +42,55 @@ pub enum Sampler {
     /// changed), so both answers are common.
     Brackets(Vec<(Value, Value)>),
     /// `a+b` over the digits `0`-`9` (two numbers of random digit counts
-    /// filling the length; numbers of several digits start with a non-zero
-    /// digit).
+    /// filling the length, so at least 3 tokens; numbers of several digits
+    /// start with a non-zero digit).
     Addition,
 }
+
+impl Sampler {
+    /// The sampler as `--sampler` and task headers name it
+    /// (`brackets:(){}` with its pairs).
+    pub fn name(&self) -> String {
+        match self {
+            Sampler::Uniform => "uniform".into(),
+            Sampler::Distinct => "distinct".into(),
+            Sampler::Brackets(pairs) => {
+                let mut s = String::from("brackets:");
+                for (open, close) in pairs {
+                    s.push_str(&format!("{open}{close}"));
+                }
+                s
+            }
+            Sampler::Addition => "addition".into(),
+        }
+    }
+
+    /// Every token the sampler can write, when it is not the vocabulary's
+    /// (`None`: it draws from the vocabulary).
+    fn alphabet(&self) -> Option<Vec<Value>> {
+        match self {
+            Sampler::Uniform | Sampler::Distinct => None,
+            Sampler::Brackets(pairs) => Some(
+                pairs
+                    .iter()
+                    .flat_map(|(a, b)| [a.clone(), b.clone()])
+                    .collect(),
+            ),
+            Sampler::Addition => Some(ADDITION.chars().map(|c| Value::str(&c.to_string())).collect()),
+        }
+    }
+
+    /// The shortest input it can write.
+    fn min_len(&self) -> usize {
+        match self {
+            Sampler::Addition => 3,
+            _ => 1,
+        }
+    }
+}
+
+/// The addition sampler's tokens.
+const ADDITION: &str = "0123456789+";
 
 /// Which examples to generate.
 #[derive(Clone, Debug)]
@@ -182,50 +231,6 @@ impl Spec {
         }
     }
 
-    /// Check the options (a diagnostic for each kind of bad input).
-    pub fn check(&self) -> Result<(), Diag> {
-        if self.vocab.is_empty() {
-            return Err(Diag::error(codes::GEN_OPTIONS, "the vocabulary is empty"));
-        }
-        if self.min_len == 0 || self.min_len > self.max_len {
-            return Err(Diag::error(
-                codes::GEN_OPTIONS,
-                format!(
-                    "the length range {}..{} is empty",
-                    self.min_len, self.max_len
-                ),
-            )
-            .help("give --len MIN..MAX with 1 <= MIN <= MAX"));
-        }
-        if let Some((i, k)) = self.shard
-            && (k == 0 || i >= k)
-        {
-            return Err(
-                Diag::error(codes::GEN_OPTIONS, format!("shard {i}/{k} is out of range"))
-                    .help("--shard I/K takes 0 <= I < K (shard I of K, counted from 0)"),
-            );
-        }
-        if self.unique {
-            if self.sampler != Sampler::Uniform {
-                return Err(Diag::error(
-                    codes::GEN_OPTIONS,
-                    "--unique draws from all inputs: it works with the uniform sampler",
-                )
-                .help("add --sampler uniform, or drop --unique"));
-            }
-            unique::check(self.vocab.len(), self.min_len, self.max_len, self.count)?;
-        }
-        if let Sampler::Brackets(pairs) = &self.sampler
-            && pairs.is_empty()
-        {
-            return Err(Diag::error(
-                codes::GEN_OPTIONS,
-                "the bracket sampler needs at least one pair",
-            ));
-        }
-        Ok(())
-    }
-
     /// The same spec with its own copies of the string atoms (for one
     /// worker thread).
     fn own(&self) -> Spec {
@@ -256,6 +261,7 @@ impl Spec {
                 .map(|_| self.vocab[r.below(self.vocab.len())].clone())
                 .collect(),
             Sampler::Distinct => {
+                // `check` refuses lengths above the vocabulary's size.
                 len = len.min(self.vocab.len());
                 let mut pool: Vec<usize> = (0..self.vocab.len()).collect();
                 // A partial Fisher-Yates shuffle.
@@ -266,6 +272,7 @@ impl Spec {
                 pool[..len].iter().map(|&i| self.vocab[i].clone()).collect()
             }
             Sampler::Brackets(pairs) => brackets(&mut r, pairs, len),
+            // `check` refuses lengths below 3.
             Sampler::Addition => addition(&mut r, len.max(3)),
         }
     }
@@ -341,7 +348,7 @@ pub fn generate(
     out: &mut (dyn Write + Send),
     progress: &mut dyn FnMut(u64),
 ) -> Result<Counts, Diag> {
-    spec.check()?;
+    spec.check_for(format)?;
     if format != Format::Jsonl && !extras.is_empty() {
         return Err(Diag::error(
             codes::GEN_OPTIONS,
@@ -385,6 +392,19 @@ pub fn generate(
                         let d = e.to_diag(graph, sources, &input);
                         Diag::error(codes::GEN_PROGRAM, d.message.clone())
                     })?;
+                    if let (Format::Text, Some(Output::Sop(col))) = (format, outs.first())
+                        && let Some(v) = col.values.iter().find(|v| !text_token(v))
+                    {
+                        return Err(Diag::error(
+                            codes::GEN_OUTPUT,
+                            format!(
+                                "--format text separates tokens with spaces: the output token {} on the input {} would not read back",
+                                v.repr(),
+                                display::input_short(&input, None)
+                            ),
+                        )
+                        .help("use --format jsonl or parquet, which keep every token"));
+                    }
                     let mut done = example(format, spec.bos.as_ref(), &input, &outs, extras);
                     done.len = input.len();
                     if let (true, Some(Output::Sop(col))) = (stats, outs.first()) {
@@ -589,40 +609,6 @@ fn example(
     }
 }
 
-/// A `--len` range: `A..B` (inclusive) or `N`.
-pub fn parse_len(text: &str) -> Result<(usize, usize), Diag> {
-    let bad = || {
-        Diag::error(codes::GEN_OPTIONS, format!("bad length range {text:?}"))
-            .help("write MIN..MAX (inclusive, e.g. 1..16) or one length N")
-    };
-    match text.split_once("..") {
-        Some((a, b)) => {
-            let b = b.strip_prefix('=').unwrap_or(b);
-            Ok((
-                a.trim().parse().map_err(|_| bad())?,
-                b.trim().parse().map_err(|_| bad())?,
-            ))
-        }
-        None => {
-            let n = text.trim().parse().map_err(|_| bad())?;
-            Ok((n, n))
-        }
-    }
-}
-
-/// A `--shard` value: `I/K`.
-pub fn parse_shard(text: &str) -> Result<(u64, u64), Diag> {
-    let bad = || {
-        Diag::error(codes::GEN_OPTIONS, format!("bad shard {text:?}"))
-            .help("write I/K: shard I of K, counted from 0 (e.g. 0/8)")
-    };
-    let (i, k) = text.split_once('/').ok_or_else(bad)?;
-    Ok((
-        i.trim().parse().map_err(|_| bad())?,
-        k.trim().parse().map_err(|_| bad())?,
-    ))
-}
-
 /// The `dataset_info`-style sidecar: what makes a file reproducible.
 pub fn info_json(
     source: &str,
@@ -633,11 +619,8 @@ pub fn info_json(
     format: Format,
     counts: &Counts,
 ) -> serde_json::Value {
-    let vocab: Vec<serde_json::Value> = spec
-        .vocab
-        .iter()
-        .filter_map(crate::ir::value::value_to_json)
-        .collect();
+    use crate::ir::value::value_to_json_total as json;
+    let vocab: Vec<serde_json::Value> = spec.vocab.iter().map(json).collect();
     serde_json::json!({
         "generator": format!("rasp {}", env!("CARGO_PKG_VERSION")),
         "program": {"file": file, "sop": sop, "task": task, "source_fnv1a64": format!("{:016x}", fnv1a(source.as_bytes()))},
@@ -647,14 +630,9 @@ pub fn info_json(
             "count": spec.count,
             "seed": spec.seed,
             "shard": spec.shard.map(|(i, k)| format!("{i}/{k}")),
-            "bos": spec.bos.as_ref().and_then(crate::ir::value::value_to_json),
+            "bos": spec.bos.as_ref().map(json),
             "unique": spec.unique,
-            "sampler": match &spec.sampler {
-                Sampler::Uniform => "uniform".to_string(),
-                Sampler::Distinct => "distinct".to_string(),
-                Sampler::Brackets(_) => "brackets".to_string(),
-                Sampler::Addition => "addition".to_string(),
-            },
+            "sampler": spec.sampler.name(),
             "format": match format {
                 Format::Jsonl => "jsonl",
                 Format::Text => "text",

@@ -77,7 +77,9 @@ pub struct Task {
     pub about: String,
 }
 
-/// Every preset, in file order.
+/// Every preset, in file order (a header that is not well formed, a field
+/// given twice included, is a bug in the project's files: a panic, caught
+/// by the tests).
 pub fn all() -> Vec<Task> {
     let mut out = Vec::new();
     for (file, source) in FILES {
@@ -117,12 +119,19 @@ fn parse(file: &'static str, source: &'static str, rest: &str) -> Option<Task> {
     let mut vocab = None;
     let mut len = None;
     let mut sampler = None;
+    let mut seen = Vec::new();
     for w in fields.split_whitespace() {
-        match w.split_once('=')? {
-            ("sop", v) => sop = Some(v.to_string()),
-            ("vocab", v) => vocab = Some(v.to_string()),
-            ("len", v) => len = super::parse_len(v).ok(),
-            ("sampler", v) => sampler = Some(v.to_string()),
+        let (key, v) = w.split_once('=')?;
+        // Each field once.
+        if seen.contains(&key) {
+            return None;
+        }
+        seen.push(key);
+        match key {
+            "sop" => sop = Some(v.to_string()),
+            "vocab" => vocab = Some(v.to_string()),
+            "len" => len = super::parse_len(v).ok(),
+            "sampler" => sampler = Some(v.to_string()),
             _ => return None,
         }
     }
@@ -171,4 +180,22 @@ pub fn render_list() -> String {
         ));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_header_field_given_twice_is_refused() {
+        let ok = "t: sop=x vocab=ab len=1..3 sampler=uniform -- about";
+        assert!(parse("f", "", ok).is_some());
+        for twice in [
+            "t: sop=x vocab=ab vocab=cd len=1..3 sampler=uniform -- about",
+            "t: sop=x vocab=ab len=1..3 len=2..3 sampler=uniform -- about",
+            "t: sop=x sop=y vocab=ab len=1..3 sampler=uniform -- about",
+        ] {
+            assert!(parse("f", "", twice).is_none(), "{twice}");
+        }
+    }
 }

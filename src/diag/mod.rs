@@ -212,6 +212,13 @@ impl Diag {
         self
     }
 
+    /// The same diagnostic with `context: ` before its message (where the
+    /// text it is about came from: an input, a file and line).
+    pub fn prefix(mut self, context: &str) -> Diag {
+        self.0.message = format!("{context}: {}", self.0.message);
+        self
+    }
+
     /// The same diagnostic, reported as a warning.
     pub fn into_warning(mut self) -> Diag {
         self.0.severity = Severity::Warning;

@@ -492,9 +492,13 @@ pub fn read_source(path: &Path) -> Result<String, Diag> {
 }
 
 /// Parse one command-line input: JSON, or a bare word taken as a string.
+/// An integer that does not fit in 64 bits is `rasp::eval::overflow`.
 pub fn parse_input(text: &str) -> Result<(serde_json::Value, Vec<Value>), Diag> {
     let json = match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(v) => v,
+        Ok(v) => {
+            check_json_ints(text).map_err(|d| d.prefix(&format!("input {text}")))?;
+            v
+        }
         Err(_) if !text.trim_start().starts_with(['[', '{', '"']) => {
             serde_json::Value::String(text.to_string())
         }
@@ -513,8 +517,63 @@ pub fn parse_input(text: &str) -> Result<(serde_json::Value, Vec<Value>), Diag> 
     Ok((json, input))
 }
 
+/// The integer literals of JSON `text` (valid JSON) fit in an `i64`, as
+/// every rasp integer does (ARCHITECTURE.md, Decisions): serde_json would
+/// read one beyond `u64` as a float, so the text itself is scanned. Floats
+/// written as such (`1e30`, `2.5`) are floats.
+pub fn check_json_ints(text: &str) -> Result<(), Diag> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                // Skip the string, escapes included.
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while i < bytes.len() && matches!(bytes[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9') {
+                    i += 1;
+                }
+                let literal = &text[start..i];
+                if !literal.contains(['.', 'e', 'E']) && literal.parse::<i64>().is_err() {
+                    return Err(json_int_overflow(literal));
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    Ok(())
+}
+
+/// `rasp::eval::overflow` for an integer literal of an input.
+fn json_int_overflow(literal: &str) -> Diag {
+    let shown: String = if literal.len() > 40 {
+        format!("{}… ({} digits)", &literal[..24], literal.trim_start_matches('-').len())
+    } else {
+        literal.to_string()
+    };
+    Diag::error(
+        codes::EVAL_OVERFLOW,
+        format!("the integer {shown} does not fit in 64 bits"),
+    )
+    .help(format!(
+        "rasp integers range from {} to {}; write a float (e.g. 1.5e19) or a string (\"{}\") for a bigger token",
+        i64::MIN,
+        i64::MAX,
+        if literal.len() > 40 { "…" } else { literal }
+    ))
+}
+
 /// Turn a JSON value into an input sequence: a string is a sequence of
-/// one-character tokens, a list gives the tokens (atoms only).
+/// one-character tokens, a list gives the tokens (atoms only). The text it
+/// came from goes through [`check_json_ints`] first: an integer beyond
+/// `i64` that serde_json kept as an integer (up to `u64`) is refused here
+/// too, never made a float.
 pub fn input_from_json(v: &serde_json::Value) -> Result<Vec<Value>, String> {
     match v {
         serde_json::Value::String(s) => Ok(s.chars().map(|c| Value::str(&c.to_string())).collect()),
@@ -525,6 +584,8 @@ pub fn input_from_json(v: &serde_json::Value) -> Result<Vec<Value>, String> {
                 serde_json::Value::Number(n) => {
                     if let Some(i) = n.as_i64() {
                         Ok(Value::Int(i))
+                    } else if n.is_u64() {
+                        Err(format!("the integer {n} does not fit in 64 bits"))
                     } else {
                         n.as_f64()
                             .map(Value::Float)
@@ -651,5 +712,48 @@ mod words_tests {
             .collect();
         want.sort();
         assert_eq!(defined, want);
+    }
+}
+
+#[cfg(test)]
+mod input_tests {
+    use super::{check_json_ints, parse_input};
+    use crate::diag::codes;
+    use crate::ir::Value;
+
+    /// Integer literals beyond `i64` are `rasp::eval::overflow`, never
+    /// floats; floats written as floats, and digits inside strings, are
+    /// left alone.
+    #[test]
+    fn integers_beyond_64_bits_overflow() {
+        for text in [
+            "[18446744073709551616]",
+            "[9223372036854775808]",
+            "[-9223372036854775809]",
+            "[1, \"a\", 99999999999999999999999999999999]",
+            "[\"\\\"\", 18446744073709551616]",
+        ] {
+            let d = parse_input(text).expect_err(text);
+            assert_eq!(d.code, codes::EVAL_OVERFLOW, "{text}: {}", d.message);
+            assert!(d.message.contains("does not fit in 64 bits"), "{}", d.message);
+            assert!(d.help.is_some());
+        }
+        for (text, want) in [
+            ("[9223372036854775807]", Value::Int(i64::MAX)),
+            ("[-9223372036854775808]", Value::Int(i64::MIN)),
+            ("[1e30]", Value::Float(1e30)),
+            ("[2.5]", Value::Float(2.5)),
+            ("[18446744073709551616.0]", Value::Float(18446744073709551616.0)),
+            ("[1E20]", Value::Float(1e20)),
+            ("[\"18446744073709551616\"]", Value::str("18446744073709551616")),
+        ] {
+            let (_, tokens) = parse_input(text).unwrap_or_else(|d| panic!("{text}: {}", d.message));
+            assert!(tokens[0].same(&want), "{text}: {:?}", tokens[0]);
+        }
+        // A string with escapes and digits, then nothing to refuse.
+        assert!(check_json_ints("[\"\\\\\", \"123456789012345678901234567890\"]").is_ok());
+        // A bare word is a string, whatever digits it holds.
+        let (_, tokens) = parse_input("abc123456789012345678901234567890").expect("a word");
+        assert_eq!(tokens.len(), 33);
     }
 }

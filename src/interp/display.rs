@@ -3,7 +3,7 @@
 //! `rasp eval --json`.
 
 use super::{Column, Output};
-use crate::ir::value::{Value, py_float_repr};
+use crate::ir::value::{Value, non_finite_json, py_float_repr};
 
 /// The original's `small_str`: floats rounded to 3 decimals, bools `T`/`F`,
 /// strings unquoted.
@@ -157,7 +157,8 @@ pub fn selector_matrix(input: &[Value], rows: &[Vec<bool>], prefix: &str) -> Str
     out
 }
 
-/// One atom as JSON (floats always read back as floats).
+/// One atom as JSON (finite floats always read back as floats; NaN and
+/// the infinities are the strings `"NaN"`, `"Infinity"`, `"-Infinity"`).
 pub fn json_atom(v: &Value) -> String {
     let mut s = String::new();
     push_json_atom(&mut s, v);
@@ -169,15 +170,12 @@ pub fn push_json_atom(out: &mut String, v: &Value) {
     match v {
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) => push_int(out, *i),
-        Value::Float(f) => {
-            if f.is_nan() {
-                out.push_str("NaN");
-            } else if f.is_infinite() {
-                out.push_str(if *f > 0.0 { "Infinity" } else { "-Infinity" });
-            } else {
-                out.push_str(&py_float_repr(*f));
-            }
-        }
+        // NaN and the infinities as strings (`non_finite_json`): JSON has
+        // no number for them.
+        Value::Float(f) => match non_finite_json(*f) {
+            Some(name) => push_json_str(out, name),
+            None => out.push_str(&py_float_repr(*f)),
+        },
         Value::Str(s) => push_json_str(out, s),
     }
 }
@@ -292,6 +290,19 @@ mod tests {
             push_json_str(&mut out, s);
             assert_eq!(out, serde_json::to_string(s).unwrap(), "{s:?}");
         }
+    }
+
+    /// Every float, NaN and the infinities included, is valid JSON.
+    #[test]
+    fn floats_as_json_are_always_valid_json() {
+        let values = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e308, -0.0, 2.5, 1e-7];
+        let mut out = String::new();
+        push_json_list(&mut out, &values.map(Value::Float));
+        let parsed: serde_json::Value = serde_json::from_str(&out).expect(&out);
+        assert_eq!(
+            parsed,
+            serde_json::json!(["NaN", "Infinity", "-Infinity", 1e308, -0.0, 2.5, 1e-7])
+        );
     }
 
     #[test]

@@ -586,19 +586,15 @@ impl Repl {
             return Ok(());
         };
         let (_, vocab) = front::parse_input(vocab_text)?;
+        crate::compile::check_vocab(&vocab)?;
         let max_len: usize = match rest.get(1) {
-            Some(t) => t.parse().map_err(|_| {
-                Diag::error(
-                    codes::REPL_COMMAND,
-                    format!("MAXLEN must be a number, got {t}"),
-                )
-            })?,
+            Some(t) => max_len_arg(t)?,
             None => 4,
         };
-        if vocab.is_empty() || max_len == 0 {
+        if vocab.is_empty() {
             return Err(Diag::error(
                 codes::REPL_COMMAND,
-                "the vocab and MAXLEN must not be empty",
+                "the vocab must not be empty",
             ));
         }
         let mode = crate::compile::verify::Mode::Auto {
@@ -665,12 +661,7 @@ impl Repl {
             }
         };
         let vocab = crate::compile::parse_vocab(args[1])?;
-        let max_len: usize = args[2].parse().map_err(|_| {
-            Diag::error(
-                codes::REPL_COMMAND,
-                format!("MAXLEN must be a number, got {}", args[2]),
-            )
-        })?;
+        let max_len = max_len_arg(args[2])?;
         let opts = compile::Options::new(vocab, max_len);
         let source = compile::Source {
             text: String::new(),
@@ -850,6 +841,17 @@ fn file_stem(name: &str, input: &[Value]) -> String {
         return format!("{name}-{}-{}", cut.trim_end_matches(['_', '.']), input.len());
     }
     format!("{name}-{text}")
+}
+
+/// A command's MAXLEN: a whole number, 1 or more.
+fn max_len_arg(text: &str) -> Result<usize, Diag> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(Diag::error(
+            codes::REPL_COMMAND,
+            format!("MAXLEN must be a whole number, 1 or more; got {text}"),
+        )),
+    }
 }
 
 fn json_string(s: &str) -> String {

@@ -72,7 +72,9 @@ pub fn parse(text: &str, file: FileId) -> (Decls, Vec<Diag>) {
         match kind {
             None => match inputs(rest) {
                 Ok(mut xs) => decls.inputs.append(&mut xs),
-                Err(m) => diags.push(bad(m)),
+                Err(Bad::Decl(m)) => diags.push(bad(m)),
+                // An integer beyond 64 bits: the code every input parser gives.
+                Err(Bad::Diag(d)) => diags.push(d.at(span).label("this declaration")),
             },
             Some("sops") => {
                 let names: Vec<(String, Span)> = rest
@@ -81,15 +83,23 @@ pub fn parse(text: &str, file: FileId) -> (Decls, Vec<Diag>) {
                     .filter(|n| !n.is_empty())
                     .map(|n| (n.to_string(), rest_span))
                     .collect();
+                let known = decls.sops.iter().flatten().map(|(n, _)| n.as_str());
+                let twice = names.iter().map(|(n, _)| n.as_str()).find(|n| {
+                    known.clone().any(|k| k == *n)
+                        || names.iter().filter(|(m, _)| m == n).count() > 1
+                });
                 if names.is_empty() {
                     diags.push(bad("`# test sops:` names no s-op".into()));
+                } else if let Some(n) = twice {
+                    diags.push(bad(format!("`# test sops:` names `{n}` twice: name each once")));
                 } else {
                     decls.sops.get_or_insert_with(Vec::new).extend(names);
                 }
             }
             Some("compile") => match compile(rest) {
                 Ok(c) => decls.compiles.push(c),
-                Err(m) => diags.push(bad(m)),
+                Err(Bad::Decl(m)) => diags.push(bad(m)),
+                Err(Bad::Diag(d)) => diags.push(d.at(span).label("this declaration")),
             },
             Some(other) => diags.push(bad(format!("unknown test declaration `{other}`"))),
         }
@@ -121,8 +131,28 @@ fn declaration(line: &str) -> Option<(Option<&str>, &str, usize)> {
     Some((Some(word), rest.trim_end(), at(rest)))
 }
 
+/// Why a declaration is refused: a `rasp::test::declaration` message, or
+/// another code's diagnostic (an integer beyond 64 bits is
+/// `rasp::eval::overflow` wherever inputs are read).
+enum Bad {
+    Decl(String),
+    Diag(Diag),
+}
+
+impl From<String> for Bad {
+    fn from(m: String) -> Bad {
+        Bad::Decl(m)
+    }
+}
+
+impl From<&str> for Bad {
+    fn from(m: &str) -> Bad {
+        Bad::Decl(m.to_string())
+    }
+}
+
 /// A sequence of JSON inputs separated by white space.
-fn inputs(rest: &str) -> Result<Vec<(serde_json::Value, Vec<Value>)>, String> {
+fn inputs(rest: &str) -> Result<Vec<(serde_json::Value, Vec<Value>)>, Bad> {
     let mut out = Vec::new();
     let stream = serde_json::Deserializer::from_str(rest).into_iter::<serde_json::Value>();
     for item in stream {
@@ -130,51 +160,73 @@ fn inputs(rest: &str) -> Result<Vec<(serde_json::Value, Vec<Value>)>, String> {
         let tokens =
             crate::front::input_from_json(&json).map_err(|m| format!("input {json}: {m}"))?;
         if tokens.is_empty() {
-            return Err(format!(
-                "input {json} is empty (RASP inputs are never empty)"
-            ));
+            return Err(format!("input {json} is empty (RASP inputs are never empty)").into());
         }
         out.push((json, tokens));
     }
     if out.is_empty() {
         return Err("`# test:` gives no input".into());
     }
+    crate::front::check_json_ints(rest).map_err(|d| Bad::Diag(d.prefix("`# test:`")))?;
     Ok(out)
 }
 
-/// `SOP vocab=V max_len=N [causal] [max_params=P]`.
-fn compile(rest: &str) -> Result<CompileDecl, String> {
+/// `SOP vocab=V max_len=N [causal] [max_params=P]`; each setting once.
+fn compile(rest: &str) -> Result<CompileDecl, Bad> {
     let mut words = rest.split_whitespace();
     let sop = words
         .next()
         .ok_or("`# test compile:` names no s-op")?
         .to_string();
     let (mut vocab_text, mut max_len, mut causal, mut max_params) = (None, None, false, None);
+    // The settings seen, by their canonical name.
+    let mut seen: Vec<&str> = Vec::new();
     for w in words {
-        match w.split_once('=') {
-            Some(("vocab", v)) => vocab_text = Some(v.to_string()),
-            Some(("max_len" | "max-len", v)) => {
-                max_len = Some(
-                    v.parse::<usize>()
-                        .map_err(|_| format!("bad max_len {v:?}"))?,
-                )
+        let key = match w.split_once('=') {
+            Some(("vocab", _)) => "vocab",
+            Some(("max_len" | "max-len", _)) => "max_len",
+            Some(("max_params" | "max-params", _)) => "max_params",
+            None if w == "causal" => "causal",
+            _ => return Err(format!("unknown compile option `{w}`").into()),
+        };
+        if seen.contains(&key) {
+            let what = if key == "causal" {
+                "`causal`".to_string()
+            } else {
+                format!("`{key}=`")
+            };
+            return Err(format!("{what} is given twice: give each setting once").into());
+        }
+        seen.push(key);
+        let value = w.split_once('=').map_or("", |(_, v)| v);
+        let number = |v: &str, least: u64| -> Result<u64, String> {
+            match v.parse::<u64>() {
+                Ok(n) if n >= least => Ok(n),
+                _ => Err(format!(
+                    "{key}={v}: {key} is a whole number, {least} or more"
+                )),
             }
-            Some(("max_params" | "max-params", v)) => {
-                max_params = Some(
-                    v.parse::<u64>()
-                        .map_err(|_| format!("bad max_params {v:?}"))?,
-                )
+        };
+        match key {
+            "vocab" => vocab_text = Some(value.to_string()),
+            "max_len" => {
+                let n = number(value, 1)?;
+                max_len = Some(usize::try_from(n).map_err(|_| format!("max_len={value} is too large"))?);
             }
-            None if w == "causal" => causal = true,
-            _ => return Err(format!("unknown compile option `{w}`")),
+            "max_params" => max_params = Some(number(value, 0)?),
+            _ => causal = true,
         }
     }
     let vocab_text = vocab_text.ok_or("`# test compile:` needs vocab=V")?;
-    let vocab = crate::compile::parse_vocab(&vocab_text).map_err(|d| d.message.clone())?;
+    let vocab = crate::compile::parse_vocab(&vocab_text).map_err(|d| {
+        if d.code == codes::COMPILE_VOCAB {
+            let help = d.help.as_deref().map(|h| format!(" ({h})")).unwrap_or_default();
+            Bad::Decl(format!("vocab={vocab_text}: {}{help}", d.message))
+        } else {
+            Bad::Diag(d)
+        }
+    })?;
     let max_len = max_len.ok_or("`# test compile:` needs max_len=N")?;
-    if max_len == 0 {
-        return Err("max_len must be at least 1".into());
-    }
     Ok(CompileDecl {
         sop,
         vocab_text,
@@ -232,5 +284,62 @@ mod tests {
         }
         assert!(diags[1].message.contains("unknown test declaration `sop`"));
         assert!(diags[2].message.contains("max_len"));
+    }
+
+    /// Each `key=` setting once (`max_len` and `max-len` are one key), at
+    /// the line that repeats it; numbers say what they must be; a
+    /// vocabulary lists each token once.
+    #[test]
+    fn repeated_settings_and_bad_values_point_at_their_line() {
+        for (line, says) in [
+            ("rev vocab=abc vocab=xyz max_len=3", "`vocab=` is given twice"),
+            ("rev vocab=abc max_len=3 max-len=4", "`max_len=` is given twice"),
+            ("rev vocab=abc max_len=3 max_params=9 max_params=9", "`max_params=` is given twice"),
+            ("rev vocab=abc max_len=3 causal causal", "`causal` is given twice"),
+            ("rev vocab=abc max_len=-1", "max_len is a whole number, 1 or more"),
+            ("rev vocab=abc max_len=0", "1 or more"),
+            ("rev vocab=abc max_len=3 max_params=-5", "max_params is a whole number, 0 or more"),
+            ("rev vocab=aab max_len=3", "vocab=aab: the vocabulary lists 'a' twice"),
+        ] {
+            let text = format!("# test: \"ab\"\n# test compile: {line}\n");
+            let (d, diags) = run(&text);
+            assert!(d.compiles.is_empty(), "{line}");
+            assert_eq!(diags.len(), 1, "{line}: {diags:?}");
+            assert_eq!(diags[0].code, codes::TEST_DECLARATION);
+            assert!(diags[0].message.contains(says), "{line}: {}", diags[0].message);
+            let span = diags[0].span.expect("a span");
+            assert_eq!(&text[span.start as usize..span.end as usize], format!("# test compile: {line}"));
+        }
+    }
+
+    /// A name shown twice (on one `# test sops:` line or across two) is a
+    /// diagnostic at the line that repeats it.
+    #[test]
+    fn a_name_listed_twice_in_sops_is_refused() {
+        for text in ["# test sops: a, a\n", "# test sops: a, b\n# test sops: c a\n"] {
+            let (d, diags) = run(text);
+            assert_eq!(diags.len(), 1, "{text}: {diags:?}");
+            assert!(diags[0].message.contains("names `a` twice"), "{}", diags[0].message);
+            let span = diags[0].span.expect("a span");
+            let line = text.lines().last().expect("a line");
+            assert_eq!(&text[span.start as usize..span.end as usize], line);
+            assert!(d.sops.iter().flatten().filter(|(n, _)| n == "a").count() <= 1);
+        }
+    }
+
+    /// An integer beyond 64 bits is `rasp::eval::overflow`, as wherever
+    /// inputs are read, at its line.
+    #[test]
+    fn huge_integers_in_inputs_overflow_at_their_line() {
+        let text = "# test: \"ab\"\n# test: [1, 18446744073709551616]\n";
+        let (d, diags) = run(text);
+        assert_eq!(d.inputs.len(), 1);
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(diags[0].code, codes::EVAL_OVERFLOW);
+        let span = diags[0].span.expect("a span");
+        assert_eq!(&text[span.start as usize..span.end as usize], "# test: [1, 18446744073709551616]");
+        let (d, diags) = run("# test: [1e30, 2.5]\n");
+        assert!(diags.is_empty());
+        assert!(d.inputs[0].1[0].same(&Value::Float(1e30)));
     }
 }

@@ -17,6 +17,7 @@ mod genprog;
 mod gpu;
 mod lsp;
 mod model;
+mod options;
 mod pty;
 mod repl;
 mod robustness;
