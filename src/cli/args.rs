@@ -32,6 +32,17 @@ pub struct Cli {
     /// When to colour diagnostics and diffs.
     #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
     pub color: Color,
+    /// Raise (or lower) a limit, NAME=N: length (tokens), size (a value's
+    /// elements or bytes), graph (s-ops and selectors), drawing (boxes and
+    /// edge pieces), memory (bytes). Repeatable; the README's "Limits"
+    /// lists the defaults.
+    #[arg(
+        long = "limit",
+        value_name = "NAME=N",
+        global = true,
+        value_parser = crate::diag::limits::parse_setting
+    )]
+    pub limits: Vec<(crate::diag::limits::Limit, u64)>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

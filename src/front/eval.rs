@@ -5,15 +5,13 @@ use std::rc::Rc;
 
 use super::value::{self, Dict, Func, MVal, Scope, ScopeRef, UserFunc, dict_table, list_table};
 use super::{Echo, Flow, MAX_CALL_DEPTH, Session, suggest};
+use crate::diag::limits::{self, Limit};
 use crate::diag::{Diag, Span, codes};
 use crate::interp::Output;
 use crate::ir::expr::Expr as E;
 use crate::ir::value::{self as atom, OpError, OpErrorKind, Value};
 use crate::ir::{NodeId, Op};
 use crate::syntax::ast::{BinOp, CmpOp, Expr, ExprKind, Ident, Stmt, StmtKind, UnOp};
-
-/// Largest list `range` may build.
-const MAX_RANGE: i64 = 1_000_000;
 
 /// An operand of an elementwise operation: an s-op or a broadcast atom.
 enum Operand {
@@ -29,12 +27,27 @@ fn op_err(e: OpError, span: Span) -> Diag {
         OpErrorKind::Overflow => codes::EVAL_OVERFLOW,
         OpErrorKind::Index => codes::EVAL_INDEX,
         OpErrorKind::Key => codes::EVAL_KEY,
+        OpErrorKind::Limit(l) => return Diag::error(l.code(), e.message).at(span).help(l.help()),
     };
     Diag::error(code, e.message).at(span)
 }
 
 fn type_err(message: impl Into<String>, span: Span) -> Diag {
     Diag::error(codes::TYPE_MISMATCH, message).at(span)
+}
+
+/// Refuse, before it is built, a value of `size` (as
+/// [`value::size`] counts it, at most `cap + 1` when counting stopped)
+/// over the size limit: `what` says what would be made (`a list`).
+fn check_size(size: u64, cap: u64, what: &str, span: Span) -> Result<(), Diag> {
+    let shown = if size > cap {
+        format!("more than {cap}")
+    } else {
+        size.to_string()
+    };
+    Limit::Size
+        .check(u128::from(size), || format!("this would make {what} of size {shown}"))
+        .map_err(|d| d.at(span))
 }
 
 impl Session {
@@ -126,6 +139,12 @@ impl Session {
                 let it = self.eval(iter, scope).map_err(one)?;
                 scope.borrow_mut().set("out", it.clone());
                 let items = iteration_items(&it, iter.span).map_err(one)?;
+                // Each iteration echoes its assignments; the REPL shows each
+                // name once, with its final value, so superseded ones are
+                // dropped as the loop goes (a long loop keeps as many echoes
+                // as it has names, not one per iteration).
+                let start = echoes.len();
+                let mut compact_at = start + 64;
                 for item in items {
                     self.check_interrupt(iter.span).map_err(one)?;
                     let vals = unpack_item(names, item, iter.span).map_err(one)?;
@@ -137,7 +156,12 @@ impl Session {
                             return Ok(Flow::Exit);
                         }
                     }
+                    if echoes.len() >= compact_at {
+                        drop_superseded(echoes, start);
+                        compact_at = start + 2 * (echoes.len() - start).max(32);
+                    }
                 }
+                drop_superseded(echoes, start);
             }
             StmtKind::Load { path, path_span } => {
                 self.load(path, *path_span, scope, dir, echoes)?;
@@ -249,6 +273,8 @@ impl Session {
                 for it in items {
                     out.push(self.eval(it, scope)?);
                 }
+                let cap = Limit::Size.get();
+                check_size(value::list_size(&out, cap), cap, "a list", span)?;
                 Ok(MVal::List(Rc::new(out)))
             }
             ExprKind::Dict(entries) => {
@@ -259,19 +285,25 @@ impl Session {
                     let val = self.eval(v, scope)?;
                     d.insert(key, val);
                 }
-                Ok(MVal::Dict(Rc::new(d)))
+                let d = MVal::Dict(Rc::new(d));
+                let cap = Limit::Size.get();
+                check_size(value::size(&d, cap), cap, "a dict", span)?;
+                Ok(d)
             }
             ExprKind::ListComp { elem, names, iter } => {
                 let it = self.eval(iter, scope)?;
                 let items = iteration_items(&it, iter.span)?;
                 let inner = Scope::new_ref(Some(scope.clone()));
                 let mut out = Vec::with_capacity(items.len());
+                let mut grown = Growth::default();
                 for item in items {
                     self.check_interrupt(iter.span)?;
                     for (n, v) in names.iter().zip(unpack_item(names, item, iter.span)?) {
                         self.assign(&inner, &n.name, v, n.span)?;
                     }
-                    out.push(self.eval(elem, &inner)?);
+                    let v = self.eval(elem, &inner)?;
+                    grown.add(&v, "a list", span)?;
+                    out.push(v);
                 }
                 Ok(MVal::List(Rc::new(out)))
             }
@@ -285,6 +317,7 @@ impl Session {
                 let items = iteration_items(&it, iter.span)?;
                 let inner = Scope::new_ref(Some(scope.clone()));
                 let mut d = Dict::default();
+                let mut grown = Growth::default();
                 for item in items {
                     self.check_interrupt(iter.span)?;
                     for (n, v) in names.iter().zip(unpack_item(names, item, iter.span)?) {
@@ -293,6 +326,7 @@ impl Session {
                     let k = self.eval(key, &inner)?;
                     let k = dict_key(k, key.span)?;
                     let v = self.eval(value, &inner)?;
+                    grown.add_entry(&k, &v, span)?;
                     d.insert(k, v);
                 }
                 Ok(MVal::Dict(Rc::new(d)))
@@ -389,16 +423,14 @@ impl Session {
                     (start as i128 - stop as i128 - step as i128 - 1) / (-(step as i128))
                 }
                 .max(0);
-                if count > MAX_RANGE as i128 {
-                    return Err(Diag::error(
-                        codes::EVAL_OVERFLOW,
-                        format!("range of {count} elements is too large (limit {MAX_RANGE})"),
-                    )
-                    .at(span));
-                }
-                let out: Vec<MVal> = (0..count as i64)
-                    .map(|i| MVal::Atom(Value::Int(start + i * step)))
-                    .collect();
+                Limit::Size
+                    .check(count as u128, || {
+                        format!("this range would make a list of size {count}")
+                    })
+                    .map_err(|d| d.at(span))?;
+                let mut out: Vec<MVal> =
+                    limits::vec_with_capacity(count as usize, "a range").map_err(|d| d.at(span))?;
+                out.extend((0..count as i64).map(|i| MVal::Atom(Value::Int(start + i * step))));
                 Ok(MVal::List(Rc::new(out)))
             }
             ExprKind::Zip(args) => {
@@ -429,6 +461,13 @@ impl Session {
                         span,
                     ));
                 }
+                // One list per position, holding one element of each list.
+                let cap = Limit::Size.get();
+                let mut total = n as u64;
+                for l in &lists {
+                    total = total.saturating_add(value::list_size(l, cap));
+                }
+                check_size(total.min(cap.saturating_add(1)), cap, "a list", span)?;
                 let out: Vec<MVal> = (0..n)
                     .map(|i| MVal::List(Rc::new(lists.iter().map(|l| l[i].clone()).collect())))
                     .collect();
@@ -654,7 +693,13 @@ impl Session {
                 .map(MVal::Atom)
                 .map_err(|e| op_err(e, span)),
             (BinOp::Add, MVal::List(a), MVal::List(b)) => {
-                let mut out = (*a).clone();
+                // Each is within the limit, so both sizes are exact.
+                let cap = Limit::Size.get();
+                let total = value::list_size(&a, cap).saturating_add(value::list_size(&b, cap));
+                check_size(total, u64::MAX, "a list", span)?;
+                let mut out = limits::vec_with_capacity(a.len() + b.len(), "a list")
+                    .map_err(|d| d.at(span))?;
+                out.extend(a.iter().cloned());
                 out.extend(b.iter().cloned());
                 Ok(MVal::List(Rc::new(out)))
             }
@@ -893,6 +938,17 @@ impl Session {
                 }
                 let input = to_input(&args[0], arg_exprs[0].span)?;
                 let out = self.evaluate(id, &input).map_err(|d| d.or_at(span))?;
+                // The values as a list (a selector's as n lists of n).
+                let size = match &out {
+                    Output::Sop(col) => col.values.iter().fold(col.values.len() as u64, |t, v| {
+                        t.saturating_add(match v {
+                            Value::Str(s) => s.len() as u64,
+                            _ => 0,
+                        })
+                    }),
+                    Output::Selector(rows) => (rows.len() as u64).saturating_mul(rows.len() as u64 + 1),
+                };
+                check_size(size, u64::MAX, "a list", span)?;
                 Ok(match out {
                     Output::Sop(col) => {
                         MVal::List(Rc::new(col.values.into_iter().map(MVal::Atom).collect()))
@@ -1037,6 +1093,51 @@ impl Session {
         } else {
             MVal::List(Rc::new(vals))
         })
+    }
+}
+
+/// Drop the `Assigned` echoes of `echoes[start..]` that a later one of the
+/// same name supersedes.
+pub(crate) fn drop_superseded(echoes: &mut Vec<Echo>, start: usize) {
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    let mut keep = vec![true; echoes.len() - start];
+    for (i, e) in echoes[start..].iter().enumerate().rev() {
+        if let Echo::Assigned { name, .. } = e
+            && !seen.insert(name)
+        {
+            keep[i] = false;
+        }
+    }
+    let mut i = 0usize;
+    echoes.retain(|_| {
+        let k = i < start || keep[i - start];
+        i += 1;
+        k
+    });
+}
+
+/// The size of a list or dict a comprehension builds, counted as its
+/// elements come, so it stops as soon as it passes the size limit.
+#[derive(Default)]
+struct Growth {
+    total: u64,
+}
+
+impl Growth {
+    /// One more element `v` of a list.
+    fn add(&mut self, v: &MVal, what: &str, span: Span) -> Result<(), Diag> {
+        let cap = Limit::Size.get();
+        let room = cap.saturating_sub(self.total);
+        self.total = self.total.saturating_add(1 + value::size(v, room));
+        check_size(self.total.min(cap.saturating_add(1)), cap, what, span)
+    }
+
+    /// One more entry of a dict.
+    fn add_entry(&mut self, k: &Value, v: &MVal, span: Span) -> Result<(), Diag> {
+        if let Value::Str(s) = k {
+            self.total = self.total.saturating_add(s.len() as u64);
+        }
+        self.add(v, "a dict", span)
     }
 }
 

@@ -153,6 +153,65 @@ impl MVal {
     }
 }
 
+/// The size of a value, as the size limit counts it: a string's bytes, and
+/// for a list or dict one per element plus the elements' own sizes (so
+/// nested lists and the strings they hold count in full, however much they
+/// share). Counting stops once it passes `cap`: the result is then
+/// `cap + 1`, and the walk never takes more than about `cap` steps.
+pub fn size(v: &MVal, cap: u64) -> u64 {
+    let mut total: u64 = 0;
+    let mut stack: Vec<&MVal> = vec![v];
+    while let Some(x) = stack.pop() {
+        match x {
+            MVal::Atom(a) => total = total.saturating_add(atom_size(a)),
+            MVal::List(l) => {
+                total = total.saturating_add(l.len() as u64);
+                if total > cap {
+                    break;
+                }
+                stack.extend(l.iter());
+            }
+            MVal::Dict(d) => {
+                total = total.saturating_add(d.len() as u64);
+                for (k, v) in d.entries() {
+                    total = total.saturating_add(atom_size(k));
+                    if total > cap {
+                        break;
+                    }
+                    stack.push(v);
+                }
+            }
+            MVal::Sop(_) | MVal::Sel(_) | MVal::Func(_) => {}
+        }
+        if total > cap {
+            break;
+        }
+    }
+    total.min(cap.saturating_add(1))
+}
+
+/// The size of an atom: a string's bytes, else nothing beyond the
+/// element it is.
+fn atom_size(a: &Value) -> u64 {
+    match a {
+        Value::Str(s) => s.len() as u64,
+        _ => 0,
+    }
+}
+
+/// The size a list of `items` has (see [`size`]), counting past `cap` only
+/// as far as `cap + 1`.
+pub fn list_size(items: &[MVal], cap: u64) -> u64 {
+    let mut total = items.len() as u64;
+    for it in items {
+        if total > cap {
+            break;
+        }
+        total = total.saturating_add(size(it, cap - total));
+    }
+    total.min(cap.saturating_add(1))
+}
+
 /// A constant table for indexing by an s-op.
 pub fn list_table(items: &[MVal]) -> Table {
     Table::List(items.iter().map(MVal::to_elem).collect())

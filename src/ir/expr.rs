@@ -168,6 +168,27 @@ impl Expr {
         }
     }
 
+    /// How many nodes the tree has, if `Arg(i)` stood for a tree of
+    /// `args[i]` nodes (1 where `args` has no entry): the size of a
+    /// substitution before it is built (saturating).
+    pub fn nodes_with(&self, args: &[usize]) -> usize {
+        let sub = |e: &Expr| e.nodes_with(args);
+        match self {
+            Expr::Arg(i) => args.get(*i as usize).copied().unwrap_or(1),
+            Expr::Const(_) => 1,
+            Expr::Unary(_, a)
+            | Expr::In(a, _)
+            | Expr::Index(_, a)
+            | Expr::Round(a)
+            | Expr::Indicator(a) => sub(a).saturating_add(1),
+            Expr::Binary(_, a, b) => sub(a).saturating_add(sub(b)).saturating_add(1),
+            Expr::Cond(c, t, e) => sub(c)
+                .saturating_add(sub(t))
+                .saturating_add(sub(e))
+                .saturating_add(1),
+        }
+    }
+
     /// Renumber arguments (used when merging argument lists).
     pub fn remap(&self, map: &[u32]) -> Expr {
         match self {

@@ -14,6 +14,7 @@ mod examples;
 mod fmt;
 mod genprog;
 mod gpu;
+mod limits;
 mod lsp;
 mod model;
 mod pty;
