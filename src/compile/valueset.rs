@@ -151,8 +151,8 @@ pub fn infer(
                 }
                 finite(out)
             }
-            Op::Indices => finite(ints(0, n, "the values of indices").map_err(at)?),
-            Op::Length => finite(ints(1, n, "the values of length").map_err(at)?),
+            Op::Indices => finite(ints(0..n, "the values of indices").map_err(at)?),
+            Op::Length => finite(ints(1..n + 1, "the values of length").map_err(at)?),
             Op::Const(v) => finite(vec![v.clone()]),
             Op::Map { expr, args } => {
                 // An affine map of numbers needs no table: when its
@@ -248,7 +248,7 @@ pub fn infer(
                 }
             }
             Op::SelectorWidth(_) => {
-                finite(ints(0, n, "the values of a selector width").map_err(at)?)
+                finite(ints(0..n + 1, "the values of a selector width").map_err(at)?)
             }
             Op::Select { .. } | Op::SelAnd(..) | Op::SelOr(..) | Op::SelNot(_) => continue,
         };
@@ -257,10 +257,10 @@ pub fn infer(
     Ok(sets)
 }
 
-/// The ints `from..=to`, for `what`, within the memory limit.
-fn ints(from: usize, to: usize, what: &str) -> Result<Vec<Value>, Diag> {
-    let mut v = crate::diag::limits::vec_with_capacity((to + 1).saturating_sub(from), what)?;
-    v.extend((from as i64..=to as i64).map(Value::Int));
+/// The ints of `range`, for `what`, within the memory limit.
+fn ints(range: std::ops::Range<usize>, what: &str) -> Result<Vec<Value>, Diag> {
+    let mut v = crate::diag::limits::vec_with_capacity(range.len(), what)?;
+    v.extend(range.map(|i| Value::Int(i as i64)));
     Ok(v)
 }
 

@@ -244,7 +244,6 @@ impl Rng {
 pub type Inputs = (Vec<Vec<Value>>, bool, Option<u64>);
 
 pub fn inputs(vocab: &[Value], n: usize, mode: Mode) -> Result<Inputs, Diag> {
-    super::check_max_len(n)?;
     let total = count_inputs(vocab.len(), n);
     let (exhaustive, samples, seed) = match mode {
         Mode::Exhaustive => {

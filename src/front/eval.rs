@@ -1318,3 +1318,28 @@ pub(crate) fn to_input(v: &MVal, span: Span) -> Result<Vec<Value>, Diag> {
     }
     Ok(input)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A loop's echoes keep one assignment per name, the last, in the
+    /// place of the last; echoes before the loop and other echoes stay.
+    #[test]
+    fn superseded_assignments_are_dropped() {
+        let set = |name: &str, v: i64| Echo::Assigned {
+            name: name.into(),
+            value: MVal::Atom(Value::Int(v)),
+        };
+        let mut echoes = vec![set("x", 0), set("x", 1), Echo::Exit, set("y", 2), set("x", 3)];
+        drop_superseded(&mut echoes, 1);
+        let shown: Vec<String> = echoes
+            .iter()
+            .map(|e| match e {
+                Echo::Assigned { name, value } => format!("{name}={}", value.repr()),
+                _ => "other".into(),
+            })
+            .collect();
+        assert_eq!(shown, ["x=0", "other", "y=2", "x=3"]);
+    }
+}

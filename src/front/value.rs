@@ -349,3 +349,35 @@ pub fn visible_names(scope: &ScopeRef) -> Vec<String> {
     out.dedup();
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(items: Vec<MVal>) -> MVal {
+        MVal::List(Rc::new(items))
+    }
+
+    /// Elements count one each, nested ones and strings' bytes in full,
+    /// however much the value shares; counting stops past the cap.
+    #[test]
+    fn sizes_count_nested_elements_and_bytes() {
+        let one = MVal::Atom(Value::Int(1));
+        let ab = MVal::Atom(Value::str("ab"));
+        assert_eq!(size(&one, 100), 0);
+        assert_eq!(size(&ab, 100), 2);
+        let flat = list(vec![one.clone(), one.clone(), ab.clone()]);
+        assert_eq!(size(&flat, 100), 5);
+        let mut shared = flat.clone();
+        for _ in 0..10 {
+            shared = list(vec![shared.clone(), shared]);
+        }
+        // 2 + 2 * (2 + 2 * ...): 1024 copies of 5, and 2 per list.
+        assert_eq!(size(&shared, u64::MAX), 1024 * 5 + 2046);
+        assert_eq!(size(&shared, 100), 101, "stops past the cap");
+        assert_eq!(list_size(&[shared.clone(), one], 100), 101);
+        let mut d = Dict::default();
+        d.insert(Value::str("key"), flat);
+        assert_eq!(size(&MVal::Dict(Rc::new(d)), 100), 1 + 3 + 5);
+    }
+}

@@ -249,3 +249,17 @@ impl Expr {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_counts_of_substitutions() {
+        let twice = Expr::Binary(BinOp::Add, Box::new(Expr::Arg(0)), Box::new(Expr::Arg(0)));
+        assert_eq!(twice.nodes_with(&[]), 3);
+        // Each use of the argument gets its whole tree.
+        assert_eq!(twice.nodes_with(&[3]), 7);
+        assert_eq!(twice.nodes_with(&[usize::MAX]), usize::MAX, "saturates");
+    }
+}

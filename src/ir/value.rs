@@ -726,4 +726,19 @@ mod tests {
         assert_eq!(py_float(&Value::str("7")).unwrap(), Value::Float(7.0));
         assert!(py_float(&Value::str("x")).is_err());
     }
+
+    /// Strings over the size limit are refused before they are made: a
+    /// repetition by a trillion allocates nothing.
+    #[test]
+    fn strings_over_the_size_limit_are_refused() {
+        let big = binary(BinOp::Mul, &Value::str("ab"), &Value::Int(1_000_000_000_000));
+        assert_eq!(
+            big.map_err(|e| e.kind),
+            Err(OpErrorKind::Limit(crate::diag::limits::Limit::Size))
+        );
+        let half = Value::str(&"a".repeat(600_000));
+        let sum = binary(BinOp::Add, &half, &half).expect_err("over the limit");
+        assert!(sum.message.contains("1200000 bytes"), "{}", sum.message);
+        assert!(binary(BinOp::Add, &half, &Value::str("b")).is_ok());
+    }
 }

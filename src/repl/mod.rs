@@ -55,8 +55,8 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "where :verify runs models; alone, the device in use",
     ),
     (
-        ":set [draw_dir DIR | limit NAME N]",
-        "settings: where `draw` writes (default comp_flows/), a limit (README: Limits); alone, show them",
+        ":set [SETTING VALUE]",
+        "draw_dir DIR (where `draw` writes; comp_flows/), limit NAME N (README: Limits); alone, show them",
     ),
     (":env", "the names you defined"),
     (":reset", "forget every definition and start over"),
@@ -619,6 +619,7 @@ impl Repl {
                 "the vocab and MAXLEN must not be empty",
             ));
         }
+        crate::compile::check_max_len(max_len)?;
         let mode = crate::compile::verify::Mode::Auto {
             samples: crate::compile::verify::DEFAULT_SAMPLES,
             seed: 0,
