@@ -3,7 +3,9 @@
 use std::path::Path;
 use std::rc::Rc;
 
-use super::value::{self, Dict, Func, MVal, Scope, ScopeRef, UserFunc, dict_table, list_table};
+use super::value::{
+    self, Dict, Func, List, MVal, Scope, ScopeRef, UserFunc, dict_table, list_table,
+};
 use super::{Echo, Flow, MAX_CALL_DEPTH, Session, suggest};
 use crate::diag::limits::{self, Limit};
 use crate::diag::{Diag, Span, codes};
@@ -36,17 +38,11 @@ fn type_err(message: impl Into<String>, span: Span) -> Diag {
     Diag::error(codes::TYPE_MISMATCH, message).at(span)
 }
 
-/// Refuse, before it is built, a value of `size` (as
-/// [`value::size`] counts it, at most `cap + 1` when counting stopped)
-/// over the size limit: `what` says what would be made (`a list`).
-fn check_size(size: u64, cap: u64, what: &str, span: Span) -> Result<(), Diag> {
-    let shown = if size > cap {
-        format!("more than {cap}")
-    } else {
-        size.to_string()
-    };
+/// Refuse a value of `size` (as [`value::size`] counts it) over the size
+/// limit: `what` says what would be made (`a list`).
+fn check_size(size: u64, what: &str, span: Span) -> Result<(), Diag> {
     Limit::Size
-        .check(u128::from(size), || format!("this would make {what} of size {shown}"))
+        .check(u128::from(size), || format!("this would make {what} of size {size}"))
         .map_err(|d| d.at(span))
 }
 
@@ -273,9 +269,9 @@ impl Session {
                 for it in items {
                     out.push(self.eval(it, scope)?);
                 }
-                let cap = Limit::Size.get();
-                check_size(value::list_size(&out, cap), cap, "a list", span)?;
-                Ok(MVal::List(Rc::new(out)))
+                let list = List::new(out);
+                check_size(list.size(), "a list", span)?;
+                Ok(MVal::List(Rc::new(list)))
             }
             ExprKind::Dict(entries) => {
                 let mut d = Dict::default();
@@ -285,27 +281,27 @@ impl Session {
                     let val = self.eval(v, scope)?;
                     d.insert(key, val);
                 }
-                let d = MVal::Dict(Rc::new(d));
-                let cap = Limit::Size.get();
-                check_size(value::size(&d, cap), cap, "a dict", span)?;
-                Ok(d)
+                check_size(d.size(), "a dict", span)?;
+                Ok(MVal::Dict(Rc::new(d)))
             }
             ExprKind::ListComp { elem, names, iter } => {
                 let it = self.eval(iter, scope)?;
                 let items = iteration_items(&it, iter.span)?;
                 let inner = Scope::new_ref(Some(scope.clone()));
                 let mut out = Vec::with_capacity(items.len());
-                let mut grown = Growth::default();
+                // Its size so far, checked as each element comes.
+                let mut size = 0u64;
                 for item in items {
                     self.check_interrupt(iter.span)?;
                     for (n, v) in names.iter().zip(unpack_item(names, item, iter.span)?) {
                         self.assign(&inner, &n.name, v, n.span)?;
                     }
                     let v = self.eval(elem, &inner)?;
-                    grown.add(&v, "a list", span)?;
+                    size = size.saturating_add(1).saturating_add(value::size(&v));
+                    check_size(size, "a list", span)?;
                     out.push(v);
                 }
-                Ok(MVal::List(Rc::new(out)))
+                Ok(MVal::list(out))
             }
             ExprKind::DictComp {
                 key,
@@ -317,7 +313,6 @@ impl Session {
                 let items = iteration_items(&it, iter.span)?;
                 let inner = Scope::new_ref(Some(scope.clone()));
                 let mut d = Dict::default();
-                let mut grown = Growth::default();
                 for item in items {
                     self.check_interrupt(iter.span)?;
                     for (n, v) in names.iter().zip(unpack_item(names, item, iter.span)?) {
@@ -326,8 +321,8 @@ impl Session {
                     let k = self.eval(key, &inner)?;
                     let k = dict_key(k, key.span)?;
                     let v = self.eval(value, &inner)?;
-                    grown.add_entry(&k, &v, span)?;
                     d.insert(k, v);
+                    check_size(d.size(), "a dict", span)?;
                 }
                 Ok(MVal::Dict(Rc::new(d)))
             }
@@ -431,7 +426,7 @@ impl Session {
                 let mut out: Vec<MVal> =
                     limits::vec_with_capacity(count as usize, "a range").map_err(|d| d.at(span))?;
                 out.extend((0..count as i64).map(|i| MVal::Atom(Value::Int(start + i * step))));
-                Ok(MVal::List(Rc::new(out)))
+                Ok(MVal::list(out))
             }
             ExprKind::Zip(args) => {
                 if args.is_empty() {
@@ -462,16 +457,14 @@ impl Session {
                     ));
                 }
                 // One list per position, holding one element of each list.
-                let cap = Limit::Size.get();
-                let mut total = n as u64;
-                for l in &lists {
-                    total = total.saturating_add(value::list_size(l, cap));
-                }
-                check_size(total.min(cap.saturating_add(1)), cap, "a list", span)?;
+                let size = lists
+                    .iter()
+                    .fold(n as u64, |t, l| t.saturating_add(l.size()));
+                check_size(size, "a list", span)?;
                 let out: Vec<MVal> = (0..n)
-                    .map(|i| MVal::List(Rc::new(lists.iter().map(|l| l[i].clone()).collect())))
+                    .map(|i| MVal::list(lists.iter().map(|l| l[i].clone()).collect()))
                     .collect();
-                Ok(MVal::List(Rc::new(out)))
+                Ok(MVal::list(out))
             }
             ExprKind::Len(args) => {
                 if args.len() != 1 {
@@ -693,15 +686,12 @@ impl Session {
                 .map(MVal::Atom)
                 .map_err(|e| op_err(e, span)),
             (BinOp::Add, MVal::List(a), MVal::List(b)) => {
-                // Each is within the limit, so both sizes are exact.
-                let cap = Limit::Size.get();
-                let total = value::list_size(&a, cap).saturating_add(value::list_size(&b, cap));
-                check_size(total, u64::MAX, "a list", span)?;
+                check_size(a.size().saturating_add(b.size()), "a list", span)?;
                 let mut out = limits::vec_with_capacity(a.len() + b.len(), "a list")
                     .map_err(|d| d.at(span))?;
                 out.extend(a.iter().cloned());
                 out.extend(b.iter().cloned());
-                Ok(MVal::List(Rc::new(out)))
+                Ok(MVal::list(out))
             }
             (BinOp::Cmp(c @ (CmpOp::Eq | CmpOp::Ne)), a, b) => {
                 let eq = meta_eq(&a, &b);
@@ -948,20 +938,14 @@ impl Session {
                     }),
                     Output::Selector(rows) => (rows.len() as u64).saturating_mul(rows.len() as u64 + 1),
                 };
-                check_size(size, u64::MAX, "a list", span)?;
+                check_size(size, "a list", span)?;
                 Ok(match out {
-                    Output::Sop(col) => {
-                        MVal::List(Rc::new(col.values.into_iter().map(MVal::Atom).collect()))
-                    }
-                    Output::Selector(rows) => MVal::List(Rc::new(
+                    Output::Sop(col) => MVal::list(col.values.into_iter().map(MVal::Atom).collect()),
+                    Output::Selector(rows) => MVal::list(
                         rows.into_iter()
-                            .map(|r| {
-                                MVal::List(Rc::new(
-                                    r.into_iter().map(|b| MVal::Atom(Value::Bool(b))).collect(),
-                                ))
-                            })
+                            .map(|r| MVal::list(r.into_iter().map(|b| MVal::Atom(Value::Bool(b))).collect()))
                             .collect(),
-                    )),
+                    ),
                 })
             }
             other => {
@@ -1088,11 +1072,14 @@ impl Session {
         for r in f.results.iter() {
             vals.push(self.eval(r, scope)?);
         }
-        Ok(if vals.len() == 1 {
-            vals.pop().unwrap_or(MVal::List(Rc::new(Vec::new())))
-        } else {
-            MVal::List(Rc::new(vals))
-        })
+        if vals.len() == 1 {
+            return Ok(vals.pop().unwrap_or_else(|| MVal::list(Vec::new())));
+        }
+        // `return a, b;` makes a list.
+        let list = List::new(vals);
+        let span = f.results.first().map_or(f.span, |r| r.span);
+        check_size(list.size(), "a list", span)?;
+        Ok(MVal::List(Rc::new(list)))
     }
 }
 
@@ -1114,31 +1101,6 @@ pub(crate) fn drop_superseded(echoes: &mut Vec<Echo>, start: usize) {
         i += 1;
         k
     });
-}
-
-/// The size of a list or dict a comprehension builds, counted as its
-/// elements come, so it stops as soon as it passes the size limit.
-#[derive(Default)]
-struct Growth {
-    total: u64,
-}
-
-impl Growth {
-    /// One more element `v` of a list.
-    fn add(&mut self, v: &MVal, what: &str, span: Span) -> Result<(), Diag> {
-        let cap = Limit::Size.get();
-        let room = cap.saturating_sub(self.total);
-        self.total = self.total.saturating_add(1 + value::size(v, room));
-        check_size(self.total.min(cap.saturating_add(1)), cap, what, span)
-    }
-
-    /// One more entry of a dict.
-    fn add_entry(&mut self, k: &Value, v: &MVal, span: Span) -> Result<(), Diag> {
-        if let Value::Str(s) = k {
-            self.total = self.total.saturating_add(s.len() as u64);
-        }
-        self.add(v, "a dict", span)
-    }
 }
 
 /// Build an elementwise expression over operands, giving each distinct s-op
@@ -1201,7 +1163,7 @@ fn arity_diag(what: &str, expected: &str, got: usize, span: Span) -> Diag {
 /// The items a `for` or comprehension iterates: list elements or dict keys.
 fn iteration_items(v: &MVal, span: Span) -> Result<Vec<MVal>, Diag> {
     match v {
-        MVal::List(l) => Ok((**l).clone()),
+        MVal::List(l) => Ok(l.to_vec()),
         MVal::Dict(d) => Ok(d.keys().map(|k| MVal::Atom(k.clone())).collect()),
         other => Err(type_err(
             format!(
@@ -1219,7 +1181,7 @@ fn unpack_item(names: &[Ident], item: MVal, span: Span) -> Result<Vec<MVal>, Dia
         return Ok(vec![item]);
     }
     match item {
-        MVal::List(l) if l.len() == names.len() => Ok((*l).clone()),
+        MVal::List(l) if l.len() == names.len() => Ok(l.to_vec()),
         MVal::List(l) => Err(Diag::error(
             codes::TYPE_UNPACK,
             format!(
@@ -1250,7 +1212,7 @@ fn unpack(targets: &[Ident], mut vals: Vec<MVal>, span: Span) -> Result<Vec<MVal
     if vals.len() == 1 && targets.len() > 1 {
         if let Some(MVal::List(l)) = vals.pop() {
             if l.len() == targets.len() {
-                return Ok((*l).clone());
+                return Ok(l.to_vec());
             }
             return Err(Diag::error(
                 codes::TYPE_UNPACK,

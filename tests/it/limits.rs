@@ -205,6 +205,11 @@ fn growing_values_are_refused_by_every_command() {
         ),
         ("zip", "r = range(600000); x = zip(r, r);\n".to_string()),
         ("repeat", "x = \"ab\" * 10^12;\n".to_string()),
+        (
+            "return",
+            "def two(v) { return v, v; }\nx = [1];\nfor i in range(40) { x = two(x); }\n"
+                .to_string(),
+        ),
     ];
     for (name, program) in &programs {
         let dir = folder(&format!("grow-{name}"), &[("p.rasp", program)]);
