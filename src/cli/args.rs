@@ -82,7 +82,7 @@ pub enum Command {
         /// The running example (a JSON value); it never changes the values.
         #[arg(long, value_name = "EX")]
         example: Option<String>,
-        /// Longest input to evaluate.
+        /// Longest input to evaluate (longer ones are refused).
         #[arg(long, value_name = "N", default_value_t = front::DEFAULT_MAX_LEN)]
         max_len: usize,
         #[command(flatten)]
@@ -340,7 +340,8 @@ pub struct TargetArgs {
     /// a word whose characters are the tokens (`abc`).
     #[arg(long, value_name = "V")]
     pub vocab: String,
-    /// The longest input the model must handle.
+    /// The longest input the model must handle (refused over the length
+    /// limit unless it is raised with `--limit length=N`).
     #[arg(long, value_name = "N")]
     pub max_len: usize,
     /// Compile a causal (decoder) model: position i computes the program
