@@ -200,7 +200,7 @@ impl Limit {
             Limit::Size => "values this large are rarely meant (a value doubled in a loop is the usual cause)",
             Limit::Graph => "a loop that builds s-ops at every iteration is the usual cause",
             Limit::Drawing => "draw an s-op nearer the inputs",
-            Limit::Memory => "the estimate counts what is held at once",
+            Limit::Memory => "the budget keeps one command from taking all of the machine's memory",
         };
         format!(
             "{why}; raise the limit with `--limit {name}=N` (`:set limit {name} N` in the REPL, \
