@@ -50,6 +50,28 @@ pub fn vocab(text: &str) -> Result<Vec<Value>, Error> {
     compile::parse_vocab(text)
 }
 
+/// Set a limit for the whole process, as `--limit NAME=N` does on the
+/// command line: `length` (tokens), `size` (a value's elements or bytes),
+/// `graph` (s-ops and selectors), `drawing` (boxes and edge pieces),
+/// `memory` (bytes). The README's "Limits" lists their defaults. Whatever
+/// would go over a limit is refused with a `rasp::limit::*` diagnostic
+/// before it is allocated.
+///
+/// ```
+/// let big = "r = range(2000000);";
+/// let refused = rasp::Program::from_source("big.rasp", big).err().map(|e| e.code);
+/// assert_eq!(refused, Some("rasp::limit::size"));
+/// rasp::set_limit("size", 2_000_000)?;
+/// assert!(rasp::Program::from_source("big.rasp", big).is_ok());
+/// # Ok::<(), rasp::Error>(())
+/// ```
+pub fn set_limit(name: &str, value: u64) -> Result<(), Error> {
+    let (limit, value) = crate::diag::limits::parse_setting(&format!("{name}={value}"))
+        .map_err(|m| Diag::error(codes::CLI_INPUT, m))?;
+    limit.set(value);
+    Ok(())
+}
+
 /// A loaded RASP program: its named s-ops, selectors, functions and
 /// values, ready to evaluate and compile.
 ///

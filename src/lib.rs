@@ -78,6 +78,6 @@ mod api;
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-pub use api::{Backend, Error, Model, Output, Program, Target, cli_main, input, vocab};
+pub use api::{Backend, Error, Model, Output, Program, Target, cli_main, input, set_limit, vocab};
 pub use diag::Diag;
 pub use ir::Value;

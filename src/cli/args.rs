@@ -33,6 +33,17 @@ pub struct Cli {
     /// When to colour diagnostics and diffs.
     #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
     pub color: Color,
+    /// Raise (or lower) a limit, NAME=N: length (tokens), size (a value's
+    /// elements or bytes), graph (s-ops and selectors), drawing (boxes and
+    /// edge pieces), memory (bytes). Repeatable; the README's "Limits"
+    /// lists the defaults.
+    #[arg(
+        long = "limit",
+        value_name = "NAME=N",
+        global = true,
+        value_parser = crate::diag::limits::parse_setting
+    )]
+    pub limits: Vec<(crate::diag::limits::Limit, u64)>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -72,7 +83,7 @@ pub enum Command {
         /// The running example (a JSON value); it never changes the values.
         #[arg(long, value_name = "EX")]
         example: Option<String>,
-        /// Longest input to evaluate.
+        /// Longest input to evaluate (longer ones are refused).
         #[arg(long, value_name = "N", default_value_t = front::DEFAULT_MAX_LEN, allow_negative_numbers = true, value_parser = at_least_1::<usize>)]
         max_len: usize,
         #[command(flatten)]
@@ -335,7 +346,8 @@ pub struct TargetArgs {
     /// a word whose characters are the tokens (`abc`).
     #[arg(long, value_name = "V")]
     pub vocab: String,
-    /// The longest input the model must handle.
+    /// The longest input the model must handle (refused over the length
+    /// limit unless it is raised with `--limit length=N`).
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = at_least_1::<usize>)]
     pub max_len: usize,
     /// Compile a causal (decoder) model: position i computes the program

@@ -28,7 +28,8 @@ pub struct GenArgs {
     #[arg(long, value_name = "V")]
     pub(super) vocab: Option<String>,
     /// Input lengths MIN..MAX (inclusive), drawn uniformly; default: the
-    /// task's, else 1..16.
+    /// task's, else 1..16. Lengths over the length limit (README: Limits)
+    /// are refused unless it is raised with `--limit length=N`.
     #[arg(long, value_name = "MIN..MAX", allow_hyphen_values = true)]
     pub(super) len: Option<String>,
     /// How many examples (before sharding).

@@ -30,6 +30,9 @@ pub use crate::front::parse_input;
 /// Run the command line; returns the process exit status.
 pub fn main_with(cli: Cli) -> i32 {
     let reporter = Reporter::new(cli.color);
+    for (limit, value) in &cli.limits {
+        limit.set(*value);
+    }
     match cli.command {
         Some(Command::Test(a)) => test_cmd(&reporter, cli.color, &a),
         Some(Command::Eval {

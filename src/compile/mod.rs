@@ -117,8 +117,7 @@ pub fn check_vocab(vocab: &[Value]) -> Result<(), Diag> {
     Ok(())
 }
 
-/// Models above this many parameters are refused unless asked for.
-pub const DEFAULT_MAX_PARAMS: u64 = 100_000_000;
+pub use crate::diag::limits::DEFAULT_MAX_PARAMS;
 
 /// What to compile.
 #[derive(Clone, Debug)]
@@ -206,7 +205,17 @@ fn check_options(opts: &Options) -> Result<(), Diag> {
             "the max length must be at least 1",
         ));
     }
+    check_max_len(opts.max_len)?;
     check_vocab(&opts.vocab)
+}
+
+/// The longest input a model is asked for, against the length limit:
+/// the value sets, the position embedding and the verification all grow
+/// with it.
+pub fn check_max_len(max_len: usize) -> Result<(), Diag> {
+    crate::diag::limits::Limit::Length.check(max_len as u128, || {
+        format!("--max-len {max_len} asks for inputs of up to {max_len} tokens")
+    })
 }
 
 /// Compile `target` into a model (not verified: see [`build`]).

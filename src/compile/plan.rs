@@ -29,6 +29,10 @@ use crate::ir::{Hint, Value};
 
 /// Largest table a fused map may have (product of its leaves' value sets).
 pub const FUSE_LIMIT: usize = 4096;
+/// Largest expression a fused map may have (nodes of the tree): fusing
+/// copies an argument's expression at each of its uses, so a chain of
+/// `x = x + x` would double it at every step.
+pub const FUSE_NODES: usize = 1024;
 /// Most units a gated discretisation may have.
 pub const GATED_UNITS: usize = 1 << 14;
 
@@ -162,6 +166,9 @@ pub struct Ctx<'a> {
     pub lin_cats: BTreeSet<NodeId>,
     /// What the value sets are for (per-length questions need it).
     pub domain: Option<&'a Domain>,
+    /// Each map's fusion, computed once (a map read by several fused maps
+    /// would otherwise be fused again for each, exponentially often).
+    fused: std::cell::RefCell<BTreeMap<NodeId, (Expr, Vec<NodeId>)>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -226,6 +233,7 @@ impl<'a> Ctx<'a> {
             numerical,
             lin_cats,
             domain: None,
+            fused: Default::default(),
         }
     }
 
@@ -265,6 +273,16 @@ pub(super) fn unsupported(graph: &Graph, id: NodeId, what: String) -> Diag {
 /// Numerical maps are never inlined (they are read as numbers), and
 /// nothing is inlined into a numerical map.
 fn fuse(ctx: &Ctx, id: NodeId) -> (Expr, Vec<NodeId>) {
+    if let Some(done) = ctx.fused.borrow().get(&id) {
+        return done.clone();
+    }
+    let done = fuse_once(ctx, id);
+    ctx.fused.borrow_mut().insert(id, done.clone());
+    done
+}
+
+/// [`fuse`], without its cache.
+fn fuse_once(ctx: &Ctx, id: NodeId) -> (Expr, Vec<NodeId>) {
     let Op::Map { expr, args } = ctx.graph.op(id) else {
         unreachable!("fuse() is called on maps");
     };
@@ -276,6 +294,9 @@ fn fuse(ctx: &Ctx, id: NodeId) -> (Expr, Vec<NodeId>) {
     // Start with the arguments as leaves, then inline maps one at a time.
     let mut leaves: Vec<NodeId> = Vec::new();
     let mut subst: Vec<Expr> = Vec::with_capacity(args.len());
+    // The nodes of each argument's expression once substituted (1 for a
+    // leaf), to keep the fused expression within FUSE_NODES.
+    let mut sizes: Vec<usize> = Vec::with_capacity(args.len());
     for a in args {
         let inlined = if matches!(ctx.graph.op(*a), Op::Map { .. })
             && (!ctx.is_numerical(*a) || ctx.lin_cats.contains(a))
@@ -306,6 +327,10 @@ fn fuse(ctx: &Ctx, id: NodeId) -> (Expr, Vec<NodeId>) {
                         && ctx.table_size(&cats) <= FUSE_LIMIT
                 }
                 _ => false,
+            } && {
+                let mut with = sizes.clone();
+                with.push(e.nodes_with(&[]));
+                expr.nodes_with(&with) <= FUSE_NODES
             };
             if fits {
                 let map: Vec<u32> = sub_leaves
@@ -321,8 +346,12 @@ fn fuse(ctx: &Ctx, id: NodeId) -> (Expr, Vec<NodeId>) {
             None
         };
         let e = match inlined {
-            Some(e) => e,
+            Some(e) => {
+                sizes.push(e.nodes_with(&[]));
+                e
+            }
             None => {
+                sizes.push(1);
                 let slot = match leaves.iter().position(|l| l == a) {
                     Some(p) => p,
                     None => {

@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use crate::diag::limits::Limit;
 use crate::diag::{Diag, codes};
 use crate::ir::value::Value;
 use crate::ir::{Graph, NodeId, Op};
@@ -150,8 +151,8 @@ pub fn infer(
                 }
                 finite(out)
             }
-            Op::Indices => finite((0..n as i64).map(Value::Int).collect()),
-            Op::Length => finite((1..=n as i64).map(Value::Int).collect()),
+            Op::Indices => finite(ints(0..n, "the values of indices").map_err(at)?),
+            Op::Length => finite(ints(1..n + 1, "the values of length").map_err(at)?),
             Op::Const(v) => finite(vec![v.clone()]),
             Op::Map { expr, args } => {
                 // An affine map of numbers needs no table: when its
@@ -199,13 +200,30 @@ pub fn infer(
                 }
                 let mut out = Vec::new();
                 let mut seen: HashSet<Value> = HashSet::new();
+                // The strings of the set count against the size limit
+                // (each is within it: `ir::value` makes no larger one).
+                let mut bytes = 0u128;
+                let mut over = false;
                 for_each_combination(&arg_sets, |combo| {
+                    if over {
+                        return;
+                    }
                     if let Ok(v) = expr.eval(combo)
                         && seen.insert(v.clone())
                     {
+                        if let Value::Str(s) = &v {
+                            bytes += s.len() as u128;
+                            over = !Limit::Size.allows(bytes);
+                        }
                         out.push(v);
                     }
                 });
+                if over {
+                    return Err(at(Limit::Size.exceeded(format!(
+                        "the values `{}` can take hold {bytes} bytes of strings (and more)",
+                        graph.label(id)
+                    ))));
+                }
                 if out.is_empty() && !lenient {
                     return Err(at(Diag::error(
                         codes::COMPILE_VALUES,
@@ -229,7 +247,9 @@ pub fn infer(
                     finite(v)
                 }
             }
-            Op::SelectorWidth(_) => finite((0..=n as i64).map(Value::Int).collect()),
+            Op::SelectorWidth(_) => {
+                finite(ints(0..n + 1, "the values of a selector width").map_err(at)?)
+            }
             Op::Select { .. } | Op::SelAnd(..) | Op::SelOr(..) | Op::SelNot(_) => continue,
         };
         // NaN and the infinities: f32 weights do not compute them, and
@@ -251,6 +271,13 @@ pub fn infer(
         sets.insert(id, set);
     }
     Ok(sets)
+}
+
+/// The ints of `range`, for `what`, within the memory limit.
+fn ints(range: std::ops::Range<usize>, what: &str) -> Result<Vec<Value>, Diag> {
+    let mut v = crate::diag::limits::vec_with_capacity(range.len(), what)?;
+    v.extend(range.map(|i| Value::Int(i as i64)));
+    Ok(v)
 }
 
 /// Every combination of one value per argument.

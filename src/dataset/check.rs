@@ -20,6 +20,7 @@ impl Spec {
 
     /// Check the options (a diagnostic for each kind of bad input).
     pub fn check(&self) -> Result<(), Diag> {
+        check_len(self.max_len)?;
         if self.vocab.is_empty() {
             return Err(
                 Diag::error(codes::GEN_OPTIONS, "the vocabulary is empty")
@@ -232,6 +233,19 @@ pub fn parse_len(text: &str) -> Result<(usize, usize), Diag> {
 
 /// Whether a range or shard has a negative number in it (`-3..4`,
 /// `1..-2`, `-1/4`).
+/// The longest input asked for, against the length limit (before any
+/// input is made) and the memory an input of that length takes.
+fn check_len(max_len: usize) -> Result<(), Diag> {
+    use crate::diag::limits::{self, Limit};
+    Limit::Length.check(max_len as u128, || {
+        format!("--len asks for inputs of up to {max_len} tokens")
+    })?;
+    // Within the memory budget, and granted by the system (a raised limit
+    // must still end in a diagnostic, not an abort, in `Spec::input`).
+    limits::vec_with_capacity::<Value>(max_len, &format!("an input of {max_len} tokens"))
+        .map(drop)
+}
+
 fn negative(text: &str) -> bool {
     text.split(['.', '/', '='])
         .any(|part| part.trim().strip_prefix('-').is_some_and(|d| d.starts_with(|c: char| c.is_ascii_digit())))

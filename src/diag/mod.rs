@@ -7,6 +7,7 @@
 //! an optional help text, and related diagnostics (e.g. "defined here").
 
 pub mod catalogue;
+pub mod limits;
 mod window;
 
 pub use window::{ceil_boundary, floor_boundary};
@@ -491,6 +492,18 @@ pub mod codes {
         pub const LOAD_CYCLE: &str = "rasp::load::cycle";
         pub const LOAD_IO: &str = "rasp::load::io";
         pub const LIMIT_RECURSION: &str = "rasp::limit::recursion";
+        /// A length asked for (`gen --len`, `compile --max-len`) over the
+        /// length limit.
+        pub const LIMIT_LENGTH: &str = "rasp::limit::length";
+        /// A value a program builds (list, dict, string, an s-op's strings,
+        /// a value set) over the size limit.
+        pub const LIMIT_SIZE: &str = "rasp::limit::size";
+        /// More s-ops and selectors than the graph limit.
+        pub const LIMIT_GRAPH: &str = "rasp::limit::graph";
+        /// A drawing with more boxes and edge pieces than the drawing limit.
+        pub const LIMIT_DRAWING: &str = "rasp::limit::drawing";
+        /// Over the memory budget, or an allocation the system refused.
+        pub const LIMIT_MEMORY: &str = "rasp::limit::memory";
         pub const EVAL_DIV_ZERO: &str = "rasp::eval::division_by_zero";
         pub const EVAL_MIXED_TYPES: &str = "rasp::eval::mixed_types";
         pub const EVAL_NON_NUMERIC_MEAN: &str = "rasp::eval::non_numeric_mean";

@@ -3,17 +3,17 @@
 use std::path::Path;
 use std::rc::Rc;
 
-use super::value::{self, Dict, Func, MVal, Scope, ScopeRef, UserFunc, dict_table, list_table};
+use super::value::{
+    self, Dict, Func, List, MVal, Scope, ScopeRef, UserFunc, dict_table, list_table,
+};
 use super::{Echo, Flow, MAX_CALL_DEPTH, Session, suggest};
+use crate::diag::limits::{self, Limit};
 use crate::diag::{Diag, Span, codes};
 use crate::interp::Output;
 use crate::ir::expr::Expr as E;
 use crate::ir::value::{self as atom, OpError, OpErrorKind, Value};
 use crate::ir::{NodeId, Op};
 use crate::syntax::ast::{BinOp, CmpOp, Expr, ExprKind, Ident, Stmt, StmtKind, UnOp};
-
-/// Largest list `range` may build.
-const MAX_RANGE: i64 = 1_000_000;
 
 /// An operand of an elementwise operation: an s-op or a broadcast atom.
 enum Operand {
@@ -29,12 +29,21 @@ fn op_err(e: OpError, span: Span) -> Diag {
         OpErrorKind::Overflow => codes::EVAL_OVERFLOW,
         OpErrorKind::Index => codes::EVAL_INDEX,
         OpErrorKind::Key => codes::EVAL_KEY,
+        OpErrorKind::Limit(l) => return Diag::error(l.code(), e.message).at(span).help(l.help()),
     };
     Diag::error(code, e.message).at(span)
 }
 
 fn type_err(message: impl Into<String>, span: Span) -> Diag {
     Diag::error(codes::TYPE_MISMATCH, message).at(span)
+}
+
+/// Refuse a value of `size` (as [`value::size`] counts it) over the size
+/// limit: `what` says what would be made (`a list`).
+fn check_size(size: u64, what: &str, span: Span) -> Result<(), Diag> {
+    Limit::Size
+        .check(u128::from(size), || format!("this would make {what} of size {size}"))
+        .map_err(|d| d.at(span))
 }
 
 impl Session {
@@ -126,6 +135,12 @@ impl Session {
                 let it = self.eval(iter, scope).map_err(one)?;
                 scope.borrow_mut().set("out", it.clone());
                 let items = iteration_items(&it, iter.span).map_err(one)?;
+                // Each iteration echoes its assignments; the REPL shows each
+                // name once, with its final value, so superseded ones are
+                // dropped as the loop goes (a long loop keeps as many echoes
+                // as it has names, not one per iteration).
+                let start = echoes.len();
+                let mut compact_at = start + 64;
                 for item in items {
                     self.check_interrupt(iter.span).map_err(one)?;
                     let vals = unpack_item(names, item, iter.span).map_err(one)?;
@@ -137,7 +152,12 @@ impl Session {
                             return Ok(Flow::Exit);
                         }
                     }
+                    if echoes.len() >= compact_at {
+                        drop_superseded(echoes, start);
+                        compact_at = start + 2 * (echoes.len() - start).max(32);
+                    }
                 }
+                drop_superseded(echoes, start);
             }
             StmtKind::Load { path, path_span } => {
                 self.load(path, *path_span, scope, dir, echoes)?;
@@ -249,7 +269,9 @@ impl Session {
                 for it in items {
                     out.push(self.eval(it, scope)?);
                 }
-                Ok(MVal::List(Rc::new(out)))
+                let list = List::new(out);
+                check_size(list.size(), "a list", span)?;
+                Ok(MVal::List(Rc::new(list)))
             }
             ExprKind::Dict(entries) => {
                 let mut d = Dict::default();
@@ -259,6 +281,7 @@ impl Session {
                     let val = self.eval(v, scope)?;
                     d.insert(key, val);
                 }
+                check_size(d.size(), "a dict", span)?;
                 Ok(MVal::Dict(Rc::new(d)))
             }
             ExprKind::ListComp { elem, names, iter } => {
@@ -266,14 +289,19 @@ impl Session {
                 let items = iteration_items(&it, iter.span)?;
                 let inner = Scope::new_ref(Some(scope.clone()));
                 let mut out = Vec::with_capacity(items.len());
+                // Its size so far, checked as each element comes.
+                let mut size = 0u64;
                 for item in items {
                     self.check_interrupt(iter.span)?;
                     for (n, v) in names.iter().zip(unpack_item(names, item, iter.span)?) {
                         self.assign(&inner, &n.name, v, n.span)?;
                     }
-                    out.push(self.eval(elem, &inner)?);
+                    let v = self.eval(elem, &inner)?;
+                    size = size.saturating_add(1).saturating_add(value::size(&v));
+                    check_size(size, "a list", span)?;
+                    out.push(v);
                 }
-                Ok(MVal::List(Rc::new(out)))
+                Ok(MVal::list(out))
             }
             ExprKind::DictComp {
                 key,
@@ -294,6 +322,7 @@ impl Session {
                     let k = dict_key(k, key.span)?;
                     let v = self.eval(value, &inner)?;
                     d.insert(k, v);
+                    check_size(d.size(), "a dict", span)?;
                 }
                 Ok(MVal::Dict(Rc::new(d)))
             }
@@ -389,17 +418,15 @@ impl Session {
                     (start as i128 - stop as i128 - step as i128 - 1) / (-(step as i128))
                 }
                 .max(0);
-                if count > MAX_RANGE as i128 {
-                    return Err(Diag::error(
-                        codes::EVAL_OVERFLOW,
-                        format!("range of {count} elements is too large (limit {MAX_RANGE})"),
-                    )
-                    .at(span));
-                }
-                let out: Vec<MVal> = (0..count as i64)
-                    .map(|i| MVal::Atom(Value::Int(start + i * step)))
-                    .collect();
-                Ok(MVal::List(Rc::new(out)))
+                Limit::Size
+                    .check(count as u128, || {
+                        format!("this range would make a list of size {count}")
+                    })
+                    .map_err(|d| d.at(span))?;
+                let mut out: Vec<MVal> =
+                    limits::vec_with_capacity(count as usize, "a range").map_err(|d| d.at(span))?;
+                out.extend((0..count as i64).map(|i| MVal::Atom(Value::Int(start + i * step))));
+                Ok(MVal::list(out))
             }
             ExprKind::Zip(args) => {
                 if args.is_empty() {
@@ -429,10 +456,15 @@ impl Session {
                         span,
                     ));
                 }
+                // One list per position, holding one element of each list.
+                let size = lists
+                    .iter()
+                    .fold(n as u64, |t, l| t.saturating_add(l.size()));
+                check_size(size, "a list", span)?;
                 let out: Vec<MVal> = (0..n)
-                    .map(|i| MVal::List(Rc::new(lists.iter().map(|l| l[i].clone()).collect())))
+                    .map(|i| MVal::list(lists.iter().map(|l| l[i].clone()).collect()))
                     .collect();
-                Ok(MVal::List(Rc::new(out)))
+                Ok(MVal::list(out))
             }
             ExprKind::Len(args) => {
                 if args.len() != 1 {
@@ -654,9 +686,12 @@ impl Session {
                 .map(MVal::Atom)
                 .map_err(|e| op_err(e, span)),
             (BinOp::Add, MVal::List(a), MVal::List(b)) => {
-                let mut out = (*a).clone();
+                check_size(a.size().saturating_add(b.size()), "a list", span)?;
+                let mut out = limits::vec_with_capacity(a.len() + b.len(), "a list")
+                    .map_err(|d| d.at(span))?;
+                out.extend(a.iter().cloned());
                 out.extend(b.iter().cloned());
-                Ok(MVal::List(Rc::new(out)))
+                Ok(MVal::list(out))
             }
             (BinOp::Cmp(c @ (CmpOp::Eq | CmpOp::Ne)), a, b) => {
                 let eq = meta_eq(&a, &b);
@@ -893,19 +928,24 @@ impl Session {
                 }
                 let input = to_input(&args[0], arg_exprs[0].span)?;
                 let out = self.evaluate(id, &input).map_err(|d| d.or_at(span))?;
+                // The values as a list (a selector's as n lists of n).
+                let size = match &out {
+                    Output::Sop(col) => col.values.iter().fold(col.values.len() as u64, |t, v| {
+                        t.saturating_add(match v {
+                            Value::Str(s) => s.len() as u64,
+                            _ => 0,
+                        })
+                    }),
+                    Output::Selector(rows) => (rows.len() as u64).saturating_mul(rows.len() as u64 + 1),
+                };
+                check_size(size, "a list", span)?;
                 Ok(match out {
-                    Output::Sop(col) => {
-                        MVal::List(Rc::new(col.values.into_iter().map(MVal::Atom).collect()))
-                    }
-                    Output::Selector(rows) => MVal::List(Rc::new(
+                    Output::Sop(col) => MVal::list(col.values.into_iter().map(MVal::Atom).collect()),
+                    Output::Selector(rows) => MVal::list(
                         rows.into_iter()
-                            .map(|r| {
-                                MVal::List(Rc::new(
-                                    r.into_iter().map(|b| MVal::Atom(Value::Bool(b))).collect(),
-                                ))
-                            })
+                            .map(|r| MVal::list(r.into_iter().map(|b| MVal::Atom(Value::Bool(b))).collect()))
                             .collect(),
-                    )),
+                    ),
                 })
             }
             other => {
@@ -1032,12 +1072,35 @@ impl Session {
         for r in f.results.iter() {
             vals.push(self.eval(r, scope)?);
         }
-        Ok(if vals.len() == 1 {
-            vals.pop().unwrap_or(MVal::List(Rc::new(Vec::new())))
-        } else {
-            MVal::List(Rc::new(vals))
-        })
+        if vals.len() == 1 {
+            return Ok(vals.pop().unwrap_or_else(|| MVal::list(Vec::new())));
+        }
+        // `return a, b;` makes a list.
+        let list = List::new(vals);
+        let span = f.results.first().map_or(f.span, |r| r.span);
+        check_size(list.size(), "a list", span)?;
+        Ok(MVal::List(Rc::new(list)))
     }
+}
+
+/// Drop the `Assigned` echoes of `echoes[start..]` that a later one of the
+/// same name supersedes.
+pub(crate) fn drop_superseded(echoes: &mut Vec<Echo>, start: usize) {
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    let mut keep = vec![true; echoes.len() - start];
+    for (i, e) in echoes[start..].iter().enumerate().rev() {
+        if let Echo::Assigned { name, .. } = e
+            && !seen.insert(name)
+        {
+            keep[i] = false;
+        }
+    }
+    let mut i = 0usize;
+    echoes.retain(|_| {
+        let k = i < start || keep[i - start];
+        i += 1;
+        k
+    });
 }
 
 /// Build an elementwise expression over operands, giving each distinct s-op
@@ -1100,7 +1163,7 @@ fn arity_diag(what: &str, expected: &str, got: usize, span: Span) -> Diag {
 /// The items a `for` or comprehension iterates: list elements or dict keys.
 fn iteration_items(v: &MVal, span: Span) -> Result<Vec<MVal>, Diag> {
     match v {
-        MVal::List(l) => Ok((**l).clone()),
+        MVal::List(l) => Ok(l.to_vec()),
         MVal::Dict(d) => Ok(d.keys().map(|k| MVal::Atom(k.clone())).collect()),
         other => Err(type_err(
             format!(
@@ -1118,7 +1181,7 @@ fn unpack_item(names: &[Ident], item: MVal, span: Span) -> Result<Vec<MVal>, Dia
         return Ok(vec![item]);
     }
     match item {
-        MVal::List(l) if l.len() == names.len() => Ok((*l).clone()),
+        MVal::List(l) if l.len() == names.len() => Ok(l.to_vec()),
         MVal::List(l) => Err(Diag::error(
             codes::TYPE_UNPACK,
             format!(
@@ -1149,7 +1212,7 @@ fn unpack(targets: &[Ident], mut vals: Vec<MVal>, span: Span) -> Result<Vec<MVal
     if vals.len() == 1 && targets.len() > 1 {
         if let Some(MVal::List(l)) = vals.pop() {
             if l.len() == targets.len() {
-                return Ok((*l).clone());
+                return Ok(l.to_vec());
             }
             return Err(Diag::error(
                 codes::TYPE_UNPACK,
@@ -1216,4 +1279,29 @@ pub(crate) fn to_input(v: &MVal, span: Span) -> Result<Vec<Value>, Diag> {
         .at(span));
     }
     Ok(input)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A loop's echoes keep one assignment per name, the last, in the
+    /// place of the last; echoes before the loop and other echoes stay.
+    #[test]
+    fn superseded_assignments_are_dropped() {
+        let set = |name: &str, v: i64| Echo::Assigned {
+            name: name.into(),
+            value: MVal::Atom(Value::Int(v)),
+        };
+        let mut echoes = vec![set("x", 0), set("x", 1), Echo::Exit, set("y", 2), set("x", 3)];
+        drop_superseded(&mut echoes, 1);
+        let shown: Vec<String> = echoes
+            .iter()
+            .map(|e| match e {
+                Echo::Assigned { name, value } => format!("{name}={}", value.repr()),
+                _ => "other".into(),
+            })
+            .collect();
+        assert_eq!(shown, ["x=0", "other", "y=2", "x=3"]);
+    }
 }

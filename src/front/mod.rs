@@ -13,6 +13,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::diag::limits::Limit;
 use crate::diag::{Diag, FileId, SourceMap, Span, codes};
 use crate::interp::{self, Output};
 use crate::ir::{Graph, NodeId, Op, TokenKind, Value};
@@ -22,13 +23,7 @@ pub use value::{Func, MVal, Scope, ScopeRef};
 /// The library, written in RASP, loaded into the base scope of every session.
 pub const PRELUDE: &str = include_str!("../../stdlib/prelude.rasp");
 
-
-/// Longest input evaluated unless raised (`--max-len`): selectors cost
-/// O(n^2) per query row sweep, so a 100,000-token input would run for hours.
-pub const DEFAULT_MAX_LEN: usize = 10_000;
-
-/// Deepest allowed nesting of user function calls.
-pub const MAX_CALL_DEPTH: usize = 1000;
+pub use crate::diag::limits::{DEFAULT_MAX_LEN, MAX_CALL_DEPTH};
 
 /// Which example the REPL shows s-ops and selectors on.
 #[derive(Clone, Debug)]
@@ -339,12 +334,23 @@ impl Session {
         Ok(outs.pop().expect("one target gives one output"))
     }
 
-    /// Fail with `rasp::interrupted` when the user pressed Ctrl-C.
+    /// Fail with `rasp::interrupted` when the user pressed Ctrl-C, and with
+    /// `rasp::limit::graph` when the program has built more s-ops and
+    /// selectors than the graph limit. Called at every iteration of a
+    /// loop or comprehension and every call, the only ways a program of
+    /// bounded text builds an unbounded graph.
     pub(crate) fn check_interrupt(&self, span: Span) -> Result<(), Diag> {
         if self.interrupt.load(Ordering::Relaxed) {
             return Err(Diag::error(codes::INTERRUPTED, "interrupted").at(span));
         }
-        Ok(())
+        Limit::Graph
+            .check(self.graph.len() as u128, || {
+                format!(
+                    "the program has built {} s-ops and selectors",
+                    self.graph.len()
+                )
+            })
+            .map_err(|d| d.at(span))
     }
 
     fn resolve_load(&self, name: &str, dir: Option<&Path>, span: Span) -> Result<PathBuf, Diag> {

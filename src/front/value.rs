@@ -14,11 +14,41 @@ use crate::syntax::ast::{Expr, Ident, Stmt};
 #[derive(Clone, Debug)]
 pub enum MVal {
     Atom(Value),
-    List(Rc<Vec<MVal>>),
+    List(Rc<List>),
     Dict(Rc<Dict>),
     Sop(NodeId),
     Sel(NodeId),
     Func(Rc<Func>),
+}
+
+/// A list of the meta level, with its size (as the size limit counts it,
+/// see [`size`]) counted once, when it is made from its elements' sizes:
+/// checking a new list never walks the lists it holds.
+#[derive(Clone, Debug, Default)]
+pub struct List {
+    items: Vec<MVal>,
+    size: u64,
+}
+
+impl List {
+    pub fn new(items: Vec<MVal>) -> List {
+        let size = items
+            .iter()
+            .fold(items.len() as u64, |t, v| t.saturating_add(size(v)));
+        List { items, size }
+    }
+
+    /// One per element, plus the elements' own sizes (saturating).
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+}
+
+impl std::ops::Deref for List {
+    type Target = Vec<MVal>;
+    fn deref(&self) -> &Vec<MVal> {
+        &self.items
+    }
 }
 
 /// An insertion-ordered dict with atom keys (Python equality).
@@ -26,18 +56,34 @@ pub enum MVal {
 pub struct Dict {
     entries: Vec<(Value, MVal)>,
     index: HashMap<DictKey, usize>,
+    /// Its size (see [`size`]), kept as entries come and go.
+    size: u64,
 }
 
 impl Dict {
     pub fn insert(&mut self, key: Value, value: MVal) {
         let dk = DictKey::of(&key);
+        let new = size(&value);
         match self.index.get(&dk) {
-            Some(&i) => self.entries[i].1 = value,
+            Some(&i) => {
+                let old = size(&self.entries[i].1);
+                self.size = self.size.saturating_sub(old).saturating_add(new);
+                self.entries[i].1 = value;
+            }
             None => {
+                self.size = self
+                    .size
+                    .saturating_add(1 + atom_size(&key))
+                    .saturating_add(new);
                 self.index.insert(dk, self.entries.len());
                 self.entries.push((key, value));
             }
         }
+    }
+
+    /// Its size, as the size limit counts it (saturating).
+    pub fn size(&self) -> u64 {
+        self.size
     }
     pub fn get(&self, key: &Value) -> Option<&MVal> {
         self.index
@@ -99,6 +145,11 @@ impl Func {
 }
 
 impl MVal {
+    /// A list of `items` (its size counted; see [`List::new`]).
+    pub fn list(items: Vec<MVal>) -> MVal {
+        MVal::List(Rc::new(List::new(items)))
+    }
+
     /// A short description of the kind of value, for messages.
     pub fn kind_name(&self) -> String {
         match self {
@@ -124,23 +175,41 @@ impl MVal {
 
     /// Python `repr`, as the REPL shows lists and values.
     pub fn repr(&self) -> String {
+        let mut out = String::new();
+        self.repr_into(&mut out);
+        out
+    }
+
+    /// [`MVal::repr`] appended to `out` (linear in the text, however deep
+    /// the lists nest).
+    fn repr_into(&self, out: &mut String) {
         match self {
-            MVal::Atom(v) => v.repr(),
+            MVal::Atom(v) => out.push_str(&v.repr()),
             MVal::List(l) => {
-                let items: Vec<String> = l.iter().map(MVal::repr).collect();
-                format!("[{}]", items.join(", "))
+                out.push('[');
+                for (i, item) in l.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    item.repr_into(out);
+                }
+                out.push(']');
             }
             MVal::Dict(d) => {
-                let items: Vec<String> = d
-                    .entries()
-                    .iter()
-                    .map(|(k, v)| format!("{}: {}", k.repr(), v.repr()))
-                    .collect();
-                format!("{{{}}}", items.join(", "))
+                out.push('{');
+                for (i, (k, v)) in d.entries().iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    out.push_str(&k.repr());
+                    out.push_str(": ");
+                    v.repr_into(out);
+                }
+                out.push('}');
             }
-            MVal::Sop(id) => format!("<s-op #{}>", id.0),
-            MVal::Sel(id) => format!("<selector #{}>", id.0),
-            MVal::Func(f) => format!("<function {}>", f.name()),
+            MVal::Sop(id) => out.push_str(&format!("<s-op #{}>", id.0)),
+            MVal::Sel(id) => out.push_str(&format!("<selector #{}>", id.0)),
+            MVal::Func(f) => out.push_str(&format!("<function {}>", f.name())),
         }
     }
 
@@ -150,6 +219,29 @@ impl MVal {
             MVal::Atom(v) => Elem::Atom(v.clone()),
             other => Elem::Other(other.kind_name()),
         }
+    }
+}
+
+/// The size of a value, as the size limit counts it: a string's bytes,
+/// and for a list or dict one per element plus the elements' own sizes (so
+/// nested lists and the strings they hold count in full, however much
+/// they share). Lists and dicts know theirs ([`List::size`]), so this
+/// takes constant time.
+pub fn size(v: &MVal) -> u64 {
+    match v {
+        MVal::Atom(a) => atom_size(a),
+        MVal::List(l) => l.size(),
+        MVal::Dict(d) => d.size(),
+        MVal::Sop(_) | MVal::Sel(_) | MVal::Func(_) => 0,
+    }
+}
+
+/// The size of an atom: a string's bytes, else nothing beyond the
+/// element it is.
+fn atom_size(a: &Value) -> u64 {
+    match a {
+        Value::Str(s) => s.len() as u64,
+        _ => 0,
     }
 }
 
@@ -289,4 +381,36 @@ pub fn visible_names(scope: &ScopeRef) -> Vec<String> {
     out.sort();
     out.dedup();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Elements count one each, nested ones and strings' bytes in full,
+    /// however much the value shares.
+    #[test]
+    fn sizes_count_nested_elements_and_bytes() {
+        let one = MVal::Atom(Value::Int(1));
+        let ab = MVal::Atom(Value::str("ab"));
+        assert_eq!(size(&one), 0);
+        assert_eq!(size(&ab), 2);
+        let flat = MVal::list(vec![one.clone(), one.clone(), ab.clone()]);
+        assert_eq!(size(&flat), 5);
+        let mut shared = flat.clone();
+        for _ in 0..10 {
+            shared = MVal::list(vec![shared.clone(), shared]);
+        }
+        // 2 + 2 * (2 + 2 * ...): 1024 copies of 5, and 2 per list.
+        assert_eq!(size(&shared), 1024 * 5 + 2046);
+        for _ in 0..60 {
+            shared = MVal::list(vec![shared.clone(), shared]);
+        }
+        assert_eq!(size(&shared), u64::MAX, "saturates");
+        let mut d = Dict::default();
+        d.insert(Value::str("key"), flat.clone());
+        assert_eq!(d.size(), 1 + 3 + 5);
+        d.insert(Value::str("key"), one);
+        assert_eq!(d.size(), 1 + 3, "a replaced value no longer counts");
+    }
 }

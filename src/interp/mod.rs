@@ -18,6 +18,7 @@ mod fast;
 
 use crate::syntax::ast::CmpOp;
 
+use crate::diag::limits::Limit;
 use crate::diag::{Diag, SourceMap, codes};
 use crate::ir::value::{self, OpError, OpErrorKind, Value};
 use crate::ir::{Graph, Kind, NodeId, Op};
@@ -80,6 +81,7 @@ impl EvalError {
             OpErrorKind::Overflow => codes::EVAL_OVERFLOW,
             OpErrorKind::Index => codes::EVAL_INDEX,
             OpErrorKind::Key => codes::EVAL_KEY,
+            OpErrorKind::Limit(l) => l.code(),
         };
         EvalError {
             node: Some(node),
@@ -144,7 +146,10 @@ impl EvalError {
                 "both branches of an s-op conditional are computed at every position, so a guard \
                  like `x / y if y > 0 else 0` still divides by zero",
             ),
-            _ => d,
+            code => match Limit::by_code(code) {
+                Some(l) => d.help(l.help()),
+                None => d,
+            },
         };
         d.with_sources(sources)
     }
@@ -210,6 +215,47 @@ pub fn seq_type(values: &[Value]) -> Result<SeqType, String> {
             "attempted to create sequence with vals of different types: ({}{more})",
             shown.join(", ")
         ))
+    }
+}
+
+/// The bytes of the strings one map makes on one input, within the size
+/// limit: each string is within it already (`ir::value` refuses to make a
+/// larger one), so the column never holds more than twice the limit.
+struct StrBudget {
+    node: NodeId,
+    left: usize,
+    limit: usize,
+}
+
+impl StrBudget {
+    fn new(node: NodeId) -> StrBudget {
+        let limit = Limit::Size.get_usize();
+        StrBudget {
+            node,
+            left: limit,
+            limit,
+        }
+    }
+
+    /// Count `v` (at position `p`) and hand it back.
+    fn take(&mut self, v: Value, p: usize) -> Result<Value, EvalError> {
+        if let Value::Str(s) = &v {
+            match self.left.checked_sub(s.len()) {
+                Some(left) => self.left = left,
+                None => {
+                    return Err(EvalError {
+                        node: Some(self.node),
+                        code: codes::LIMIT_SIZE,
+                        message: Limit::Size.message(format!(
+                            "the strings it makes take {} bytes by position {p}",
+                            (self.limit - self.left) as u128 + s.len() as u128
+                        )),
+                        position: Some(p),
+                    });
+                }
+            }
+        }
+        Ok(v)
     }
 }
 
@@ -315,20 +361,23 @@ impl<'g> Run<'g> {
                 out
             }
             Op::Map { expr, args } => {
+                // The strings a map makes count against the size limit.
+                let mut strings = StrBudget::new(id);
                 match args.as_slice() {
                     // One and two arguments (nearly every map) without a
                     // buffer per position.
                     [a] => {
                         let a = &self.col(*a).values;
                         for (p, x) in a.iter().enumerate() {
-                            out.push(expr.eval(&[x]).map_err(|e| EvalError::at(id, Some(p), e))?);
+                            let v = expr.eval(&[x]).map_err(|e| EvalError::at(id, Some(p), e))?;
+                            out.push(strings.take(v, p)?);
                         }
                     }
                     [a, b] => {
                         let (a, b) = (&self.col(*a).values, &self.col(*b).values);
                         for (p, (x, y)) in a.iter().zip(b).enumerate() {
-                            let v = expr.eval(&[x, y]);
-                            out.push(v.map_err(|e| EvalError::at(id, Some(p), e))?);
+                            let v = expr.eval(&[x, y]).map_err(|e| EvalError::at(id, Some(p), e))?;
+                            out.push(strings.take(v, p)?);
                         }
                     }
                     _ => {
@@ -337,7 +386,8 @@ impl<'g> Run<'g> {
                         for p in 0..n {
                             buf.clear();
                             buf.extend(cols.iter().map(|c| &c.values[p]));
-                            out.push(expr.eval(&buf).map_err(|e| EvalError::at(id, Some(p), e))?);
+                            let v = expr.eval(&buf).map_err(|e| EvalError::at(id, Some(p), e))?;
+                            out.push(strings.take(v, p)?);
                         }
                     }
                 }
@@ -588,6 +638,10 @@ pub struct Evaluator<'g> {
     graph: &'g Graph,
     targets: Vec<NodeId>,
     order: Vec<NodeId>,
+    /// How many columns an input fills (the s-ops of `order`) and how many
+    /// selector matrices it returns: what the memory estimate counts.
+    columns: usize,
+    matrices: usize,
     cols: Vec<Option<Column>>,
     pool: Vec<Vec<bool>>,
     fast: bool,
@@ -596,10 +650,19 @@ pub struct Evaluator<'g> {
 
 impl<'g> Evaluator<'g> {
     pub fn new(graph: &'g Graph, targets: &[NodeId]) -> Evaluator<'g> {
+        let order = graph.ancestors(targets);
         Evaluator {
             graph,
             targets: targets.to_vec(),
-            order: graph.ancestors(targets),
+            columns: order
+                .iter()
+                .filter(|id| graph.kind(**id) == Kind::Sop)
+                .count(),
+            matrices: targets
+                .iter()
+                .filter(|id| graph.kind(**id) == Kind::Selector)
+                .count(),
+            order,
             cols: vec![None; graph.len()],
             pool: Vec::new(),
             fast: true,
@@ -616,6 +679,31 @@ impl<'g> Evaluator<'g> {
         }
     }
 
+    /// Refuse, before anything is allocated, an input whose evaluation
+    /// would hold more than the memory limit: a column of `n` values per
+    /// s-op, an `n` by `n` matrix per selector asked for.
+    fn check_memory(&self, n: usize) -> Result<(), EvalError> {
+        let n = n as u128;
+        let value = std::mem::size_of::<Value>() as u128;
+        let bytes = self.columns as u128 * n * value + self.matrices as u128 * n * n;
+        if Limit::Memory.allows(bytes) {
+            return Ok(());
+        }
+        Err(EvalError {
+            node: None,
+            code: codes::LIMIT_MEMORY,
+            message: Limit::Memory.message(format!(
+                "evaluating {} s-op(s){} on {n} tokens would hold {bytes} bytes",
+                self.columns,
+                match self.matrices {
+                    0 => String::new(),
+                    k => format!(" and {k} selector matrix(es)"),
+                }
+            )),
+            position: None,
+        })
+    }
+
     /// The targets' values on `input`.
     pub fn run(
         &mut self,
@@ -624,6 +712,7 @@ impl<'g> Evaluator<'g> {
     ) -> Result<Vec<Output>, EvalError> {
         check_input(input)?;
         let n = input.len();
+        self.check_memory(n)?;
         let mut run = Run {
             graph: self.graph,
             n,

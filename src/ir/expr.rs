@@ -91,17 +91,23 @@ impl Table {
         }
     }
 
-    /// Build a dict table; later entries win, as in Python.
+    /// Build a dict table; later entries win, as in Python (the first
+    /// key stays, with the last value). O(n log n): a dict of a million
+    /// entries indexed by an s-op is built at once.
     pub fn dict(entries: Vec<(Value, Elem)>) -> Table {
-        let mut v: Vec<(DictKey, Value, Elem)> = Vec::with_capacity(entries.len());
-        for (k, e) in entries {
-            let dk = DictKey::of(&k);
-            match v.iter_mut().find(|x| x.0 == dk) {
-                Some(slot) => slot.2 = e,
-                None => v.push((dk, k, e)),
+        let mut all: Vec<(DictKey, Value, Elem)> = entries
+            .into_iter()
+            .map(|(k, e)| (DictKey::of(&k), k, e))
+            .collect();
+        // Stable: equal keys stay in the order they came.
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut v: Vec<(DictKey, Value, Elem)> = Vec::with_capacity(all.len());
+        for (dk, k, e) in all {
+            match v.last_mut() {
+                Some(last) if last.0 == dk => last.2 = e,
+                _ => v.push((dk, k, e)),
             }
         }
-        v.sort_by(|a, b| a.0.cmp(&b.0));
         Table::Dict(Arc::new(v))
     }
 }
@@ -168,6 +174,27 @@ impl Expr {
         }
     }
 
+    /// How many nodes the tree has, if `Arg(i)` stood for a tree of
+    /// `args[i]` nodes (1 where `args` has no entry): the size of a
+    /// substitution before it is built (saturating).
+    pub fn nodes_with(&self, args: &[usize]) -> usize {
+        let sub = |e: &Expr| e.nodes_with(args);
+        match self {
+            Expr::Arg(i) => args.get(*i as usize).copied().unwrap_or(1),
+            Expr::Const(_) => 1,
+            Expr::Unary(_, a)
+            | Expr::In(a, _)
+            | Expr::Index(_, a)
+            | Expr::Round(a)
+            | Expr::Indicator(a) => sub(a).saturating_add(1),
+            Expr::Binary(_, a, b) => sub(a).saturating_add(sub(b)).saturating_add(1),
+            Expr::Cond(c, t, e) => sub(c)
+                .saturating_add(sub(t))
+                .saturating_add(sub(e))
+                .saturating_add(1),
+        }
+    }
+
     /// Renumber arguments (used when merging argument lists).
     pub fn remap(&self, map: &[u32]) -> Expr {
         match self {
@@ -226,5 +253,34 @@ impl Expr {
             Expr::Round(a) => format!("round({})", a.render(names)),
             Expr::Indicator(a) => format!("indicator({})", a.render(names)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dict_tables_keep_the_first_key_and_the_last_value() {
+        let e = |i: i64| Elem::Atom(Value::Int(i));
+        let t = Table::dict(vec![
+            (Value::Int(1), e(10)),
+            (Value::str("a"), e(20)),
+            (Value::Float(1.0), e(30)),
+            (Value::Bool(true), e(40)),
+        ]);
+        let Table::Dict(d) = &t else { unreachable!("a dict table") };
+        assert_eq!(d.len(), 2);
+        assert_eq!(t.get(&Value::Int(1)).ok().map(|v| v.repr()), Some("40".into()));
+        assert!(d.iter().any(|x| matches!(x.1, Value::Int(1))), "the first key stays");
+    }
+
+    #[test]
+    fn node_counts_of_substitutions() {
+        let twice = Expr::Binary(BinOp::Add, Box::new(Expr::Arg(0)), Box::new(Expr::Arg(0)));
+        assert_eq!(twice.nodes_with(&[]), 3);
+        // Each use of the argument gets its whole tree.
+        assert_eq!(twice.nodes_with(&[3]), 7);
+        assert_eq!(twice.nodes_with(&[usize::MAX]), usize::MAX, "saturates");
     }
 }

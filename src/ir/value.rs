@@ -9,6 +9,7 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+use crate::diag::limits::{self, Limit};
 use crate::syntax::ast::{BinOp, CmpOp, UnOp};
 
 /// An atom: the value at one position of an s-op, with Python's
@@ -43,6 +44,8 @@ pub enum OpErrorKind {
     Overflow,
     Index,
     Key,
+    /// Over a limit (`rasp::limit::*`): a string too large to make.
+    Limit(Limit),
 }
 
 impl OpError {
@@ -358,13 +361,31 @@ fn repeat_str(s: &str, n: i64) -> OpResult {
         return Ok(Value::str(""));
     }
     let total = (s.len() as u128) * (n as u128);
-    if total > (1 << 28) {
+    let mut out = new_string(total, "string repetition `*`")?;
+    for _ in 0..n {
+        out.push_str(s);
+    }
+    Ok(Value::Str(Arc::from(out)))
+}
+
+/// An empty string with room for `bytes` bytes, made by `what`: refused
+/// over the size limit (`rasp::limit::size`) or when the system has not
+/// the memory (`rasp::limit::memory`), before anything is allocated.
+fn new_string(bytes: u128, what: &str) -> Result<String, OpError> {
+    if !Limit::Size.allows(bytes) {
         return Err(OpError::new(
-            OpErrorKind::Overflow,
-            format!("string repetition would make {total} bytes"),
+            OpErrorKind::Limit(Limit::Size),
+            Limit::Size.message(format!("{what} would make a string of {bytes} bytes")),
         ));
     }
-    Ok(Value::Str(Arc::from(s.repeat(n as usize))))
+    let mut out = String::new();
+    out.try_reserve_exact(bytes as usize).map_err(|_| {
+        OpError::new(
+            OpErrorKind::Limit(Limit::Memory),
+            limits::refused_message(bytes, what),
+        )
+    })?;
+    Ok(out)
 }
 
 /// Python float modulo (`math.fmod` adjusted to the divisor's sign).
@@ -450,7 +471,7 @@ pub fn binary(op: BinOp, a: &Value, b: &Value) -> OpResult {
 fn add(a: &Value, b: &Value) -> OpResult {
     match (a, b) {
         (Value::Str(x), Value::Str(y)) => {
-            let mut s = String::with_capacity(x.len() + y.len());
+            let mut s = new_string(x.len() as u128 + y.len() as u128, "string concatenation `+`")?;
             s.push_str(x);
             s.push_str(y);
             Ok(Value::Str(Arc::from(s)))
@@ -754,5 +775,20 @@ mod tests {
         assert!(py_int(&Value::str("a")).is_err());
         assert_eq!(py_float(&Value::str("7")).unwrap(), Value::Float(7.0));
         assert!(py_float(&Value::str("x")).is_err());
+    }
+
+    /// Strings over the size limit are refused before they are made: a
+    /// repetition by a trillion allocates nothing.
+    #[test]
+    fn strings_over_the_size_limit_are_refused() {
+        let big = binary(BinOp::Mul, &Value::str("ab"), &Value::Int(1_000_000_000_000));
+        assert_eq!(
+            big.map_err(|e| e.kind),
+            Err(OpErrorKind::Limit(crate::diag::limits::Limit::Size))
+        );
+        let half = Value::str(&"a".repeat(600_000));
+        let sum = binary(BinOp::Add, &half, &half).expect_err("over the limit");
+        assert!(sum.message.contains("1200000 bytes"), "{}", sum.message);
+        assert!(binary(BinOp::Add, &half, &Value::str("b")).is_ok());
     }
 }

@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
+use crate::diag::limits::Limit;
 use crate::diag::{Diag, SourceMap};
 use crate::interp::display::{input_repr, small_str};
 use crate::interp::{self, Output, display::sequence_str};
@@ -272,12 +273,7 @@ pub fn flow(
         }
     }
 
-    let values: HashMap<NodeId, NodeValue> = match input {
-        None => HashMap::new(),
-        Some(input) => evaluate_all(graph, sources, input, &drawn)?,
-    };
-
-    let nodes: Vec<FlowNode> = drawn
+    let mut nodes: Vec<FlowNode> = drawn
         .iter()
         .map(|&(id, layer)| {
             let op = graph.op(id);
@@ -305,10 +301,28 @@ pub fn flow(
                 layer,
                 inputs,
                 head: head.get(&id).copied(),
-                value: values.get(&id).cloned(),
+                value: None,
             }
         })
         .collect();
+
+    // The drawing's size, before it is evaluated or laid out.
+    let pieces = svg::pieces(&nodes);
+    Limit::Drawing
+        .check(pieces, || {
+            format!(
+                "the drawing of `{}` would have {pieces} boxes and edge pieces ({} boxes)",
+                titles.get(&target).cloned().unwrap_or_else(|| graph.label(target)),
+                nodes.len()
+            )
+        })?;
+
+    if let Some(input) = input {
+        let mut values = evaluate_all(graph, sources, input, &drawn)?;
+        for n in &mut nodes {
+            n.value = values.remove(&n.id);
+        }
+    }
 
     Ok(Flow {
         target,

@@ -55,8 +55,8 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "where :verify runs models; alone, the device in use",
     ),
     (
-        ":set [draw_dir DIR]",
-        "settings: where `draw` writes (default comp_flows/); alone, show them",
+        ":set [SETTING VALUE]",
+        "draw_dir DIR (where `draw` writes; comp_flows/), limit NAME N (README: Limits); alone, show them",
     ),
     (":env", "the names you defined"),
     (":reset", "forget every definition and start over"),
@@ -512,11 +512,16 @@ impl Repl {
         })
     }
 
-    /// `:set`: show the settings; `:set draw_dir DIR`: change one.
+    /// `:set`: show the settings; `:set draw_dir DIR`, `:set limit NAME N`:
+    /// change one (a limit for the whole process, as `--limit NAME=N`).
     fn cmd_set(&mut self, args: &[&str], out: &mut dyn Write) -> Result<(), Diag> {
+        use crate::diag::limits::{self, Limit};
         match args {
             [] => {
                 let _ = writeln!(out, "\tdraw_dir {}", self.draw_dir.display());
+                for l in Limit::ALL {
+                    let _ = writeln!(out, "\tlimit {} {}", l.name(), l.get());
+                }
                 Ok(())
             }
             ["draw_dir", dir] => {
@@ -524,12 +529,22 @@ impl Repl {
                 let _ = writeln!(out, "\tdraw writes to {}", self.draw_dir.display());
                 Ok(())
             }
-            [name, ..] if *name != "draw_dir" => Err(Diag::error(
+            ["limit", name, value] => {
+                let (l, v) = limits::parse_setting(&format!("{name}={value}"))
+                    .map_err(|m| Diag::error(codes::REPL_COMMAND, m))?;
+                l.set(v);
+                let _ = writeln!(out, "\tlimit {} {}", l.name(), l.get());
+                Ok(())
+            }
+            [name, ..] if !matches!(*name, "draw_dir" | "limit") => Err(Diag::error(
                 codes::REPL_COMMAND,
                 format!("unknown setting {name}"),
             )
-            .help("the settings are: draw_dir (`:set` shows them)")),
-            _ => Err(Diag::error(codes::REPL_COMMAND, "usage: :set [draw_dir DIR]")),
+            .help("the settings are: draw_dir, limit NAME (`:set` shows them)")),
+            _ => Err(Diag::error(
+                codes::REPL_COMMAND,
+                "usage: :set [draw_dir DIR | limit NAME N]",
+            )),
         }
     }
 
@@ -597,6 +612,7 @@ impl Repl {
                 "the vocab must not be empty",
             ));
         }
+        crate::compile::check_max_len(max_len)?;
         let mode = crate::compile::verify::Mode::Auto {
             samples: crate::compile::verify::DEFAULT_SAMPLES,
             seed: 0,
@@ -772,18 +788,17 @@ fn origin(f: &front::Func) -> String {
 
 /// For `for` loops at the prompt, show each name once, with its final value.
 fn dedup_loop_echoes(echoes: &[Echo]) -> Vec<&Echo> {
-    let mut out: Vec<&Echo> = Vec::with_capacity(echoes.len());
-    for (i, e) in echoes.iter().enumerate() {
-        if let Echo::Assigned { name, .. } = e {
-            let later = echoes[i + 1..]
-                .iter()
-                .any(|x| matches!(x, Echo::Assigned { name: n, .. } if n == name));
-            if later {
-                continue;
-            }
-        }
-        out.push(e);
-    }
+    // From the end: an assignment is shown unless a later one has its name.
+    let mut later: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    let mut out: Vec<&Echo> = echoes
+        .iter()
+        .rev()
+        .filter(|e| match e {
+            Echo::Assigned { name, .. } => later.insert(name),
+            _ => true,
+        })
+        .collect();
+    out.reverse();
     out
 }
 

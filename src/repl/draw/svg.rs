@@ -367,50 +367,14 @@ impl Layout {
 
     fn build(flow: &Flow) -> Layout {
         let n = flow.nodes.len();
-        let index: HashMap<NodeId, usize> = flow
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.id, i))
-            .collect();
-        // Rank within the layer: the longest chain of same-layer inputs.
-        let mut rank = vec![0usize; n];
-        for (i, node) in flow.nodes.iter().enumerate() {
-            rank[i] = node
-                .inputs
-                .iter()
-                .filter_map(|x| index.get(x))
-                .filter(|&&j| flow.nodes[j].layer == node.layer)
-                .map(|&j| rank[j] + 1)
-                .max()
-                .unwrap_or(0);
-        }
-        // Bands: present layers, in order, each with its rows.
-        let mut band_layers: Vec<usize> = flow.nodes.iter().map(|f| f.layer).collect();
-        band_layers.sort_unstable();
-        band_layers.dedup();
-        let mut row_offset: HashMap<usize, usize> = HashMap::new();
-        let mut band_rows: Vec<(usize, usize, usize)> = Vec::new(); // layer, first row, rows
-        let mut n_rows = 0usize;
-        for &l in &band_layers {
-            let rows = flow
-                .nodes
-                .iter()
-                .zip(&rank)
-                .filter(|(f, _)| f.layer == l)
-                .map(|(_, r)| r + 1)
-                .max()
-                .unwrap_or(1);
-            row_offset.insert(l, n_rows);
-            band_rows.push((l, n_rows, rows));
-            n_rows += rows;
-        }
+        let index = index_of(&flow.nodes);
+        let (node_row, band_rows) = rows(&flow.nodes, &index);
+        let n_rows = band_rows.last().map_or(0, |&(_, first, rows)| first + rows);
         let boxes: Vec<BoxContent> = flow.nodes.iter().map(BoxContent::of).collect();
         let mut items: Vec<Item> = Vec::new();
         let mut rows: Vec<Vec<usize>> = vec![Vec::new(); n_rows];
         let mut node_item = Vec::with_capacity(n);
-        for (i, node) in flow.nodes.iter().enumerate() {
-            let row = row_offset[&node.layer] + rank[i];
+        for (i, &row) in node_row.iter().enumerate() {
             node_item.push(items.len());
             rows[row].push(items.len());
             items.push(Item {
@@ -682,6 +646,70 @@ impl Layout {
 }
 
 /// `count` port positions centred on `centre`, within a box of width `w`.
+/// Each drawn node's position in `nodes`.
+fn index_of(nodes: &[FlowNode]) -> HashMap<NodeId, usize> {
+    nodes.iter().enumerate().map(|(i, f)| (f.id, i)).collect()
+}
+
+/// Each node's row, and the bands `(layer, first row, rows)`: the present
+/// layers in order, and within a layer the rank of a node is the longest
+/// chain of same-layer inputs below it.
+fn rows(nodes: &[FlowNode], index: &HashMap<NodeId, usize>) -> (Vec<usize>, Vec<(usize, usize, usize)>) {
+    let mut rank = vec![0usize; nodes.len()];
+    for (i, node) in nodes.iter().enumerate() {
+        rank[i] = node
+            .inputs
+            .iter()
+            .filter_map(|x| index.get(x))
+            .filter(|&&j| nodes[j].layer == node.layer)
+            .map(|&j| rank[j] + 1)
+            .max()
+            .unwrap_or(0);
+    }
+    let mut band_layers: Vec<usize> = nodes.iter().map(|f| f.layer).collect();
+    band_layers.sort_unstable();
+    band_layers.dedup();
+    let mut row_offset: HashMap<usize, usize> = HashMap::new();
+    let mut bands: Vec<(usize, usize, usize)> = Vec::new();
+    let mut n_rows = 0usize;
+    for &l in &band_layers {
+        let rows = nodes
+            .iter()
+            .zip(&rank)
+            .filter(|(f, _)| f.layer == l)
+            .map(|(_, r)| r + 1)
+            .max()
+            .unwrap_or(1);
+        row_offset.insert(l, n_rows);
+        bands.push((l, n_rows, rows));
+        n_rows += rows;
+    }
+    let node_row = nodes
+        .iter()
+        .zip(&rank)
+        .map(|(f, r)| row_offset[&f.layer] + r)
+        .collect();
+    (node_row, bands)
+}
+
+/// What the drawing limit counts: the boxes, plus a piece per row each
+/// edge passes (an edge between neighbouring rows is one piece; the
+/// layout gives an edge a point in every row it crosses, as Graphviz's
+/// `dot` does).
+pub(super) fn pieces(nodes: &[FlowNode]) -> u128 {
+    let index = index_of(nodes);
+    let (node_row, _) = rows(nodes, &index);
+    let mut total = nodes.len() as u128;
+    for (i, node) in nodes.iter().enumerate() {
+        for input in &node.inputs {
+            if let Some(&j) = index.get(input) {
+                total += node_row[i].abs_diff(node_row[j]).max(1) as u128;
+            }
+        }
+    }
+    total
+}
+
 fn ports(centre: f64, w: f64, count: usize) -> Vec<f64> {
     if count == 0 {
         return vec![];
