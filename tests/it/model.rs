@@ -9,7 +9,11 @@ use ndarray::{Array1, Array2, Array3, s};
 use rasp::diag::codes;
 use rasp::ir::Value;
 use rasp::model::codec::{value_from_json, value_to_json};
-use rasp::model::io::{load, save};
+use rasp::model::io::{OpenOptions, load, load_with, save};
+
+const MODIFIED: OpenOptions = OpenOptions {
+    allow_modified: true,
+};
 use rasp::model::{
     Attn, Block, Config, Encoding, FORMAT, FORMAT_VERSION, Meta, Mlp, Model, Placement,
     output_width, unembedding,
@@ -108,7 +112,13 @@ fn blank(sh: Shape) -> Model {
         residual: (0..dm).map(|i| format!("r{i}")).collect(),
         output: sh.output.clone(),
         sops: vec![sh.output],
-        layout: vec!["A1 M1".to_string(); sh.n_layers],
+        layout: vec![
+            match sh.d_mlp {
+                0 => "A1".to_string(),
+                _ => "A1 M1".to_string(),
+            };
+            sh.n_layers
+        ],
         verified: None,
     };
     Model {
@@ -402,7 +412,8 @@ fn random_model(seed: u64, causal: bool, sparse: bool) -> Model {
         output: out,
     });
     m.config.use_attn_scale = true;
-    m.config.attn_scale = 5f64.sqrt();
+    // The scale compiled models have (the files' rule).
+    m.config.attn_scale = f64::from(5f32.sqrt());
     let mut fill = |a: &mut [f32], density: u64| {
         for x in a {
             *x = if g.next() % 100 < density {
@@ -1001,11 +1012,19 @@ fn max_model(causal: bool) -> Model {
         "top",
         Encoding::Numerical,
         vec![A],
-        [0, 1, 2, 3, 4]
-            .iter()
-            .map(|&i| json!(i))
-            .chain([1.0, 2.0, 3.0, 4.0, 2.5].iter().map(|&f| json!(f)))
-            .collect(),
+        // In the compiler's order: an int before an equal float.
+        vec![
+            json!(0),
+            json!(1),
+            json!(1.0),
+            json!(2),
+            json!(2.0),
+            json!(2.5),
+            json!(3),
+            json!(3.0),
+            json!(4),
+            json!(4.0),
+        ],
     );
     out.sublayer = "attn".to_string();
     out.layer = Some(0);
@@ -1071,8 +1090,7 @@ fn a_sum_is_a_float_when_a_term_is_a_mean() {
         Encoding::Numerical,
         vec![A, X],
         (0..10)
-            .map(|i| json!(i))
-            .chain((0..10).map(|i| json!(f64::from(i))))
+            .flat_map(|i| [json!(i), json!(f64::from(i))])
             .collect(),
     );
     sum.coefs = vec![1.0, 1.0];
@@ -1133,7 +1151,7 @@ fn saved(m: &Model, tag: &str) -> TempDir {
 #[test]
 fn save_load_round_trip() {
     for (i, m) in [
-        numerical_model(true, Some(3f64.sqrt()), vec![json!(0), json!(0.1)]),
+        numerical_model(true, Some(1.0), vec![json!(0), json!(0.1)]),
         previous_token_model(false),
         random_model(5, true, true),
     ]
@@ -1304,7 +1322,16 @@ fn flipped_header_bytes_never_panic() {
             let mut b = bytes.clone();
             b[i] ^= mask;
             std::fs::write(&path, &b).unwrap();
-            match load(dir.path()) {
+            // Every flip changes the file: damage, or a checksum mismatch.
+            let e = load(dir.path()).expect_err("a flipped byte is caught");
+            assert!(
+                e.code == codes::MODEL_FORMAT || e.code == codes::MODEL_INTEGRITY,
+                "byte {i}: {} {}",
+                e.code,
+                e.message
+            );
+            assert!(e.message.contains("model.safetensors"), "{}", e.message);
+            match load_with(dir.path(), MODIFIED) {
                 // A harmless flip (e.g. in the version string) changes nothing.
                 Ok(back) => assert_eq!(back, m, "byte {i} ^ {mask:#x} changed the model"),
                 Err(e) => {
@@ -1363,7 +1390,15 @@ fn random_damage_never_panics() {
                 }
             }
             std::fs::write(&path, &b).unwrap();
-            if let Ok(back) = load(dir.path()) {
+            if b != bytes {
+                let e = load(dir.path()).expect_err("damage is caught");
+                assert!(
+                    e.code == codes::MODEL_FORMAT || e.code == codes::MODEL_INTEGRITY,
+                    "{}",
+                    e.message
+                );
+            }
+            if let Ok(back) = load_with(dir.path(), MODIFIED) {
                 // Survivable damage (a changed digit) still makes a valid model.
                 back.validate().unwrap();
                 let _ = back.run(&[vec![]]);
@@ -1427,7 +1462,8 @@ fn bad_tensors() {
     });
     expect_error(dir.path(), codes::MODEL_FORMAT, "blocks.0.mlp.b_in");
 
-    // Extra tensors (TransformerLens mask buffers, say) are ignored.
+    // Extra tensors (TransformerLens mask buffers, say) change the file
+    // (its checksum), but a model opened as modified ignores them.
     let dir = saved(&m, "extra");
     rewrite_weights(&dir, |t| {
         t.push((
@@ -1437,7 +1473,8 @@ fn bad_tensors() {
             vec![1, 0],
         ))
     });
-    assert_eq!(load(dir.path()).unwrap(), m);
+    expect_error(dir.path(), codes::MODEL_INTEGRITY, "model.safetensors changed");
+    assert_eq!(load_with(dir.path(), MODIFIED).unwrap(), m);
 }
 
 #[test]
@@ -1488,8 +1525,9 @@ fn format_and_version() {
     expect_error(dir.path(), codes::MODEL_FORMAT, "format_version");
 
     // Version 1 (one unembedding column for a numerical output) is refused
-    // with a clear reason, never read wrongly.
-    assert_eq!(FORMAT_VERSION, 2);
+    // with a clear reason, never read wrongly. (Version 2 is tested in
+    // tests/it/integrity.rs.)
+    assert_eq!(FORMAT_VERSION, 3);
     let dir = saved(&m, "v1");
     edit_json(&dir.file("rasp.json"), |v| v["format_version"] = json!(1));
     let e = load(dir.path()).unwrap_err();
@@ -1591,19 +1629,27 @@ fn save_reports_unwritable_dir() {
 fn floats_round_trip_exactly() {
     // Vocab floats and attn_scale must read back bit for bit, or tokens
     // stop matching.
-    let mut m = numerical_model(false, Some(7f64.sqrt()), Vec::new());
+    let mut m = numerical_model(false, None, Vec::new());
     let mut g = Lcg(3);
-    let floats: Vec<f64> = (0..200)
+    let mut floats: Vec<f64> = (0..200)
         .map(|_| (g.next() as f64 / 7.0).sqrt() * 1e-3 + 0.1)
         .collect();
+    // Listed in increasing order, as compiled models list them.
+    floats.sort_by(f64::total_cmp);
+    floats.dedup();
     m.meta.sops[1].values = floats.iter().map(|&f| json!(f)).collect();
     m.meta.sops[1].encoding = Encoding::Numerical;
     let dir = saved(&m, "floats");
     let back = load(dir.path()).unwrap();
-    assert_eq!(back.config.attn_scale.to_bits(), 7f64.sqrt().to_bits());
     for (v, f) in back.meta.sops[1].values.iter().zip(&floats) {
         assert_eq!(v.as_f64().unwrap().to_bits(), f.to_bits());
     }
+    let m = random_model(3, false, true);
+    let back = load(saved(&m, "scale").path()).unwrap();
+    assert_eq!(
+        back.config.attn_scale.to_bits(),
+        f64::from(5f32.sqrt()).to_bits()
+    );
 }
 
 #[test]
