@@ -14,6 +14,7 @@ mod examples;
 mod fmt;
 mod genprog;
 mod gpu;
+mod integrity;
 mod lsp;
 mod model;
 mod pty;

@@ -177,7 +177,7 @@ pub fn mismatches(recorded: Option<&Value>, weights: &str, config: &str, meta: &
             out.push(format!("{META_FILE} records no checksum of {file}"));
         } else if !want.eq_ignore_ascii_case(got) {
             out.push(format!(
-                "{file} changed (its checksum is {got}, {META_FILE} records {want})"
+                "{file} changed (checksum {got}, recorded {want})"
             ));
         }
     }
