@@ -131,7 +131,11 @@ fn base(sop: &str) -> Base {
     };
     let o = b.exec(&b.model, false);
     assert!(o.status.success(), "{}", text(&o.stderr));
-    assert_eq!(text(&o.stdout), b.expected, "{sop}: the model is the interpreter");
+    assert_eq!(
+        text(&o.stdout),
+        b.expected,
+        "{sop}: the model is the interpreter"
+    );
     b
 }
 
@@ -318,7 +322,9 @@ fn attn_only_agrees_with_the_layout_and_the_mlp_weights() {
     let b = base("rev");
     let t = b.copy("attn_only");
     // The layout too says there is no MLP: still, the weights have one.
-    edit_json(&t.path().join("config.json"), |v| v["attn_only"] = json!(true));
+    edit_json(&t.path().join("config.json"), |v| {
+        v["attn_only"] = json!(true)
+    });
     edit_json(&t.path().join("rasp.json"), |v| {
         for l in v["layout"].as_array_mut().unwrap() {
             let heads: Vec<&str> = l
@@ -510,16 +516,25 @@ fn checksums_cover_every_file_and_are_documented() {
     for f in ["model.safetensors", "config.json", "rasp.json"] {
         let s = sums[f].as_str().unwrap();
         assert_eq!(s.len(), 16, "{f}: {s}");
-        assert!(s.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(
+            s.bytes()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
     }
     // As docs/model-format.md says to recompute them.
     use rasp::model::io::integrity::{canonical_json, hash};
     let weights = std::fs::read(b.model.join("model.safetensors")).unwrap();
     assert_eq!(sums["model.safetensors"], hash(&weights));
     let config = read_json(&b.model.join("config.json"));
-    assert_eq!(sums["config.json"], hash(canonical_json(&config).as_bytes()));
+    assert_eq!(
+        sums["config.json"],
+        hash(canonical_json(&config).as_bytes())
+    );
     let mut own = meta.clone();
-    own["checksums"].as_object_mut().unwrap().remove("rasp.json");
+    own["checksums"]
+        .as_object_mut()
+        .unwrap()
+        .remove("rasp.json");
     assert_eq!(sums["rasp.json"], hash(canonical_json(&own).as_bytes()));
     let doc = include_str!("../../docs/model-format.md");
     for needle in [
@@ -535,7 +550,11 @@ fn checksums_cover_every_file_and_are_documented() {
     edit_json(&t.path().join("rasp.json"), |v| {
         v["checksums"]["algorithm"] = json!("md5");
     });
-    assert!(open_error(t.path(), OpenOptions::default()).1.contains("md5"));
+    assert!(
+        open_error(t.path(), OpenOptions::default())
+            .1
+            .contains("md5")
+    );
     edit_json(&t.path().join("rasp.json"), |v| {
         v.as_object_mut().unwrap().remove("checksums");
     });
@@ -568,16 +587,37 @@ fn the_library_and_info_say_not_verified() {
     m.save(again.path()).unwrap();
     let back = rasp::Model::open(again.path()).expect("verified again");
     assert!(back.is_verified());
-    assert!(read_json(&again.path().join("rasp.json")).get("verified").is_none());
-    assert!(read_json(&b.model.join("rasp.json")).get("verified").is_some());
+    assert!(
+        read_json(&again.path().join("rasp.json"))
+            .get("verified")
+            .is_none()
+    );
+    assert!(
+        read_json(&b.model.join("rasp.json"))
+            .get("verified")
+            .is_some()
+    );
     // --info says so.
     let o = rasp(
-        &["exec", t.path().to_str().unwrap(), "--allow-modified", "--info"],
+        &[
+            "exec",
+            t.path().to_str().unwrap(),
+            "--allow-modified",
+            "--info",
+        ],
         &b.dir,
     );
-    assert!(text(&o.stderr).contains("model: not verified"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("model: not verified"),
+        "{}",
+        text(&o.stderr)
+    );
     let o = rasp(&["exec", b.model.to_str().unwrap(), "--info"], &b.dir);
-    assert!(text(&o.stderr).contains("model: verified"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("model: verified"),
+        "{}",
+        text(&o.stderr)
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -820,7 +860,8 @@ fn fuzzed_model_folders_never_answer_wrongly() {
         } else if diagnosed(&o) {
             t.refused += 1;
         } else {
-            t.crashed.push(format!("{what}: {:?} {}", o.status, text(&o.stderr)));
+            t.crashed
+                .push(format!("{what}: {:?} {}", o.status, text(&o.stderr)));
         }
         let o = b.exec(dir.path(), true);
         if o.status.success() {
@@ -845,7 +886,8 @@ fn fuzzed_model_folders_never_answer_wrongly() {
                 }
             }
             if changed && !warned {
-                t.allowed_bad.push(format!("{what}: other answers, no warning"));
+                t.allowed_bad
+                    .push(format!("{what}: other answers, no warning"));
             }
         } else if diagnosed(&o) {
             t.allowed_refused += 1;

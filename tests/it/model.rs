@@ -1473,7 +1473,11 @@ fn bad_tensors() {
             vec![1, 0],
         ))
     });
-    expect_error(dir.path(), codes::MODEL_INTEGRITY, "model.safetensors changed");
+    expect_error(
+        dir.path(),
+        codes::MODEL_INTEGRITY,
+        "model.safetensors changed",
+    );
     assert_eq!(load_with(dir.path(), MODIFIED).unwrap(), m);
 }
 

@@ -17,7 +17,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use xxhash_rust::xxh3::xxh3_64;
+use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 
 use super::{CONFIG_FILE, META_FILE, WEIGHTS_FILE};
 use crate::ir::value::py_float_repr;
@@ -74,6 +74,30 @@ impl Integrity {
 /// The checksum of some bytes: XXH3-64 as 16 lowercase hex digits.
 pub fn hash(bytes: &[u8]) -> String {
     format!("{:016x}", xxh3_64(bytes))
+}
+
+/// [`hash`] of bytes given piece by piece.
+pub struct Hasher(Xxh3);
+
+impl Hasher {
+    pub fn new() -> Hasher {
+        Hasher(Xxh3::new())
+    }
+
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    /// The checksum of everything given, as [`hash`] writes it.
+    pub fn finish(&self) -> String {
+        format!("{:016x}", self.0.digest())
+    }
+}
+
+impl Default for Hasher {
+    fn default() -> Hasher {
+        Hasher::new()
+    }
 }
 
 /// The canonical text of a JSON value: no whitespace, object keys sorted
@@ -238,6 +262,12 @@ mod tests {
         // (and Python's xxhash.xxh3_64_hexdigest) gives it.
         assert_eq!(hash(b""), "2d06800538d394c2");
         assert_eq!(hash(b"abc").len(), 16);
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let mut h = Hasher::new();
+        for piece in data.chunks(3000) {
+            h.update(piece);
+        }
+        assert_eq!(h.finish(), hash(&data));
     }
 
     #[test]

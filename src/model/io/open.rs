@@ -265,20 +265,33 @@ pub fn open_with(dir: &Path, opts: OpenOptions) -> Result<ModelFile, Diag> {
         data,
         ranges,
     };
-    // The weights' checksum and their checks, side by side (both read
-    // every byte once; the checks split the tensors among threads).
-    let (weights_sum, checked) = rayon::join(
-        || weights_checksum(&weights_path, &file.data),
-        || {
-            let all = file.floats();
-            let tensors: Vec<(String, &[f32])> = tensor_names(&file.config)
-                .into_iter()
-                .zip(&file.ranges)
-                .map(|(name, r)| (name, &all[r.clone()]))
+    // The weights' checksum and their checks. Mapped, one pass over the
+    // file: each chunk hashed, then scanned for non-finite floats while it
+    // is in the cache (the file is read from memory once); the tensors are
+    // looked at one by one only to name a bad value, or for attn_only.
+    let (weights_sum, finite) = match &file.data {
+        Data::Mapped { map, offset } => {
+            let bytes: Vec<std::ops::Range<usize>> = file
+                .ranges
+                .iter()
+                .map(|r| offset + 4 * r.start..offset + 4 * r.end)
                 .collect();
-            check::check_weights(&file.config, &tensors)
-        },
-    );
+            let (sum, finite) = checksum_and_scan(map, &bytes);
+            (Ok(sum), finite)
+        }
+        Data::Copied(_) => (weights_checksum(&weights_path, &file.data), false),
+    };
+    let checked = if finite && !file.config.attn_only {
+        Ok(())
+    } else {
+        let all = file.floats();
+        let tensors: Vec<(String, &[f32])> = tensor_names(&file.config)
+            .into_iter()
+            .zip(&file.ranges)
+            .map(|(name, r)| (name, &all[r.clone()]))
+            .collect();
+        check::check_weights(&file.config, &tensors)
+    };
     checked.map_err(|p| match p {
         WeightProblem::NonFinite(msg) => format_error(&weights_path, msg),
         WeightProblem::Config(msg) => format_error(&config_path, msg),
@@ -312,6 +325,46 @@ fn weights_checksum(path: &Path, data: &Data) -> Result<String, Diag> {
     match data {
         Data::Mapped { map, .. } => Ok(integrity::hash(map)),
         Data::Copied(_) => Ok(integrity::hash(&read(path)?)),
+    }
+}
+
+/// The checksum of a mapped weights file, and whether every f32 in the
+/// byte ranges `tensors` (4-byte aligned) is finite: chunk by chunk, each
+/// hashed and then scanned while it is in the cache.
+fn checksum_and_scan(bytes: &[u8], tensors: &[std::ops::Range<usize>]) -> (String, bool) {
+    const CHUNK: usize = 1 << 17;
+    let mut sorted = tensors.to_vec();
+    sorted.sort_by_key(|r| r.start);
+    let mut hasher = integrity::Hasher::new();
+    let mut finite = true;
+    let mut first = 0;
+    for start in (0..bytes.len()).step_by(CHUNK) {
+        let end = (start + CHUNK).min(bytes.len());
+        hasher.update(&bytes[start..end]);
+        while first < sorted.len() && sorted[first].end <= start {
+            first += 1;
+        }
+        for r in sorted[first..].iter().take_while(|r| r.start < end) {
+            let (a, b) = (r.start.max(start), r.end.min(end));
+            if a < b {
+                finite &= all_finite(&bytes[a..b]);
+            }
+        }
+    }
+    (hasher.finish(), finite)
+}
+
+/// Whether no f32 in `bytes` (little-endian) is an infinity or a NaN (an
+/// exponent of all ones), in a loop the compiler vectorises.
+fn all_finite(bytes: &[u8]) -> bool {
+    const EXPONENT: u32 = 0x7f80_0000;
+    match bytemuck::try_cast_slice::<u8, u32>(bytes) {
+        Ok(words) if cfg!(target_endian = "little") => words
+            .iter()
+            .fold(true, |ok, w| ok & (w & EXPONENT != EXPONENT)),
+        _ => bytes.chunks_exact(4).all(|b| {
+            u32::from_le_bytes([b[0], b[1], b[2], b[3]]) & EXPONENT != EXPONENT
+        }),
     }
 }
 
