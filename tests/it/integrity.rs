@@ -541,7 +541,7 @@ fn checksums_cover_every_file_and_are_documented() {
         "xxh3_64_hexdigest",
         "sort_keys=True",
         "--allow-modified",
-        "format version 2",
+        "version-2 folder",
     ] {
         assert!(doc.contains(needle), "docs/model-format.md: {needle}");
     }
@@ -816,6 +816,8 @@ struct Tally {
     crashed: Vec<String>,
     /// With --allow-modified: ran (with the warning) or refused.
     allowed_ran: usize,
+    /// Of those that ran, how many gave other answers (as edited).
+    allowed_changed: usize,
     allowed_refused: usize,
     /// With --allow-modified: an output that is no JSON value of the
     /// output's list (NaN, Infinity), or no warning.
@@ -885,6 +887,7 @@ fn fuzzed_model_folders_never_answer_wrongly() {
                     break;
                 }
             }
+            t.allowed_changed += usize::from(changed);
             if changed && !warned {
                 t.allowed_bad
                     .push(format!("{what}: other answers, no warning"));
@@ -900,13 +903,14 @@ fn fuzzed_model_folders_never_answer_wrongly() {
         }
     }
     eprintln!(
-        "model fuzz: {} edited models: {} refused, {} accepted with the interpreter's answers, {} wrong, {} crashed; with --allow-modified: {} ran, {} refused, {} bad outputs",
+        "model fuzz: {} edited models: {} refused, {} accepted with the interpreter's answers, {} wrong, {} crashed; with --allow-modified: {} ran ({} with other answers), {} refused, {} bad outputs",
         t.tried,
         t.refused,
         t.correct,
         t.wrong.len(),
         t.crashed.len(),
         t.allowed_ran,
+        t.allowed_changed,
         t.allowed_refused,
         t.allowed_bad.len()
     );
