@@ -238,11 +238,14 @@ pub fn open_with(dir: &Path, opts: OpenOptions) -> Result<ModelFile, Diag> {
         aligned &= start.is_multiple_of(4);
         ranges.push(start..start + bytes.len());
     }
-    let data = if aligned && bytemuck::try_cast_slice::<u8, f32>(&map[offset..]).is_ok() {
+    // Copied, the file's checksum is taken while its bytes are at hand.
+    let (data, copied_sum) = if aligned
+        && bytemuck::try_cast_slice::<u8, f32>(&map[offset..]).is_ok()
+    {
         for r in &mut ranges {
             *r = (r.start - offset) / 4..(r.end - offset) / 4;
         }
-        Data::Mapped { map, offset }
+        (Data::Mapped { map, offset }, None)
     } else {
         let mut all = Vec::new();
         for r in &mut ranges {
@@ -255,7 +258,7 @@ pub fn open_with(dir: &Path, opts: OpenOptions) -> Result<ModelFile, Diag> {
             *r = start..all.len();
         }
         drop(st);
-        Data::Copied(all)
+        (Data::Copied(all), Some(integrity::hash(&map)))
     };
     let mut file = ModelFile {
         config,
@@ -276,10 +279,9 @@ pub fn open_with(dir: &Path, opts: OpenOptions) -> Result<ModelFile, Diag> {
                 .iter()
                 .map(|r| offset + 4 * r.start..offset + 4 * r.end)
                 .collect();
-            let (sum, finite) = checksum_and_scan(map, &bytes);
-            (Ok(sum), finite)
+            checksum_and_scan(map, &bytes)
         }
-        Data::Copied(_) => (weights_checksum(&weights_path, &file.data), false),
+        Data::Copied(_) => (copied_sum.unwrap_or_default(), false),
     };
     let checked = if finite && !file.config.attn_only {
         Ok(())
@@ -297,14 +299,14 @@ pub fn open_with(dir: &Path, opts: OpenOptions) -> Result<ModelFile, Diag> {
         WeightProblem::Config(msg) => format_error(&config_path, msg),
     })?;
 
-    let mut why = if version == UNCHECKED_VERSION {
+    let why = if version == UNCHECKED_VERSION {
         vec![format!(
             "format version {version} records no checksums (compile the program again for a version-{FORMAT_VERSION} model)"
         )]
     } else {
         integrity::mismatches(
             meta_json.get(integrity::FIELD),
-            &weights_sum?,
+            &weights_sum,
             &integrity::config_sum(&config_json),
             &integrity::meta_sum(&meta_json),
         )
@@ -313,19 +315,9 @@ pub fn open_with(dir: &Path, opts: OpenOptions) -> Result<ModelFile, Diag> {
         if !opts.allow_modified {
             return Err(modified_error(dir, &why));
         }
-        why.dedup();
         file.integrity = Integrity::Modified(why);
     }
     Ok(file)
-}
-
-/// The checksum of the weights file: of the mapped bytes, or, where the
-/// tensors were copied out of an unaligned file, of the file read again.
-fn weights_checksum(path: &Path, data: &Data) -> Result<String, Diag> {
-    match data {
-        Data::Mapped { map, .. } => Ok(integrity::hash(map)),
-        Data::Copied(_) => Ok(integrity::hash(&read(path)?)),
-    }
 }
 
 /// The checksum of a mapped weights file, and whether every f32 in the

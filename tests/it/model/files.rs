@@ -558,3 +558,38 @@ fn floats_round_trip_exactly() {
         f64::from(5f32.sqrt()).to_bits()
     );
 }
+
+#[test]
+fn unaligned_weights_are_copied_and_still_checked() {
+    // A header one byte longer (a space) puts every tensor off 4-byte
+    // alignment: the floats are copied out of the map instead of read in
+    // place, and the checksum and the checks still see every byte.
+    let m = random_model(21, false, true);
+    let dir = saved(&m, "unaligned");
+    let path = dir.file("model.safetensors");
+    let bytes = std::fs::read(&path).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let shifted = |extra: &[u8]| {
+        let mut b = ((n + 1) as u64).to_le_bytes().to_vec();
+        b.extend(&bytes[8..8 + n]);
+        b.push(b' ');
+        b.extend(&bytes[8 + n..]);
+        b.extend(extra);
+        b
+    };
+    std::fs::write(&path, shifted(&[])).unwrap();
+    expect_error(
+        dir.path(),
+        codes::MODEL_INTEGRITY,
+        "model.safetensors changed",
+    );
+    assert_eq!(load_with(dir.path(), MODIFIED).unwrap(), m);
+    // A NaN in the copied floats is found and named.
+    let mut b = shifted(&[]);
+    let last = b.len() - 4;
+    b[last..].copy_from_slice(&f32::NAN.to_le_bytes());
+    std::fs::write(&path, b).unwrap();
+    let e = load_with(dir.path(), MODIFIED).unwrap_err();
+    assert_eq!(e.code, codes::MODEL_FORMAT);
+    assert!(e.message.contains("NaN"), "{}", e.message);
+}
