@@ -11,7 +11,7 @@ use crate::diag::{Diag, codes};
 use crate::front::{self, ScopeRef, Session};
 use crate::interp::{self, display};
 use crate::ir::{NodeId, Value};
-use crate::model::io::ModelFile;
+use crate::model::io::{Integrity, ModelFile, OpenOptions};
 use crate::workflow;
 
 pub use crate::gpu::backend::Backend;
@@ -417,19 +417,69 @@ enum Inner {
 
 impl Model {
     /// Open a model folder (`model.safetensors`, `config.json`,
-    /// `rasp.json`); the weights are memory-mapped and checked.
+    /// `rasp.json`); the weights are memory-mapped and checked, and a
+    /// folder whose files changed after rasp wrote them (their checksums
+    /// do not match) is refused (`rasp::model::integrity`).
     pub fn open(dir: impl AsRef<Path>) -> Result<Model, Error> {
+        Model::open_with(dir, OpenOptions::default())
+    }
+
+    /// Open a model folder whose files may have been changed on purpose
+    /// (weights ablated, patched or fine-tuned): as [`Model::open`], but a
+    /// checksum mismatch makes it [not verified](Model::is_verified)
+    /// instead of an error ([`Model::warning`] says what changed).
+    /// Everything else is still checked: a model that cannot run (shapes,
+    /// config and metadata that disagree, weights that are not finite) is
+    /// refused, and so is an output that comes out NaN or infinite.
+    pub fn open_modified(dir: impl AsRef<Path>) -> Result<Model, Error> {
+        Model::open_with(
+            dir,
+            OpenOptions {
+                allow_modified: true,
+            },
+        )
+    }
+
+    fn open_with(dir: impl AsRef<Path>, opts: OpenOptions) -> Result<Model, Error> {
         Ok(Model {
-            inner: Inner::File(Box::new(crate::model::io::open(dir.as_ref())?)),
+            inner: Inner::File(Box::new(crate::model::io::open_with(dir.as_ref(), opts)?)),
         })
     }
 
+    /// Whether the model is as rasp made it: compiled here, or opened from
+    /// files whose checksums all match. A model from
+    /// [`Model::open_modified`] whose files changed is not.
+    pub fn is_verified(&self) -> bool {
+        match &self.inner {
+            Inner::Built(_) => true,
+            Inner::File(f) => f.integrity.is_verified(),
+        }
+    }
+
+    /// The warning for a model that is not verified
+    /// (`rasp::model::modified`, naming the files that changed).
+    pub fn warning(&self) -> Option<Error> {
+        match &self.inner {
+            Inner::Built(_) => None,
+            Inner::File(f) => f.warning(),
+        }
+    }
+
     /// Write the model to a folder, in the format `docs/model-format.md`
-    /// describes (PyTorch and TransformerLens load it as is).
+    /// describes (PyTorch and TransformerLens load it as is), with fresh
+    /// checksums. A model that is not [verified](Model::is_verified) is
+    /// written without the record of what its compilation verified: that
+    /// was checked on other weights.
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<(), Error> {
         match &self.inner {
             Inner::Built(c) => crate::model::io::save(&c.model, dir.as_ref()),
-            Inner::File(f) => crate::model::io::save(&f.to_model(), dir.as_ref()),
+            Inner::File(f) => {
+                let mut model = f.to_model();
+                if !f.integrity.is_verified() {
+                    model.meta.verified = None;
+                }
+                crate::model::io::save(&model, dir.as_ref())
+            }
         }
     }
 
@@ -441,11 +491,18 @@ impl Model {
     }
 
     /// Its size: layers (heads and MLP units per layer), residual width,
-    /// parameters.
+    /// parameters; for a model that is not [verified](Model::is_verified),
+    /// also that and why.
     pub fn summary(&self) -> String {
         match &self.inner {
             Inner::Built(c) => compile::explain::size_line(&c.model),
-            Inner::File(f) => compile::explain::size_line(&f.to_model()),
+            Inner::File(f) => {
+                let line = compile::explain::size_line(&f.to_model());
+                match &f.integrity {
+                    Integrity::Verified => line,
+                    not => format!("{line}; {}", not.describe()),
+                }
+            }
         }
     }
 

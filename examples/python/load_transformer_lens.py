@@ -58,8 +58,8 @@ def load_folder(folder):
         config = json.load(f)
     with open(os.path.join(folder, "rasp.json")) as f:
         meta = json.load(f)
-    if meta.get("format") != "rasp-model" or meta.get("format_version") != 2:
-        sys.exit(f"{folder}: not a rasp model of format version 2 (compile the program again)")
+    if meta.get("format") != "rasp-model" or meta.get("format_version") != 3:
+        sys.exit(f"{folder}: not a rasp model of format version 3 (compile the program again)")
     return config, meta
 
 

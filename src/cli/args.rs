@@ -155,16 +155,25 @@ pub enum Command {
         no_verify: bool,
     },
     /// Run a compiled model (a folder written by `rasp compile`) on inputs.
+    /// A folder whose files changed since (their checksums in rasp.json do
+    /// not match) is refused unless `--allow-modified`.
     #[command(after_help = "Examples:
   rasp exec reverse_model '\"abcde\"'
   rasp exec reverse_model --json --inputs inputs.jsonl
-  rasp exec reverse_model --backend wgpu --info '\"abc\"'")]
+  rasp exec reverse_model --backend wgpu --info '\"abc\"'
+  rasp exec ablated_model --allow-modified '\"abc\"'")]
     Exec {
         /// The model folder.
         dir: PathBuf,
         /// Print one JSON line per input, as `rasp eval --json` does.
         #[arg(long)]
         json: bool,
+        /// Run a model whose files were changed after rasp wrote them
+        /// (weights ablated, patched or fine-tuned; a version-2 folder):
+        /// with a warning, as not verified. A model that cannot run is
+        /// still refused.
+        #[arg(long)]
+        allow_modified: bool,
         #[command(flatten)]
         run: RunArgs,
         #[command(flatten)]

@@ -112,9 +112,17 @@ pub fn main_with(cli: Cli) -> i32 {
         Some(Command::Exec {
             dir,
             json,
+            allow_modified,
             run,
             inputs,
-        }) => exec_cmd(&reporter, &dir, json, &run, &inputs),
+        }) => exec_cmd(
+            &reporter,
+            &dir,
+            json,
+            crate::model::io::OpenOptions { allow_modified },
+            &run,
+            &inputs,
+        ),
         Some(Command::Verify {
             file,
             sop,

@@ -128,6 +128,7 @@ pub(super) fn exec_cmd(
     reporter: &Reporter,
     dir: &std::path::Path,
     json: bool,
+    open: crate::model::io::OpenOptions,
     run: &RunArgs,
     inputs: &InputArgs,
 ) -> i32 {
@@ -146,13 +147,19 @@ pub(super) fn exec_cmd(
             return 2;
         }
     };
-    let file = match crate::model::io::open(dir) {
+    let file = match crate::model::io::open_with(dir, open) {
         Ok(m) => m,
         Err(d) => {
             reporter.report(&d);
             return 1;
         }
     };
+    if let Some(w) = file.warning() {
+        reporter.report(&w);
+    }
+    if run.info {
+        errln!("model: {}", file.integrity.describe());
+    }
     let Some(exec) = executor(reporter, &file.weights(), &file.meta, run) else {
         return 1;
     };

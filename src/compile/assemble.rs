@@ -96,7 +96,7 @@ pub fn assemble(
         .unwrap_or(1)
         .max(1);
     let d_mlp = b.mlps.iter().map(Vec::len).max().unwrap_or(0).max(1);
-    let scale = (d_head as f32).sqrt();
+    let scale = model::attn_scale(d_head);
     let mut blocks = Vec::with_capacity(b.heads.len());
     let mut layout = Vec::new();
     let mut head_margins = Vec::new();

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use crate::diag::limits::Limit;
 use crate::diag::{Diag, codes};
+pub use crate::ir::value::value_order;
 use crate::ir::value::Value;
 use crate::ir::{Graph, NodeId, Op};
 
@@ -59,28 +60,6 @@ impl ValueSet {
             }
             ValueSet::Unbounded { .. } => true,
         }
-    }
-}
-
-/// A total order for display and for stable encodings.
-pub fn value_order(a: &Value, b: &Value) -> std::cmp::Ordering {
-    use std::cmp::Ordering;
-    let rank = |v: &Value| match v {
-        Value::Bool(_) => 0,
-        Value::Int(_) | Value::Float(_) => 1,
-        Value::Str(_) => 2,
-    };
-    match (a, b) {
-        (Value::Str(x), Value::Str(y)) => x.cmp(y),
-        _ if rank(a) == rank(b) => {
-            let o = a
-                .as_f64()
-                .partial_cmp(&b.as_f64())
-                .unwrap_or(Ordering::Equal);
-            // 3 before 3.0: ints first among equal numbers.
-            o.then_with(|| matches!(a, Value::Float(_)).cmp(&matches!(b, Value::Float(_))))
-        }
-        _ => rank(a).cmp(&rank(b)),
     }
 }
 

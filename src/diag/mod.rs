@@ -534,6 +534,13 @@ pub mod codes {
         pub const MODEL_FORMAT: &str = "rasp::model::format";
         pub const MODEL_IO: &str = "rasp::model::io";
         pub const MODEL_INPUT: &str = "rasp::model::input";
+        /// A model's files changed after rasp wrote them (checksums).
+        pub const MODEL_INTEGRITY: &str = "rasp::model::integrity";
+        /// A warning: a modified model runs, not verified
+        /// (`--allow-modified`).
+        pub const MODEL_MODIFIED: &str = "rasp::model::modified";
+        /// A model's output came out NaN or infinite.
+        pub const MODEL_OUTPUT: &str = "rasp::model::output";
         /// `rasp gen`: bad options (length range, shard, vocabulary).
         pub const GEN_OPTIONS: &str = "rasp::gen::options";
         /// `rasp gen --task`: no such task.

@@ -133,6 +133,30 @@ impl Value {
     }
 }
 
+/// A total order of atoms, for display and for stable encodings (the
+/// order of a compiled model's value lists): bools, then numbers by value
+/// (an int before an equal float), then strings by their bytes.
+pub fn value_order(a: &Value, b: &Value) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let rank = |v: &Value| match v {
+        Value::Bool(_) => 0,
+        Value::Int(_) | Value::Float(_) => 1,
+        Value::Str(_) => 2,
+    };
+    match (a, b) {
+        (Value::Str(x), Value::Str(y)) => x.cmp(y),
+        _ if rank(a) == rank(b) => {
+            let o = a
+                .as_f64()
+                .partial_cmp(&b.as_f64())
+                .unwrap_or(Ordering::Equal);
+            // 3 before 3.0: ints first among equal numbers.
+            o.then_with(|| matches!(a, Value::Float(_)).cmp(&matches!(b, Value::Float(_))))
+        }
+        _ => rank(a).cmp(&rank(b)),
+    }
+}
+
 /// A JSON value from `rasp.json` as an atom: ints stay ints (when they fit
 /// in an `i64`), other numbers are floats, strings and bools map to
 /// themselves. Anything else (null, arrays, objects, ints beyond `i64`)

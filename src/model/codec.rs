@@ -421,6 +421,7 @@ pub fn run(
         patterns: kind_heads(exec.config(), meta),
     };
     let fwd = exec.run_batch(&ids, &want)?;
+    check_logits(&fwd.logits)?;
     let decoder = Decoder::new(meta);
     if want.patterns.is_empty() {
         return Ok(fwd
@@ -444,6 +445,34 @@ pub fn run(
         .zip(&mean)
         .map(|(l, m)| decoder.decode_logits(l, Some(m)))
         .collect())
+}
+
+/// Every output logit (positions 1.., BOS's row aside) must be a finite
+/// number: a NaN or an infinity decodes to no value of the output (a
+/// categorical argmax over NaN, a number that is not one), so it is a
+/// diagnostic (`rasp::model::output`), never an answer. Only weights that
+/// overflow the forward pass (a model edited by hand and run with
+/// `--allow-modified`) produce one.
+pub fn check_logits(logits: &[Array2<f32>]) -> Result<(), Diag> {
+    let bad = logits.par_iter().enumerate().find_map_first(|(s, l)| {
+        l.rows()
+            .into_iter()
+            .enumerate()
+            .skip(1)
+            .find_map(|(p, row)| row.iter().find(|x| !x.is_finite()).map(|x| (s, p, *x)))
+    });
+    match bad {
+        None => Ok(()),
+        Some((s, p, x)) => Err(Diag::error(
+            codes::MODEL_OUTPUT,
+            format!(
+                "the model's output is not a number: a logit at position {} of input {} is {x}",
+                p - 1,
+                s + 1
+            ),
+        )
+        .help("the model's weights overflow its forward pass (were they edited?); compile the program again, or undo the edit")),
+    }
 }
 
 /// JSON values as atoms.

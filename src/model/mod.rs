@@ -219,8 +219,17 @@ impl Meta {
 pub const FORMAT: &str = "rasp-model";
 /// The format version this rasp writes and reads. History:
 /// 1: a numerical output had one unembedding column (TransformerLens's
-/// `center_unembed` made it 0); 2: it has two, `+x` and `-x`.
-pub const FORMAT_VERSION: u32 = 2;
+/// `center_unembed` made it 0); 2: it has two, `+x` and `-x`; 3:
+/// `rasp.json` records the checksums of the three files (version 2 is read
+/// only as a modified model, `--allow-modified`).
+pub const FORMAT_VERSION: u32 = 3;
+
+/// The attention scale of compiled heads of width `d_head`:
+/// `sqrt(d_head)` (in f32). The compiler multiplies `W_Q` by it and writes
+/// it as `attn_scale`; a model file with another scale is refused.
+pub fn attn_scale(d_head: usize) -> f32 {
+    (d_head as f32).sqrt()
+}
 
 /// How many output logits (`d_vocab_out`) an output placement has: one per
 /// value for a categorical output, two (`+x`, `-x`) for a numerical one.

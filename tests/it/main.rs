@@ -15,6 +15,7 @@ mod examples;
 mod fmt;
 mod genprog;
 mod gpu;
+mod integrity;
 mod limits;
 mod lsp;
 mod model;

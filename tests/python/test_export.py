@@ -13,11 +13,17 @@ causal masks, W_O, the ReLU MLP, the unembedding) and decodes with
   unembedding centred (each row of W_U minus its mean over the output
   columns, b_U minus its mean) and the value biases folded into b_O;
 - an intermediate s-op read from the residual stream by its placement
-  (`rasp.json` "sops") equals `rasp eval` of that s-op.
+  (`rasp.json` "sops") equals `rasp eval` of that s-op;
+- the checksums in `rasp.json` (XXH3-64 of the weights' bytes and of the
+  JSON files' canonical form) are what Python computes; `config.json` and
+  `rasp.json` rewritten by Python's `json` (other indentation, sorted keys)
+  still run as verified; a changed weight is refused by `rasp exec` and
+  runs, with a warning, with `--allow-modified`.
 
 Usage: python3 tests/python/test_export.py [--rasp PATH]   (from anywhere)
-Needs numpy and safetensors (pip install numpy safetensors). Prints one
-line per check and a final `N passed, M failed`; exits 1 on any failure.
+Needs numpy, safetensors and xxhash (pip install numpy safetensors xxhash).
+Prints one line per check and a final `N passed, M failed`; exits 1 on any
+failure.
 """
 
 import argparse
@@ -31,6 +37,7 @@ import sys
 import tempfile
 
 import numpy as np
+import xxhash
 from safetensors.numpy import load_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -217,6 +224,74 @@ def read_placement(p, resid):
     return [snap(p["values"], float(np.dot(r[p["dims"]], coefs)))[1][0] for r in rows]
 
 
+# ---------------------------------------------------------------------------
+# Checksums (docs/model-format.md, "Checksums")
+
+
+def canonical(value):
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def checksums(folder):
+    """The three checksums as rasp.json should record them."""
+    with open(os.path.join(folder, "rasp.json")) as f:
+        meta = json.load(f)
+    with open(os.path.join(folder, "config.json")) as f:
+        config = json.load(f)
+    with open(os.path.join(folder, "model.safetensors"), "rb") as f:
+        weights = f.read()
+    meta["checksums"].pop("rasp.json", None)
+    return {
+        "algorithm": "xxh3-64",
+        "model.safetensors": xxhash.xxh3_64_hexdigest(weights),
+        "config.json": xxhash.xxh3_64_hexdigest(canonical(config)),
+        "rasp.json": xxhash.xxh3_64_hexdigest(canonical(meta)),
+    }
+
+
+def check_integrity(rasp, folder, res, title, text, want):
+    """The checksums recomputed; the JSON files rewritten by Python still
+    verified; one weight changed refused, and allowed with a warning."""
+    recorded = Model(folder).meta["checksums"]
+    res.check(f"{title}: checksums recomputed in Python", checksums(folder) == recorded, f"{checksums(folder)} vs {recorded}")
+    copy = folder + "-copy"
+    os.makedirs(copy)
+    for name in ["config.json", "rasp.json"]:
+        with open(os.path.join(folder, name)) as f:
+            value = json.load(f)
+        with open(os.path.join(copy, name), "w") as f:
+            json.dump(value, f, indent=4, sort_keys=True)
+    with open(os.path.join(folder, "model.safetensors"), "rb") as f:
+        weights = bytearray(f.read())
+    with open(os.path.join(copy, "model.safetensors"), "wb") as f:
+        f.write(weights)
+    out = subprocess.run([rasp, "exec", copy, "--json", "--info", text], capture_output=True, text=True)
+    res.check(
+        f"{title}: rewritten by Python's json, still verified",
+        out.returncode == 0 and json.loads(out.stdout)["output"] == want and "model: verified" in out.stderr,
+        out.stderr.strip(),
+    )
+    # The first float of unembed.b_U (0 in a compiled model) made a small
+    # number: a change no structural check sees, and no answer either.
+    n = int.from_bytes(weights[:8], "little")
+    start = 8 + n + json.loads(weights[8 : 8 + n])["unembed.b_U"]["data_offsets"][0]
+    weights[start : start + 4] = np.float32(1e-3).tobytes()
+    with open(os.path.join(copy, "model.safetensors"), "wb") as f:
+        f.write(weights)
+    out = subprocess.run([rasp, "exec", copy, "--json", text], capture_output=True, text=True)
+    res.check(
+        f"{title}: a changed weight is refused",
+        out.returncode == 1 and "rasp::model::integrity" in out.stderr and not out.stdout,
+        out.stderr.strip(),
+    )
+    out = subprocess.run([rasp, "exec", copy, "--json", "--allow-modified", text], capture_output=True, text=True)
+    res.check(
+        f"{title}: --allow-modified runs it, with a warning",
+        out.returncode == 0 and "rasp::model::modified" in out.stderr and json.loads(out.stdout)["output"] == want,
+        out.stderr.strip(),
+    )
+
+
 def same_output(got, want):
     """Equal values of equal JSON types; floats within 1e-6 (a number no
     value set snaps is the raw f32 logit in rasp, f64 here)."""
@@ -297,9 +372,15 @@ def run_case(rasp, work, res, case, seed):
         and model.w["pos_embed.W_pos"].shape == (cfg["n_ctx"], cfg["d_model"]),
         f"{model.w['unembed.W_U'].shape} / {cfg}",
     )
+    res.check(
+        f"{title}: attn_scale is sqrt(d_head) in f32",
+        cfg["use_attn_scale"] and cfg["attn_scale"] == float(np.sqrt(np.float32(cfg["d_head"]))),
+        f"{cfg['attn_scale']} for d_head {cfg['d_head']}",
+    )
     inputs = inputs_for(vocab, max_len, seed)
     texts = [json.dumps(t) for t in inputs]
     want = [line["output"] for line in rasp_json_lines(rasp, ["exec", folder, "--json"] + texts, ROOT)]
+    check_integrity(rasp, folder, res, title, texts[-1], want[-1])
 
     for label, m in [("raw", model), ("centred unembedding, folded value biases", model.processed())]:
         bad = None
