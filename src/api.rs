@@ -441,14 +441,17 @@ impl Model {
     }
 }
 
+/// Stack for the threads that run programs (the command's, the language
+/// server's analyses): deep recursion in a program ends in a diagnostic,
+/// not a stack overflow.
+pub(crate) const STACK_BYTES: usize = 512 * 1024 * 1024;
+
 /// The `rasp` command line: parses the process's arguments, runs the
 /// command on a thread with a large stack (deep recursion in a program
 /// ends in a diagnostic, not a stack overflow) and returns the exit
 /// status. The `rasp` binary is this function.
 pub fn cli_main() -> i32 {
     use clap::Parser;
-    /// Stack for the worker thread.
-    const STACK_BYTES: usize = 512 * 1024 * 1024;
     let cli = crate::cli::Cli::parse();
     let (tx, rx) = std::sync::mpsc::channel();
     let worker = std::thread::Builder::new()

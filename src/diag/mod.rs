@@ -484,6 +484,8 @@ pub mod codes {
         pub const LOAD_CYCLE: &str = "rasp::load::cycle";
         pub const LOAD_IO: &str = "rasp::load::io";
         pub const LIMIT_RECURSION: &str = "rasp::limit::recursion";
+        /// `rasp lsp`: a message longer than `--max-message-bytes`.
+        pub const LIMIT_MESSAGE: &str = "rasp::limit::message";
         pub const EVAL_DIV_ZERO: &str = "rasp::eval::division_by_zero";
         pub const EVAL_MIXED_TYPES: &str = "rasp::eval::mixed_types";
         pub const EVAL_NON_NUMERIC_MEAN: &str = "rasp::eval::non_numeric_mean";

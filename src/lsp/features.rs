@@ -2,7 +2,7 @@
 //! diagnostics, hover, definition, references, rename, completion,
 //! document symbols, formatting, code lenses and the verify command.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use lsp_types::{
     CodeLens, Command, CompletionItem, CompletionItemKind, Diagnostic, DiagnosticRelatedInformation,
@@ -44,7 +44,9 @@ fn range_of(a: &Analysis, s: Span) -> Range {
 /// Every diagnostic of the document, with its code. One in a loaded file
 /// is shown on the `load` that brought it in.
 pub fn diagnostics(a: &Analysis, uri: &Uri) -> Vec<Diagnostic> {
-    a.diags.iter().map(|d| diagnostic(a, d, uri)).collect()
+    // Where each loaded file's diagnostics go, looked up once per file.
+    let mut loads: HashMap<String, Range> = HashMap::new();
+    a.diags.iter().map(|d| diagnostic(a, d, uri, &mut loads)).collect()
 }
 
 /// The document's `load` of a file (directly, else the first `load`: the
@@ -63,12 +65,14 @@ fn load_of(a: &Analysis, file: &str) -> Option<Range> {
         .map(|l| range_of(a, l.span))
 }
 
-fn diagnostic(a: &Analysis, d: &Diag, uri: &Uri) -> Diagnostic {
+fn diagnostic(a: &Analysis, d: &Diag, uri: &Uri, loads: &mut HashMap<String, Range>) -> Diagnostic {
     let (range, prefix) = match d.span {
         Some(s) if s.file == a.file => (range_of(a, s), String::new()),
         Some(s) => {
             let name = a.session.sources.get(s.file).map(|f| f.name.clone()).unwrap_or_default();
-            let at = load_of(a, &name).unwrap_or_default();
+            let at = *loads
+                .entry(name.clone())
+                .or_insert_with(|| load_of(a, &name).unwrap_or_default());
             let line = a.session.sources.line_col(s).map_or(String::new(), |(l, c)| format!(":{l}:{c}"));
             (at, format!("in {name}{line}: "))
         }
@@ -242,12 +246,13 @@ fn binding(a: &Analysis, offset: u32) -> Option<(Vec<usize>, Vec<usize>)> {
         Target::Use(u) => a.index.uses[u].def?,
     };
     let defs = a.index.same_binding(def);
+    let set: HashSet<usize> = defs.iter().copied().collect();
     let uses = a
         .index
         .uses
         .iter()
         .enumerate()
-        .filter(|(_, u)| u.def.is_some_and(|d| defs.contains(&d)))
+        .filter(|(_, u)| u.def.is_some_and(|d| set.contains(&d)))
         .map(|(i, _)| i)
         .collect();
     Some((defs, uses))
@@ -324,10 +329,9 @@ pub fn rename(a: &Analysis, offset: u32, new_name: &str, uri: &Uri) -> Result<Wo
 /// keywords.
 pub fn completion(a: &Analysis, offset: u32) -> Vec<CompletionItem> {
     let mut items: Vec<CompletionItem> = Vec::new();
-    let mut seen: Vec<String> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     let mut push = |label: String, kind: CompletionItemKind, detail: String, doc: Option<String>| {
-        if !seen.contains(&label) {
-            seen.push(label.clone());
+        if seen.insert(label.clone()) {
             items.push(CompletionItem {
                 label,
                 kind: Some(kind),
@@ -398,17 +402,14 @@ pub fn symbols(a: &Analysis) -> Vec<DocumentSymbol> {
         }
         match &d.kind {
             DefKind::Function { params } => {
+                // The definitions inside a `def` follow it in the index.
                 let inner: Vec<DocumentSymbol> = a
                     .index
                     .defs
                     .iter()
                     .skip(i + 1)
-                    .filter(|e| {
-                        e.scope != 0
-                            && a.index.scopes[e.scope].kind == ScopeKind::Function
-                            && d.statement.start <= e.span.start
-                            && e.span.end <= d.statement.end
-                    })
+                    .take_while(|e| d.statement.start <= e.span.start && e.span.end <= d.statement.end)
+                    .filter(|e| e.scope != 0 && a.index.scopes[e.scope].kind == ScopeKind::Function)
                     .map(|e| {
                         let kind = if e.kind == DefKind::Parameter {
                             SymbolKind::TYPE_PARAMETER
@@ -437,13 +438,13 @@ pub fn symbols(a: &Analysis) -> Vec<DocumentSymbol> {
     out
 }
 
-/// The edit that formats the document (`rasp fmt`); none when it is
-/// formatted already; an error when it has syntax errors.
-pub fn formatting(a: &Analysis) -> Result<Vec<TextEdit>, String> {
-    match crate::fmt::format(&a.text, 0) {
-        Ok(out) if out == a.text => Ok(Vec::new()),
+/// The edit that formats a document's latest text (`rasp fmt`); none
+/// when it is formatted already; an error when it has syntax errors.
+pub fn formatting(text: &str) -> Result<Vec<TextEdit>, String> {
+    match crate::fmt::format(text, 0) {
+        Ok(out) if out == text => Ok(Vec::new()),
         Ok(out) => Ok(vec![TextEdit::new(
-            a.lines.range(&a.text, 0, a.text.len()),
+            LineIndex::new(text).range(text, 0, text.len()),
             out,
         )]),
         Err(ds) => Err(format!(
@@ -471,13 +472,13 @@ pub fn code_lenses(a: &Analysis, uri: &Uri) -> Vec<CodeLens> {
     let default_vocab = serde_json::Value::Array(vocab).to_string();
     let default_len = ex.len().clamp(1, 8);
     let mut lenses = Vec::new();
-    let mut done: Vec<&str> = Vec::new();
+    let mut done: HashSet<&str> = HashSet::new();
     for i in a.index.exports() {
         let d = &a.index.defs[i];
-        if done.contains(&d.name.as_str()) || !matches!(a.value(&d.name), Some(MVal::Sop(_))) {
+        if done.contains(d.name.as_str()) || !matches!(a.value(&d.name), Some(MVal::Sop(_))) {
             continue;
         }
-        done.push(&d.name);
+        done.insert(&d.name);
         let (vocab, max_len) = declared
             .iter()
             .find(|c| c.sop == d.name)
