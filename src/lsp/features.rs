@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use lsp_types::{
-    CodeLens, Command, CompletionItem, CompletionItemKind, Diagnostic, DiagnosticRelatedInformation,
+    CodeLens, Command, CompletionItem, CompletionItemKind, CompletionList, CompletionResponse, Diagnostic, DiagnosticRelatedInformation,
     DiagnosticSeverity, DocumentSymbol, Documentation, Hover, HoverContents, Location,
     MarkupContent, MarkupKind, NumberOrString, Range, SymbolKind, TextEdit, Uri,
     WorkspaceEdit,
@@ -325,24 +325,47 @@ pub fn rename(a: &Analysis, offset: u32, new_name: &str, uri: &Uri) -> Result<Wo
     Ok(WorkspaceEdit::new(HashMap::from([(uri.clone(), edits)])))
 }
 
+/// The most names of the document a completion lists: a document with
+/// more gets those that start with the word at the cursor, up to this
+/// many, as an incomplete list (the editor asks again as the user types).
+pub const MAX_COMPLETIONS: usize = 1000;
+
 /// Names in scope at the cursor, the library, the builtins and the
 /// keywords.
-pub fn completion(a: &Analysis, offset: u32) -> Vec<CompletionItem> {
+pub fn completion(a: &Analysis, offset: u32) -> CompletionResponse {
+    let visible = a.index.visible_at(offset);
+    let scope = a.scope.borrow();
+    // A large document: names that start with the word typed, at most
+    // MAX_COMPLETIONS of them.
+    let large = visible.len() + scope.names().len() > MAX_COMPLETIONS;
+    let typed = if large { word_before(&a.text, offset as usize) } else { "" };
+    let wanted = |label: &str| {
+        label
+            .get(..typed.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(typed))
+    };
     let mut items: Vec<CompletionItem> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
-    let mut push = |label: String, kind: CompletionItemKind, detail: String, doc: Option<String>| {
-        if seen.insert(label.clone()) {
-            items.push(CompletionItem {
-                label,
-                kind: Some(kind),
-                detail: Some(detail),
-                documentation: doc.map(Documentation::String),
-                ..CompletionItem::default()
-            });
-        }
+    let mut own = 0;
+    let push = |items: &mut Vec<CompletionItem>, label: String, kind: CompletionItemKind, detail: String, doc: Option<String>| {
+        items.push(CompletionItem {
+            label,
+            kind: Some(kind),
+            detail: Some(detail),
+            documentation: doc.map(Documentation::String),
+            ..CompletionItem::default()
+        });
     };
-    for i in a.index.visible_at(offset) {
+    for i in visible {
         let d = &a.index.defs[i];
+        if !wanted(&d.name) || seen.contains(&d.name) {
+            continue;
+        }
+        if own == MAX_COMPLETIONS {
+            break;
+        }
+        own += 1;
+        seen.insert(d.name.clone());
         let (kind, detail) = match &d.kind {
             DefKind::Function { params } => (CompletionItemKind::FUNCTION, format!("{}({})", d.name, params.join(", "))),
             DefKind::Parameter => (CompletionItemKind::VARIABLE, "parameter".into()),
@@ -353,22 +376,28 @@ pub fn completion(a: &Analysis, offset: u32) -> Vec<CompletionItem> {
                 _ => (CompletionItemKind::VARIABLE, "variable".into()),
             },
         };
-        push(d.name.clone(), kind, detail, None);
+        push(&mut items, d.name.clone(), kind, detail, None);
     }
     // Names the loaded files export (the document's scope holds them).
-    let scope = a.scope.borrow();
     for n in scope.names() {
-        if n == "out" {
+        if n == "out" || !wanted(n) || seen.contains(n) {
             continue;
+        }
+        if own == MAX_COMPLETIONS {
+            break;
         }
         let detail = match scope.get_local(n) {
             Some(v) => v.kind_name().to_string(),
             None => continue,
         };
-        push(n.clone(), CompletionItemKind::VARIABLE, detail, None);
+        own += 1;
+        seen.insert(n.clone());
+        push(&mut items, n.clone(), CompletionItemKind::VARIABLE, detail, None);
     }
     for n in a.session.library_names() {
-        push(n.clone(), CompletionItemKind::FUNCTION, "library".into(), None);
+        if seen.insert(n.clone()) {
+            push(&mut items, n.clone(), CompletionItemKind::FUNCTION, "library".into(), None);
+        }
     }
     for w in words::WORDS.iter().filter(|w| w.kind != Kind::Special) {
         let kind = match w.kind {
@@ -376,9 +405,30 @@ pub fn completion(a: &Analysis, offset: u32) -> Vec<CompletionItem> {
             Kind::Form => CompletionItemKind::FUNCTION,
             _ => CompletionItemKind::KEYWORD,
         };
-        push(w.text.to_string(), kind, format!("{:?}", w.kind).to_lowercase(), Some(w.doc.to_string()));
+        if seen.insert(w.text.to_string()) {
+            let detail = format!("{:?}", w.kind).to_lowercase();
+            push(&mut items, w.text.to_string(), kind, detail, Some(w.doc.to_string()));
+        }
     }
-    items
+    if large {
+        CompletionResponse::List(CompletionList {
+            is_incomplete: true,
+            items,
+        })
+    } else {
+        CompletionResponse::Array(items)
+    }
+}
+
+/// The identifier that ends at byte `offset` (empty if none).
+fn word_before(text: &str, offset: usize) -> &str {
+    let end = crate::diag::floor_boundary(text, offset.min(text.len()));
+    let start = text[..end]
+        .bytes()
+        .rev()
+        .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        .count();
+    &text[end - start..end]
 }
 
 /// The document's definitions: top-level names (functions with their

@@ -176,13 +176,33 @@ fn cut(text: &str) -> String {
     }
 }
 
-/// A request's answer, or its failure (code and message).
-pub type Answer = Result<Value, (i32, String)>;
+/// A request's answer (its JSON, serialised once), or its failure (code
+/// and message).
+pub type Answer = Result<Box<RawValue>, (i32, String)>;
+
+/// A request's answer from a value.
+pub fn answer<T: serde::Serialize>(v: T) -> Answer {
+    serde_json::value::to_raw_value(&v).map_err(|e| (code::INTERNAL_ERROR, e.to_string()))
+}
 
 /// The response to a request.
 pub fn response(id: &Id, answer: Answer) -> Vec<u8> {
+    #[derive(serde::Serialize)]
+    struct Response<'a> {
+        jsonrpc: &'static str,
+        id: &'a Id,
+        result: &'a RawValue,
+    }
     match answer {
-        Ok(result) => body(&json!({"jsonrpc": "2.0", "id": id, "result": result})),
+        Ok(result) => {
+            let r = Response {
+                jsonrpc: "2.0",
+                id,
+                result: &result,
+            };
+            // Serialising strings and raw JSON cannot fail.
+            serde_json::to_vec(&r).unwrap_or_default()
+        }
         Err((code, message)) => error(Some(id), code, &message),
     }
 }
@@ -261,7 +281,7 @@ mod tests {
 
     #[test]
     fn outgoing_messages() {
-        let r: Value = serde_json::from_slice(&response(&json!(1), Ok(json!(null)))).expect("json");
+        let r: Value = serde_json::from_slice(&response(&json!(1), answer(()))).expect("json");
         assert_eq!(r, json!({"jsonrpc": "2.0", "id": 1, "result": null}));
         let e: Value = serde_json::from_slice(&error(None, code::PARSE_ERROR, "bad")).expect("json");
         assert_eq!(e, json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": "bad"}}));

@@ -45,12 +45,12 @@ use lsp_types::{
     TextDocumentSyncKind, Uri,
 };
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use analysis::Analysis;
 use documents::{Documents, Finished, Fresh, Job};
 use framing::{Frame, Loss};
-use message::{Answer, Id, Incoming, Params, code};
+use message::{Answer, Id, Incoming, Params, answer as json, code};
 
 pub use framing::DEFAULT_MAX_MESSAGE_BYTES;
 
@@ -258,10 +258,6 @@ fn internal() -> (i32, String) {
     )
 }
 
-fn json<T: serde::Serialize>(v: T) -> Answer {
-    serde_json::to_value(v).map_err(|e| (code::INTERNAL_ERROR, e.to_string()))
-}
-
 impl Server {
     fn serve(&mut self, events: &Receiver<Event>) -> i32 {
         for event in events {
@@ -351,7 +347,7 @@ impl Server {
                             version: Some(env!("CARGO_PKG_VERSION").into()),
                         },
                     });
-                    self.out.respond(&id, Ok(init));
+                    self.out.respond(&id, json(init));
                     self.state = State::Running;
                 }
                 State::Uninitialized => self.out.respond(
@@ -375,7 +371,7 @@ impl Server {
                 State::Running if method == "shutdown" => {
                     self.state = State::ShutDown;
                     self.docs.shutdown();
-                    self.out.respond(&id, Ok(Value::Null));
+                    self.out.respond(&id, json(()));
                 }
                 State::Running => self.request(id, &method, &params),
             },
@@ -662,7 +658,7 @@ impl Server {
                 message: message.clone(),
             };
             out.notify(ShowMessage::METHOD, shown);
-            Ok(json!({ "ok": typ == MessageType::INFO, "message": message }))
+            json(json!({ "ok": typ == MessageType::INFO, "message": message }))
         });
     }
 }

@@ -15,6 +15,7 @@ mod fmt;
 mod genprog;
 mod gpu;
 mod lsp;
+mod lsp_robust;
 mod model;
 mod pty;
 mod repl;
