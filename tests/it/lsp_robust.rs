@@ -223,14 +223,16 @@ fn bodies_that_are_no_json_rpc_get_the_protocols_errors() {
         (b"{\"jsonrpc\":\"1.0\",\"id\":42,\"method\":\"shutdown\"}".to_vec(), -32600, json!(42)),
         (b"{\"jsonrpc\":\"2.0\",\"id\":[1],\"method\":\"shutdown\"}".to_vec(), -32600, Value::Null),
         (b"{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"shutdown\"}".to_vec(), -32600, Value::Null),
-        // Nested past what is read.
-        ([b"[".repeat(100_000), b"]".repeat(100_000)].concat(), -32700, Value::Null),
+        // Deeply nested: JSON, but no message.
+        ([b"[".repeat(100_000), b"]".repeat(100_000)].concat(), -32600, Value::Null),
+        ([&b"{\"x\":"[..], &b"[".repeat(100_000), &b"]".repeat(100_000), b"}"].concat(), -32600, Value::Null),
     ];
     for (i, (body, code, id)) in cases.into_iter().enumerate() {
         assert!(s.raw(&frame(&body)));
         let r = s.wait("an error response", |m| m.get("error").is_some());
-        assert_eq!(r["error"]["code"], code, "{}: {r}", String::from_utf8_lossy(&body));
-        assert_eq!(r["id"], id, "{}: {r}", String::from_utf8_lossy(&body));
+        let shown = String::from_utf8_lossy(&body[..body.len().min(80)]).into_owned();
+        assert_eq!(r["error"]["code"], code, "{shown}: {r}");
+        assert_eq!(r["id"], id, "{shown}: {r}");
         // Still serving.
         let p = format!("after-{i}");
         s.raw(&ping(&p));
@@ -239,6 +241,9 @@ fn bodies_that_are_no_json_rpc_get_the_protocols_errors() {
     // Parameters of the wrong shape: the request's own error.
     let r = s.request(50, "textDocument/hover", json!({"textDocument": 5}));
     assert_eq!(r["error"]["code"], -32602, "{r}");
+    let deep = format!("{{\"jsonrpc\":\"2.0\",\"id\":52,\"method\":\"textDocument/hover\",\"params\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+    assert!(s.raw(&frame(deep.as_bytes())));
+    assert_eq!(s.response(&json!(52))["error"]["code"], -32602);
     let r = s.request(51, "textDocument/hover", json!({"textDocument": {"uri": "file:///nowhere.rasp"}, "position": {"line": 0, "character": 0}}));
     assert_eq!(r["error"]["code"], -32602, "{r}");
     assert!(r["error"]["message"].as_str().expect("m").contains("not open"));
@@ -545,9 +550,10 @@ const TEXTS: [&str; 6] = [
 ];
 
 /// A message an editor might send, with random positions and texts.
-fn message(r: &mut Rng, id: u64) -> Value {
+fn message(r: &mut Rng, id: &str) -> Value {
     let uri = *r.pick(&URIS);
-    let text = mutate_text(r, r.pick(&TEXTS));
+    let base = *r.pick(&TEXTS);
+    let text = mutate_text(r, base);
     let pos = json!({"line": r.below(8), "character": r.below(40)});
     let td = json!({"uri": uri});
     let tdp = json!({"textDocument": td, "position": pos});
@@ -666,14 +672,14 @@ struct Tally {
 /// Random and mutated JSON-RPC frames through the real server: it never
 /// stops (every ping after a message is answered), never panics, answers
 /// every intact request once, and exits 0 after shutdown and exit.
-/// `RASP_LSP_FUZZ_MESSAGES` sets the count (default 1,000; the issue's
-/// full run is 10,000) and `RASP_LSP_FUZZ_SEED` the seed.
+/// `RASP_LSP_FUZZ_MESSAGES` sets the count (default 10,000, a few
+/// seconds) and `RASP_LSP_FUZZ_SEED` the seed (default 16).
 #[test]
 fn fuzzed_frames_never_stop_the_server() {
     let count: usize = std::env::var("RASP_LSP_FUZZ_MESSAGES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000);
+        .unwrap_or(10_000);
     let seed: u64 = std::env::var("RASP_LSP_FUZZ_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -682,11 +688,13 @@ fn fuzzed_frames_never_stop_the_server() {
     let mut s = Lsp::ready(&["--max-message-bytes", "100000"]);
     let mut t = Tally::default();
     // Intact requests: each must be answered exactly once.
-    let mut intact_ids: HashSet<u64> = HashSet::new();
-    let mut answered: HashSet<u64> = HashSet::new();
+    // (Ids carry a random part, so that a mutated id is never another
+    // message's.)
+    let mut intact_ids: HashSet<String> = HashSet::new();
+    let mut answered: HashSet<String> = HashSet::new();
     for n in 0..count {
-        let id = 1_000_000 + n as u64;
-        let msg = message(&mut r, id);
+        let id = format!("m{n}-{:08x}", r.next() as u32);
+        let msg = message(&mut r, &id);
         let mut body = msg.to_string().into_bytes();
         let kind = r.below(10);
         match kind {
@@ -735,7 +743,7 @@ fn fuzzed_frames_never_stop_the_server() {
             };
             bytes = [header.into_bytes(), body.clone()].concat();
         } else if kind <= 4 && msg.get("id").is_some() {
-            intact_ids.insert(id);
+            intact_ids.insert(id.clone());
         }
         t.messages += 1;
         assert!(s.raw(&bytes), "the server stopped reading at message {n} (seed {seed})");
@@ -753,15 +761,15 @@ fn fuzzed_frames_never_stop_the_server() {
             if let Some(code) = m["error"]["code"].as_i64() {
                 *t.errors_by_code.entry(code).or_default() += 1;
             }
-            if let Some(id) = m["id"].as_u64().filter(|id| intact_ids.contains(id)) {
-                assert!(answered.insert(id), "{id} answered twice (seed {seed})");
+            if let Some(id) = m["id"].as_str().filter(|id| intact_ids.contains(*id)) {
+                assert!(answered.insert(id.to_string()), "{id} answered twice (seed {seed})");
             }
         }
     }
     // Every intact request is answered (some wait for an analysis).
-    for &id in intact_ids.difference(&answered.clone()) {
+    for id in intact_ids.difference(&answered.clone()) {
         s.response(&json!(id));
-        answered.insert(id);
+        answered.insert(id.clone());
     }
     t.intact_requests = intact_ids.len();
     let err = s.stop();
