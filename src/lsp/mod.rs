@@ -262,11 +262,11 @@ impl Server {
     fn serve(&mut self, events: &Receiver<Event>) -> i32 {
         for event in events {
             match event {
-                Event::Message(m) => {
-                    if let Some(status) = self.message(m) {
-                        return status;
-                    }
-                }
+                Event::Message(m) => match catch_unwind(AssertUnwindSafe(|| self.message(m))) {
+                    Ok(Some(status)) => return status,
+                    Ok(None) => {}
+                    Err(_) => log("internal error (a bug) while handling a message; going on"),
+                },
                 Event::Resynced { why, skipped } => self.resynced(&why, skipped),
                 Event::End if self.state == State::ShutDown => return 0,
                 Event::End => {

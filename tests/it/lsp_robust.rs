@@ -107,7 +107,10 @@ impl Lsp {
     }
 
     fn send(&mut self, msg: &Value) {
-        assert!(self.raw(&frame(msg.to_string().as_bytes())), "the server reads");
+        assert!(
+            self.raw(&frame(msg.to_string().as_bytes())),
+            "the server reads"
+        );
     }
 
     fn request(&mut self, id: u64, method: &str, params: Value) -> Value {
@@ -152,7 +155,11 @@ impl Lsp {
     fn finish(mut self) -> (ExitStatus, String) {
         self.stdin = None;
         let status = self.child.wait().expect("exits");
-        let err = self.stderr.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
+        let err = self
+            .stderr
+            .take()
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default();
         let _ = std::fs::remove_dir_all(&self.cache);
         assert!(!err.contains("panicked"), "rasp lsp panicked: {err}");
         (status, err)
@@ -180,12 +187,17 @@ fn read_frame(r: &mut impl BufRead) -> Option<Value> {
         if r.read_line(&mut line).ok()? == 0 {
             return None;
         }
-        assert!(line.ends_with("\r\n"), "a header line ends in CRLF: {line:?}");
+        assert!(
+            line.ends_with("\r\n"),
+            "a header line ends in CRLF: {line:?}"
+        );
         let line = line.trim_end_matches("\r\n");
         if line.is_empty() {
             break;
         }
-        let n = line.strip_prefix("Content-Length: ").expect("only Content-Length");
+        let n = line
+            .strip_prefix("Content-Length: ")
+            .expect("only Content-Length");
         len = Some(n.parse::<usize>().expect("a length"));
     }
     let mut body = vec![0; len.expect("a length")];
@@ -196,7 +208,11 @@ fn read_frame(r: &mut impl BufRead) -> Option<Value> {
 /// A request the server answers with `MethodNotFound`, to see that it
 /// reads the next frame.
 fn ping(id: &str) -> Vec<u8> {
-    frame(json!({"jsonrpc": "2.0", "id": id, "method": "rasp/ping"}).to_string().as_bytes())
+    frame(
+        json!({"jsonrpc": "2.0", "id": id, "method": "rasp/ping"})
+            .to_string()
+            .as_bytes(),
+    )
 }
 
 fn assert_pong(s: &mut Lsp, id: &str) {
@@ -212,20 +228,62 @@ fn bodies_that_are_no_json_rpc_get_the_protocols_errors() {
         (b"{not json".to_vec(), -32700, Value::Null),
         (b"".to_vec(), -32700, Value::Null),
         (b"\xff\xfe\x00garbage".to_vec(), -32700, Value::Null),
-        (b"{\"id\": 1, \"method\": \"x\"".to_vec(), -32700, Value::Null),
+        (
+            b"{\"id\": 1, \"method\": \"x\"".to_vec(),
+            -32700,
+            Value::Null,
+        ),
         (b"[]".to_vec(), -32600, Value::Null),
         (b"5".to_vec(), -32600, Value::Null),
         (b"{}".to_vec(), -32600, Value::Null),
         (b"null".to_vec(), -32600, Value::Null),
-        (b"[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"shutdown\"}]".to_vec(), -32600, Value::Null),
-        (b"{\"jsonrpc\":\"2.0\",\"id\":41,\"method\":7}".to_vec(), -32600, json!(41)),
-        (b"{\"jsonrpc\":\"2.0\",\"id\":\"s\"}".to_vec(), -32600, json!("s")),
-        (b"{\"jsonrpc\":\"1.0\",\"id\":42,\"method\":\"shutdown\"}".to_vec(), -32600, json!(42)),
-        (b"{\"jsonrpc\":\"2.0\",\"id\":[1],\"method\":\"shutdown\"}".to_vec(), -32600, Value::Null),
-        (b"{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"shutdown\"}".to_vec(), -32600, Value::Null),
+        (
+            b"[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"shutdown\"}]".to_vec(),
+            -32600,
+            Value::Null,
+        ),
+        (
+            b"{\"jsonrpc\":\"2.0\",\"id\":41,\"method\":7}".to_vec(),
+            -32600,
+            json!(41),
+        ),
+        (
+            b"{\"jsonrpc\":\"2.0\",\"id\":\"s\"}".to_vec(),
+            -32600,
+            json!("s"),
+        ),
+        (
+            b"{\"jsonrpc\":\"1.0\",\"id\":42,\"method\":\"shutdown\"}".to_vec(),
+            -32600,
+            json!(42),
+        ),
+        (
+            b"{\"jsonrpc\":\"2.0\",\"id\":[1],\"method\":\"shutdown\"}".to_vec(),
+            -32600,
+            Value::Null,
+        ),
+        (
+            b"{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"shutdown\"}".to_vec(),
+            -32600,
+            Value::Null,
+        ),
         // Deeply nested: JSON, but no message.
-        ([b"[".repeat(100_000), b"]".repeat(100_000)].concat(), -32600, Value::Null),
-        ([&b"{\"x\":"[..], &b"[".repeat(100_000), &b"]".repeat(100_000), b"}"].concat(), -32600, Value::Null),
+        (
+            [b"[".repeat(100_000), b"]".repeat(100_000)].concat(),
+            -32600,
+            Value::Null,
+        ),
+        (
+            [
+                &b"{\"x\":"[..],
+                &b"[".repeat(100_000),
+                &b"]".repeat(100_000),
+                b"}",
+            ]
+            .concat(),
+            -32600,
+            Value::Null,
+        ),
     ];
     for (i, (body, code, id)) in cases.into_iter().enumerate() {
         assert!(s.raw(&frame(&body)));
@@ -241,12 +299,21 @@ fn bodies_that_are_no_json_rpc_get_the_protocols_errors() {
     // Parameters of the wrong shape: the request's own error.
     let r = s.request(50, "textDocument/hover", json!({"textDocument": 5}));
     assert_eq!(r["error"]["code"], -32602, "{r}");
-    let deep = format!("{{\"jsonrpc\":\"2.0\",\"id\":52,\"method\":\"textDocument/hover\",\"params\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+    let deep = format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":52,\"method\":\"textDocument/hover\",\"params\":{}{}}}",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
     assert!(s.raw(&frame(deep.as_bytes())));
     assert_eq!(s.response(&json!(52))["error"]["code"], -32602);
     let r = s.request(51, "textDocument/hover", json!({"textDocument": {"uri": "file:///nowhere.rasp"}, "position": {"line": 0, "character": 0}}));
     assert_eq!(r["error"]["code"], -32602, "{r}");
-    assert!(r["error"]["message"].as_str().expect("m").contains("not open"));
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .expect("m")
+            .contains("not open")
+    );
     // Responses from the client are ignored; bad notifications too.
     s.send(&json!({"jsonrpc": "2.0", "id": 77, "result": {}}));
     s.notify("textDocument/didOpen", json!({"textDocument": 3}));
@@ -261,25 +328,67 @@ fn lost_framing_is_found_again_at_the_next_header() {
     let body = json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}).to_string();
     let n = body.len();
     let cases: Vec<(&str, Vec<u8>)> = vec![
-        ("LF-only header", format!("Content-Length: {n}\n\n{body}").into_bytes()),
-        ("CR-only header", format!("Content-Length: {n}\r\r{body}").into_bytes()),
-        ("no blank line", format!("Content-Length: {n}\r\n{body}").into_bytes()),
-        ("not a number", format!("Content-Length: abc\r\n\r\n{body}").into_bytes()),
-        ("negative", format!("Content-Length: -{n}\r\n\r\n{body}").into_bytes()),
-        ("empty length", format!("Content-Length: \r\n\r\n{body}").into_bytes()),
-        ("a float", format!("Content-Length: {n}.0\r\n\r\n{body}").into_bytes()),
-        ("hex", format!("Content-Length: 0x{n:x}\r\n\r\n{body}").into_bytes()),
-        ("no length", format!("Content-Type: application/vscode-jsonrpc\r\n\r\n{body}").into_bytes()),
-        ("an unknown header", format!("X-Rasp: 1\r\n\r\n{body}").into_bytes()),
+        (
+            "LF-only header",
+            format!("Content-Length: {n}\n\n{body}").into_bytes(),
+        ),
+        (
+            "CR-only header",
+            format!("Content-Length: {n}\r\r{body}").into_bytes(),
+        ),
+        (
+            "no blank line",
+            format!("Content-Length: {n}\r\n{body}").into_bytes(),
+        ),
+        (
+            "not a number",
+            format!("Content-Length: abc\r\n\r\n{body}").into_bytes(),
+        ),
+        (
+            "negative",
+            format!("Content-Length: -{n}\r\n\r\n{body}").into_bytes(),
+        ),
+        (
+            "empty length",
+            format!("Content-Length: \r\n\r\n{body}").into_bytes(),
+        ),
+        (
+            "a float",
+            format!("Content-Length: {n}.0\r\n\r\n{body}").into_bytes(),
+        ),
+        (
+            "hex",
+            format!("Content-Length: 0x{n:x}\r\n\r\n{body}").into_bytes(),
+        ),
+        (
+            "no length",
+            format!("Content-Type: application/vscode-jsonrpc\r\n\r\n{body}").into_bytes(),
+        ),
+        (
+            "an unknown header",
+            format!("X-Rasp: 1\r\n\r\n{body}").into_bytes(),
+        ),
         ("garbage", b"hello there\r\n".to_vec()),
         ("garbage without a line end", b"@@@@@".to_vec()),
         ("binary garbage", vec![0, 255, 13, 10, 13, 10, 7]),
         ("a bare blank line", b"\r\n".to_vec()),
         ("a long header line", vec![b'x'; 10_000]),
-        ("u64::MAX", format!("Content-Length: 18446744073709551615\r\n\r\n{body}").into_bytes()),
-        ("1e18", format!("Content-Length: 1000000000000000000\r\n\r\n{body}").into_bytes()),
-        ("over u64", format!("Content-Length: 99999999999999999999999999\r\n\r\n{body}").into_bytes()),
-        ("over the limit", format!("Content-Length: 1000001\r\n\r\n{body}").into_bytes()),
+        (
+            "u64::MAX",
+            format!("Content-Length: 18446744073709551615\r\n\r\n{body}").into_bytes(),
+        ),
+        (
+            "1e18",
+            format!("Content-Length: 1000000000000000000\r\n\r\n{body}").into_bytes(),
+        ),
+        (
+            "over u64",
+            format!("Content-Length: 99999999999999999999999999\r\n\r\n{body}").into_bytes(),
+        ),
+        (
+            "over the limit",
+            format!("Content-Length: 1000001\r\n\r\n{body}").into_bytes(),
+        ),
     ];
     for (i, (what, bytes)) in cases.iter().enumerate() {
         assert!(s.raw(bytes), "{what}");
@@ -293,28 +402,66 @@ fn lost_framing_is_found_again_at_the_next_header() {
         let text = told["params"]["message"].as_str().expect("message");
         assert!(text.contains("lost the message framing"), "{what}: {text}");
         let limit = ["u64::MAX", "1e18", "over u64", "over the limit"].contains(what);
-        assert_eq!(text.contains("rasp::limit::message"), limit, "{what}: {text}");
+        assert_eq!(
+            text.contains("rasp::limit::message"),
+            limit,
+            "{what}: {text}"
+        );
         assert_eq!(told["method"] == "window/showMessage", limit, "{what}");
     }
     // Frames that are intact in other ways: a Content-Type, any case.
-    let ok = format!("content-length: {n}\r\nContent-Type: application/vscode-jsonrpc; charset=utf-8\r\n\r\n{body}");
+    let ok = format!(
+        "content-length: {n}\r\nContent-Type: application/vscode-jsonrpc; charset=utf-8\r\n\r\n{body}"
+    );
     assert!(s.raw(ok.as_bytes()));
     assert!(s.raw(&ping("intact")));
     assert_pong(&mut s, "intact");
-    assert!(s.seen.iter().all(|m| m["method"] != "window/logMessage"), "{:?}", s.seen);
+    assert!(
+        s.seen.iter().all(|m| m["method"] != "window/logMessage"),
+        "{:?}",
+        s.seen
+    );
     let err = s.stop();
-    assert_eq!(err.matches("lost the message framing").count(), cases.len(), "{err}");
+    assert_eq!(
+        err.matches("lost the message framing").count(),
+        cases.len(),
+        "{err}"
+    );
 }
 
 #[test]
 fn framing_lost_for_good_ends_with_status_1_and_a_message() {
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("the input ends inside a body", b"Content-Length: 50\r\n\r\n{\"jsonrpc\"".to_vec(), "into a message of 50 bytes"),
-        ("inside a header", b"Content-Length: 50\r\n".to_vec(), "inside a header"),
-        ("no header after a lost one", b"Content-Length: 5\n\n{}".to_vec(), "ended before another header"),
-        ("u64::MAX and nothing after", b"Content-Length: 18446744073709551615\r\n\r\n".to_vec(), "rasp::limit::message"),
-        ("1e18 and nothing after", b"Content-Length: 1000000000000000000\r\n\r\n{}".to_vec(), "rasp::limit::message"),
-        ("garbage past the scan", vec![b'z'; 6000], "no Content-Length header in the next"),
+        (
+            "the input ends inside a body",
+            b"Content-Length: 50\r\n\r\n{\"jsonrpc\"".to_vec(),
+            "into a message of 50 bytes",
+        ),
+        (
+            "inside a header",
+            b"Content-Length: 50\r\n".to_vec(),
+            "inside a header",
+        ),
+        (
+            "no header after a lost one",
+            b"Content-Length: 5\n\n{}".to_vec(),
+            "ended before another header",
+        ),
+        (
+            "u64::MAX and nothing after",
+            b"Content-Length: 18446744073709551615\r\n\r\n".to_vec(),
+            "rasp::limit::message",
+        ),
+        (
+            "1e18 and nothing after",
+            b"Content-Length: 1000000000000000000\r\n\r\n{}".to_vec(),
+            "rasp::limit::message",
+        ),
+        (
+            "garbage past the scan",
+            vec![b'z'; 6000],
+            "no Content-Length header in the next",
+        ),
     ];
     for (what, bytes, says) in cases {
         let mut s = Lsp::start(&["--max-message-bytes", "100"]);
@@ -360,7 +507,13 @@ fn shutdown_and_exit_follow_the_protocol() {
     );
     let r = s.request(4, "rasp/anything", json!({}));
     assert_eq!(r["error"]["code"], -32600, "{r}");
-    assert!(s.seen.iter().all(|m| m["method"] != "textDocument/publishDiagnostics"), "{:?}", s.seen);
+    assert!(
+        s.seen
+            .iter()
+            .all(|m| m["method"] != "textDocument/publishDiagnostics"),
+        "{:?}",
+        s.seen
+    );
     s.notify("exit", Value::Null);
     let (status, _) = s.finish();
     assert_eq!(status.code(), Some(0));
@@ -375,7 +528,9 @@ fn shutdown_and_exit_follow_the_protocol() {
 fn a_closed_output_ends_the_server_cleanly() {
     // The client does not read: its end of the pipe is closed.
     let mut s = Lsp::start_reading(&[], false);
-    s.send(&json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}}));
+    s.send(
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}}),
+    );
     for i in 0..1000 {
         if !s.raw(&ping(&format!("p{i}"))) {
             break;
@@ -402,7 +557,11 @@ fn change(uri: &str, version: i64, text: &str) -> Vec<u8> {
 }
 
 fn req(id: u64, method: &str, params: Value) -> Vec<u8> {
-    frame(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string().as_bytes())
+    frame(
+        json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+            .to_string()
+            .as_bytes(),
+    )
 }
 
 fn at(uri: &str, line: u32, character: u32) -> Value {
@@ -428,13 +587,32 @@ fn requests_are_answered_while_an_analysis_runs() {
     batch.extend(req(12, "textDocument/completion", at(uri, 1, 0)));
     assert!(s.raw(&batch));
     let h = s.response(&json!(10));
-    assert!(h["result"]["contents"]["value"].as_str().expect("md").contains("**s-op** `old`"), "{h}");
-    let d = s.response(&json!(11));
-    assert_eq!(d["result"]["range"]["start"], json!({"line": 0, "character": 0}), "{d}");
-    let c = s.response(&json!(12));
-    assert!(c["result"].as_array().expect("items").iter().any(|i| i["label"] == "use"), "{c}");
     assert!(
-        s.seen.iter().all(|m| m["method"] != "textDocument/publishDiagnostics"),
+        h["result"]["contents"]["value"]
+            .as_str()
+            .expect("md")
+            .contains("**s-op** `old`"),
+        "{h}"
+    );
+    let d = s.response(&json!(11));
+    assert_eq!(
+        d["result"]["range"]["start"],
+        json!({"line": 0, "character": 0}),
+        "{d}"
+    );
+    let c = s.response(&json!(12));
+    assert!(
+        c["result"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|i| i["label"] == "use"),
+        "{c}"
+    );
+    assert!(
+        s.seen
+            .iter()
+            .all(|m| m["method"] != "textDocument/publishDiagnostics"),
         "version 2 is still being analysed"
     );
     // Version 2's diagnostics come once its run is interrupted.
@@ -447,13 +625,20 @@ fn requests_are_answered_while_an_analysis_runs() {
     let mut batch = change(uri, 3, "alpha = 1;\nbeta = alpha + alpha;\n");
     batch.extend(req(13, "textDocument/rename", json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": 1}, "newName": "gamma"})));
     batch.extend(change(uri, 4, "alpha  =  1;\nbeta = alpha;\n"));
-    batch.extend(req(14, "textDocument/formatting", json!({"textDocument": {"uri": uri}, "options": {"tabSize": 4, "insertSpaces": true}})));
+    batch.extend(req(
+        14,
+        "textDocument/formatting",
+        json!({"textDocument": {"uri": uri}, "options": {"tabSize": 4, "insertSpaces": true}}),
+    ));
     assert!(s.raw(&batch));
     let r = s.response(&json!(13));
     let edits = r["result"]["changes"][uri].as_array().expect("edits");
     assert_eq!(edits.len(), 3, "{r}");
     let f = s.response(&json!(14));
-    assert_eq!(f["result"][0]["newText"], "alpha = 1;\nbeta = alpha;\n", "{f}");
+    assert_eq!(
+        f["result"][0]["newText"], "alpha = 1;\nbeta = alpha;\n",
+        "{f}"
+    );
     s.stop();
 }
 
@@ -468,7 +653,11 @@ fn huge_documents_loads_and_names_are_analysed_within_the_limit() {
     let levels = 26;
     for i in 0..levels {
         for side in ["a", "b"] {
-            let text = format!("load \"a{}\";\nload \"b{}\";\n{side}{i} = 1;\n", i + 1, i + 1);
+            let text = format!(
+                "load \"a{}\";\nload \"b{}\";\n{side}{i} = 1;\n",
+                i + 1,
+                i + 1
+            );
             std::fs::write(dir.join(format!("{side}{i}.rasp")), text).expect("write");
         }
     }
@@ -489,21 +678,42 @@ fn huge_documents_loads_and_names_are_analysed_within_the_limit() {
     let d = s.note("textDocument/publishDiagnostics");
     assert_eq!(d["uri"], "untitled:names");
     let message = d["diagnostics"][0]["message"].as_str().expect("message");
-    assert!(message.contains("did you mean"), "{}", &message[..200.min(message.len())]);
+    assert!(
+        message.contains("did you mean"),
+        "{}",
+        &message[..200.min(message.len())]
+    );
 
-    let big: String = (0..100_000).map(|i| format!("x{i} = tokens + {};\n", i % 7)).collect();
+    let big: String = (0..100_000)
+        .map(|i| format!("x{i} = tokens + {};\n", i % 7))
+        .collect();
     open(&mut s, "untitled:big", 1, &big);
     let d = s.note("textDocument/publishDiagnostics");
     assert_eq!(d["uri"], "untitled:big");
     assert_eq!(d["diagnostics"], json!([]));
     let h = s.request(5, "textDocument/hover", at("untitled:big", 99_999, 1));
-    assert!(h["result"]["contents"]["value"].as_str().expect("md").contains("x99999"), "{h}");
-    let sym = s.request(6, "textDocument/documentSymbol", json!({"textDocument": {"uri": "untitled:big"}}));
+    assert!(
+        h["result"]["contents"]["value"]
+            .as_str()
+            .expect("md")
+            .contains("x99999"),
+        "{h}"
+    );
+    let sym = s.request(
+        6,
+        "textDocument/documentSymbol",
+        json!({"textDocument": {"uri": "untitled:big"}}),
+    );
     assert_eq!(sym["result"].as_array().expect("symbols").len(), 100_000);
     // Completion lists the document's names that start with the word
     // typed (`x9` here), at most 1,000 of them, as an incomplete list.
     let c = s.request(7, "textDocument/completion", at("untitled:big", 99_999, 2));
-    assert_eq!(c["result"]["isIncomplete"], true, "{}", &c.to_string()[..200]);
+    assert_eq!(
+        c["result"]["isIncomplete"],
+        true,
+        "{}",
+        &c.to_string()[..200]
+    );
     let items = c["result"]["items"].as_array().expect("items");
     let own: Vec<&str> = items
         .iter()
@@ -512,7 +722,10 @@ fn huge_documents_loads_and_names_are_analysed_within_the_limit() {
         .collect();
     assert_eq!(own.len(), 1000);
     assert!(own.iter().all(|l| l.starts_with("x9")), "{own:?}");
-    assert!(items.iter().any(|i| i["label"] == "select("), "keywords too");
+    assert!(
+        items.iter().any(|i| i["label"] == "select("),
+        "keywords too"
+    );
     s.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -538,7 +751,11 @@ impl Rng {
     }
 }
 
-const URIS: [&str; 3] = ["untitled:f1", "untitled:f2", "file:///nonexistent/rasp-fuzz/f3.rasp"];
+const URIS: [&str; 3] = [
+    "untitled:f1",
+    "untitled:f2",
+    "file:///nonexistent/rasp-fuzz/f3.rasp",
+];
 
 const TEXTS: [&str; 6] = [
     "x = tokens;\ny = x + 1;\n",
@@ -558,19 +775,47 @@ fn message(r: &mut Rng, id: &str) -> Value {
     let td = json!({"uri": uri});
     let tdp = json!({"textDocument": td, "position": pos});
     let (method, params, request) = match r.below(16) {
-        0 => ("textDocument/didOpen", json!({"textDocument": {"uri": uri, "languageId": "rasp", "version": r.below(100), "text": text}}), false),
-        1 | 2 => ("textDocument/didChange", json!({"textDocument": {"uri": uri, "version": r.below(100)}, "contentChanges": [{"text": text}]}), false),
+        0 => (
+            "textDocument/didOpen",
+            json!({"textDocument": {"uri": uri, "languageId": "rasp", "version": r.below(100), "text": text}}),
+            false,
+        ),
+        1 | 2 => (
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": r.below(100)}, "contentChanges": [{"text": text}]}),
+            false,
+        ),
         3 => ("textDocument/didClose", json!({"textDocument": td}), false),
         4 => ("textDocument/hover", tdp, true),
         5 => ("textDocument/definition", tdp, true),
         6 => ("textDocument/completion", tdp, true),
-        7 => ("textDocument/references", json!({"textDocument": td, "position": pos, "context": {"includeDeclaration": r.below(2) == 0}}), true),
-        8 => ("textDocument/rename", json!({"textDocument": td, "position": pos, "newName": *r.pick(&["renamed", "x", "select", "9bad", ""])}), true),
+        7 => (
+            "textDocument/references",
+            json!({"textDocument": td, "position": pos, "context": {"includeDeclaration": r.below(2) == 0}}),
+            true,
+        ),
+        8 => (
+            "textDocument/rename",
+            json!({"textDocument": td, "position": pos, "newName": *r.pick(&["renamed", "x", "select", "9bad", ""])}),
+            true,
+        ),
         9 => ("textDocument/prepareRename", tdp, true),
-        10 => ("textDocument/documentSymbol", json!({"textDocument": td}), true),
-        11 => ("textDocument/formatting", json!({"textDocument": td, "options": {"tabSize": 4, "insertSpaces": true}}), true),
+        10 => (
+            "textDocument/documentSymbol",
+            json!({"textDocument": td}),
+            true,
+        ),
+        11 => (
+            "textDocument/formatting",
+            json!({"textDocument": td, "options": {"tabSize": 4, "insertSpaces": true}}),
+            true,
+        ),
         12 => ("textDocument/codeLens", json!({"textDocument": td}), true),
-        13 => ("workspace/executeCommand", json!({"command": "rasp.verify", "arguments": [uri, "y", "[1,2]", r.below(4)]}), true),
+        13 => (
+            "workspace/executeCommand",
+            json!({"command": "rasp.verify", "arguments": [uri, "y", "[1,2]", r.below(4)]}),
+            true,
+        ),
         14 => ("initialize", json!({"capabilities": {}}), true),
         _ => ("$/cancelRequest", json!({"id": r.below(100)}), false),
     };
@@ -589,7 +834,10 @@ fn mutate_text(r: &mut Rng, text: &str) -> String {
             0 if i < chars.len() => {
                 chars.remove(i);
             }
-            1 => chars.insert(i, *r.pick(&['(', '"', '{', ';', 'x', '\n', '§', '😀', '\r', '9'])),
+            1 => chars.insert(
+                i,
+                *r.pick(&['(', '"', '{', ';', 'x', '\n', '§', '😀', '\r', '9']),
+            ),
             _ if i < chars.len() => chars[i] = *r.pick(&['[', '}', '=', ' ', 'é']),
             _ => {}
         }
@@ -746,11 +994,17 @@ fn fuzzed_frames_never_stop_the_server() {
             intact_ids.insert(id.clone());
         }
         t.messages += 1;
-        assert!(s.raw(&bytes), "the server stopped reading at message {n} (seed {seed})");
+        assert!(
+            s.raw(&bytes),
+            "the server stopped reading at message {n} (seed {seed})"
+        );
         let mut last = String::new();
         for k in 0..pings {
             last = format!("ping-{n}-{k}");
-            assert!(s.raw(&ping(&last)), "the server stopped reading at message {n} (seed {seed})");
+            assert!(
+                s.raw(&ping(&last)),
+                "the server stopped reading at message {n} (seed {seed})"
+            );
         }
         assert_pong(&mut s, &last);
         for m in s.seen.drain(..) {
@@ -762,7 +1016,10 @@ fn fuzzed_frames_never_stop_the_server() {
                 *t.errors_by_code.entry(code).or_default() += 1;
             }
             if let Some(id) = m["id"].as_str().filter(|id| intact_ids.contains(*id)) {
-                assert!(answered.insert(id.to_string()), "{id} answered twice (seed {seed})");
+                assert!(
+                    answered.insert(id.to_string()),
+                    "{id} answered twice (seed {seed})"
+                );
             }
         }
     }
