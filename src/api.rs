@@ -537,13 +537,16 @@ impl Model {
     }
 }
 
+/// Stack for the threads that run programs (the command's, the language
+/// server's analyses): deep recursion in a program ends in a diagnostic,
+/// not a stack overflow.
+pub(crate) const STACK_BYTES: usize = 512 * 1024 * 1024;
+
 /// The `rasp` command line: parses the process's arguments, runs the
 /// command on a thread with a large stack (deep recursion in a program
 /// ends in a diagnostic, not a stack overflow) and returns the exit
 /// status. The `rasp` binary is this function.
 pub fn cli_main() -> i32 {
-    /// Stack for the worker thread.
-    const STACK_BYTES: usize = 512 * 1024 * 1024;
     let cli = match crate::cli::parse_args() {
         Ok(cli) => cli,
         Err(status) => return status,

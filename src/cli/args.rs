@@ -285,12 +285,18 @@ pub enum Command {
     /// the running example, type, layers), definition, references,
     /// rename, completion, symbols, formatting, a verify code lens.
     #[command(after_help = "Examples:
-  rasp lsp                  (started by an editor: VS Code, Neovim, Helix, Zed; see editors/README.md)")]
+  rasp lsp                  (started by an editor: VS Code, Neovim, Helix, Zed; see editors/README.md)
+  rasp lsp --max-message-bytes 268435456   (documents up to 256 MiB)")]
     Lsp {
         /// Talk over standard input and output (the only transport; accepted
         /// for the clients that pass it).
         #[arg(long)]
         stdio: bool,
+        /// The longest message read, in bytes: a longer one is refused
+        /// (rasp::limit::message) before it is read.
+        #[arg(long, value_name = "BYTES", default_value_t = crate::lsp::DEFAULT_MAX_MESSAGE_BYTES,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        max_message_bytes: u64,
     },
     /// Explain a diagnostic code: what it means, a program that causes it
     /// and how to fix it (docs/errors.md); with no code, list them all.

@@ -74,7 +74,9 @@ pub fn main_with(cli: Cli) -> i32 {
         }
         Some(Command::ExplainError { code }) => explain_error(&reporter, code.as_deref()),
         Some(Command::Fmt(a)) => fmt_cmd::fmt_cmd(&reporter, &a),
-        Some(Command::Lsp { .. }) => crate::lsp::run(),
+        Some(Command::Lsp {
+            max_message_bytes, ..
+        }) => crate::lsp::run(&crate::lsp::Options { max_message_bytes }),
         Some(Command::External(args)) => external(&reporter, &args, cli.color),
         Some(Command::Run {
             file,

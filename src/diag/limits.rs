@@ -278,9 +278,12 @@ pub enum Shown {
     Settable(Limit),
     /// A fixed number, in a unit.
     Fixed(u64, &'static str),
-    /// Not known to this branch (filled in when merged).
-    Elsewhere(&'static str),
 }
+
+/// The longest message `rasp lsp` reads unless `--max-message-bytes`
+/// raises it (64 MiB: far above any real document, far below what would
+/// exhaust the memory).
+pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Every limit, in the order of their codes: the ones `--limit` raises,
 /// and the others whose code belongs elsewhere.
@@ -321,12 +324,10 @@ pub const TABLE: &[Row] = &[
         option: "`--limit memory=BYTES`",
         bounds: Limit::Memory.bounds(),
     },
-    // LEAD: when merging helper "lsp", use codes::LIMIT_MESSAGE here and put
-    // the default and the option of `rasp lsp`'s message limit in this row.
     Row {
-        code: "rasp::limit::message",
-        default: Shown::Elsewhere("see `rasp lsp --help`"),
-        option: "see `rasp lsp --help`",
+        code: codes::LIMIT_MESSAGE,
+        default: Shown::Fixed(DEFAULT_MAX_MESSAGE_BYTES, "bytes"),
+        option: "`rasp lsp --max-message-bytes BYTES`",
         bounds: "one message the language server reads (its `Content-Length`)",
     },
     Row {
@@ -354,7 +355,6 @@ impl Shown {
             ),
             Shown::Settable(l) => format!("{} {}", group(l.default_value()), l.unit()),
             Shown::Fixed(n, unit) => format!("{} {unit}", group(n)),
-            Shown::Elsewhere(text) => text.to_string(),
         }
     }
 }

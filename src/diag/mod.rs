@@ -504,6 +504,8 @@ pub mod codes {
         pub const LIMIT_DRAWING: &str = "rasp::limit::drawing";
         /// Over the memory budget, or an allocation the system refused.
         pub const LIMIT_MEMORY: &str = "rasp::limit::memory";
+        /// `rasp lsp`: a message longer than `--max-message-bytes`.
+        pub const LIMIT_MESSAGE: &str = "rasp::limit::message";
         pub const EVAL_DIV_ZERO: &str = "rasp::eval::division_by_zero";
         pub const EVAL_MIXED_TYPES: &str = "rasp::eval::mixed_types";
         pub const EVAL_NON_NUMERIC_MEAN: &str = "rasp::eval::non_numeric_mean";

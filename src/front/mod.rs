@@ -4,9 +4,11 @@
 //! names is a node of the session's [`Graph`].
 
 mod eval;
+mod suggest;
 pub mod value;
 
 pub(crate) use eval::to_input;
+pub use suggest::suggest;
 
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -286,6 +288,14 @@ impl Session {
         result: &mut RunResult,
     ) {
         for stmt in stmts {
+            // Interrupted (Ctrl-C, or the language server's time limit):
+            // stop here, reported once.
+            if let Err(d) = self.check_interrupt(stmt.span) {
+                if !result.diags.iter().any(|d| d.code == codes::INTERRUPTED) {
+                    result.report(d.with_sources(&self.sources));
+                }
+                return;
+            }
             match self.exec_stmt(stmt, scope, origin, dir, &mut result.echoes) {
                 Ok(Flow::Next) => {}
                 Ok(Flow::Exit) => {
@@ -378,6 +388,9 @@ impl Session {
         dir: Option<&Path>,
         echoes: &mut Vec<Echo>,
     ) -> Result<(), Vec<Diag>> {
+        // A diamond of loads runs a file once per path to it: stop when
+        // interrupted.
+        self.check_interrupt(span).map_err(|d| vec![d])?;
         let path = self.resolve_load(name, dir, span).map_err(|d| vec![d])?;
         let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
         if self.load_stack.contains(&canonical) {
@@ -639,58 +652,6 @@ fn load_file_name(name: &str) -> String {
         name.to_string()
     } else {
         format!("{name}.rasp")
-    }
-}
-
-/// Names referenced as "did you mean" suggestions.
-pub(crate) fn suggest(name: &str, candidates: &[String]) -> Option<String> {
-    let mut best: Option<(usize, &String)> = None;
-    for c in candidates {
-        let d = edit_distance(name, c);
-        let limit = (name.len().max(c.len()) / 3).max(1);
-        if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
-            best = Some((d, c));
-        }
-    }
-    if best.is_none() {
-        // A longer or shorter form of a name (`sorting` for `sort`).
-        let stem = |a: &str, b: &str| a.len() >= 3 && b.starts_with(a);
-        best = candidates
-            .iter()
-            .filter(|c| stem(c, name) || stem(name, c))
-            .map(|c| (c.len().abs_diff(name.len()), c))
-            .min();
-    }
-    best.map(|(_, c)| c.clone())
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for i in 1..=a.len() {
-        let mut cur = vec![i; b.len() + 1];
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
-#[cfg(test)]
-mod suggest_tests {
-    #[test]
-    fn near_names_and_longer_or_shorter_forms() {
-        let names: Vec<String> = ["sort", "sort-unique", "histogram", "reverse"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        assert_eq!(super::suggest("revrese", &names).as_deref(), Some("reverse"));
-        assert_eq!(super::suggest("sorting", &names).as_deref(), Some("sort"));
-        assert_eq!(super::suggest("hist", &names).as_deref(), Some("histogram"));
-        assert_eq!(super::suggest("xyz", &names), None);
     }
 }
 

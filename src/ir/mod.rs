@@ -10,7 +10,7 @@ pub mod expr;
 pub mod layers;
 pub mod value;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 pub use expr::{Elem, Expr, Table};
@@ -192,6 +192,9 @@ pub struct Node {
 pub struct Graph {
     nodes: Vec<Node>,
     index: HashMap<Op, NodeId>,
+    /// Every (node, user name) recorded, so that recording one is O(1)
+    /// even when thousands of names are bound to one node.
+    named: HashSet<(NodeId, Arc<str>)>,
 }
 
 impl Graph {
@@ -257,9 +260,9 @@ impl Graph {
 
     /// Record a user name for a node (first name wins for display).
     pub fn name(&mut self, id: NodeId, name: &str) {
-        let names = &mut self.nodes[id.index()].names;
-        if !names.iter().any(|n| &**n == name) {
-            names.push(Arc::from(name));
+        let name: Arc<str> = Arc::from(name);
+        if self.named.insert((id, name.clone())) {
+            self.nodes[id.index()].names.push(name);
         }
     }
 

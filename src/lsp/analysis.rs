@@ -2,7 +2,9 @@
 //! indexed (`syntax::names`), and run by the front end as `rasp check`
 //! runs a file (every diagnostic; the values of its names, for hovers and
 //! code lenses). Names that the document does not define are looked up in
-//! the files it loads and in the library.
+//! the files it loads and in the library. Parsing and indexing are linear
+//! in the text; the run (loads and "did you mean" included) stops at the
+//! time limit.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -39,8 +41,12 @@ pub struct Analysis {
 }
 
 impl Analysis {
-    pub fn new(text: String, path: Option<PathBuf>, name: &str) -> Analysis {
+    /// Analyse a document's text. `interrupt` stops its run early (the
+    /// server raises it to cancel the analysis); the run is interrupted
+    /// after [`RUN_SECONDS`] in any case.
+    pub fn new(text: String, path: Option<PathBuf>, name: &str, interrupt: Arc<AtomicBool>) -> Analysis {
         let mut session = Session::new();
+        session.interrupt = interrupt;
         let scope = session.new_scope();
         let dir = path.as_deref().and_then(Path::parent).map(Path::to_path_buf);
         let file = session.sources.len() as FileId;

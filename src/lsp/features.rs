@@ -2,10 +2,10 @@
 //! diagnostics, hover, definition, references, rename, completion,
 //! document symbols, formatting, code lenses and the verify command.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use lsp_types::{
-    CodeLens, Command, CompletionItem, CompletionItemKind, Diagnostic, DiagnosticRelatedInformation,
+    CodeLens, Command, CompletionItem, CompletionItemKind, CompletionList, CompletionResponse, Diagnostic, DiagnosticRelatedInformation,
     DiagnosticSeverity, DocumentSymbol, Documentation, Hover, HoverContents, Location,
     MarkupContent, MarkupKind, NumberOrString, Range, SymbolKind, TextEdit, Uri,
     WorkspaceEdit,
@@ -44,7 +44,9 @@ fn range_of(a: &Analysis, s: Span) -> Range {
 /// Every diagnostic of the document, with its code. One in a loaded file
 /// is shown on the `load` that brought it in.
 pub fn diagnostics(a: &Analysis, uri: &Uri) -> Vec<Diagnostic> {
-    a.diags.iter().map(|d| diagnostic(a, d, uri)).collect()
+    // Where each loaded file's diagnostics go, looked up once per file.
+    let mut loads: HashMap<String, Range> = HashMap::new();
+    a.diags.iter().map(|d| diagnostic(a, d, uri, &mut loads)).collect()
 }
 
 /// The document's `load` of a file (directly, else the first `load`: the
@@ -63,12 +65,14 @@ fn load_of(a: &Analysis, file: &str) -> Option<Range> {
         .map(|l| range_of(a, l.span))
 }
 
-fn diagnostic(a: &Analysis, d: &Diag, uri: &Uri) -> Diagnostic {
+fn diagnostic(a: &Analysis, d: &Diag, uri: &Uri, loads: &mut HashMap<String, Range>) -> Diagnostic {
     let (range, prefix) = match d.span {
         Some(s) if s.file == a.file => (range_of(a, s), String::new()),
         Some(s) => {
             let name = a.session.sources.get(s.file).map(|f| f.name.clone()).unwrap_or_default();
-            let at = load_of(a, &name).unwrap_or_default();
+            let at = *loads
+                .entry(name.clone())
+                .or_insert_with(|| load_of(a, &name).unwrap_or_default());
             let line = a.session.sources.line_col(s).map_or(String::new(), |(l, c)| format!(":{l}:{c}"));
             (at, format!("in {name}{line}: "))
         }
@@ -242,12 +246,13 @@ fn binding(a: &Analysis, offset: u32) -> Option<(Vec<usize>, Vec<usize>)> {
         Target::Use(u) => a.index.uses[u].def?,
     };
     let defs = a.index.same_binding(def);
+    let set: HashSet<usize> = defs.iter().copied().collect();
     let uses = a
         .index
         .uses
         .iter()
         .enumerate()
-        .filter(|(_, u)| u.def.is_some_and(|d| defs.contains(&d)))
+        .filter(|(_, u)| u.def.is_some_and(|d| set.contains(&d)))
         .map(|(i, _)| i)
         .collect();
     Some((defs, uses))
@@ -320,25 +325,47 @@ pub fn rename(a: &Analysis, offset: u32, new_name: &str, uri: &Uri) -> Result<Wo
     Ok(WorkspaceEdit::new(HashMap::from([(uri.clone(), edits)])))
 }
 
+/// The most names of the document a completion lists: a document with
+/// more gets those that start with the word at the cursor, up to this
+/// many, as an incomplete list (the editor asks again as the user types).
+pub const MAX_COMPLETIONS: usize = 1000;
+
 /// Names in scope at the cursor, the library, the builtins and the
 /// keywords.
-pub fn completion(a: &Analysis, offset: u32) -> Vec<CompletionItem> {
-    let mut items: Vec<CompletionItem> = Vec::new();
-    let mut seen: Vec<String> = Vec::new();
-    let mut push = |label: String, kind: CompletionItemKind, detail: String, doc: Option<String>| {
-        if !seen.contains(&label) {
-            seen.push(label.clone());
-            items.push(CompletionItem {
-                label,
-                kind: Some(kind),
-                detail: Some(detail),
-                documentation: doc.map(Documentation::String),
-                ..CompletionItem::default()
-            });
-        }
+pub fn completion(a: &Analysis, offset: u32) -> CompletionResponse {
+    let visible = a.index.visible_at(offset);
+    let scope = a.scope.borrow();
+    // A large document: names that start with the word typed, at most
+    // MAX_COMPLETIONS of them.
+    let large = visible.len() + scope.names().len() > MAX_COMPLETIONS;
+    let typed = if large { word_before(&a.text, offset as usize) } else { "" };
+    let wanted = |label: &str| {
+        label
+            .get(..typed.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(typed))
     };
-    for i in a.index.visible_at(offset) {
+    let mut items: Vec<CompletionItem> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut own = 0;
+    let push = |items: &mut Vec<CompletionItem>, label: String, kind: CompletionItemKind, detail: String, doc: Option<String>| {
+        items.push(CompletionItem {
+            label,
+            kind: Some(kind),
+            detail: Some(detail),
+            documentation: doc.map(Documentation::String),
+            ..CompletionItem::default()
+        });
+    };
+    for i in visible {
         let d = &a.index.defs[i];
+        if !wanted(&d.name) || seen.contains(&d.name) {
+            continue;
+        }
+        if own == MAX_COMPLETIONS {
+            break;
+        }
+        own += 1;
+        seen.insert(d.name.clone());
         let (kind, detail) = match &d.kind {
             DefKind::Function { params } => (CompletionItemKind::FUNCTION, format!("{}({})", d.name, params.join(", "))),
             DefKind::Parameter => (CompletionItemKind::VARIABLE, "parameter".into()),
@@ -349,22 +376,28 @@ pub fn completion(a: &Analysis, offset: u32) -> Vec<CompletionItem> {
                 _ => (CompletionItemKind::VARIABLE, "variable".into()),
             },
         };
-        push(d.name.clone(), kind, detail, None);
+        push(&mut items, d.name.clone(), kind, detail, None);
     }
     // Names the loaded files export (the document's scope holds them).
-    let scope = a.scope.borrow();
     for n in scope.names() {
-        if n == "out" {
+        if n == "out" || !wanted(n) || seen.contains(n) {
             continue;
+        }
+        if own == MAX_COMPLETIONS {
+            break;
         }
         let detail = match scope.get_local(n) {
             Some(v) => v.kind_name().to_string(),
             None => continue,
         };
-        push(n.clone(), CompletionItemKind::VARIABLE, detail, None);
+        own += 1;
+        seen.insert(n.clone());
+        push(&mut items, n.clone(), CompletionItemKind::VARIABLE, detail, None);
     }
     for n in a.session.library_names() {
-        push(n.clone(), CompletionItemKind::FUNCTION, "library".into(), None);
+        if seen.insert(n.clone()) {
+            push(&mut items, n.clone(), CompletionItemKind::FUNCTION, "library".into(), None);
+        }
     }
     for w in words::WORDS.iter().filter(|w| w.kind != Kind::Special) {
         let kind = match w.kind {
@@ -372,9 +405,30 @@ pub fn completion(a: &Analysis, offset: u32) -> Vec<CompletionItem> {
             Kind::Form => CompletionItemKind::FUNCTION,
             _ => CompletionItemKind::KEYWORD,
         };
-        push(w.text.to_string(), kind, format!("{:?}", w.kind).to_lowercase(), Some(w.doc.to_string()));
+        if seen.insert(w.text.to_string()) {
+            let detail = format!("{:?}", w.kind).to_lowercase();
+            push(&mut items, w.text.to_string(), kind, detail, Some(w.doc.to_string()));
+        }
     }
-    items
+    if large {
+        CompletionResponse::List(CompletionList {
+            is_incomplete: true,
+            items,
+        })
+    } else {
+        CompletionResponse::Array(items)
+    }
+}
+
+/// The identifier that ends at byte `offset` (empty if none).
+fn word_before(text: &str, offset: usize) -> &str {
+    let end = crate::diag::floor_boundary(text, offset.min(text.len()));
+    let start = text[..end]
+        .bytes()
+        .rev()
+        .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        .count();
+    &text[end - start..end]
 }
 
 /// The document's definitions: top-level names (functions with their
@@ -398,17 +452,14 @@ pub fn symbols(a: &Analysis) -> Vec<DocumentSymbol> {
         }
         match &d.kind {
             DefKind::Function { params } => {
+                // The definitions inside a `def` follow it in the index.
                 let inner: Vec<DocumentSymbol> = a
                     .index
                     .defs
                     .iter()
                     .skip(i + 1)
-                    .filter(|e| {
-                        e.scope != 0
-                            && a.index.scopes[e.scope].kind == ScopeKind::Function
-                            && d.statement.start <= e.span.start
-                            && e.span.end <= d.statement.end
-                    })
+                    .take_while(|e| d.statement.start <= e.span.start && e.span.end <= d.statement.end)
+                    .filter(|e| e.scope != 0 && a.index.scopes[e.scope].kind == ScopeKind::Function)
                     .map(|e| {
                         let kind = if e.kind == DefKind::Parameter {
                             SymbolKind::TYPE_PARAMETER
@@ -437,13 +488,13 @@ pub fn symbols(a: &Analysis) -> Vec<DocumentSymbol> {
     out
 }
 
-/// The edit that formats the document (`rasp fmt`); none when it is
-/// formatted already; an error when it has syntax errors.
-pub fn formatting(a: &Analysis) -> Result<Vec<TextEdit>, String> {
-    match crate::fmt::format(&a.text, 0) {
-        Ok(out) if out == a.text => Ok(Vec::new()),
+/// The edit that formats a document's latest text (`rasp fmt`); none
+/// when it is formatted already; an error when it has syntax errors.
+pub fn formatting(text: &str) -> Result<Vec<TextEdit>, String> {
+    match crate::fmt::format(text, 0) {
+        Ok(out) if out == text => Ok(Vec::new()),
         Ok(out) => Ok(vec![TextEdit::new(
-            a.lines.range(&a.text, 0, a.text.len()),
+            LineIndex::new(text).range(text, 0, text.len()),
             out,
         )]),
         Err(ds) => Err(format!(
@@ -471,13 +522,13 @@ pub fn code_lenses(a: &Analysis, uri: &Uri) -> Vec<CodeLens> {
     let default_vocab = serde_json::Value::Array(vocab).to_string();
     let default_len = ex.len().clamp(1, 8);
     let mut lenses = Vec::new();
-    let mut done: Vec<&str> = Vec::new();
+    let mut done: HashSet<&str> = HashSet::new();
     for i in a.index.exports() {
         let d = &a.index.defs[i];
-        if done.contains(&d.name.as_str()) || !matches!(a.value(&d.name), Some(MVal::Sop(_))) {
+        if done.contains(d.name.as_str()) || !matches!(a.value(&d.name), Some(MVal::Sop(_))) {
             continue;
         }
-        done.push(&d.name);
+        done.insert(&d.name);
         let (vocab, max_len) = declared
             .iter()
             .find(|c| c.sop == d.name)

@@ -7,7 +7,7 @@
 //! The language server's definitions, references, renames, symbols and
 //! completions come from here.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::ast::{Expr, ExprKind, Ident, Stmt, StmtKind};
 use crate::diag::Span;
@@ -143,23 +143,19 @@ impl Index {
     /// The definitions visible at `offset`, innermost scope first, each
     /// name once.
     pub fn visible_at(&self, offset: u32) -> Vec<DefId> {
-        let mut seen: Vec<&str> = Vec::new();
+        let mut seen: HashSet<&str> = HashSet::new();
         let mut out = Vec::new();
         let innermost = self.scope_at(offset);
         let mut scope = Some(innermost);
         while let Some(s) = scope {
-            let mut here: Vec<DefId> = self
+            let here = self
                 .defs
                 .iter()
                 .enumerate()
-                .filter(|(_, d)| d.scope == s && (d.visible_from <= offset || s != innermost))
-                .map(|(i, _)| i)
-                .collect();
-            here.reverse();
-            for i in here {
-                let name = self.defs[i].name.as_str();
-                if !seen.contains(&name) {
-                    seen.push(name);
+                .rev()
+                .filter(|(_, d)| d.scope == s && (d.visible_from <= offset || s != innermost));
+            for (i, d) in here {
+                if seen.insert(d.name.as_str()) {
                     out.push(i);
                 }
             }
@@ -211,18 +207,28 @@ pub fn resolve(stmts: &[Stmt], file_span: Span) -> Index {
     let file = b.scope(ScopeKind::File, None, file_span);
     b.stmts(stmts, file, true);
     let pending = std::mem::take(&mut b.pending);
-    for (name, span, scope) in pending {
-        let def = b.lookup(&name, span.start, scope);
-        b.index.uses.push(Use {
-            name,
-            span,
-            scope,
-            def,
-        });
-    }
-    b.index.uses.sort_by_key(|u| u.span.start);
+    let by_name = b.by_name();
+    let mut uses: Vec<Use> = pending
+        .into_iter()
+        .map(|(name, span, scope)| {
+            let def = b.lookup(&by_name, &name, span.start, scope);
+            Use {
+                name,
+                span,
+                scope,
+                def,
+            }
+        })
+        .collect();
+    drop(by_name);
+    uses.sort_by_key(|u| u.span.start);
+    b.index.uses = uses;
     b.index
 }
+
+/// A scope's definitions of a name, and whether they are ordered by
+/// `visible_from`.
+type ByName<'a> = HashMap<(ScopeId, &'a str), (Vec<DefId>, bool)>;
 
 struct Builder {
     index: Index,
@@ -388,24 +394,47 @@ impl Builder {
         }
     }
 
+    /// Each scope's definitions of each name, in order, and whether they
+    /// become visible in that order.
+    fn by_name(&self) -> ByName<'_> {
+        let mut map: ByName = HashMap::new();
+        for (i, d) in self.index.defs.iter().enumerate() {
+            map.entry((d.scope, d.name.as_str()))
+                .or_insert_with(|| (Vec::new(), true))
+                .0
+                .push(i);
+        }
+        for (defs, ordered) in map.values_mut() {
+            *ordered = defs.is_sorted_by_key(|&i| self.index.defs[i].visible_from);
+        }
+        map
+    }
+
     /// The definition a use of `name` at `at` in `scope` refers to.
-    fn lookup(&self, name: &str, mut at: u32, scope: ScopeId) -> Option<DefId> {
+    fn lookup(
+        &self,
+        by_name: &ByName,
+        name: &str,
+        mut at: u32,
+        scope: ScopeId,
+    ) -> Option<DefId> {
         let mut s = Some(scope);
         let mut in_body = false;
         while let Some(cur) = s {
-            let defs: Vec<DefId> = self
-                .index
-                .defs
-                .iter()
-                .enumerate()
-                .filter(|(_, d)| d.scope == cur && d.name == name)
-                .map(|(i, _)| i)
-                .collect();
-            let before = defs
-                .iter()
-                .rev()
-                .find(|&&i| self.index.defs[i].visible_from <= at)
-                .copied();
+            let (defs, ordered) = by_name
+                .get(&(cur, name))
+                .map_or((&[][..], true), |(d, o)| (d.as_slice(), *o));
+            let visible_from = |i: &DefId| self.index.defs[*i].visible_from;
+            // The last one visible at `at`: definitions of a scope become
+            // visible in the order they are made (a binary search), a
+            // scan should that ever not hold.
+            let before = if ordered {
+                defs[..defs.partition_point(|i| visible_from(i) <= at)]
+                    .last()
+                    .copied()
+            } else {
+                defs.iter().rev().find(|i| visible_from(i) <= at).copied()
+            };
             // Late binding: from inside a function body, a name of an
             // enclosing scope may be defined after the use.
             let found = before.or_else(|| if in_body { defs.first().copied() } else { None });

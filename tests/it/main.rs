@@ -18,6 +18,7 @@ mod gpu;
 mod integrity;
 mod limits;
 mod lsp;
+mod lsp_robust;
 mod model;
 mod options;
 mod pty;
