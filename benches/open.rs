@@ -12,115 +12,45 @@
 use std::path::PathBuf;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use ndarray::Array1;
 use rasp::model::io::{OpenOptions, integrity, open, open_with, save};
-use rasp::model::{
-    Attn, Block, Config, Encoding, FORMAT, FORMAT_VERSION, Meta, Mlp, Model, Placement, attn_scale,
+use rasp::model::{Attn, Block, Mlp, Model};
+
+#[path = "common/synthetic.rs"]
+mod synthetic;
+use synthetic::{Shape, random};
+
+const SHAPE: Shape = Shape {
+    layers: 6,
+    d_model: 672,
+    d_mlp: 544,
+    heads: 4,
+    d_head: 32,
+    vocab: 20,
+    len: 20,
 };
 
-const LAYERS: usize = 6;
-const D_MODEL: usize = 672;
-const D_MLP: usize = 544;
-const HEADS: usize = 4;
-const D_HEAD: usize = 32;
-const VOCAB: usize = 20;
-const LEN: usize = 20;
-
-struct Lcg(u64);
-
-impl Lcg {
-    fn weight(&mut self) -> f32 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 33) % 2001) as f32 / 10_000.0 - 0.1
-    }
-}
-
-fn random<D: ndarray::Dimension>(
-    g: &mut Lcg,
-    shape: impl ndarray::ShapeBuilder<Dim = D>,
-) -> ndarray::Array<f32, D> {
-    ndarray::Array::from_shape_simple_fn(shape, || g.weight())
-}
-
+/// Every weight random (the file's size is what counts).
 fn model() -> Model {
-    let mut g = Lcg(26);
-    let vocab: Vec<serde_json::Value> = (0..VOCAB).map(|i| serde_json::json!(i)).collect();
-    let output = Placement {
-        name: "out".into(),
-        encoding: Encoding::Categorical,
-        dims: (0..VOCAB).collect(),
-        values: vocab.clone(),
-        sublayer: "embed".into(),
-        layer: None,
-        heads: Vec::new(),
-        coefs: Vec::new(),
-        cleared_in: None,
-    };
-    let blocks = (0..LAYERS)
-        .map(|_| Block {
-            attn: Attn {
-                w_q: random(&mut g, (HEADS, D_MODEL, D_HEAD)),
-                b_q: random(&mut g, (HEADS, D_HEAD)),
-                w_k: random(&mut g, (HEADS, D_MODEL, D_HEAD)),
-                b_k: random(&mut g, (HEADS, D_HEAD)),
-                w_v: random(&mut g, (HEADS, D_MODEL, D_HEAD)),
-                b_v: random(&mut g, (HEADS, D_HEAD)),
-                w_o: random(&mut g, (HEADS, D_HEAD, D_MODEL)),
-                b_o: random(&mut g, D_MODEL),
-            },
-            mlp: Mlp {
-                w_in: random(&mut g, (D_MODEL, D_MLP)),
-                b_in: random(&mut g, D_MLP),
-                w_out: random(&mut g, (D_MLP, D_MODEL)),
-                b_out: random(&mut g, D_MODEL),
-            },
-        })
-        .collect();
-    Model {
-        config: Config {
-            n_layers: LAYERS,
-            d_model: D_MODEL,
-            d_head: D_HEAD,
-            n_heads: HEADS,
-            d_mlp: D_MLP,
-            n_ctx: LEN + 1,
-            d_vocab: VOCAB + 2,
-            d_vocab_out: VOCAB,
-            act_fn: "relu".into(),
-            normalization_type: None,
-            attention_dir: "bidirectional".into(),
-            attn_only: false,
-            use_attn_scale: true,
-            attn_scale: f64::from(attn_scale(D_HEAD)),
-            positional_embedding_type: "standard".into(),
+    let (dm, dmlp, h, dh) = (SHAPE.d_model, SHAPE.d_mlp, SHAPE.heads, SHAPE.d_head);
+    let layout = format!("A{h} M{dmlp}");
+    synthetic::model(&SHAPE, 26, &layout, |g| Block {
+        attn: Attn {
+            w_q: random(g, (h, dm, dh)),
+            b_q: random(g, (h, dh)),
+            w_k: random(g, (h, dm, dh)),
+            b_k: random(g, (h, dh)),
+            w_v: random(g, (h, dm, dh)),
+            b_v: random(g, (h, dh)),
+            w_o: random(g, (h, dh, dm)),
+            b_o: random(g, dm),
         },
-        w_e: random(&mut g, (VOCAB + 2, D_MODEL)),
-        w_pos: random(&mut g, (LEN + 1, D_MODEL)),
-        blocks,
-        w_u: random(&mut g, (D_MODEL, VOCAB)),
-        b_u: Array1::zeros(VOCAB),
-        meta: Meta {
-            format: FORMAT.into(),
-            format_version: FORMAT_VERSION,
-            rasp_version: env!("CARGO_PKG_VERSION").into(),
-            source: String::new(),
-            file: "bench.rasp".into(),
-            sop: "out".into(),
-            vocab,
-            bos_id: VOCAB,
-            pad_id: VOCAB + 1,
-            max_len: LEN,
-            causal: false,
-            residual: (0..D_MODEL).map(|i| format!("r{i}")).collect(),
-            output: output.clone(),
-            sops: vec![output],
-            layout: vec![format!("A{HEADS} M{D_MLP}"); LAYERS],
-            verified: None,
+        mlp: Mlp {
+            w_in: random(g, (dm, dmlp)),
+            b_in: random(g, dmlp),
+            w_out: random(g, (dmlp, dm)),
+            b_out: random(g, dm),
         },
-    }
+    })
 }
 
 /// A model folder in the temp dir, removed on drop.
