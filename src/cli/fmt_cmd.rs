@@ -23,6 +23,7 @@ pub(super) fn fmt_cmd(reporter: &Reporter, a: &FmtArgs) -> i32 {
     if a.paths.is_empty() {
         return stdin(reporter, a.check);
     }
+    crate::fsio::stdio::keep_working();
     let files = match crate::snapshot::collect_as(&a.paths, codes::LOAD_IO) {
         Ok(f) => f,
         Err(d) => {
@@ -59,12 +60,9 @@ pub(super) fn fmt_cmd(reporter: &Reporter, a: &FmtArgs) -> i32 {
                 crate::snapshot::diff::unified(&text, &out, &name, &name, reporter.colored())
             );
             status = status.max(1);
-        } else if let Err(d) = crate::fsio::target::in_place(file, codes::OUTPUT_WRITE).and_then(
-            |real| {
-                let real = crate::fsio::Dest::File(real);
-                crate::fsio::write_file(&real, out.as_bytes(), codes::OUTPUT_WRITE)
-            },
-        ) {
+        } else if let Err(d) =
+            crate::fsio::atomic::rewrite_in_place(file, out.as_bytes(), codes::OUTPUT_WRITE)
+        {
             reporter.report(&d);
             status = 1;
         }

@@ -221,16 +221,33 @@ pub(super) fn gen_cmd(reporter: &Reporter, a: &GenArgs) -> Result<(), (Option<Di
         }
     };
     // Every target checked before any work: none is a link, a folder or
-    // one of the inputs (the program and the files it loads).
+    // one of the inputs (the program and the files it loads); a sidecar is
+    // a file.
     let inputs = session.read_files();
+    if a.output.is_some() {
+        crate::fsio::stdio::keep_working();
+    }
     let mut dests = Vec::new();
     for (path, spec) in outputs {
         let dest = match &path {
             Some(p) => {
                 let dest = crate::fsio::target::output(p, &inputs, "the dataset").map_err(usage)?;
                 if !dest.is_stream() {
-                    crate::fsio::target::output(&sidecar_path(p), &inputs, "the sidecar")
+                    let side = sidecar_path(p);
+                    let d = crate::fsio::target::output(&side, &inputs, "the sidecar")
                         .map_err(usage)?;
+                    if d.is_stream() {
+                        return Err(usage(
+                            Diag::error(
+                                codes::OUTPUT_TARGET,
+                                format!(
+                                    "will not write the sidecar {}: it is not a regular file",
+                                    side.display()
+                                ),
+                            )
+                            .help("remove it, or write the dataset under another name"),
+                        ));
+                    }
                 }
                 Some(dest)
             }
@@ -239,8 +256,11 @@ pub(super) fn gen_cmd(reporter: &Reporter, a: &GenArgs) -> Result<(), (Option<Di
         dests.push((dest, spec));
     }
     let mut all = dataset::Counts::default();
+    // Every file generated before any is put in place: a failure in the
+    // test split leaves the old train split too.
+    let mut done = Vec::new();
     for (dest, spec) in &dests {
-        let counts = write_one(
+        let (counts, pending) = write_one(
             a,
             &session,
             node,
@@ -253,6 +273,10 @@ pub(super) fn gen_cmd(reporter: &Reporter, a: &GenArgs) -> Result<(), (Option<Di
             task.as_ref(),
         )?;
         all.merge(counts);
+        done.extend(pending);
+    }
+    for (file, side) in done {
+        crate::fsio::atomic::commit_with_sidecar(file, side).map_err(|d| (Some(d), 1))?;
     }
     if a.stats {
         err!("{}", dataset::render_stats(&all));
@@ -346,11 +370,9 @@ fn extras(
 }
 
 /// Write one file (or stdout, or a stream). A file and its sidecar are
-/// both written under temporary names; then the old sidecar is removed,
-/// the file renamed into place, and the new sidecar renamed into place:
-/// whenever the process stops, a sidecar that is there describes the file
-/// beside it (a file may be left without one, never with another run's).
-/// Standard output and streams get no sidecar.
+/// both written under temporary names and returned, for the caller to put
+/// in place with `fsio::atomic::commit_with_sidecar` once every split is
+/// written. Standard output and streams get no sidecar.
 #[allow(clippy::too_many_arguments)]
 fn write_one(
     a: &GenArgs,
@@ -363,7 +385,7 @@ fn write_one(
     file_name: &str,
     sop: &str,
     task: Option<&crate::dataset::tasks::Task>,
-) -> Result<crate::dataset::Counts, (Option<Diag>, i32)> {
+) -> Result<(crate::dataset::Counts, Option<Pending>), (Option<Diag>, i32)> {
     use crate::dataset;
     let total = spec.range().end - spec.range().start;
     let bar =
@@ -401,7 +423,7 @@ fn write_one(
             let mut out = std::io::BufWriter::new(crate::fsio::stdio::Stdout);
             let counts = run(&mut out, &mut progress).map_err(|d| (Some(d), 1))?;
             let _ = out.flush();
-            counts
+            (counts, None)
         }
         Some(dest @ crate::fsio::Dest::Stream { path, .. }) => {
             if let Some(note) = dest.stream_note(" (no sidecar)") {
@@ -417,7 +439,7 @@ fn write_one(
             let mut out = std::io::BufWriter::new(file);
             let counts = run(&mut out, &mut progress).map_err(|d| (Some(d), 1))?;
             out.flush().map_err(fail)?;
-            counts
+            (counts, None)
         }
         Some(crate::fsio::Dest::File(path)) => {
             let fail = |d: Diag| (Some(d), 1);
@@ -443,8 +465,7 @@ fn write_one(
                 .map_err(fail)?;
             side.write_all(info_text.as_bytes())
                 .map_err(|e| fail(side.error(&e)))?;
-            crate::fsio::atomic::commit_with_sidecar(file, side).map_err(fail)?;
-            counts
+            (counts, Some((file, side)))
         }
     };
     if let Some(b) = bar {
@@ -452,3 +473,6 @@ fn write_one(
     }
     Ok(counts)
 }
+
+/// A dataset file and its sidecar, written, not yet in place.
+type Pending = (crate::fsio::AtomicFile, crate::fsio::AtomicFile);

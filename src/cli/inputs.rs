@@ -54,6 +54,9 @@ fn read_stdin() -> Result<String, Diag> {
 
 fn read_file(path: &Path) -> Result<String, Diag> {
     crate::fsio::read::read_text(path).map_err(|e| {
+        if let Some(d) = crate::fsio::read::too_long(&e, path) {
+            return d;
+        }
         Diag::error(
             codes::CLI_INPUT,
             format!("cannot read inputs from {}: {e}", path.display()),

@@ -27,8 +27,15 @@ use crate::ir::{NodeId, Value};
 pub use crate::compile::parse_vocab;
 pub use crate::front::parse_input;
 
-/// Run the command line; returns the process exit status.
+/// Run the command line; returns the process exit status (a command that
+/// writes files and kept working when standard output failed gets the
+/// failure's status here: `fsio::stdio::finish`).
 pub fn main_with(cli: Cli) -> i32 {
+    let status = command(cli);
+    crate::fsio::stdio::finish(status)
+}
+
+fn command(cli: Cli) -> i32 {
     let reporter = Reporter::new(cli.color);
     for (limit, value) in &cli.limits {
         limit.set(*value);
@@ -481,6 +488,9 @@ fn draw(
     if let Err(d) = crate::fsio::write_file(&dest, text.as_bytes(), codes::OUTPUT_WRITE) {
         reporter.report(&d);
         return 1;
+    }
+    if let Some(note) = dest.stream_note("") {
+        errln!("{note}");
     }
     outln!("wrote {}", output.display());
     0

@@ -75,9 +75,13 @@ pub(super) fn compile_cmd(
     output: &std::path::Path,
     check: crate::compile::Check,
 ) -> i32 {
-    // Refuse a bad -o before the work, not after it.
+    // Refuse a bad -o before the work (the program's own file known), and
+    // again after it (every file the program loaded known).
+    crate::fsio::stdio::keep_working();
     let files = crate::model::io::MODEL_FILES;
-    if let Err(d) = crate::fsio::folder::check_target(output, &files, "the model") {
+    let mut program = crate::fsio::Inputs::new();
+    program.add(file);
+    if let Err(d) = crate::fsio::folder::check_folder(output, &files, "the model", &program) {
         reporter.report(&d);
         return 2;
     }
@@ -85,6 +89,11 @@ pub(super) fn compile_cmd(
         Ok(t) => t,
         Err(code) => return code,
     };
+    let inputs = session.read_files();
+    if let Err(d) = crate::fsio::folder::check_folder(output, &files, "the model", &inputs) {
+        reporter.report(&d);
+        return 2;
+    }
     match workflow::save(&session.graph, &session.sources, node, &compiled, output) {
         Ok(lines) => {
             for line in lines {

@@ -83,6 +83,11 @@ pub(super) fn test_cmd(reporter: &Reporter, color: Color, a: &TestArgs) -> i32 {
         errln!("note: CI is set: snapshots are checked, never written");
     }
     let write = !ci;
+    if write {
+        // Snapshots are files: a closed standard output must not stop the
+        // run half-way.
+        crate::fsio::stdio::keep_working();
+    }
     let paths = if a.paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {

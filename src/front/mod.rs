@@ -490,6 +490,9 @@ pub(crate) fn file_stem(name: &str) -> String {
 /// diagnostics.
 pub fn read_source(path: &Path) -> Result<String, Diag> {
     let bytes = crate::fsio::read::read_bytes(path).map_err(|e| {
+        if let Some(d) = crate::fsio::read::too_long(&e, path) {
+            return d;
+        }
         let code = if e.kind() == std::io::ErrorKind::NotFound {
             codes::LOAD_NOT_FOUND
         } else {

@@ -36,24 +36,28 @@ impl AtomicFile {
                 format!("cannot write {}: it names no file", target.display()),
             ));
         };
+        cleanup::install_handler();
         cleanup::sweep(&parent);
         let tmp = cleanup::temp_name(&parent, name, Kind::Tmp);
-        let token = cleanup::temp(&tmp);
-        let file = match crash::io_point("create temporary file").and_then(|()| {
-            std::fs::OpenOptions::new()
+        crash::io_point("create temporary file").map_err(|e| write_error(code, target, &e))?;
+        // Registered and created in one step, so a signal finds it either
+        // not there or registered.
+        let (token, file) = cleanup::exclusive(|| {
+            let token = cleanup::temp(&tmp);
+            let file = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
-                .open(&tmp)
-        }) {
+                .open(&tmp);
+            (token, file)
+        });
+        let file = match file {
             Ok(f) => f,
             Err(e) => {
                 token.undo();
                 return Err(write_error(code, target, &e));
             }
         };
-        if let Ok(m) = std::fs::metadata(target) {
-            let _ = file.set_permissions(m.permissions());
-        }
+        keep_owner_and_mode(&file, target);
         Ok(AtomicFile {
             target: target.to_path_buf(),
             tmp,
@@ -95,13 +99,41 @@ impl AtomicFile {
         self.sync()?;
         drop(self.file.take());
         crash::point("rename over target");
-        std::fs::rename(&self.tmp, &self.target).map_err(|e| self.error(&e))?;
-        if let Some(t) = self.token.take() {
-            t.release();
+        // Renamed and released in one step: a signal finds the temporary
+        // registered, or in place and forgotten.
+        let token = self.token.take();
+        let renamed = cleanup::exclusive(|| match std::fs::rename(&self.tmp, &self.target) {
+            Ok(()) => {
+                if let Some(t) = token {
+                    t.release();
+                }
+                Ok(())
+            }
+            Err(e) => Err((token, e)),
+        });
+        if let Err((token, e)) = renamed {
+            // Dropping `self` removes the temporary.
+            self.token = token;
+            return Err(self.error(&e));
         }
         sync_dir(&parent_of(&self.target));
         Ok(())
     }
+}
+
+/// The new file gets the old one's permissions and, where the process may
+/// (as root), its owner and group: rewriting a file does not take it away
+/// from its owner.
+fn keep_owner_and_mode(file: &File, target: &Path) {
+    let Ok(m) = std::fs::metadata(target) else {
+        return;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let _ = std::os::unix::fs::fchown(file, Some(m.uid()), Some(m.gid()));
+    }
+    let _ = file.set_permissions(m.permissions());
 }
 
 impl Write for AtomicFile {
@@ -130,6 +162,49 @@ impl Drop for AtomicFile {
         if let Some(t) = self.token.take() {
             t.undo();
         }
+    }
+}
+
+/// Rewrite `path` in place with `bytes`: atomically, through a symbolic
+/// link to its target (the link kept), creating it when it is missing
+/// (`rasp fmt`, `rasp test --accept`).
+pub fn rewrite_in_place(path: &Path, bytes: &[u8], code: &'static str) -> Result<(), Diag> {
+    let real = in_place_or_new(path, code)?;
+    write_file(&Dest::File(real), bytes, code)
+}
+
+/// The file an in-place write of `path` replaces: a link's target (see
+/// [`super::target::in_place`]), or `path` itself when nothing is there.
+pub fn in_place_or_new(path: &Path, code: &'static str) -> Result<std::path::PathBuf, Diag> {
+    if std::fs::symlink_metadata(path).is_ok() {
+        super::target::in_place(path, code)
+    } else {
+        Ok(path.to_path_buf())
+    }
+}
+
+/// Replace `target` with a file that `fill` writes itself at the path it
+/// is given (a library that only writes to paths, such as the line
+/// editor's history): the same temporary name, registration, sync and
+/// rename as [`AtomicFile`]. When `fill` writes nothing (leaves no file),
+/// nothing changes.
+pub fn write_with(
+    target: &Path,
+    code: &'static str,
+    fill: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> Result<(), Diag> {
+    let mut f = AtomicFile::create(target, code)?;
+    // The name stays registered; the file is `fill`'s to create.
+    drop(f.file.take());
+    let _ = std::fs::remove_file(&f.tmp);
+    fill(&f.tmp).map_err(|e| f.error(&e))?;
+    match File::options().write(true).open(&f.tmp) {
+        Ok(file) => {
+            f.file = Some(file);
+            f.commit()
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(f.error(&e)),
     }
 }
 

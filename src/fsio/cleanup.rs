@@ -7,11 +7,20 @@
 //! the fallback folder swap). Both live in NAME's own folder, so a rename
 //! never crosses file systems.
 //!
-//! Signals: the process has one Ctrl-C handler (the `ctrlc` crate, with
-//! SIGTERM and SIGHUP). Outside the REPL it removes what is registered and
-//! exits with status 130; in the REPL ([`set_interrupt_flag`]) it only sets
-//! the flag that stops the running entry, and the writes in progress clean
-//! up after themselves as they fail.
+//! Signals: the process has one handler of SIGINT, SIGTERM and SIGHUP
+//! (`signal-hook`, on a thread of its own), installed with the first
+//! registration or by the REPL. It removes what is registered (and puts
+//! back a folder moved aside) and exits with 128 + the signal (130 for
+//! Ctrl-C); in the REPL ([`set_interrupt_flag`]) SIGINT only sets the flag
+//! that stops the running entry, and the writes in progress clean up after
+//! themselves as they fail.
+//!
+//! The handler and the writing thread never act at the same time: every
+//! step that creates, renames, exchanges or removes a registered name runs
+//! in [`exclusive`], and the handler takes that lock for good before it
+//! undoes anything, so it sees each name either before the step or after
+//! it, never half-way (a temporary created after it emptied the registry,
+//! or an exchange during a removal).
 
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -61,24 +70,61 @@ fn repl_flag() -> &'static Mutex<Option<Arc<AtomicBool>>> {
     F.get_or_init(|| Mutex::new(None))
 }
 
+/// The lock of the steps that create, rename, exchange or remove a
+/// registered name (see the module documentation).
+fn critical() -> &'static Mutex<()> {
+    static C: OnceLock<Mutex<()>> = OnceLock::new();
+    C.get_or_init(|| Mutex::new(()))
+}
+
+/// Run `step` with no signal handling at the same time. `step` must not
+/// block on anything but the file system (no crash point, no channel).
+pub fn exclusive<T>(step: impl FnOnce() -> T) -> T {
+    let _held = critical().lock().unwrap_or_else(|e| e.into_inner());
+    step()
+}
+
 /// Install the process's signal handler (once; later calls do nothing).
 pub fn install_handler() {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     static DONE: OnceLock<()> = OnceLock::new();
     DONE.get_or_init(|| {
-        let _ = ctrlc::set_handler(|| {
-            let flag = repl_flag()
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone();
-            match flag {
-                Some(f) => f.store(true, Ordering::Relaxed),
-                None => {
-                    undo_all();
-                    std::process::exit(130);
+        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+            return;
+        };
+        let _ = std::thread::Builder::new()
+            .name("rasp signals".into())
+            .spawn(move || {
+                for signal in signals.forever() {
+                    on_signal(signal);
                 }
-            }
-        });
+            });
     });
+}
+
+/// A signal: the REPL's Ctrl-C sets its flag; anything else undoes what
+/// is registered and ends the process.
+fn on_signal(signal: i32) {
+    if signal == signal_hook::consts::SIGINT {
+        let flag = repl_flag()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(f) = flag {
+            f.store(true, Ordering::Relaxed);
+            return;
+        }
+    }
+    exit(128 + signal);
+}
+
+/// Undo everything registered and end the process with `status` (a
+/// signal, or standard output failing). The lock of [`exclusive`] is held
+/// until the end: no write step starts or is half-done meanwhile.
+pub fn exit(status: i32) -> ! {
+    std::mem::forget(critical().lock().unwrap_or_else(|e| e.into_inner()));
+    undo_all();
+    std::process::exit(status);
 }
 
 /// In the REPL, Ctrl-C sets `flag` instead of ending the process.
@@ -115,23 +161,25 @@ impl Token {
         lock().entries.retain(|(id, _)| *id != self.0);
     }
 
-    /// Undo it now (remove the temporary, put the folder back) and forget it.
+    /// Undo it now (remove the temporary, put the folder back) and forget
+    /// it (in [`exclusive`]).
     pub fn undo(self) {
-        let undo = {
-            let mut r = lock();
-            let i = r.entries.iter().position(|(id, _)| *id == self.0);
-            i.map(|i| r.entries.remove(i).1)
-        };
-        if let Some(u) = undo {
-            run(&u);
-        }
+        exclusive(|| {
+            let undo = {
+                let mut r = lock();
+                let i = r.entries.iter().position(|(id, _)| *id == self.0);
+                i.map(|i| r.entries.remove(i).1)
+            };
+            if let Some(u) = undo {
+                run(&u);
+            }
+        });
     }
 }
 
-/// Undo everything registered (on a signal, or before exiting because
-/// standard output failed). Newest first: a restore waits until the
-/// temporaries that might sit in its way are gone.
-pub fn undo_all() {
+/// Undo everything registered (see [`exit`]). Newest first: a restore
+/// waits until the temporaries that might sit in its way are gone.
+fn undo_all() {
     let entries = std::mem::take(&mut lock().entries);
     for (_, u) in entries.iter().rev() {
         run(u);
@@ -245,8 +293,13 @@ fn alive(_pid: u32) -> bool {
 
 /// Remove what killed runs left in `dir` (once per folder per process):
 /// temporaries of processes that are gone, and folders they moved aside
-/// (put back where their target is missing, else removed).
+/// (put back where their target is missing, else removed). Runs in
+/// [`exclusive`].
 pub fn sweep(dir: &Path) {
+    exclusive(|| sweep_now(dir));
+}
+
+fn sweep_now(dir: &Path) {
     {
         let mut r = lock();
         if !r.swept.insert(dir.to_path_buf()) {
@@ -271,12 +324,14 @@ pub fn sweep(dir: &Path) {
             Kind::Tmp => remove_any(&path),
             Kind::Old => {
                 let to = dir.join(target);
-                // Only a full name can be put back.
-                if target.len() < NAME_KEEP && std::fs::symlink_metadata(&to).is_err() {
-                    let _ = std::fs::rename(&path, &to);
-                } else {
+                if std::fs::symlink_metadata(&to).is_ok() {
+                    // The new one is in place: the old one is stale.
                     remove_any(&path);
+                } else if target.len() < NAME_KEEP {
+                    let _ = std::fs::rename(&path, &to);
                 }
+                // A name cut short cannot be put back: the only copy is
+                // left where it is, for a person to rename.
             }
         }
     }

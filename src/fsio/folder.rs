@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 
 use super::atomic::sync_dir;
 use super::cleanup::{self, Kind};
+use super::target::{Inputs, refuse};
 use super::{crash, write_error};
 use crate::diag::{Diag, codes};
 
@@ -46,71 +47,99 @@ pub fn write_folder(
         .help("check that the path is writable and is not a file")
     })?;
     // First put back a folder a killed run moved aside, then look.
+    cleanup::install_handler();
     cleanup::sweep(&parent);
-    let existed = check_target(dir, owned, what)?;
     let target = parent.join(&name);
+    let existed = check_target(&target, owned, what)?;
 
     let tmp = cleanup::temp_name(&parent, &name, Kind::Tmp);
-    let token = cleanup::temp(&tmp);
-    let written = write_all(&tmp, files, code);
+    crash::io_point("create temporary folder").map_err(|e| write_error(code, &tmp, &e))?;
+    let (token, created) = cleanup::exclusive(|| {
+        let token = cleanup::temp(&tmp);
+        let created = std::fs::create_dir(&tmp);
+        (token, created)
+    });
+    let written = created
+        .map_err(|e| write_error(code, &tmp, &e))
+        .and_then(|()| write_all(&tmp, files, code));
     if let Err(d) = written {
         token.undo();
         return Err(d);
     }
     let swapped = if existed {
+        keep_owner_and_mode(&tmp, &target);
         swap(&tmp, &target, &parent, &name, code)
     } else {
         crash::point("rename folder into place");
-        std::fs::rename(&tmp, &target).map_err(|e| write_error(code, dir, &e))
+        cleanup::exclusive(|| std::fs::rename(&tmp, &target)).map_err(|e| write_error(code, dir, &e))
     };
-    match swapped {
-        Ok(()) => {
-            // After an exchange the temporary name holds the old contents.
-            crash::point("remove old folder");
-            cleanup::remove_any(&tmp);
-            token.release();
-            sync_dir(&parent);
-            Ok(())
-        }
-        Err(d) => {
-            token.undo();
-            Err(d)
-        }
+    if let Err(d) = swapped {
+        token.undo();
+        return Err(d);
     }
+    // After a swap the temporary name holds the old contents.
+    crash::point("remove old folder");
+    cleanup::exclusive(|| {
+        cleanup::remove_any(&tmp);
+        token.release();
+    });
+    sync_dir(&parent);
+    Ok(())
 }
 
-/// Whether the target exists (a folder holding only `owned` files), or a
-/// refusal (a command checks this before long work, and
-/// [`write_folder`] again before it writes).
-pub fn check_target(dir: &Path, owned: &[&str], what: &str) -> Result<bool, Diag> {
-    let meta = match std::fs::symlink_metadata(dir) {
+/// Check, before any work, that `dir` may be written as a folder of
+/// `owned` files (see [`check_target`]) and holds none of the command's
+/// `inputs` (which the swap would delete).
+pub fn check_folder(dir: &Path, owned: &[&str], what: &str, inputs: &Inputs) -> Result<(), Diag> {
+    let (parent, name) = split(dir, codes::OUTPUT_TARGET)?;
+    let target = parent.join(name);
+    if check_target(&target, owned, what)?
+        && let Some(input) = inputs.inside(&target)
+    {
+        return Err(refuse(
+            dir,
+            &format!("the folder holds one of this command's inputs ({})", input.display()),
+            format!("writing {what} there would delete it: give another folder"),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the target (a name in its parent, links not followed) exists as
+/// a folder holding only `owned` files, or a refusal: a link, a file, a
+/// read-only folder, a folder holding anything else.
+fn check_target(target: &Path, owned: &[&str], what: &str) -> Result<bool, Diag> {
+    let meta = match std::fs::symlink_metadata(target) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(write_error(codes::OUTPUT_WRITE, dir, &e)),
-    };
-    let refuse = |why: String, help: String| {
-        Diag::error(
-            codes::OUTPUT_TARGET,
-            format!("will not write {what} to {}: {why}", dir.display()),
-        )
-        .help(help)
+        Err(e) => return Err(write_error(codes::OUTPUT_WRITE, target, &e)),
     };
     if meta.file_type().is_symlink() {
         return Err(refuse(
-            "it is a symbolic link".into(),
+            target,
+            "it is a symbolic link",
             format!("give the folder the link points to, or a new folder name for {what}"),
         ));
     }
     if !meta.is_dir() {
         return Err(refuse(
-            "it is not a folder".into(),
+            target,
+            "it is not a folder",
             format!("give a new folder name for {what}"),
         ));
     }
-    let entries = std::fs::read_dir(dir).map_err(|e| write_error(codes::OUTPUT_WRITE, dir, &e))?;
+    if meta.permissions().readonly() {
+        return Err(refuse(
+            target,
+            "the folder is read-only",
+            format!("make it writable (chmod u+w) if {what} should replace what it holds"),
+        ));
+    }
+    let entries =
+        std::fs::read_dir(target).map_err(|e| write_error(codes::OUTPUT_WRITE, target, &e))?;
     let mut others = Vec::new();
     for e in entries {
-        let e = e.map_err(|e| write_error(codes::OUTPUT_WRITE, dir, &e))?;
+        let e = e.map_err(|e| write_error(codes::OUTPUT_WRITE, target, &e))?;
         let name = e.file_name();
         let is_file = e.file_type().is_ok_and(|t| t.is_file());
         match name.to_str() {
@@ -127,7 +156,8 @@ pub fn check_target(dir: &Path, owned: &[&str], what: &str) -> Result<bool, Diag
             String::new()
         };
         return Err(refuse(
-            format!("the folder holds other files ({}{more})", shown.join(", ")),
+            target,
+            &format!("the folder holds other files ({}{more})", shown.join(", ")),
             format!(
                 "{what} is written only to a new folder, an empty one, or one that holds nothing but {}: give another folder",
                 owned.join(", ")
@@ -137,8 +167,23 @@ pub fn check_target(dir: &Path, owned: &[&str], what: &str) -> Result<bool, Diag
     Ok(true)
 }
 
+/// The new folder gets the old one's permissions and, where the process
+/// may (as root), its owner and group.
+fn keep_owner_and_mode(new: &Path, old: &Path) {
+    let Ok(m) = std::fs::metadata(old) else {
+        return;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let _ = std::os::unix::fs::chown(new, Some(m.uid()), Some(m.gid()));
+    }
+    let _ = std::fs::set_permissions(new, m.permissions());
+}
+
 /// The folder a path lies in (made absolute, so that `.` and `..` work)
-/// and its own name.
+/// and its own name: `lnk/` and `lnk/.` name the link `lnk` itself, which
+/// [`check_target`] then refuses.
 fn split(dir: &Path, code: &'static str) -> Result<(PathBuf, std::ffi::OsString), Diag> {
     let abs = std::path::absolute(dir)
         .map_err(|e| Diag::error(code, format!("cannot resolve {}: {e}", dir.display())))?;
@@ -162,11 +207,9 @@ fn split(dir: &Path, code: &'static str) -> Result<(PathBuf, std::ffi::OsString)
     }
 }
 
-/// Create `tmp` and write every file into it, each synced, then the folder.
+/// Write every file into the new folder `tmp`, each synced, then the
+/// folder.
 fn write_all(tmp: &Path, files: &[(&str, &[u8])], code: &'static str) -> Result<(), Diag> {
-    crash::io_point("create temporary folder")
-        .and_then(|()| std::fs::create_dir(tmp))
-        .map_err(|e| write_error(code, tmp, &e))?;
     for (name, bytes) in files {
         let path = tmp.join(name);
         let fail = |e: std::io::Error| write_error(code, &path, &e);
@@ -187,7 +230,8 @@ fn write_all(tmp: &Path, files: &[(&str, &[u8])], code: &'static str) -> Result<
 }
 
 /// Swap the new folder `tmp` with the existing `target`; afterwards `tmp`
-/// names the old contents.
+/// names the old contents. Each step runs in [`cleanup::exclusive`] with
+/// the registration that undoes it.
 fn swap(
     tmp: &Path,
     target: &Path,
@@ -196,7 +240,7 @@ fn swap(
     code: &'static str,
 ) -> Result<(), Diag> {
     crash::point("exchange folders");
-    match exchange(tmp, target) {
+    match cleanup::exclusive(|| exchange(tmp, target)) {
         Ok(()) => return Ok(()),
         Err(e) if exchange_unsupported(&e) => {}
         Err(e) => return Err(write_error(code, target, &e)),
@@ -204,23 +248,28 @@ fn swap(
     // The fallback: move the old folder aside, the new one in, and put
     // the old one where `tmp` was so the caller removes it.
     let aside = cleanup::temp_name(parent, name, Kind::Old);
-    let restore = cleanup::moved_aside(&aside, target);
     crash::point("move old folder aside");
-    if let Err(e) = std::fs::rename(target, &aside) {
+    let (restore, moved) = cleanup::exclusive(|| {
+        let restore = cleanup::moved_aside(&aside, target);
+        let moved = std::fs::rename(target, &aside);
+        (restore, moved)
+    });
+    if let Err(e) = moved {
         restore.release();
         return Err(write_error(code, target, &e));
     }
     crash::point("rename folder into place");
-    if let Err(e) = std::fs::rename(tmp, target) {
+    if let Err(e) = cleanup::exclusive(|| std::fs::rename(tmp, target)) {
         restore.undo();
         return Err(write_error(code, target, &e));
     }
     crash::point("rename old folder");
-    let moved = std::fs::rename(&aside, tmp);
-    restore.release();
-    if moved.is_err() {
-        cleanup::remove_any(&aside);
-    }
+    cleanup::exclusive(|| {
+        if std::fs::rename(&aside, tmp).is_err() {
+            cleanup::remove_any(&aside);
+        }
+        restore.release();
+    });
     Ok(())
 }
 

@@ -21,10 +21,29 @@ pub fn read_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
     if meta.is_file() {
         return std::fs::read(path);
     }
-    let mut f = open_nonblocking(path)?;
+    // A pipe or device has no size: it is read up to the memory limit
+    // (`/dev/zero` would never end).
+    use crate::diag::limits::Limit;
+    let cap = Limit::Memory.get();
+    let f = open_nonblocking(path)?;
     let mut out = Vec::new();
-    f.read_to_end(&mut out)?;
+    f.take(cap.saturating_add(1)).read_to_end(&mut out)?;
+    if out.len() as u64 > cap {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::OutOfMemory,
+            Limit::Memory.message(format!("reading {} (not a regular file)", path.display())),
+        ));
+    }
     Ok(out)
+}
+
+/// The diagnostic of a read [`read_bytes`] refused as too long
+/// (`rasp::limit::memory`, with how to raise the limit), if it is one.
+pub fn too_long(e: &std::io::Error, path: &Path) -> Option<crate::diag::Diag> {
+    use crate::diag::limits::Limit;
+    (e.kind() == std::io::ErrorKind::OutOfMemory).then(|| {
+        Limit::Memory.exceeded(format!("reading {} (not a regular file)", path.display()))
+    })
 }
 
 /// The contents of `path` as UTF-8 text (see [`read_bytes`]).
@@ -33,9 +52,78 @@ pub fn read_text(path: &Path) -> std::io::Result<String> {
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.utf8_error()))
 }
 
-/// Whether `path` is a regular file (following links); model files must be.
-pub fn is_regular(path: &Path) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| m.is_file())
+/// A folder opened once, whose files are then opened relative to it: a
+/// reader of several files (a model's three) gets them all from the same
+/// folder even if the folder is swapped meanwhile (`fsio::write_folder`):
+/// the old set or the new one, never a mix.
+pub struct Folder {
+    #[cfg(unix)]
+    dir: std::fs::File,
+    #[cfg(not(unix))]
+    dir: std::path::PathBuf,
+}
+
+impl Folder {
+    /// Open the folder `path`.
+    pub fn open(path: &Path) -> std::io::Result<Folder> {
+        #[cfg(unix)]
+        {
+            let dir = std::fs::File::open(path)?;
+            if !dir.metadata()?.is_dir() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::NotADirectory,
+                    "it is not a folder",
+                ));
+            }
+            Ok(Folder { dir })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Folder {
+                dir: path.to_path_buf(),
+            })
+        }
+    }
+
+    /// Open the regular file `name` in the folder (a FIFO, a device or a
+    /// folder under that name is an error, without blocking).
+    pub fn file(&self, name: &str) -> std::io::Result<std::fs::File> {
+        #[cfg(unix)]
+        let f = {
+            use std::os::unix::io::{AsRawFd, FromRawFd};
+            let c = std::ffi::CString::new(name)
+                .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+            // SAFETY: a NUL-terminated name and a descriptor this folder
+            // owns; the new descriptor is owned by the File made from it.
+            let fd = unsafe {
+                libc::openat(
+                    self.dir.as_raw_fd(),
+                    c.as_ptr(),
+                    libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK,
+                )
+            };
+            if fd < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            unsafe { std::fs::File::from_raw_fd(fd) }
+        };
+        #[cfg(not(unix))]
+        let f = std::fs::File::open(self.dir.join(name))?;
+        if !f.metadata()?.is_file() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "it is not a regular file",
+            ));
+        }
+        Ok(f)
+    }
+
+    /// The whole contents of the regular file `name` in the folder.
+    pub fn read(&self, name: &str) -> std::io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        self.file(name)?.read_to_end(&mut out)?;
+        Ok(out)
+    }
 }
 
 /// Open without waiting for a writer, then make reads blocking again: with

@@ -1,10 +1,11 @@
 //! What a command may write to.
 //!
 //! - `-o PATH` ([`output`]): a regular file or a free name is replaced
-//!   atomically ([`Dest::File`]); a device node, FIFO or socket is written
-//!   as a stream, in place ([`Dest::Stream`]: `-o /dev/null` and named
-//!   pipes work, and nothing renames over them); a symbolic link, a folder,
-//!   or one of the command's own input files is refused with a help line.
+//!   atomically ([`Dest::File`]); a device node or FIFO is written as a
+//!   stream, in place ([`Dest::Stream`]: `-o /dev/null` and named pipes
+//!   work, and nothing renames over them); a symbolic link, a folder, a
+//!   socket, a read-only file or one of the command's own input files is
+//!   refused with a help line.
 //! - In place (`rasp fmt`, `rasp test --accept`; [`in_place`]): a symbolic
 //!   link is followed to its target, which is replaced; the link stays.
 
@@ -18,8 +19,8 @@ pub enum Dest {
     /// A regular file, or a name not taken yet: written under a temporary
     /// name and renamed over it.
     File(PathBuf),
-    /// Not a regular file (a device, FIFO or socket): opened and written
-    /// as a stream, never renamed over. `what` names the kind.
+    /// Not a regular file (a device or FIFO): opened and written as a
+    /// stream, never renamed over. `what` names the kind.
     Stream { path: PathBuf, what: &'static str },
 }
 
@@ -89,6 +90,15 @@ impl Inputs {
         }
     }
 
+    /// An input that lies inside the folder `dir`, if one does.
+    pub fn inside(&self, dir: &Path) -> Option<&Path> {
+        let dir = std::fs::canonicalize(dir).ok()?;
+        self.files
+            .iter()
+            .map(|(_, p)| p.as_path())
+            .find(|p| std::fs::canonicalize(p).is_ok_and(|c| c.starts_with(&dir)))
+    }
+
     /// The input that `path` names, if it names one.
     fn find(&self, path: &Path) -> Option<&Path> {
         let k = key(path)?;
@@ -100,7 +110,7 @@ impl Inputs {
 }
 
 /// A refusal: the target is not something this command replaces.
-fn refuse(path: &Path, why: &str, help: impl Into<String>) -> Diag {
+pub(super) fn refuse(path: &Path, why: &str, help: impl Into<String>) -> Diag {
     Diag::error(
         codes::OUTPUT_TARGET,
         format!("will not write {}: {why}", path.display()),
@@ -109,7 +119,7 @@ fn refuse(path: &Path, why: &str, help: impl Into<String>) -> Diag {
 }
 
 /// What kind of non-regular file a file type is, if it is one a stream can
-/// be written to.
+/// be written to (a socket cannot be opened as a file).
 fn stream_kind(t: &std::fs::FileType) -> Option<&'static str> {
     #[cfg(unix)]
     {
@@ -120,9 +130,7 @@ fn stream_kind(t: &std::fs::FileType) -> Option<&'static str> {
         if t.is_char_device() || t.is_block_device() {
             return Some("device");
         }
-        if t.is_socket() {
-            return Some("socket");
-        }
+
     }
     let _ = t;
     None
@@ -186,6 +194,20 @@ pub fn output(path: &Path, inputs: &Inputs, what: &str) -> Result<Dest, Diag> {
             what: kind,
         });
     }
+    if !t.is_file() {
+        return Err(refuse(
+            path,
+            "it is a socket, not a file, device or named pipe",
+            format!("give a file name for {what}"),
+        ));
+    }
+    if meta.permissions().readonly() {
+        return Err(refuse(
+            path,
+            "it is read-only",
+            "make it writable (chmod u+w) if you mean to replace it, or give another path",
+        ));
+    }
     Ok(Dest::File(path.to_path_buf()))
 }
 
@@ -201,6 +223,13 @@ pub fn in_place(path: &Path, code: &'static str) -> Result<PathBuf, Diag> {
             path,
             "it is not a regular file",
             "only regular files are rewritten in place",
+        ));
+    }
+    if meta.permissions().readonly() {
+        return Err(refuse(
+            path,
+            "it is read-only",
+            "make it writable (chmod u+w) if you mean to rewrite it",
         ));
     }
     Ok(real)

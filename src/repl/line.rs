@@ -284,24 +284,21 @@ pub fn interactive(mut repl: Repl, files: &[PathBuf]) -> i32 {
     0
 }
 
-/// Save the history as every file is written: under a temporary name in
-/// its folder, then renamed over the old one (rustyline writes the file in
-/// place). Best effort: a history that cannot be saved is not an error.
+/// Save the history as every file is written (`fsio::atomic::write_with`:
+/// a temporary name in its folder, synced, renamed over the old one; a
+/// history file that is a symbolic link keeps the link and has its target
+/// replaced). Best effort: a history that cannot be saved is not an error.
 fn save_history(rl: &mut Editor<RaspHelper, DefaultHistory>, h: &std::path::Path) {
-    use crate::fsio::cleanup;
-    let (Some(dir), Some(name)) = (h.parent(), h.file_name()) else {
+    use crate::diag::codes;
+    if let Some(dir) = h.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let Ok(real) = crate::fsio::atomic::in_place_or_new(h, codes::OUTPUT_WRITE) else {
         return;
     };
-    let _ = std::fs::create_dir_all(dir);
-    cleanup::sweep(dir);
-    let tmp = cleanup::temp_name(dir, name, cleanup::Kind::Tmp);
-    let token = cleanup::temp(&tmp);
-    // rustyline writes nothing when there is nothing new.
-    if rl.save_history(&tmp).is_ok() && tmp.exists() && std::fs::rename(&tmp, h).is_ok() {
-        token.release();
-    } else {
-        token.undo();
-    }
+    let _ = crate::fsio::atomic::write_with(&real, codes::OUTPUT_WRITE, |tmp| {
+        rl.save_history(tmp).map_err(std::io::Error::other)
+    });
 }
 
 #[cfg(test)]

@@ -362,16 +362,7 @@ pub fn write(path: &Path, text: &str) -> Result<(), Diag> {
             )
         })?;
     }
-    let real = if std::fs::symlink_metadata(path).is_ok() {
-        crate::fsio::target::in_place(path, codes::TEST_SNAPSHOT)?
-    } else {
-        path.to_path_buf()
-    };
-    crate::fsio::write_file(
-        &crate::fsio::Dest::File(real),
-        text.as_bytes(),
-        codes::TEST_SNAPSHOT,
-    )
+    crate::fsio::atomic::rewrite_in_place(path, text.as_bytes(), codes::TEST_SNAPSHOT)
 }
 
 /// Remove a file if it is there.

@@ -437,3 +437,82 @@ fn draw_over_a_drawing() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Real Ctrl-Cs at times spread over a whole run (the signal handler's
+/// thread and the writing thread racing for real, unlike the hook's
+/// interrupts, which park the writer): `rasp fmt` over many files and
+/// `rasp gen` with a sidecar. Every file is old or new, a sidecar matches
+/// its data, and no temporary file is ever left.
+#[test]
+fn real_interrupts_at_any_moment_leave_no_temporary_file() {
+    use std::time::{Duration, Instant};
+    let dir = scratch("sigint");
+    std::fs::write(dir.join("p.rasp"), REVERSE).expect("program");
+    let files: Vec<String> = (0..150).map(|i| format!("f{i}.rasp")).collect();
+    let unformatted: String = (0..60).map(|i| format!("x{i}=tokens+\"{i}\";\n")).collect();
+    let generate = s(&[
+        "gen", "p.rasp", "r", "--vocab", "abc", "-n", "20000", "-o", "d.jsonl", "-q",
+    ]);
+    let mut fmt = s(&["fmt"]);
+    fmt.extend(files.iter().cloned());
+    for (args, outputs) in [
+        (&fmt, files.clone()),
+        (
+            &generate,
+            vec!["d.jsonl".to_string(), "d.jsonl.info.json".to_string()],
+        ),
+    ] {
+        for f in &files {
+            std::fs::write(dir.join(f), &unformatted).expect("program");
+        }
+        let old: Vec<State> = outputs.iter().map(|o| state(&dir.join(o))).collect();
+        let start = Instant::now();
+        assert!(rasp(&dir, args, &[]).status.success());
+        let whole = start.elapsed();
+        let new: Vec<State> = outputs.iter().map(|o| state(&dir.join(o))).collect();
+        for k in 0..12u32 {
+            for (o, st) in outputs.iter().zip(&old) {
+                restore(&dir.join(o), st);
+            }
+            let mut c = Command::new(env!("CARGO_BIN_EXE_rasp"));
+            c.args(args.iter())
+                .current_dir(&dir)
+                .env_remove("CI")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null());
+            let mut child = c.spawn().expect("rasp starts");
+            std::thread::sleep(whole.mul_f64(f64::from(k) / 10.0) + Duration::from_millis(1));
+            // SAFETY: signalling our own child.
+            unsafe {
+                libc::kill(child.id() as libc::pid_t, libc::SIGINT);
+            }
+            let status = child.wait().expect("rasp ends");
+            use std::os::unix::process::ExitStatusExt;
+            assert!(
+                status.code() == Some(130)
+                    || status.success()
+                    || status.signal() == Some(libc::SIGINT),
+                "{args:?} interrupt {k}: {status:?}"
+            );
+            assert!(
+                leftovers(&dir).is_empty(),
+                "{args:?} interrupt {k}: {:?}",
+                leftovers(&dir)
+            );
+            for ((o, a), b) in outputs.iter().zip(&old).zip(&new) {
+                let now = state(&dir.join(o));
+                let fine =
+                    now == *a || now == *b || (o.ends_with(".info.json") && now == State::Missing);
+                assert!(fine, "{args:?} interrupt {k}: {o} is neither old nor new");
+            }
+            if outputs.len() == 2 {
+                let (d, side) = (state(&dir.join(&outputs[0])), state(&dir.join(&outputs[1])));
+                assert!(
+                    side == State::Missing || (d == old[0]) == (side == old[1]),
+                    "{args:?} interrupt {k}: a sidecar of another run"
+                );
+            }
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -114,3 +114,52 @@ fn line_editor_in_a_terminal() -> Result<(), rexpect::error::Error> {
     assert!(saved.contains("d = twice(indices);"), "{saved}");
     Ok(())
 }
+
+/// The history is written as every file is (a link to it is kept and its
+/// target replaced), and SIGTERM or SIGHUP end the REPL (Ctrl-C only
+/// interrupts an entry there) with 128 + the signal.
+#[cfg(unix)]
+#[test]
+fn history_through_a_link_and_termination_signals() -> Result<(), rexpect::error::Error> {
+    let dir = std::env::temp_dir().join(format!("rasp-pty-signals-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("real")).expect("temp dir");
+    std::fs::write(dir.join("real/history"), "").expect("history");
+    std::os::unix::fs::symlink("real/history", dir.join("history")).expect("link");
+    let spawn = || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rasp"));
+        cmd.arg("repl")
+            .env("RASP_HISTORY", dir.join("history"))
+            .env("NO_COLOR", "1")
+            .env("TERM", "xterm")
+            .current_dir(&dir);
+        spawn_command(cmd, Some(20_000))
+    };
+    let mut p = spawn()?;
+    p.exp_string(">> ")?;
+    enter(&mut p, "kept = tokens;")?;
+    p.exp_string(">> ")?;
+    p.send_control('d')?;
+    p.exp_eof()?;
+    let link = std::fs::symlink_metadata(dir.join("history")).expect("the link");
+    assert!(link.file_type().is_symlink(), "the history link is kept");
+    let saved = std::fs::read_to_string(dir.join("real/history")).expect("history");
+    assert!(saved.contains("kept = tokens;"), "{saved}");
+
+    for (signal, status) in [
+        (rexpect::process::Signal::SIGTERM, 143),
+        (rexpect::process::Signal::SIGHUP, 129),
+    ] {
+        let mut p = spawn()?;
+        p.exp_string(">> ")?;
+        p.process_mut().signal(signal)?;
+        match p.process().wait()? {
+            rexpect::process::WaitStatus::Exited(_, code) => {
+                assert_eq!(code, status, "{signal:?}")
+            }
+            other => panic!("{signal:?}: {other:?}"),
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(())
+}

@@ -443,3 +443,230 @@ fn fifos_and_pipes_as_inputs_never_block() {
     assert!(out.contains("[\"c\", \"b\", \"a\"]"), "{out}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `-o lnk/` and `-o lnk/.` name the link, which is refused as `-o lnk`
+/// is; a folder holding the program is refused before it is swapped away.
+#[cfg(unix)]
+#[test]
+fn a_model_folder_through_a_link_or_holding_the_program_is_refused() {
+    let dir = scratch("folder-links");
+    std::fs::create_dir(dir.join("m")).expect("m");
+    std::os::unix::fs::symlink("m", dir.join("lnk")).expect("link");
+    std::fs::create_dir(dir.join("src")).expect("src");
+    std::fs::copy(dir.join("p.rasp"), dir.join("src/rasp.json")).expect("program");
+    let before = listing(&dir);
+    for out in ["lnk", "lnk/", "lnk/.", "./lnk/"] {
+        let o = run(
+            &dir,
+            &[
+                "compile",
+                "p.rasp",
+                "rev",
+                "--vocab",
+                "abc",
+                "--max-len",
+                "3",
+                "-o",
+                out,
+            ],
+        );
+        let e = err(&o);
+        assert_eq!(o.status.code(), Some(2), "{out}: {e}");
+        assert!(
+            e.contains("rasp::output::target") && e.contains("symbolic link"),
+            "{out}: {e}"
+        );
+        assert!(
+            std::fs::symlink_metadata(dir.join("lnk"))
+                .expect("lnk")
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(listing(&dir), before, "{out}");
+    }
+    // The program is src/rasp.json: writing a model to src would delete it.
+    let o = run(
+        &dir,
+        &[
+            "compile",
+            "src/rasp.json",
+            "rev",
+            "--vocab",
+            "abc",
+            "--max-len",
+            "3",
+            "-o",
+            "src",
+        ],
+    );
+    let e = err(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(e.contains("one of this command's inputs"), "{e}");
+    assert!(dir.join("src/rasp.json").exists());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A sidecar path that is a FIFO, and a socket as `-o`, are refused; a
+/// drawing written to a device says so.
+#[cfg(unix)]
+#[test]
+fn a_sidecar_is_a_file_and_a_socket_is_no_output() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = scratch("sidecar-fifo");
+    mkfifo(&dir.join("out.jsonl.info.json"));
+    let o = run(
+        &dir,
+        &[
+            "gen",
+            "p.rasp",
+            "rev",
+            "--vocab",
+            "abc",
+            "-n",
+            "3",
+            "-o",
+            "out.jsonl",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(err(&o).contains("rasp::output::target"), "{}", err(&o));
+    let side = std::fs::symlink_metadata(dir.join("out.jsonl.info.json")).expect("fifo");
+    assert!(side.file_type().is_fifo());
+    assert!(!dir.join("out.jsonl").exists());
+
+    let _sock = std::os::unix::net::UnixListener::bind(dir.join("sock")).expect("a socket");
+    let o = run(
+        &dir,
+        &[
+            "gen", "p.rasp", "rev", "--vocab", "abc", "-n", "3", "-o", "sock",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(err(&o).contains("socket"), "{}", err(&o));
+
+    let o = run(&dir, &["draw", "p.rasp", "rev", "-o", "/dev/null"]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(err(&o).contains("written as a stream"), "{}", err(&o));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Read-only files and folders are not replaced; a rewritten file keeps
+/// its permissions and (as root) its owner.
+#[cfg(unix)]
+#[test]
+fn read_only_targets_are_refused_and_owners_kept() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = scratch("modes");
+    let ro = dir.join("ro.rasp");
+    std::fs::write(&ro, "x=tokens;\n").expect("program");
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o444)).expect("chmod");
+    let o = run(&dir, &["fmt", "ro.rasp"]);
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert!(err(&o).contains("read-only"), "{}", err(&o));
+    assert_eq!(std::fs::read_to_string(&ro).expect("read"), "x=tokens;\n");
+    std::fs::write(dir.join("ro.jsonl"), "old\n").expect("data");
+    std::fs::set_permissions(dir.join("ro.jsonl"), std::fs::Permissions::from_mode(0o444))
+        .expect("chmod");
+    let o = run(
+        &dir,
+        &[
+            "gen", "p.rasp", "rev", "--vocab", "abc", "-n", "3", "-o", "ro.jsonl",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("ro.jsonl")).expect("read"),
+        "old\n"
+    );
+
+    let compile = [
+        "compile",
+        "p.rasp",
+        "rev",
+        "--vocab",
+        "abc",
+        "--max-len",
+        "3",
+        "-o",
+        "m",
+    ];
+    assert!(run(&dir, &compile).status.success());
+    std::fs::set_permissions(dir.join("m"), std::fs::Permissions::from_mode(0o555)).expect("chmod");
+    let o = run(&dir, &compile);
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(err(&o).contains("read-only"), "{}", err(&o));
+    // A folder's mode is kept when it is replaced.
+    std::fs::set_permissions(dir.join("m"), std::fs::Permissions::from_mode(0o750)).expect("chmod");
+    assert!(run(&dir, &compile).status.success());
+    let mode = std::fs::metadata(dir.join("m"))
+        .expect("m")
+        .permissions()
+        .mode()
+        & 0o7777;
+    assert_eq!(mode, 0o750);
+
+    let own = dir.join("own.rasp");
+    std::fs::write(&own, "y=tokens;\n").expect("program");
+    std::fs::set_permissions(&own, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if root {
+        std::os::unix::fs::chown(&own, Some(65534), Some(65534)).expect("chown");
+    }
+    let o = run(&dir, &["fmt", "own.rasp"]);
+    assert!(o.status.success(), "{}", err(&o));
+    let m = std::fs::metadata(&own).expect("own");
+    assert_eq!(m.permissions().mode() & 0o7777, 0o640);
+    if root {
+        assert_eq!((m.uid(), m.gid()), (65534, 65534));
+    }
+    assert_eq!(
+        std::fs::read_to_string(&own).expect("read"),
+        "y = tokens;\n"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A command whose job is writing files finishes it when its standard
+/// output closes: every snapshot accepted, exit 0.
+#[test]
+fn a_closed_pipe_does_not_stop_a_command_that_writes_files() {
+    let dir = scratch("accept-pipe");
+    let names: Vec<String> = (0..12).map(|i| format!("t{i}.rasp")).collect();
+    for n in &names {
+        std::fs::write(dir.join(n), format!("# test: \"abc\"\n{REVERSE}")).expect("test");
+    }
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let mut args = vec!["test", "--accept"];
+    args.extend(names.iter().map(String::as_str));
+    let mut c = cmd(&dir, &args);
+    c.stdout(writer).stderr(Stdio::piped());
+    let o = c.output().expect("rasp runs");
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    for n in &names {
+        let snap = dir.join("__snapshots__").join(n.replace(".rasp", ".snap"));
+        assert!(snap.exists(), "{} was not accepted", snap.display());
+    }
+    // With the disk full instead: every snapshot written, then status 1.
+    #[cfg(target_os = "linux")]
+    {
+        std::fs::remove_dir_all(dir.join("__snapshots__")).expect("remove");
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("full");
+        let mut c = cmd(&dir, &args);
+        c.stdout(full).stderr(Stdio::piped());
+        let o = c.output().expect("rasp runs");
+        assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+        assert!(err(&o).contains("rasp::output::write"), "{}", err(&o));
+        assert_eq!(
+            std::fs::read_dir(dir.join("__snapshots__"))
+                .expect("read")
+                .count(),
+            12
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

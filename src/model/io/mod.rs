@@ -81,23 +81,10 @@ fn read_error(path: &Path, e: std::io::Error) -> Diag {
     d.help(HELP_DIR)
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, Diag> {
-    regular(path)?;
-    std::fs::read(path).map_err(|e| read_error(path, e))
-}
-
-/// Model files are regular files: a FIFO or a device would block or
-/// change under the reader.
-fn regular(path: &Path) -> Result<(), Diag> {
-    match std::fs::metadata(path) {
-        Ok(m) if !m.is_file() => Err(Diag::error(
-            codes::MODEL_IO,
-            format!("{} is not a regular file", path.display()),
-        )
-        .help(HELP_DIR)),
-        // Missing files are reported by the read itself.
-        _ => Ok(()),
-    }
+/// Read the model file `name` of the opened folder (`path` names it in
+/// messages).
+fn read(folder: &crate::fsio::read::Folder, name: &str, path: &Path) -> Result<Vec<u8>, Diag> {
+    folder.read(name).map_err(|e| read_error(path, e))
 }
 
 fn format_error(path: &Path, msg: impl std::fmt::Display) -> Diag {

@@ -197,14 +197,18 @@ pub fn open_with(dir: &Path, opts: OpenOptions) -> Result<ModelFile, Diag> {
         .help(HELP_DIR));
     }
 
+    // The three files from one opened folder: a folder swapped in by a
+    // concurrent save gives the old three or the new three.
+    let folder = crate::fsio::read::Folder::open(dir).map_err(|e| read_error(dir, e))?;
     let meta_path = dir.join(META_FILE);
-    let (mut meta, meta_json) = read_meta(&meta_path, &read(&meta_path)?, opts)?;
+    let (mut meta, meta_json) =
+        read_meta(&meta_path, &read(&folder, META_FILE, &meta_path)?, opts)?;
     // The version the files were written in (the weights' header says it
     // too); a version-2 model is read as a version-3 one without checksums.
     let version = meta.format_version;
     meta.format_version = FORMAT_VERSION;
     let config_path = dir.join(CONFIG_FILE);
-    let config_json: serde_json::Value = serde_json::from_slice(&read(&config_path)?)
+    let config_json: serde_json::Value = serde_json::from_slice(&read(&folder, CONFIG_FILE, &config_path)?)
         .map_err(|e| format_error(&config_path, format!("not valid JSON: {e}")))?;
     let config: Config = serde_json::from_value(config_json.clone())
         .map_err(|e| format_error(&config_path, format!("not a valid model config: {e}")))?;
@@ -215,7 +219,7 @@ pub fn open_with(dir: &Path, opts: OpenOptions) -> Result<ModelFile, Diag> {
     check::check_meta(&config, &meta).map_err(problem)?;
 
     let weights_path = dir.join(WEIGHTS_FILE);
-    let map = map_file(&weights_path)?;
+    let map = map_file(&folder, &weights_path)?;
     precheck_header(&map, version).map_err(|msg| format_error(&weights_path, msg))?;
     let st = SafeTensors::deserialize(&map)
         .map_err(|e| format_error(&weights_path, format!("not a valid safetensors file: {e}")))?;
@@ -374,9 +378,10 @@ fn modified_error(dir: &Path, why: &[String]) -> Diag {
 }
 
 /// Memory-map a file for reading.
-fn map_file(path: &Path) -> Result<memmap2::Mmap, Diag> {
-    super::regular(path)?;
-    let file = std::fs::File::open(path).map_err(|e| read_error(path, e))?;
+fn map_file(folder: &crate::fsio::read::Folder, path: &Path) -> Result<memmap2::Mmap, Diag> {
+    let file = folder
+        .file(WEIGHTS_FILE)
+        .map_err(|e| read_error(path, e))?;
     // SAFETY: the map is only read. As with any memory map, a process that
     // truncates or rewrites the file while it is mapped changes what is
     // read (or faults); model files are written once, by `save`, through a
