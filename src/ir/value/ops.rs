@@ -1,361 +1,13 @@
-//! Atoms with the original interpreter's (Python's) semantics: true division,
-//! floor modulo, banker's rounding, `^` as pow, bools counting as ints.
-//!
-//! Every operation returns `Result<Value, OpError>`; the caller attaches the
-//! span and the input. Ints are `i64`: where Python would grow a big int we
-//! report an overflow instead of silently wrapping.
+//! Python's operators and conversions on atoms: arithmetic (true division,
+//! floor modulo, `^` as pow, 64-bit ints that overflow rather than wrap),
+//! comparisons, `round`, `int()`, `float()`; strings made within the size
+//! limit.
 
-use std::fmt;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+use super::{OpError, OpErrorKind, OpResult, Value, py_float_repr, py_str_repr};
 use crate::diag::limits::{self, Limit};
 use crate::syntax::ast::{BinOp, CmpOp, UnOp};
-
-/// An atom: the value at one position of an s-op, with Python's
-/// semantics (bools are ints in arithmetic, `/` is true division, ...).
-#[derive(Clone, Debug)]
-pub enum Value {
-    /// `True` / `False`.
-    Bool(bool),
-    /// An int (64-bit: where Python would make a big int, evaluation fails
-    /// with `rasp::eval::overflow`).
-    Int(i64),
-    /// A float.
-    Float(f64),
-    /// A string (a token of a string input is a one-character string).
-    Str(Arc<str>),
-}
-
-/// Why an atom operation failed. `kind` picks the diagnostic code.
-#[derive(Clone, Debug, PartialEq)]
-pub struct OpError {
-    pub kind: OpErrorKind,
-    pub message: String,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OpErrorKind {
-    /// Python TypeError: unsupported operand types.
-    Type,
-    /// Python ValueError (e.g. `int("a")`).
-    Value,
-    DivZero,
-    Overflow,
-    Index,
-    Key,
-    /// Over a limit (`rasp::limit::*`): a string too large to make.
-    Limit(Limit),
-}
-
-impl OpError {
-    pub fn new(kind: OpErrorKind, message: impl Into<String>) -> OpError {
-        OpError {
-            kind,
-            message: message.into(),
-        }
-    }
-    fn ty(message: impl Into<String>) -> OpError {
-        OpError::new(OpErrorKind::Type, message)
-    }
-}
-
-pub type OpResult = Result<Value, OpError>;
-
-impl Value {
-    /// A string atom.
-    pub fn str(s: &str) -> Value {
-        Value::Str(Arc::from(s))
-    }
-
-    /// Python's type name, for messages.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Value::Bool(_) => "bool",
-            Value::Int(_) => "int",
-            Value::Float(_) => "float",
-            Value::Str(_) => "str",
-        }
-    }
-
-    /// Python truthiness.
-    pub fn truthy(&self) -> bool {
-        match self {
-            Value::Bool(b) => *b,
-            Value::Int(i) => *i != 0,
-            Value::Float(f) => *f != 0.0,
-            Value::Str(s) => !s.is_empty(),
-        }
-    }
-
-    /// Whether it is a number (an int, a float or a bool).
-    pub fn is_number(&self) -> bool {
-        !matches!(self, Value::Str(_))
-    }
-
-    /// As an integer when it is an int or a bool (Python's `int` subclass).
-    pub fn as_int(&self) -> Option<i64> {
-        match self {
-            Value::Bool(b) => Some(*b as i64),
-            Value::Int(i) => Some(*i),
-            _ => None,
-        }
-    }
-
-    /// As a float, when it is a number.
-    pub fn as_f64(&self) -> Option<f64> {
-        match self {
-            Value::Bool(b) => Some(*b as i64 as f64),
-            Value::Int(i) => Some(*i as f64),
-            Value::Float(f) => Some(*f),
-            Value::Str(_) => None,
-        }
-    }
-
-    /// Structural identity (same type, same bits): used for hash-consing,
-    /// never for the language's `==`.
-    pub fn same(&self, other: &Value) -> bool {
-        match (self, other) {
-            (Value::Bool(a), Value::Bool(b)) => a == b,
-            (Value::Int(a), Value::Int(b)) => a == b,
-            (Value::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits(),
-            (Value::Str(a), Value::Str(b)) => a == b,
-            _ => false,
-        }
-    }
-
-    /// Python `repr` (strings quoted with single quotes), as lists print.
-    pub fn repr(&self) -> String {
-        match self {
-            Value::Str(s) => py_str_repr(s),
-            v => v.to_string(),
-        }
-    }
-}
-
-/// A total order of atoms, for display and for stable encodings (the
-/// order of a compiled model's value lists): bools, then numbers by value
-/// (an int before an equal float), then strings by their bytes.
-pub fn value_order(a: &Value, b: &Value) -> std::cmp::Ordering {
-    use std::cmp::Ordering;
-    let rank = |v: &Value| match v {
-        Value::Bool(_) => 0,
-        Value::Int(_) | Value::Float(_) => 1,
-        Value::Str(_) => 2,
-    };
-    match (a, b) {
-        (Value::Str(x), Value::Str(y)) => x.cmp(y),
-        _ if rank(a) == rank(b) => {
-            let o = a
-                .as_f64()
-                .partial_cmp(&b.as_f64())
-                .unwrap_or(Ordering::Equal);
-            // 3 before 3.0: ints first among equal numbers.
-            o.then_with(|| matches!(a, Value::Float(_)).cmp(&matches!(b, Value::Float(_))))
-        }
-        _ => rank(a).cmp(&rank(b)),
-    }
-}
-
-/// A JSON value from `rasp.json` as an atom: ints stay ints (when they fit
-/// in an `i64`), other numbers are floats, strings and bools map to
-/// themselves. Anything else (null, arrays, objects, ints beyond `i64`)
-/// is `None`.
-pub fn value_from_json(v: &serde_json::Value) -> Option<Value> {
-    match v {
-        serde_json::Value::Bool(b) => Some(Value::Bool(*b)),
-        serde_json::Value::String(s) => Some(Value::str(s)),
-        serde_json::Value::Number(n) => {
-            if n.is_i64() {
-                n.as_i64().map(Value::Int)
-            } else if n.is_u64() {
-                None
-            } else {
-                n.as_f64().map(Value::Float)
-            }
-        }
-        _ => None,
-    }
-}
-
-/// An atom's JSON form, as `rasp.json` stores it: `1`, `1.0` and `"1"` are
-/// three different JSON values. Non-finite floats have none.
-pub fn value_to_json(v: &Value) -> Option<serde_json::Value> {
-    match v {
-        Value::Bool(b) => Some(serde_json::Value::Bool(*b)),
-        Value::Int(i) => Some(serde_json::Value::Number((*i).into())),
-        Value::Float(f) => serde_json::Number::from_f64(*f).map(serde_json::Value::Number),
-        Value::Str(s) => Some(serde_json::Value::String(s.to_string())),
-    }
-}
-
-/// How the JSON that rasp writes (`eval --json`, `exec --json`, `rasp gen`'s
-/// JSON lines and `--trace`, the library's `Output::to_json`, the
-/// sidecar) spells a float that JSON has no number for: the strings
-/// `"NaN"`, `"Infinity"` and `"-Infinity"` of protobuf's proto3 JSON
-/// mapping. `None` for a finite float, which is written as a number.
-///
-/// The one place that decides it: every JSON writer of values calls this,
-/// so their output is always valid JSON (bare `NaN` is not) and lossless
-/// (`null` would merge NaN with both infinities); Python's `float()` and
-/// JavaScript's `Number()` read the three strings back.
-pub fn non_finite_json(f: f64) -> Option<&'static str> {
-    if f.is_nan() {
-        Some("NaN")
-    } else if f == f64::INFINITY {
-        Some("Infinity")
-    } else if f == f64::NEG_INFINITY {
-        Some("-Infinity")
-    } else {
-        None
-    }
-}
-
-/// An atom as the JSON that rasp writes: [`value_to_json`], with the
-/// non-finite floats as [`non_finite_json`] spells them.
-pub fn value_to_json_total(v: &Value) -> serde_json::Value {
-    match v {
-        Value::Float(f) => match non_finite_json(*f) {
-            Some(name) => serde_json::Value::String(name.to_string()),
-            None => serde_json::Number::from_f64(*f)
-                .map_or(serde_json::Value::Null, serde_json::Value::Number),
-        },
-        v => value_to_json(v).unwrap_or(serde_json::Value::Null),
-    }
-}
-
-/// Python's repr of a string (single quotes unless the text has one and no
-/// double quote).
-pub fn py_str_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c)
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
-
-/// Python's `repr(float)`: shortest round-trip digits, scientific notation
-/// when the exponent is below -4 or at least 16, always a `.0` or exponent.
-pub fn py_float_repr(f: f64) -> String {
-    if f.is_nan() {
-        return "nan".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    if f == 0.0 {
-        return if f.is_sign_negative() { "-0.0" } else { "0.0" }.into();
-    }
-    // Rust's `{:e}` gives the shortest round-trip digits: "-1.2345e-7".
-    let sci = format!("{:e}", f);
-    let (mantissa, exp) = match sci.split_once('e') {
-        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
-        None => (sci.as_str(), 0),
-    };
-    let neg = mantissa.starts_with('-');
-    let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
-    let sign = if neg { "-" } else { "" };
-    if (-4..16).contains(&exp) {
-        let n = digits.len() as i32;
-        let s = if exp >= 0 {
-            let int_len = exp + 1;
-            if n <= int_len {
-                format!("{}{}.0", digits, "0".repeat((int_len - n) as usize))
-            } else {
-                format!(
-                    "{}.{}",
-                    &digits[..int_len as usize],
-                    &digits[int_len as usize..]
-                )
-            }
-        } else {
-            format!("0.{}{}", "0".repeat((-exp - 1) as usize), digits)
-        };
-        format!("{sign}{s}")
-    } else {
-        let m = if digits.len() == 1 {
-            digits.clone()
-        } else {
-            format!("{}.{}", &digits[..1], &digits[1..])
-        };
-        let esign = if exp < 0 { '-' } else { '+' };
-        format!("{sign}{m}e{esign}{:02}", exp.abs())
-    }
-}
-
-/// Python's `str` of an atom.
-impl fmt::Display for Value {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Value::Bool(true) => f.write_str("True"),
-            Value::Bool(false) => f.write_str("False"),
-            Value::Int(i) => write!(f, "{i}"),
-            Value::Float(x) => f.write_str(&py_float_repr(*x)),
-            Value::Str(s) => f.write_str(s),
-        }
-    }
-}
-
-// Structural hashing/equality, so values can sit inside hash-consed IR nodes.
-impl PartialEq for Value {
-    fn eq(&self, other: &Value) -> bool {
-        self.same(other)
-    }
-}
-impl Eq for Value {}
-impl Hash for Value {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        std::mem::discriminant(self).hash(state);
-        match self {
-            Value::Bool(b) => b.hash(state),
-            Value::Int(i) => i.hash(state),
-            Value::Float(x) => x.to_bits().hash(state),
-            Value::Str(s) => s.hash(state),
-        }
-    }
-}
-
-/// A dict key with Python's equality: `1`, `1.0` and `True` are one key.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum DictKey {
-    Int(i64),
-    Float(u64),
-    Str(Arc<str>),
-}
-
-impl DictKey {
-    pub fn of(v: &Value) -> DictKey {
-        match v {
-            Value::Bool(b) => DictKey::Int(*b as i64),
-            Value::Int(i) => DictKey::Int(*i),
-            Value::Float(f) => {
-                if f.fract() == 0.0 && f.abs() < 9.0e18 {
-                    DictKey::Int(*f as i64)
-                } else {
-                    DictKey::Float(f.to_bits())
-                }
-            }
-            Value::Str(s) => DictKey::Str(s.clone()),
-        }
-    }
-}
 
 fn num_kind(a: &Value, b: &Value) -> Option<(bool, f64, f64, i64, i64)> {
     // (both ints, fa, fb, ia, ib)
@@ -495,7 +147,10 @@ pub fn binary(op: BinOp, a: &Value, b: &Value) -> OpResult {
 fn add(a: &Value, b: &Value) -> OpResult {
     match (a, b) {
         (Value::Str(x), Value::Str(y)) => {
-            let mut s = new_string(x.len() as u128 + y.len() as u128, "string concatenation `+`")?;
+            let mut s = new_string(
+                x.len() as u128 + y.len() as u128,
+                "string concatenation `+`",
+            )?;
             s.push_str(x);
             s.push_str(y);
             Ok(Value::Str(Arc::from(s)))
@@ -728,40 +383,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn non_finite_floats_have_one_json_form() {
-        assert_eq!(non_finite_json(f64::NAN), Some("NaN"));
-        assert_eq!(non_finite_json(f64::INFINITY), Some("Infinity"));
-        assert_eq!(non_finite_json(f64::NEG_INFINITY), Some("-Infinity"));
-        assert_eq!(non_finite_json(f64::MAX), None);
-        assert_eq!(non_finite_json(-0.0), None);
-        assert_eq!(
-            value_to_json_total(&Value::Float(f64::NEG_INFINITY)),
-            serde_json::json!("-Infinity")
-        );
-        assert_eq!(value_to_json_total(&Value::Float(2.5)), serde_json::json!(2.5));
-        assert_eq!(value_to_json_total(&Value::Int(3)), serde_json::json!(3));
-    }
-
-    #[test]
-    fn float_repr_matches_python() {
-        for (f, s) in [
-            (2.0, "2.0"),
-            (0.5, "0.5"),
-            (0.1 + 0.2, "0.30000000000000004"),
-            (1e16, "1e+16"),
-            (1.5e16, "1.5e+16"),
-            (123456789012345.0, "123456789012345.0"),
-            (0.0001, "0.0001"),
-            (0.00001, "1e-05"),
-            (-2.5e-7, "-2.5e-07"),
-            (1.0 / 3.0, "0.3333333333333333"),
-            (-0.0, "-0.0"),
-        ] {
-            assert_eq!(py_float_repr(f), s);
-        }
-    }
-
-    #[test]
     fn python_arithmetic() {
         let i = Value::Int;
         assert_eq!(binary(BinOp::Mod, &i(-4), &i(3)).unwrap(), i(2));
@@ -805,7 +426,11 @@ mod tests {
     /// repetition by a trillion allocates nothing.
     #[test]
     fn strings_over_the_size_limit_are_refused() {
-        let big = binary(BinOp::Mul, &Value::str("ab"), &Value::Int(1_000_000_000_000));
+        let big = binary(
+            BinOp::Mul,
+            &Value::str("ab"),
+            &Value::Int(1_000_000_000_000),
+        );
         assert_eq!(
             big.map_err(|e| e.kind),
             Err(OpErrorKind::Limit(crate::diag::limits::Limit::Size))
