@@ -71,6 +71,42 @@ stages!(
     lsp, repl, cli,
 );
 
+// rustfmt does not look inside macro calls, so without these declarations
+// `cargo fmt` would format none of the stages. Never compiled (`cfg(any())`
+// is false); a test checks they name the stages `stages!` declares.
+#[cfg(any())]
+mod cli;
+#[cfg(any())]
+mod compile;
+#[cfg(any())]
+mod dataset;
+#[cfg(any())]
+mod diag;
+#[cfg(any())]
+mod fmt;
+#[cfg(any())]
+mod front;
+#[cfg(any())]
+mod fsio;
+#[cfg(any())]
+mod gpu;
+#[cfg(any())]
+mod interp;
+#[cfg(any())]
+mod ir;
+#[cfg(any())]
+mod lsp;
+#[cfg(any())]
+mod model;
+#[cfg(any())]
+mod repl;
+#[cfg(any())]
+mod snapshot;
+#[cfg(any())]
+mod syntax;
+#[cfg(any())]
+mod workflow;
+
 mod api;
 
 /// The README's Rust examples, run as doctests.
@@ -81,3 +117,27 @@ struct ReadmeDoctests;
 pub use api::{Backend, Error, Model, Output, Program, Target, cli_main, input, set_limit, vocab};
 pub use diag::Diag;
 pub use ir::Value;
+
+#[cfg(test)]
+mod tests {
+    /// The module names in `text` after `marker`, up to `end`.
+    fn names_after(text: &str, marker: &str, end: &str) -> Vec<String> {
+        let start = text.find(marker).expect("the marker") + marker.len();
+        let rest = &text[start..];
+        let rest = &rest[..rest.find(end).expect("the end")];
+        rest.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .filter(|w| !w.is_empty() && *w != "mod" && *w != "cfg" && *w != "any")
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn rustfmt_sees_every_stage() {
+        let lib = include_str!("lib.rs");
+        let mut declared = names_after(lib, "stages!(\n", ");");
+        let mut shown = names_after(lib, "`stages!` declares.\n", "\nmod api;");
+        declared.sort();
+        shown.sort();
+        assert_eq!(shown, declared);
+    }
+}

@@ -91,7 +91,12 @@ pub struct GenArgs {
     )]
     pub(super) train_len: Option<String>,
     /// The test file's lengths (with --train-len).
-    #[arg(long, value_name = "C..D", requires = "train_len", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_name = "C..D",
+        requires = "train_len",
+        allow_hyphen_values = true
+    )]
     pub(super) test_len: Option<String>,
 }
 
@@ -443,7 +448,8 @@ fn write_one(
         }
         Some(crate::fsio::Dest::File(path)) => {
             let fail = |d: Diag| (Some(d), 1);
-            let mut file = crate::fsio::AtomicFile::create(path, codes::GEN_OUTPUT).map_err(fail)?;
+            let mut file =
+                crate::fsio::AtomicFile::create(path, codes::GEN_OUTPUT).map_err(fail)?;
             let counts = {
                 let mut out = std::io::BufWriter::new(&mut file);
                 let counts = run(&mut out, &mut progress).map_err(fail)?;

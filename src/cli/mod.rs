@@ -14,9 +14,9 @@ mod numbers;
 mod test_cmd;
 
 pub use args::{Cli, Command, InputArgs, RunArgs, TargetArgs};
-pub use numbers::parse_args;
 use gen_cmd::gen_cmd;
 use model::{compile_cmd, exec_cmd, explain_cmd, verify_cmd};
+pub use numbers::parse_args;
 use test_cmd::test_cmd;
 
 use crate::diag::{Diag, Reporter, codes};
@@ -262,7 +262,9 @@ fn explain_error(reporter: &Reporter, code: Option<&str>) -> i32 {
     let full = catalogue::full_code(code);
     let d = Diag::error(codes::CLI_INPUT, format!("no diagnostic code `{code}`"));
     let d = match front::suggest(&full, &known) {
-        Some(s) => d.help(format!("did you mean `{s}`? (`rasp explain-error` lists every code)")),
+        Some(s) => d.help(format!(
+            "did you mean `{s}`? (`rasp explain-error` lists every code)"
+        )),
         None => d.help("`rasp explain-error` lists every code"),
     };
     reporter.report(&d);
@@ -302,7 +304,12 @@ fn lookup_target(
     file: &std::path::Path,
     result: &RunResult,
 ) -> Result<(NodeId, bool), Diag> {
-    front::value::lookup_target(scope, name, &file.display().to_string(), result.has_errors())
+    front::value::lookup_target(
+        scope,
+        name,
+        &file.display().to_string(),
+        result.has_errors(),
+    )
 }
 
 fn eval(
@@ -472,8 +479,7 @@ fn draw(
             return 1;
         }
     };
-    let dest = match crate::fsio::target::output(output, &session.read_files(), "the drawing")
-    {
+    let dest = match crate::fsio::target::output(output, &session.read_files(), "the drawing") {
         Ok(d) => d,
         Err(d) => {
             reporter.report(&d);
@@ -495,8 +501,6 @@ fn draw(
     outln!("wrote {}", output.display());
     0
 }
-
-
 
 fn check(reporter: &Reporter, files: &[PathBuf], format: args::DiagFormat) -> i32 {
     let mut status = 0;

@@ -41,7 +41,13 @@ fn whole<T: TryFrom<u64>>(text: &str, least: u64) -> Result<T, String> {
     let too_large = || {
         let most = (0..=64)
             .rev()
-            .map(|bits| if bits == 64 { u64::MAX } else { (1u64 << bits) - 1 })
+            .map(|bits| {
+                if bits == 64 {
+                    u64::MAX
+                } else {
+                    (1u64 << bits) - 1
+                }
+            })
             .find(|m| T::try_from(*m).is_ok())
             .unwrap_or(0);
         format!("must be at most {most}; got {t}")
@@ -114,8 +120,9 @@ pub fn value_error(e: &clap::Error, command: &str) -> Option<Diag> {
         .map(|s| s.to_string())
         .unwrap_or_else(|| format!("{value:?} is not a valid value"));
     Some(
-        Diag::error(codes::CLI_INPUT, format!("{arg} {reason}"))
-            .help(format!("`{command} --help` lists the options and their values")),
+        Diag::error(codes::CLI_INPUT, format!("{arg} {reason}")).help(format!(
+            "`{command} --help` lists the options and their values"
+        )),
     )
 }
 
@@ -125,7 +132,12 @@ fn command_of(args: &[std::ffi::OsString]) -> String {
     use clap::CommandFactory;
     let cli = Cli::command();
     let names: Vec<&str> = cli.get_subcommands().map(|c| c.get_name()).collect();
-    match args.iter().skip(1).filter_map(|a| a.to_str()).find(|a| names.contains(a)) {
+    match args
+        .iter()
+        .skip(1)
+        .filter_map(|a| a.to_str())
+        .find(|a| names.contains(a))
+    {
         Some(name) => format!("rasp {name}"),
         None => "rasp".into(),
     }
@@ -175,10 +187,19 @@ mod tests {
     #[test]
     fn colour_from_the_raw_arguments() {
         let args = |s: &[&str]| -> Vec<std::ffi::OsString> { s.iter().map(Into::into).collect() };
-        assert_eq!(color_of(&args(&["rasp", "--color=never", "gen"])), Color::Never);
-        assert_eq!(color_of(&args(&["rasp", "gen", "--color", "always"])), Color::Always);
+        assert_eq!(
+            color_of(&args(&["rasp", "--color=never", "gen"])),
+            Color::Never
+        );
+        assert_eq!(
+            color_of(&args(&["rasp", "gen", "--color", "always"])),
+            Color::Always
+        );
         assert_eq!(color_of(&args(&["rasp", "gen", "-n", "-5"])), Color::Auto);
-        assert_eq!(command_of(&args(&["rasp", "--color", "never", "gen", "-n", "-5"])), "rasp gen");
+        assert_eq!(
+            command_of(&args(&["rasp", "--color", "never", "gen", "-n", "-5"])),
+            "rasp gen"
+        );
         assert_eq!(command_of(&args(&["rasp", "-n"])), "rasp");
     }
 }

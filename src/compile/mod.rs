@@ -413,18 +413,36 @@ mod vocab_tests {
         ] {
             let d = parse_vocab(text).expect_err(text);
             assert_eq!(d.code, codes::COMPILE_VOCAB);
-            assert!(d.message.contains(&format!("lists {twice} twice")), "{text}: {}", d.message);
+            assert!(
+                d.message.contains(&format!("lists {twice} twice")),
+                "{text}: {}",
+                d.message
+            );
             let h = d.help.as_deref().expect("a help line");
             assert!(h.ends_with(&format!(": {help}")), "{text}: {h}");
         }
         // 1, 1.0, True and "1" are four tokens.
-        assert_eq!(parse_vocab("[1, 1.0, true, \"1\"]").expect("distinct").len(), 4);
+        assert_eq!(
+            parse_vocab("[1, 1.0, true, \"1\"]")
+                .expect("distinct")
+                .len(),
+            4
+        );
         assert!(check_vocab(&[Value::Int(1), Value::Int(1)]).is_err());
         // The help's list parses back to the same tokens.
-        for text in ["ab", "[1,2]", "[\"x\",\"yz\"]", "[\" \",\"a\"]", "[\",\",\"a\"]"] {
+        for text in [
+            "ab",
+            "[1,2]",
+            "[\"x\",\"yz\"]",
+            "[\" \",\"a\"]",
+            "[\",\",\"a\"]",
+        ] {
             let v = parse_vocab(text).expect(text);
             let again = parse_vocab(&vocab_text(&v)).expect("its text");
-            assert!(v.len() == again.len() && v.iter().zip(&again).all(|(a, b)| a.same(b)), "{text}");
+            assert!(
+                v.len() == again.len() && v.iter().zip(&again).all(|(a, b)| a.same(b)),
+                "{text}"
+            );
         }
     }
 }

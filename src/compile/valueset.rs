@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use crate::diag::limits::Limit;
 use crate::diag::{Diag, codes};
-pub use crate::ir::value::value_order;
 use crate::ir::value::Value;
+pub use crate::ir::value::value_order;
 use crate::ir::{Graph, NodeId, Op};
 
 /// Largest argument product a map's value set is computed over.

@@ -659,19 +659,47 @@ mod tests {
     fn sampled_inputs_keep_to_a_token_budget() {
         let vocab = [Value::str("a"), Value::str("b")];
         for mode in [
-            Mode::Auto { samples: DEFAULT_SAMPLES, seed: 0 },
-            Mode::Cover { samples: 2_000, seed: 0 },
+            Mode::Auto {
+                samples: DEFAULT_SAMPLES,
+                seed: 0,
+            },
+            Mode::Cover {
+                samples: 2_000,
+                seed: 0,
+            },
         ] {
             let (inputs, exhaustive, _) = inputs(&vocab, 1_000_000, mode).expect("inputs");
             let tokens: usize = inputs.iter().map(Vec::len).sum();
             assert!(!exhaustive);
-            assert!(tokens <= SAMPLE_TOKENS + 1_000_000, "{mode:?}: {tokens} tokens");
+            assert!(
+                tokens <= SAMPLE_TOKENS + 1_000_000,
+                "{mode:?}: {tokens} tokens"
+            );
             assert!(inputs.len() >= 8, "{mode:?}");
         }
-        let (short, _, _) = inputs(&vocab, 20, Mode::Auto { samples: 500, seed: 1 }).expect("inputs");
+        let (short, _, _) = inputs(
+            &vocab,
+            20,
+            Mode::Auto {
+                samples: 500,
+                seed: 1,
+            },
+        )
+        .expect("inputs");
         assert_eq!(short.len(), 500);
-        let (cover, _, _) = inputs(&vocab, 20, Mode::Cover { samples: 2_000, seed: 1 }).expect("inputs");
-        assert!((1..=20).all(|l| cover.iter().any(|i| i.len() == l)), "every length");
+        let (cover, _, _) = inputs(
+            &vocab,
+            20,
+            Mode::Cover {
+                samples: 2_000,
+                seed: 1,
+            },
+        )
+        .expect("inputs");
+        assert!(
+            (1..=20).all(|l| cover.iter().any(|i| i.len() == l)),
+            "every length"
+        );
     }
 
     use super::*;

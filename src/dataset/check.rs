@@ -22,10 +22,8 @@ impl Spec {
     pub fn check(&self) -> Result<(), Diag> {
         check_len(self.max_len)?;
         if self.vocab.is_empty() {
-            return Err(
-                Diag::error(codes::GEN_OPTIONS, "the vocabulary is empty")
-                    .help("give the input tokens with --vocab (e.g. --vocab abc)"),
-            );
+            return Err(Diag::error(codes::GEN_OPTIONS, "the vocabulary is empty")
+                .help("give the input tokens with --vocab (e.g. --vocab abc)"));
         }
         crate::compile::check_vocab(&self.vocab)?;
         if self.min_len == 0 {
@@ -100,7 +98,10 @@ impl Spec {
                 "give --vocab '{}' (its tokens, in any order), or a sampler that draws from the vocabulary (--sampler uniform)",
                 crate::compile::vocab_text(&alphabet)
             );
-            if let Some(extra) = alphabet.iter().find(|a| !self.vocab.iter().any(|v| v.same(a))) {
+            if let Some(extra) = alphabet
+                .iter()
+                .find(|a| !self.vocab.iter().any(|v| v.same(a)))
+            {
                 return Err(Diag::error(
                     codes::GEN_OPTIONS,
                     format!(
@@ -110,7 +111,11 @@ impl Spec {
                 )
                 .help(help));
             }
-            if let Some(unused) = self.vocab.iter().find(|v| !alphabet.iter().any(|a| a.same(v))) {
+            if let Some(unused) = self
+                .vocab
+                .iter()
+                .find(|v| !alphabet.iter().any(|a| a.same(v)))
+            {
                 return Err(Diag::error(
                     codes::GEN_OPTIONS,
                     format!(
@@ -180,7 +185,12 @@ impl Spec {
     /// input and output: a token that is empty or holds white space would
     /// not read back.
     fn check_text(&self) -> Result<(), Diag> {
-        match self.vocab.iter().chain(self.bos.as_ref()).find(|v| !text_token(v)) {
+        match self
+            .vocab
+            .iter()
+            .chain(self.bos.as_ref())
+            .find(|v| !text_token(v))
+        {
             None => Ok(()),
             Some(v) => Err(Diag::error(
                 codes::GEN_OPTIONS,
@@ -242,13 +252,15 @@ fn check_len(max_len: usize) -> Result<(), Diag> {
     })?;
     // Within the memory budget, and granted by the system (a raised limit
     // must still end in a diagnostic, not an abort, in `Spec::input`).
-    limits::vec_with_capacity::<Value>(max_len, &format!("an input of {max_len} tokens"))
-        .map(drop)
+    limits::vec_with_capacity::<Value>(max_len, &format!("an input of {max_len} tokens")).map(drop)
 }
 
 fn negative(text: &str) -> bool {
-    text.split(['.', '/', '='])
-        .any(|part| part.trim().strip_prefix('-').is_some_and(|d| d.starts_with(|c: char| c.is_ascii_digit())))
+    text.split(['.', '/', '=']).any(|part| {
+        part.trim()
+            .strip_prefix('-')
+            .is_some_and(|d| d.starts_with(|c: char| c.is_ascii_digit()))
+    })
 }
 
 /// A `--shard` value: `I/K`.
@@ -306,7 +318,8 @@ mod tests {
             spec("0123456789+", (3, 12), "addition"),
             spec("+9876543210", (3, 3), "addition"),
         ] {
-            s.check().unwrap_or_else(|d| panic!("{:?}: {}", s.sampler, d.message));
+            s.check()
+                .unwrap_or_else(|d| panic!("{:?}: {}", s.sampler, d.message));
             // And what they write is the vocabulary's.
             for i in 0..200 {
                 let input = s.input(i);
@@ -314,14 +327,32 @@ mod tests {
                 assert!(input.iter().all(|t| s.vocab.iter().any(|v| v.same(t))));
             }
         }
-        refused(&spec("ab", (5, 5), "distinct"), "inputs of length 5 need 5 tokens");
+        refused(
+            &spec("ab", (5, 5), "distinct"),
+            "inputs of length 5 need 5 tokens",
+        );
         refused(&spec("ab", (1, 3), "distinct"), "the vocabulary has 2");
-        refused(&spec("abc", (3, 5), "addition"), "writes '0', which the vocabulary");
-        refused(&spec("0123456789+-", (3, 5), "addition"), "never writes the vocabulary's '-'");
-        refused(&spec("0123456789+", (1, 5), "addition"), "at least 3 tokens");
+        refused(
+            &spec("abc", (3, 5), "addition"),
+            "writes '0', which the vocabulary",
+        );
+        refused(
+            &spec("0123456789+-", (3, 5), "addition"),
+            "never writes the vocabulary's '-'",
+        );
+        refused(
+            &spec("0123456789+", (1, 5), "addition"),
+            "at least 3 tokens",
+        );
         refused(&spec("ab", (1, 5), "brackets:()"), "writes '(', which");
-        refused(&spec("()[", (1, 5), "brackets:()"), "never writes the vocabulary's '['");
-        refused(&spec("(", (1, 5), "brackets:(("), "lists the bracket '(' twice");
+        refused(
+            &spec("()[", (1, 5), "brackets:()"),
+            "never writes the vocabulary's '['",
+        );
+        refused(
+            &spec("(", (1, 5), "brackets:(("),
+            "lists the bracket '(' twice",
+        );
         refused(&spec("(){", (1, 5), "brackets:(){("), "twice");
         // Ints in the vocabulary, strings from the sampler.
         refused(&spec("[1, 2]", (1, 5), "brackets:12"), "writes '1'");
@@ -347,7 +378,11 @@ mod tests {
         assert!(d.message.contains("'<s> '"), "{}", d.message);
         let s = spec("[\"a b\", \"c\"]", (1, 3), "uniform");
         assert!(s.check_text().is_err());
-        assert!(spec("[\"\", \"c\"]", (1, 3), "uniform").check_text().is_err());
+        assert!(
+            spec("[\"\", \"c\"]", (1, 3), "uniform")
+                .check_text()
+                .is_err()
+        );
         assert!(spec("abc", (1, 3), "uniform").check_text().is_ok());
         let mut u = spec("ab", (1, 3), "distinct");
         u.unique = true;
@@ -364,7 +399,11 @@ mod tests {
 
     #[test]
     fn negative_lengths_and_shards_say_so() {
-        for (text, says) in [("-3..4", "positive"), ("1..-4", "positive"), ("-2", "positive")] {
+        for (text, says) in [
+            ("-3..4", "positive"),
+            ("1..-4", "positive"),
+            ("-2", "positive"),
+        ] {
             let d = parse_len(text).expect_err(text);
             assert!(d.message.contains(says), "{text}: {}", d.message);
         }
@@ -389,7 +428,8 @@ mod tests {
                 sampler: t.sampler.clone(),
                 unique: false,
             };
-            s.check().unwrap_or_else(|d| panic!("{}: {}", t.name, d.message));
+            s.check()
+                .unwrap_or_else(|d| panic!("{}: {}", t.name, d.message));
             assert_eq!(s.sampler.name(), t.sampler_name, "{}", t.name);
         }
     }

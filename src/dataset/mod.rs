@@ -15,8 +15,8 @@ mod parquet;
 pub mod tasks;
 mod unique;
 
-pub use check::{parse_len, parse_shard};
 use check::text_token;
+pub use check::{parse_len, parse_shard};
 
 use std::io::Write;
 
@@ -76,7 +76,12 @@ impl Sampler {
                     .flat_map(|(a, b)| [a.clone(), b.clone()])
                     .collect(),
             ),
-            Sampler::Addition => Some(ADDITION.chars().map(|c| Value::str(&c.to_string())).collect()),
+            Sampler::Addition => Some(
+                ADDITION
+                    .chars()
+                    .map(|c| Value::str(&c.to_string()))
+                    .collect(),
+            ),
         }
     }
 

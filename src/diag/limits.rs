@@ -173,7 +173,11 @@ impl Limit {
     /// The message for `subject` (which says what and its size, e.g.
     /// "`l + l` would make a list of size 2097152") being over the limit.
     pub fn message(self, subject: impl std::fmt::Display) -> String {
-        format!("{subject}, over the {} limit of {}", self.name(), self.get())
+        format!(
+            "{subject}, over the {} limit of {}",
+            self.name(),
+            self.get()
+        )
     }
 
     /// The diagnostic for `subject` being over the limit: the value, the
@@ -196,8 +200,12 @@ impl Limit {
     pub fn help(self) -> String {
         let name = self.name();
         let why = match self {
-            Limit::Length => "selectors compare every pair of positions: time grows with the square of the length",
-            Limit::Size => "values this large are rarely meant (a value doubled in a loop is the usual cause)",
+            Limit::Length => {
+                "selectors compare every pair of positions: time grows with the square of the length"
+            }
+            Limit::Size => {
+                "values this large are rarely meant (a value doubled in a loop is the usual cause)"
+            }
             Limit::Graph => "a loop that builds s-ops at every iteration is the usual cause",
             Limit::Drawing => "draw an s-op nearer the inputs",
             Limit::Memory => "the budget keeps one command from taking all of the machine's memory",
@@ -374,7 +382,9 @@ fn group(n: u64) -> String {
 
 /// [`TABLE`] as a Markdown table (the README's "Limits" section).
 pub fn markdown() -> String {
-    let mut out = String::from("| code | default | raised with | what it bounds |\n| --- | --- | --- | --- |\n");
+    let mut out = String::from(
+        "| code | default | raised with | what it bounds |\n| --- | --- | --- | --- |\n",
+    );
     for r in TABLE {
         out.push_str(&format!(
             "| `{}` | {} | {} | {} |\n",
@@ -396,8 +406,16 @@ mod tests {
         assert_eq!(parse_setting("size=2_000"), Ok((Limit::Size, 2000)));
         assert_eq!(parse_setting(" length = 5 "), Ok((Limit::Length, 5)));
         assert!(parse_setting("size").unwrap_err().contains("NAME=N"));
-        assert!(parse_setting("sise=3").unwrap_err().contains("length, size"));
-        assert!(parse_setting("size=-1").unwrap_err().contains("whole number"));
+        assert!(
+            parse_setting("sise=3")
+                .unwrap_err()
+                .contains("length, size")
+        );
+        assert!(
+            parse_setting("size=-1")
+                .unwrap_err()
+                .contains("whole number")
+        );
     }
 
     #[test]

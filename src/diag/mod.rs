@@ -309,7 +309,8 @@ impl Diag {
         d.0.related.truncate(MAX_RELATED);
         d.0.related = d.0.related.iter().map(Diag::for_display).collect();
         if hidden > 0 {
-            d.0.related.push(Diag::advice(d.code, format!("... and {hidden} more")));
+            d.0.related
+                .push(Diag::advice(d.code, format!("... and {hidden} more")));
         }
         d
     }

@@ -65,8 +65,16 @@ pub fn excerpt(name: &str, text: &str, start: usize, end: usize) -> Option<(Exce
         } else if i < first || i > last {
             (ls, ceil_boundary(text, ls + MAX_LINE))
         } else {
-            let ws = if i == first { start.saturating_sub(MARGIN).max(ls) } else { ls };
-            let we = if i == last { (end + MARGIN).min(le) } else { (ls + MAX_LINE).min(le) };
+            let ws = if i == first {
+                start.saturating_sub(MARGIN).max(ls)
+            } else {
+                ls
+            };
+            let we = if i == last {
+                (end + MARGIN).min(le)
+            } else {
+                (ls + MAX_LINE).min(le)
+            };
             (floor_boundary(text, ws), ceil_boundary(text, we))
         };
         let prefix = if ws > ls { ELLIPSIS } else { "" };
@@ -97,7 +105,11 @@ fn line_ranges(text: &str) -> Vec<(usize, usize)> {
     let mut s = 0;
     for (i, b) in text.bytes().enumerate() {
         if b == b'\n' {
-            let e = if i > s && text.as_bytes()[i - 1] == b'\r' { i - 1 } else { i };
+            let e = if i > s && text.as_bytes()[i - 1] == b'\r' {
+                i - 1
+            } else {
+                i
+            };
             out.push((s, e));
             s = i + 1;
         }
@@ -163,7 +175,10 @@ mod tests {
         assert!(ex.text.len() < 3 * MAX_LINE, "{}", ex.text);
         assert!(ex.text.starts_with("a = 1;\n…"));
         assert!(ex.text.ends_with("…\nb = 2;"));
-        assert_eq!(&ex.text[span.offset()..span.offset() + span.len()], &text[at..at + 2]);
+        assert_eq!(
+            &ex.text[span.offset()..span.offset() + span.len()],
+            &text[at..at + 2]
+        );
         let c = ex.read_span(&span, 0, 0).expect("read");
         assert_eq!(c.line(), 1);
         assert_eq!(c.column(), at - 7);

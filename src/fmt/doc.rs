@@ -153,7 +153,16 @@ mod tests {
         // The outer group breaks first; the inner one still fits.
         let outer = group(concat([
             text("f("),
-            nest(4, concat([Doc::SoftLine, call("g", &["x", "y"]), text(","), Doc::Line, text("zzzzzz")])),
+            nest(
+                4,
+                concat([
+                    Doc::SoftLine,
+                    call("g", &["x", "y"]),
+                    text(","),
+                    Doc::Line,
+                    text("zzzzzz"),
+                ]),
+            ),
             Doc::SoftLine,
             text(")"),
         ]));

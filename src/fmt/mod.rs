@@ -51,7 +51,9 @@ fn check_same(src: &str, stmts: &[Stmt], comments: &[Span], out: &str) -> Result
     let texts = |text: &str, cs: &[Span]| -> Vec<(String, bool)> {
         cs.iter()
             .map(|&c| {
-                let t = text[c.start as usize..c.end as usize].trim_end().to_string();
+                let t = text[c.start as usize..c.end as usize]
+                    .trim_end()
+                    .to_string();
                 (t, starts_line(text, c))
             })
             .collect()
@@ -67,7 +69,8 @@ fn check_same(src: &str, stmts: &[Stmt], comments: &[Span], out: &str) -> Result
 fn starts_line(text: &str, c: Span) -> bool {
     let before = &text[..c.start as usize];
     let line = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
-    line.chars().all(|ch| ch.is_whitespace() || ch == '\u{feff}')
+    line.chars()
+        .all(|ch| ch.is_whitespace() || ch == '\u{feff}')
 }
 
 /// The syntax tree as text, every span left out.
@@ -114,16 +117,27 @@ mod tests {
             fmt("s = select( tokens,tokens , == );h=selector_width(s);"),
             "s = select(tokens, tokens, ==);\nh = selector_width(s);\n"
         );
-        assert_eq!(fmt("y = - -x; z = not(a)and b;"), "y = - -x;\nz = not (a) and b;\n");
+        assert_eq!(
+            fmt("y = - -x; z = not(a)and b;"),
+            "y = - -x;\nz = not (a) and b;\n"
+        );
         assert_eq!(
             fmt("l = [ i*2 for i in range( 3 ) ]; d = {\"a\":1};"),
             "l = [i * 2 for i in range(3)];\nd = {\"a\": 1};\n"
         );
-        assert_eq!(fmt("load \"lib\" ;draw(x,\"ab\");"), "load \"lib\";\ndraw(x, \"ab\");\n");
-        // A variable named like a form keeps its space before `(`.
-        assert_eq!(fmt("n = len ([1]); m = len([1]);"), "n = len ([1]);\nm = len([1]);\n");
         assert_eq!(
-            fmt("set s-op example [1,2]\nshow example\nselector examples off\nfull  seq display on\nexit"),
+            fmt("load \"lib\" ;draw(x,\"ab\");"),
+            "load \"lib\";\ndraw(x, \"ab\");\n"
+        );
+        // A variable named like a form keeps its space before `(`.
+        assert_eq!(
+            fmt("n = len ([1]); m = len([1]);"),
+            "n = len ([1]);\nm = len([1]);\n"
+        );
+        assert_eq!(
+            fmt(
+                "set s-op example [1,2]\nshow example\nselector examples off\nfull  seq display on\nexit"
+            ),
             "set s-op example [1, 2];\nshow example\nselector examples off\nfull seq display on\nexit\n"
         );
     }
@@ -140,7 +154,10 @@ mod tests {
         assert_eq!(fmt("a = 1; b = 2; # b\n"), "a = 1;\nb = 2;  # b\n");
         // A comment after code never starts a line (it could become a
         // `# test:` declaration); trailing spaces go; blank lines are empty.
-        assert_eq!(fmt("x = tokens;\n; # test: \"hi\"\n"), "x = tokens;  # test: \"hi\"\n");
+        assert_eq!(
+            fmt("x = tokens;\n; # test: \"hi\"\n"),
+            "x = tokens;  # test: \"hi\"\n"
+        );
         assert_eq!(
             fmt("def f(a) { # test: \"hello\"\n return a; }"),
             "def f(a) {  # test: \"hello\"\n    return a;\n}\n"
@@ -158,11 +175,20 @@ mod tests {
             out,
             "_outranks = _firsts\n    and (\n        select(hist_nobos, hist_nobos, >)\n        or (select(hist_nobos, hist_nobos, ==) and select(indices, indices, <))\n    );\n"
         );
-        let args = (0..30).map(|i| format!("arg{i}")).collect::<Vec<_>>().join(", ");
+        let args = (0..30)
+            .map(|i| format!("arg{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let out = fmt(&format!("x = f({args});"));
         assert!(out.starts_with("x = f(\n    arg0,\n    arg1,\n"), "{out}");
         // set example is never broken (the end of its line ends it).
-        let long = format!("set example [{}]", (0..60).map(|i| i.to_string()).collect::<Vec<_>>().join(", "));
+        let long = format!(
+            "set example [{}]",
+            (0..60)
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         assert_eq!(fmt(&long).lines().count(), 1);
     }
 

@@ -9,7 +9,7 @@
 
 use super::doc::{Doc, concat, group, nest, render, text};
 use crate::diag::Span;
-use crate::syntax::ast::{BinOp, Expr, ExprKind, ExampleTarget, Ident, Stmt, StmtKind, UnOp};
+use crate::syntax::ast::{BinOp, ExampleTarget, Expr, ExprKind, Ident, Stmt, StmtKind, UnOp};
 
 /// Columns a line should fit in.
 pub const WIDTH: usize = 100;
@@ -173,7 +173,9 @@ impl<'a> Printer<'a> {
     /// A statement as written, its lines moved to `indent`.
     fn verbatim(&mut self, span: Span, indent: usize) {
         let text = self.slice(span);
-        let line_start = self.src[..span.start as usize].rfind('\n').map_or(0, |i| i + 1);
+        let line_start = self.src[..span.start as usize]
+            .rfind('\n')
+            .map_or(0, |i| i + 1);
         let old = self.src[line_start..span.start as usize]
             .chars()
             .take_while(|c| *c == ' ')
@@ -233,7 +235,12 @@ impl<'a> Printer<'a> {
                 self.block(&items, indent + INDENT, s.span.end);
                 self.line(indent, "}");
             }
-            StmtKind::For { names: n, iter, body, .. } => {
+            StmtKind::For {
+                names: n,
+                iter,
+                body,
+                ..
+            } => {
                 let d = concat([
                     text(format!("for {} in ", names(n))),
                     self.expr(iter),
@@ -271,7 +278,11 @@ impl<'a> Printer<'a> {
                 self.line(indent, &t)
             }
             StmtKind::Exit | StmtKind::Error => {
-                let t = self.slice(s.span).split_whitespace().collect::<Vec<_>>().join(" ");
+                let t = self
+                    .slice(s.span)
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 self.line(indent, &t)
             }
         }
@@ -332,9 +343,11 @@ impl<'a> Printer<'a> {
                     .collect();
                 self.bracketed("{", items, "}")
             }
-            ExprKind::ListComp { elem, names: n, iter } => {
-                self.comprehension("[", self.expr(elem), n, iter, "]")
-            }
+            ExprKind::ListComp {
+                elem,
+                names: n,
+                iter,
+            } => self.comprehension("[", self.expr(elem), n, iter, "]"),
             ExprKind::DictComp {
                 key,
                 value,
@@ -483,7 +496,10 @@ impl Item<'_> {
 }
 
 fn names(ids: &[Ident]) -> String {
-    ids.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ")
+    ids.iter()
+        .map(|i| i.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn target_word(t: ExampleTarget) -> &'static str {

@@ -454,8 +454,8 @@ impl Session {
         value: MVal,
         span: Span,
     ) -> Result<(), Diag> {
-        let reserved =
-            syntax::words::is_reserved(name) || scope.borrow().extra_reserved.iter().any(|n| n == name);
+        let reserved = syntax::words::is_reserved(name)
+            || scope.borrow().extra_reserved.iter().any(|n| n == name);
         if reserved {
             return Err(Diag::error(
                 codes::NAME_RESERVED,
@@ -558,7 +558,9 @@ pub fn check_json_ints(text: &str) -> Result<(), Diag> {
             }
             b'-' | b'0'..=b'9' => {
                 let start = i;
-                while i < bytes.len() && matches!(bytes[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9') {
+                while i < bytes.len()
+                    && matches!(bytes[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
                     i += 1;
                 }
                 let literal = &text[start..i];
@@ -575,7 +577,11 @@ pub fn check_json_ints(text: &str) -> Result<(), Diag> {
 /// `rasp::eval::overflow` for an integer literal of an input.
 fn json_int_overflow(literal: &str) -> Diag {
     let shown: String = if literal.len() > 40 {
-        format!("{}… ({} digits)", &literal[..24], literal.trim_start_matches('-').len())
+        format!(
+            "{}… ({} digits)",
+            &literal[..24],
+            literal.trim_start_matches('-').len()
+        )
     } else {
         literal.to_string()
     };
@@ -705,7 +711,11 @@ mod input_tests {
         ] {
             let d = parse_input(text).expect_err(text);
             assert_eq!(d.code, codes::EVAL_OVERFLOW, "{text}: {}", d.message);
-            assert!(d.message.contains("does not fit in 64 bits"), "{}", d.message);
+            assert!(
+                d.message.contains("does not fit in 64 bits"),
+                "{}",
+                d.message
+            );
             assert!(d.help.is_some());
         }
         for (text, want) in [
@@ -713,9 +723,15 @@ mod input_tests {
             ("[-9223372036854775808]", Value::Int(i64::MIN)),
             ("[1e30]", Value::Float(1e30)),
             ("[2.5]", Value::Float(2.5)),
-            ("[18446744073709551616.0]", Value::Float(18446744073709551616.0)),
+            (
+                "[18446744073709551616.0]",
+                Value::Float(18446744073709551616.0),
+            ),
             ("[1E20]", Value::Float(1e20)),
-            ("[\"18446744073709551616\"]", Value::str("18446744073709551616")),
+            (
+                "[\"18446744073709551616\"]",
+                Value::str("18446744073709551616"),
+            ),
         ] {
             let (_, tokens) = parse_input(text).unwrap_or_else(|d| panic!("{text}: {}", d.message));
             assert!(tokens[0].same(&want), "{text}: {:?}", tokens[0]);

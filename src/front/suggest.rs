@@ -172,7 +172,10 @@ mod tests {
         assert_eq!(suggest(&a, &[c]), None);
         // Beyond the bound of edits, even for long names.
         let d = "n".repeat(50_000) + &"z".repeat(MAX_SUGGEST_EDITS + 1) + &"m".repeat(49_999);
-        assert_eq!(distance_within(&a.chars().collect::<Vec<_>>(), &d, MAX_SUGGEST_EDITS), None);
+        assert_eq!(
+            distance_within(&a.chars().collect::<Vec<_>>(), &d, MAX_SUGGEST_EDITS),
+            None
+        );
     }
 
     proptest! {

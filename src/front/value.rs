@@ -332,7 +332,10 @@ pub fn lookup_target(
         Some(MVal::Sel(id)) => Ok((id, true)),
         Some(other) => Err(Diag::error(
             codes::CLI_NOT_SOP,
-            format!("`{name}` is {}, not an s-op or a selector", other.kind_name()),
+            format!(
+                "`{name}` is {}, not an s-op or a selector",
+                other.kind_name()
+            ),
         )),
         None => {
             let mut d = Diag::error(

@@ -343,11 +343,22 @@ mod tests {
 
     #[test]
     fn temp_names_parse_back() {
-        let p = temp_name(Path::new("/x"), std::ffi::OsStr::new("out.jsonl"), Kind::Tmp);
+        let p = temp_name(
+            Path::new("/x"),
+            std::ffi::OsStr::new("out.jsonl"),
+            Kind::Tmp,
+        );
         let name = p.file_name().unwrap().to_str().unwrap();
         let (kind, pid, target) = parse_temp(name).unwrap();
-        assert_eq!((kind, pid, target), (Kind::Tmp, std::process::id(), "out.jsonl"));
-        let p = temp_name(Path::new("."), std::ffi::OsStr::new("m.rasp-tmp-"), Kind::Old);
+        assert_eq!(
+            (kind, pid, target),
+            (Kind::Tmp, std::process::id(), "out.jsonl")
+        );
+        let p = temp_name(
+            Path::new("."),
+            std::ffi::OsStr::new("m.rasp-tmp-"),
+            Kind::Old,
+        );
         let name = p.file_name().unwrap().to_str().unwrap();
         assert_eq!(parse_temp(name).unwrap().2, "m.rasp-tmp-");
         assert_eq!(parse_temp(".x.rasp-tmp-12-"), None);
@@ -365,7 +376,11 @@ mod tests {
         std::fs::write(dir.join(format!(".a.txt.rasp-tmp-{dead}-0")), "x").unwrap();
         std::fs::create_dir(dir.join(format!(".m.rasp-old-{dead}-1"))).unwrap();
         std::fs::write(dir.join(format!(".m.rasp-old-{dead}-1/rasp.json")), "{}").unwrap();
-        std::fs::write(dir.join(format!(".b.rasp-tmp-{}-0", std::process::id())), "").unwrap();
+        std::fs::write(
+            dir.join(format!(".b.rasp-tmp-{}-0", std::process::id())),
+            "",
+        )
+        .unwrap();
         std::fs::write(dir.join("keep.txt"), "k").unwrap();
         sweep(&dir);
         let mut names: Vec<String> = std::fs::read_dir(&dir)

@@ -43,7 +43,10 @@ fn hook() -> &'static Hook {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         Hook {
             at: var("RASP_CRASH_AT").and_then(|v| v.parse().ok()),
-            mode: match var("RASP_CRASH_SIGNAL").map(|v| v.to_ascii_lowercase()).as_deref() {
+            mode: match var("RASP_CRASH_SIGNAL")
+                .map(|v| v.to_ascii_lowercase())
+                .as_deref()
+            {
                 Some("int") => Mode::Interrupt,
                 Some("enospc") => Mode::DiskFull,
                 _ => Mode::Kill,

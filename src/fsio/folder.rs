@@ -71,7 +71,8 @@ pub fn write_folder(
         swap(&tmp, &target, &parent, &name, code)
     } else {
         crash::point("rename folder into place");
-        cleanup::exclusive(|| std::fs::rename(&tmp, &target)).map_err(|e| write_error(code, dir, &e))
+        cleanup::exclusive(|| std::fs::rename(&tmp, &target))
+            .map_err(|e| write_error(code, dir, &e))
     };
     if let Err(d) = swapped {
         token.undo();
@@ -98,7 +99,10 @@ pub fn check_folder(dir: &Path, owned: &[&str], what: &str, inputs: &Inputs) -> 
     {
         return Err(refuse(
             dir,
-            &format!("the folder holds one of this command's inputs ({})", input.display()),
+            &format!(
+                "the folder holds one of this command's inputs ({})",
+                input.display()
+            ),
             format!("writing {what} there would delete it: give another folder"),
         ));
     }
@@ -188,10 +192,12 @@ fn split(dir: &Path, code: &'static str) -> Result<(PathBuf, std::ffi::OsString)
     let abs = std::path::absolute(dir)
         .map_err(|e| Diag::error(code, format!("cannot resolve {}: {e}", dir.display())))?;
     // `a/b/..` and `.` name a folder through its parent: resolve them.
-    let abs = if abs
-        .components()
-        .any(|c| matches!(c, std::path::Component::ParentDir | std::path::Component::CurDir))
-        || abs.file_name().is_none()
+    let abs = if abs.components().any(|c| {
+        matches!(
+            c,
+            std::path::Component::ParentDir | std::path::Component::CurDir
+        )
+    }) || abs.file_name().is_none()
     {
         std::fs::canonicalize(&abs).unwrap_or(abs)
     } else {
@@ -199,11 +205,10 @@ fn split(dir: &Path, code: &'static str) -> Result<(PathBuf, std::ffi::OsString)
     };
     match (abs.parent(), abs.file_name()) {
         (Some(p), Some(n)) => Ok((p.to_path_buf(), n.to_os_string())),
-        _ => Err(Diag::error(
-            code,
-            format!("cannot write a folder at {}", dir.display()),
-        )
-        .help("give a folder below the root")),
+        _ => Err(
+            Diag::error(code, format!("cannot write a folder at {}", dir.display()))
+                .help("give a folder below the root"),
+        ),
     }
 }
 

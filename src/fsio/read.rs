@@ -41,9 +41,8 @@ pub fn read_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
 /// (`rasp::limit::memory`, with how to raise the limit), if it is one.
 pub fn too_long(e: &std::io::Error, path: &Path) -> Option<crate::diag::Diag> {
     use crate::diag::limits::Limit;
-    (e.kind() == std::io::ErrorKind::OutOfMemory).then(|| {
-        Limit::Memory.exceeded(format!("reading {} (not a regular file)", path.display()))
-    })
+    (e.kind() == std::io::ErrorKind::OutOfMemory)
+        .then(|| Limit::Memory.exceeded(format!("reading {} (not a regular file)", path.display())))
 }
 
 /// The contents of `path` as UTF-8 text (see [`read_bytes`]).

@@ -64,10 +64,7 @@ static KEEP_WORKING: AtomicBool = AtomicBool::new(false);
 static FAILURE: Mutex<Option<std::io::Error>> = Mutex::new(None);
 
 fn muted() -> bool {
-    FAILURE
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .is_some()
+    FAILURE.lock().unwrap_or_else(|e| e.into_inner()).is_some()
 }
 
 /// This command writes files: a failing standard output must not stop it

@@ -52,10 +52,7 @@ impl Dest {
 /// A file's identity (device and inode on Unix, the canonical path
 /// elsewhere), so that two names of one file are recognised.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct FileKey(
-    #[cfg(unix)] (u64, u64),
-    #[cfg(not(unix))] PathBuf,
-);
+struct FileKey(#[cfg(unix)] (u64, u64), #[cfg(not(unix))] PathBuf);
 
 fn key(path: &Path) -> Option<FileKey> {
     #[cfg(unix)]
@@ -130,7 +127,6 @@ fn stream_kind(t: &std::fs::FileType) -> Option<&'static str> {
         if t.is_char_device() || t.is_block_device() {
             return Some("device");
         }
-
     }
     let _ = t;
     None
@@ -178,7 +174,10 @@ pub fn output(path: &Path, inputs: &Inputs, what: &str) -> Result<Dest, Diag> {
         return Err(refuse(
             path,
             "it is a folder",
-            format!("give a file name for {what}, e.g. {}", path.join("NAME").display()),
+            format!(
+                "give a file name for {what}, e.g. {}",
+                path.join("NAME").display()
+            ),
         ));
     }
     if let Some(input) = inputs.find(path) {
@@ -259,8 +258,14 @@ mod tests {
         let d = scratch("files");
         std::fs::write(d.join("a"), "x").unwrap();
         let none = Inputs::new();
-        assert_eq!(output(&d.join("a"), &none, "it").unwrap(), Dest::File(d.join("a")));
-        assert_eq!(output(&d.join("b"), &none, "it").unwrap(), Dest::File(d.join("b")));
+        assert_eq!(
+            output(&d.join("a"), &none, "it").unwrap(),
+            Dest::File(d.join("a"))
+        );
+        assert_eq!(
+            output(&d.join("b"), &none, "it").unwrap(),
+            Dest::File(d.join("b"))
+        );
         let e = output(&d.join("no/b"), &none, "it").unwrap_err();
         assert_eq!(e.code, codes::OUTPUT_TARGET);
         std::fs::remove_dir_all(&d).unwrap();

@@ -116,7 +116,8 @@ impl Executor for Auto {
                 Err(d) if d.code == codes::GPU_DEVICE || d.code == codes::GPU_LIMITS => {
                     errln!(
                         "--backend auto: the GPU failed ({}: {}); running on the CPU",
-                        d.code, d.message
+                        d.code,
+                        d.message
                     );
                     self.failed.store(true, Ordering::Relaxed);
                 }

@@ -52,9 +52,12 @@ fn open() -> Result<Device, Diag> {
     {
         let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
         let names: Vec<String> = adapters.iter().map(|a| a.get_info().name).collect();
-        let adapter = adapters
-            .into_iter()
-            .find(|a| a.get_info().name.to_lowercase().contains(&wanted.to_lowercase()));
+        let adapter = adapters.into_iter().find(|a| {
+            a.get_info()
+                .name
+                .to_lowercase()
+                .contains(&wanted.to_lowercase())
+        });
         return match adapter {
             Some(adapter) => open_adapter(adapter),
             None => Err(Diag::error(

@@ -295,7 +295,15 @@ mod tests {
     /// Every float, NaN and the infinities included, is valid JSON.
     #[test]
     fn floats_as_json_are_always_valid_json() {
-        let values = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e308, -0.0, 2.5, 1e-7];
+        let values = [
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            1e308,
+            -0.0,
+            2.5,
+            1e-7,
+        ];
         let mut out = String::new();
         push_json_list(&mut out, &values.map(Value::Float));
         let parsed: serde_json::Value = serde_json::from_str(&out).expect(&out);

@@ -269,10 +269,18 @@ mod tests {
             (Value::Float(1.0), e(30)),
             (Value::Bool(true), e(40)),
         ]);
-        let Table::Dict(d) = &t else { unreachable!("a dict table") };
+        let Table::Dict(d) = &t else {
+            unreachable!("a dict table")
+        };
         assert_eq!(d.len(), 2);
-        assert_eq!(t.get(&Value::Int(1)).ok().map(|v| v.repr()), Some("40".into()));
-        assert!(d.iter().any(|x| matches!(x.1, Value::Int(1))), "the first key stays");
+        assert_eq!(
+            t.get(&Value::Int(1)).ok().map(|v| v.repr()),
+            Some("40".into())
+        );
+        assert!(
+            d.iter().any(|x| matches!(x.1, Value::Int(1))),
+            "the first key stays"
+        );
     }
 
     #[test]

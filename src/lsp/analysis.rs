@@ -44,11 +44,19 @@ impl Analysis {
     /// Analyse a document's text. `interrupt` stops its run early (the
     /// server raises it to cancel the analysis); the run is interrupted
     /// after [`RUN_SECONDS`] in any case.
-    pub fn new(text: String, path: Option<PathBuf>, name: &str, interrupt: Arc<AtomicBool>) -> Analysis {
+    pub fn new(
+        text: String,
+        path: Option<PathBuf>,
+        name: &str,
+        interrupt: Arc<AtomicBool>,
+    ) -> Analysis {
         let mut session = Session::new();
         session.interrupt = interrupt;
         let scope = session.new_scope();
-        let dir = path.as_deref().and_then(Path::parent).map(Path::to_path_buf);
+        let dir = path
+            .as_deref()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf);
         let file = session.sources.len() as FileId;
         let flag = session.interrupt.clone();
         let result = with_deadline(&flag, RUN_SECONDS, || {
@@ -205,8 +213,12 @@ pub fn prelude_file() -> Option<PathBuf> {
     if std::fs::read_to_string(&file).ok().as_deref() != Some(front::PRELUDE) {
         std::fs::create_dir_all(&dir).ok()?;
         let dest = crate::fsio::Dest::File(file.clone());
-        crate::fsio::write_file(&dest, front::PRELUDE.as_bytes(), crate::diag::codes::OUTPUT_WRITE)
-            .ok()?;
+        crate::fsio::write_file(
+            &dest,
+            front::PRELUDE.as_bytes(),
+            crate::diag::codes::OUTPUT_WRITE,
+        )
+        .ok()?;
     }
     Some(file)
 }

@@ -30,7 +30,10 @@ impl LineIndex {
     pub fn position(&self, text: &str, offset: usize) -> Position {
         let offset = crate::diag::floor_boundary(text, offset.min(text.len()));
         let line = self.starts.partition_point(|&s| s <= offset) - 1;
-        let col: usize = text[self.starts[line]..offset].chars().map(char::len_utf16).sum();
+        let col: usize = text[self.starts[line]..offset]
+            .chars()
+            .map(char::len_utf16)
+            .sum();
         Position::new(line as u32, col as u32)
     }
 

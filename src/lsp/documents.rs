@@ -52,7 +52,13 @@ struct Actor {
 }
 
 impl Actor {
-    fn spawn(uri: Uri, text: String, version: Option<i32>, generation: u64, events: SyncSender<Event>) -> Actor {
+    fn spawn(
+        uri: Uri,
+        text: String,
+        version: Option<i32>,
+        generation: u64,
+        events: SyncSender<Event>,
+    ) -> Actor {
         let (jobs, inbox) = mpsc::channel::<Job>();
         let interrupt = Arc::new(AtomicBool::new(false));
         let flag = interrupt.clone();
@@ -132,7 +138,8 @@ struct Doc {
 impl Doc {
     /// The latest text's analysis has not started.
     fn stale(&self) -> bool {
-        let started = |a: &Option<Actor>| a.as_ref().is_some_and(|a| a.generation == self.generation);
+        let started =
+            |a: &Option<Actor>| a.as_ref().is_some_and(|a| a.generation == self.generation);
         !started(&self.building) && !started(&self.current)
     }
 }
@@ -192,7 +199,13 @@ impl Documents {
     }
 
     fn start(uri: &Uri, doc: &mut Doc, events: &SyncSender<Event>) {
-        let actor = Actor::spawn(uri.clone(), doc.text.clone(), doc.version, doc.generation, events.clone());
+        let actor = Actor::spawn(
+            uri.clone(),
+            doc.text.clone(),
+            doc.version,
+            doc.generation,
+            events.clone(),
+        );
         for job in doc.waiting.drain(..) {
             actor.send(job);
         }

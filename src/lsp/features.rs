@@ -5,10 +5,10 @@
 use std::collections::{HashMap, HashSet};
 
 use lsp_types::{
-    CodeLens, Command, CompletionItem, CompletionItemKind, CompletionList, CompletionResponse, Diagnostic, DiagnosticRelatedInformation,
-    DiagnosticSeverity, DocumentSymbol, Documentation, Hover, HoverContents, Location,
-    MarkupContent, MarkupKind, NumberOrString, Range, SymbolKind, TextEdit, Uri,
-    WorkspaceEdit,
+    CodeLens, Command, CompletionItem, CompletionItemKind, CompletionList, CompletionResponse,
+    Diagnostic, DiagnosticRelatedInformation, DiagnosticSeverity, DocumentSymbol, Documentation,
+    Hover, HoverContents, Location, MarkupContent, MarkupKind, NumberOrString, Range, SymbolKind,
+    TextEdit, Uri, WorkspaceEdit,
 };
 use miette::Severity;
 
@@ -46,7 +46,10 @@ fn range_of(a: &Analysis, s: Span) -> Range {
 pub fn diagnostics(a: &Analysis, uri: &Uri) -> Vec<Diagnostic> {
     // Where each loaded file's diagnostics go, looked up once per file.
     let mut loads: HashMap<String, Range> = HashMap::new();
-    a.diags.iter().map(|d| diagnostic(a, d, uri, &mut loads)).collect()
+    a.diags
+        .iter()
+        .map(|d| diagnostic(a, d, uri, &mut loads))
+        .collect()
 }
 
 /// The document's `load` of a file (directly, else the first `load`: the
@@ -57,9 +60,11 @@ fn load_of(a: &Analysis, file: &str) -> Option<Range> {
         let canon = |p: &std::path::Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
         canon(p) == canon(std::path::Path::new(file))
     };
-    let direct = a.index.loads.iter().find(|l| {
-        crate::front::load_path(&l.path, dir).is_ok_and(|p| same(&p))
-    });
+    let direct = a
+        .index
+        .loads
+        .iter()
+        .find(|l| crate::front::load_path(&l.path, dir).is_ok_and(|p| same(&p)));
     direct
         .or_else(|| a.index.loads.first())
         .map(|l| range_of(a, l.span))
@@ -69,11 +74,20 @@ fn diagnostic(a: &Analysis, d: &Diag, uri: &Uri, loads: &mut HashMap<String, Ran
     let (range, prefix) = match d.span {
         Some(s) if s.file == a.file => (range_of(a, s), String::new()),
         Some(s) => {
-            let name = a.session.sources.get(s.file).map(|f| f.name.clone()).unwrap_or_default();
+            let name = a
+                .session
+                .sources
+                .get(s.file)
+                .map(|f| f.name.clone())
+                .unwrap_or_default();
             let at = *loads
                 .entry(name.clone())
                 .or_insert_with(|| load_of(a, &name).unwrap_or_default());
-            let line = a.session.sources.line_col(s).map_or(String::new(), |(l, c)| format!(":{l}:{c}"));
+            let line = a
+                .session
+                .sources
+                .line_col(s)
+                .map_or(String::new(), |(l, c)| format!(":{l}:{c}"));
             (at, format!("in {name}{line}: "))
         }
         None => (Range::default(), String::new()),
@@ -158,7 +172,11 @@ fn value_hover(a: &Analysis, name: &str, v: &MVal) -> String {
     let example = display::input_short(ex, None);
     match v {
         MVal::Sop(id) | MVal::Sel(id) => {
-            let kind = if matches!(v, MVal::Sop(_)) { "s-op" } else { "selector" };
+            let kind = if matches!(v, MVal::Sop(_)) {
+                "s-op"
+            } else {
+                "selector"
+            };
             let mut s = format!("**{kind}** `{name}`\n\n");
             let flag = a.session.interrupt.clone();
             let value = super::analysis::with_deadline(&flag, super::analysis::RUN_SECONDS, || {
@@ -283,7 +301,10 @@ pub fn prepare_rename(a: &Analysis, offset: u32) -> Result<Range, String> {
             if u.def.is_some() {
                 Ok(range_of(a, u.span))
             } else {
-                Err(format!("`{}` is not defined in this file: rename it where it is defined", u.name))
+                Err(format!(
+                    "`{}` is not defined in this file: rename it where it is defined",
+                    u.name
+                ))
             }
         }
         None => Err("no name here".into()),
@@ -291,18 +312,34 @@ pub fn prepare_rename(a: &Analysis, offset: u32) -> Result<Range, String> {
 }
 
 /// The edits that rename the binding under the cursor.
-pub fn rename(a: &Analysis, offset: u32, new_name: &str, uri: &Uri) -> Result<WorkspaceEdit, String> {
+pub fn rename(
+    a: &Analysis,
+    offset: u32,
+    new_name: &str,
+    uri: &Uri,
+) -> Result<WorkspaceEdit, String> {
     prepare_rename(a, offset)?;
-    let valid = new_name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && new_name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let valid = new_name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && new_name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid {
-        return Err(format!("`{new_name}` is not a name (letters, digits and _, not starting with a digit)"));
+        return Err(format!(
+            "`{new_name}` is not a name (letters, digits and _, not starting with a digit)"
+        ));
     }
     if words::lookup(new_name).is_some() || words::is_reserved(new_name) {
-        return Err(format!("`{new_name}` is a keyword, a builtin or a reserved name"));
+        return Err(format!(
+            "`{new_name}` is a keyword, a builtin or a reserved name"
+        ));
     }
     if a.diags.iter().any(|d| d.code.starts_with("rasp::parse::")) {
-        return Err("the file has syntax errors: fix them first (their statements are not analysed)".into());
+        return Err(
+            "the file has syntax errors: fix them first (their statements are not analysed)".into(),
+        );
     }
     // A name already in use here, in the library or in a loaded file:
     // renaming onto it could change what other code refers to.
@@ -338,7 +375,11 @@ pub fn completion(a: &Analysis, offset: u32) -> CompletionResponse {
     // A large document: names that start with the word typed, at most
     // MAX_COMPLETIONS of them.
     let large = visible.len() + scope.names().len() > MAX_COMPLETIONS;
-    let typed = if large { word_before(&a.text, offset as usize) } else { "" };
+    let typed = if large {
+        word_before(&a.text, offset as usize)
+    } else {
+        ""
+    };
     let wanted = |label: &str| {
         label
             .get(..typed.len())
@@ -347,7 +388,11 @@ pub fn completion(a: &Analysis, offset: u32) -> CompletionResponse {
     let mut items: Vec<CompletionItem> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
     let mut own = 0;
-    let push = |items: &mut Vec<CompletionItem>, label: String, kind: CompletionItemKind, detail: String, doc: Option<String>| {
+    let push = |items: &mut Vec<CompletionItem>,
+                label: String,
+                kind: CompletionItemKind,
+                detail: String,
+                doc: Option<String>| {
         items.push(CompletionItem {
             label,
             kind: Some(kind),
@@ -367,7 +412,10 @@ pub fn completion(a: &Analysis, offset: u32) -> CompletionResponse {
         own += 1;
         seen.insert(d.name.clone());
         let (kind, detail) = match &d.kind {
-            DefKind::Function { params } => (CompletionItemKind::FUNCTION, format!("{}({})", d.name, params.join(", "))),
+            DefKind::Function { params } => (
+                CompletionItemKind::FUNCTION,
+                format!("{}({})", d.name, params.join(", ")),
+            ),
             DefKind::Parameter => (CompletionItemKind::VARIABLE, "parameter".into()),
             _ => match a.value(&d.name) {
                 Some(MVal::Sop(_)) => (CompletionItemKind::VARIABLE, "s-op".into()),
@@ -392,11 +440,23 @@ pub fn completion(a: &Analysis, offset: u32) -> CompletionResponse {
         };
         own += 1;
         seen.insert(n.clone());
-        push(&mut items, n.clone(), CompletionItemKind::VARIABLE, detail, None);
+        push(
+            &mut items,
+            n.clone(),
+            CompletionItemKind::VARIABLE,
+            detail,
+            None,
+        );
     }
     for n in a.session.library_names() {
         if seen.insert(n.clone()) {
-            push(&mut items, n.clone(), CompletionItemKind::FUNCTION, "library".into(), None);
+            push(
+                &mut items,
+                n.clone(),
+                CompletionItemKind::FUNCTION,
+                "library".into(),
+                None,
+            );
         }
     }
     for w in words::WORDS.iter().filter(|w| w.kind != Kind::Special) {
@@ -407,7 +467,13 @@ pub fn completion(a: &Analysis, offset: u32) -> CompletionResponse {
         };
         if seen.insert(w.text.to_string()) {
             let detail = format!("{:?}", w.kind).to_lowercase();
-            push(&mut items, w.text.to_string(), kind, detail, Some(w.doc.to_string()));
+            push(
+                &mut items,
+                w.text.to_string(),
+                kind,
+                detail,
+                Some(w.doc.to_string()),
+            );
         }
     }
     if large {
@@ -435,7 +501,10 @@ fn word_before(text: &str, offset: usize) -> &str {
 /// parameters and locals inside).
 #[allow(deprecated)]
 pub fn symbols(a: &Analysis) -> Vec<DocumentSymbol> {
-    let sym = |d: &crate::syntax::names::Def, kind: SymbolKind, detail: Option<String>, children| DocumentSymbol {
+    let sym = |d: &crate::syntax::names::Def,
+               kind: SymbolKind,
+               detail: Option<String>,
+               children| DocumentSymbol {
         name: d.name.clone(),
         detail,
         kind,
@@ -458,7 +527,9 @@ pub fn symbols(a: &Analysis) -> Vec<DocumentSymbol> {
                     .defs
                     .iter()
                     .skip(i + 1)
-                    .take_while(|e| d.statement.start <= e.span.start && e.span.end <= d.statement.end)
+                    .take_while(|e| {
+                        d.statement.start <= e.span.start && e.span.end <= d.statement.end
+                    })
                     .filter(|e| e.scope != 0 && a.index.scopes[e.scope].kind == ScopeKind::Function)
                     .map(|e| {
                         let kind = if e.kind == DefKind::Parameter {
@@ -499,7 +570,8 @@ pub fn formatting(text: &str) -> Result<Vec<TextEdit>, String> {
         )]),
         Err(ds) => Err(format!(
             "not formatted: {}",
-            ds.first().map_or(String::new(), |d| format!("{} ({})", d.message, d.code))
+            ds.first()
+                .map_or(String::new(), |d| format!("{} ({})", d.message, d.code))
         )),
     }
 }
@@ -532,7 +604,9 @@ pub fn code_lenses(a: &Analysis, uri: &Uri) -> Vec<CodeLens> {
         let (vocab, max_len) = declared
             .iter()
             .find(|c| c.sop == d.name)
-            .map_or((default_vocab.clone(), default_len), |c| (c.vocab_text.clone(), c.max_len));
+            .map_or((default_vocab.clone(), default_len), |c| {
+                (c.vocab_text.clone(), c.max_len)
+            });
         lenses.push(CodeLens {
             range: range_of(a, d.span),
             command: Some(Command {
@@ -569,24 +643,37 @@ pub fn verify(a: &Analysis, sop: &str, vocab: &str, max_len: usize) -> Result<St
     let opts = compile::Options::new(vocab, max_len);
     let source = compile::Source {
         text: a.text.clone(),
-        file: a.path.as_ref().map_or("<editor>".into(), |p| p.display().to_string()),
+        file: a
+            .path
+            .as_ref()
+            .map_or("<editor>".into(), |p| p.display().to_string()),
         sop: sop.to_string(),
     };
     let (graph, sources) = (&a.session.graph, &a.session.sources);
     let show = |d: Diag| format!("{} ({})", d.message, d.code);
-    let compiled = crate::workflow::compile(graph, sources, node, &opts, &source, compile::Check::Skip)
-        .map_err(show)?;
+    let compiled =
+        crate::workflow::compile(graph, sources, node, &opts, &source, compile::Check::Skip)
+            .map_err(show)?;
     let mode = verify::Mode::Auto {
         samples: verify::DEFAULT_SAMPLES,
         seed: 0,
     };
-    let v = crate::workflow::verify(graph, sources, &compiled, node, mode, crate::gpu::backend::Backend::Cpu, false)
-        .map_err(show)?;
+    let v = crate::workflow::verify(
+        graph,
+        sources,
+        &compiled,
+        node,
+        mode,
+        crate::gpu::backend::Backend::Cpu,
+        false,
+    )
+    .map_err(show)?;
     let summary = format!(
         "{sop}: {}; {}",
         compile::explain::size_line(&compiled.model),
         v.lines().join(" ")
     );
-    v.outcome(graph, node).map_err(|d| format!("{summary}\n{}", show(d)))?;
+    v.outcome(graph, node)
+        .map_err(|d| format!("{summary}\n{}", show(d)))?;
     Ok(summary)
 }

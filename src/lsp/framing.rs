@@ -111,7 +111,11 @@ impl<R: BufRead> Reader<R> {
                 Line::Full(l) => l,
                 Line::End(l) if header.is_empty() && l.is_empty() => return Ok(Frame::End),
                 Line::End(l) => {
-                    let inside = if header.is_empty() { "a header line" } else { "a header" };
+                    let inside = if header.is_empty() {
+                        "a header line"
+                    } else {
+                        "a header"
+                    };
                     return Ok(Frame::Lost(format!(
                         "the input ended inside {inside} ({} bytes)",
                         header.len() + l.len()
@@ -150,7 +154,9 @@ impl<R: BufRead> Reader<R> {
     fn body(&mut self, n: u64) -> io::Result<Frame> {
         let n = n as usize;
         let mut body = Vec::with_capacity(n);
-        while body.len() < n && let Some(b) = self.replay.pop_front() {
+        while body.len() < n
+            && let Some(b) = self.replay.pop_front()
+        {
             body.push(b);
         }
         while body.len() < n {
@@ -258,7 +264,10 @@ fn header_field(text: &[u8], max: u64) -> Result<Option<u64>, Loss> {
         return Ok(None);
     }
     if !name.eq_ignore_ascii_case(b"content-length") {
-        return Err(Loss::new(format!("not a header of the protocol: {}", shown(text))));
+        return Err(Loss::new(format!(
+            "not a header of the protocol: {}",
+            shown(text)
+        )));
     }
     if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
         return Err(Loss::new(format!(
@@ -332,7 +341,10 @@ mod tests {
         assert_eq!(frames(b"", 100), [Frame::End]);
         // A body may hold anything, headers and newlines included.
         let input = b"Content-Length: 19\r\n\r\nContent-Length: 5\r\n";
-        assert_eq!(frames(input, 100), [body("Content-Length: 5\r\n"), Frame::End]);
+        assert_eq!(
+            frames(input, 100),
+            [body("Content-Length: 5\r\n"), Frame::End]
+        );
     }
 
     #[test]
@@ -365,14 +377,23 @@ mod tests {
 
     #[test]
     fn lengths_over_the_limit_are_refused_before_reading() {
-        for n in ["18446744073709551615", "1000000000000000000", "99999999999999999999999", "101"] {
+        for n in [
+            "18446744073709551615",
+            "1000000000000000000",
+            "99999999999999999999999",
+            "101",
+        ] {
             let input = format!("Content-Length: {n}\r\n\r\n{{}}Content-Length: 2\r\n\r\n[]");
             let got = frames(input.as_bytes(), 100);
             let Frame::Resynced { why, .. } = &got[0] else {
                 panic!("{n}: {got:?}")
             };
             assert_eq!(why.code, Some(crate::diag::codes::LIMIT_MESSAGE));
-            assert!(why.message.contains("--max-message-bytes"), "{}", why.message);
+            assert!(
+                why.message.contains("--max-message-bytes"),
+                "{}",
+                why.message
+            );
             assert_eq!(got[1..], [body("[]"), Frame::End]);
         }
         // At the limit: read.
@@ -385,10 +406,15 @@ mod tests {
             Some(Frame::Lost(why)) => why,
             other => panic!("{:?}: {other:?}", String::from_utf8_lossy(input)),
         };
-        assert!(lost(b"Content-Length: 10\r\n\r\n{}", 100).contains("2 bytes into a message of 10"));
+        assert!(
+            lost(b"Content-Length: 10\r\n\r\n{}", 100).contains("2 bytes into a message of 10")
+        );
         assert!(lost(b"Content-Length: 10\r\n", 100).contains("inside a header"));
         assert!(lost(b"Content-Len", 100).contains("inside a header line"));
-        assert!(lost(b"Content-Length: x\r\n\r\nno header follows", 100).contains("ended before another header"));
+        assert!(
+            lost(b"Content-Length: x\r\n\r\nno header follows", 100)
+                .contains("ended before another header")
+        );
         // No header within the scan: the limit plus a header's room.
         let garbage = vec![b'z'; 100 + MAX_HEADER_BYTES + 10];
         assert!(lost(&garbage, 100).contains("no Content-Length header in the next"));

@@ -108,11 +108,19 @@ pub fn parse(body: &[u8]) -> Incoming {
         return invalid(None, code::PARSE_ERROR, "the message is not UTF-8");
     };
     if let Err(e) = serde_json::from_str::<&RawValue>(text) {
-        return invalid(None, code::PARSE_ERROR, format!("the message is not JSON: {e}"));
+        return invalid(
+            None,
+            code::PARSE_ERROR,
+            format!("the message is not JSON: {e}"),
+        );
     }
     // (Serde would read a struct from an array too.)
     if !text.trim_start().starts_with('{') {
-        return invalid(None, code::INVALID_REQUEST, "the message is not a JSON object");
+        return invalid(
+            None,
+            code::INVALID_REQUEST,
+            "the message is not a JSON object",
+        );
     }
     let env: Envelope = match serde_json::from_str(text) {
         Ok(env) => env,
@@ -236,22 +244,47 @@ mod tests {
             Incoming::Request { id, method, .. } => format!("request {id} {method}"),
             Incoming::Notification { method, .. } => format!("notification {method}"),
             Incoming::Response => "response".into(),
-            Incoming::Invalid { id, code, .. } => format!("invalid {code} {}", id.unwrap_or(Value::Null)),
+            Incoming::Invalid { id, code, .. } => {
+                format!("invalid {code} {}", id.unwrap_or(Value::Null))
+            }
         }
     }
 
     #[test]
     fn requests_notifications_responses() {
-        assert_eq!(kind(r#"{"jsonrpc":"2.0","id":1,"method":"shutdown"}"#), "request 1 shutdown");
-        assert_eq!(kind(r#"{"jsonrpc":"2.0","id":"a","method":"x","params":{}}"#), "request \"a\" x");
-        assert_eq!(kind(r#"{"jsonrpc":"2.0","method":"exit"}"#), "notification exit");
-        assert_eq!(kind(r#"{"method":"exit","extra":[1,2]}"#), "notification exit");
-        assert_eq!(kind(r#"{"jsonrpc":"2.0","id":3,"result":null}"#), "response");
-        assert_eq!(kind(r#"{"jsonrpc":"2.0","id":3,"error":{"code":1}}"#), "response");
-        let Incoming::Request { params, .. } = parse(br#"{"id":1,"method":"m","params":{"a":[1,2]}}"#) else {
+        assert_eq!(
+            kind(r#"{"jsonrpc":"2.0","id":1,"method":"shutdown"}"#),
+            "request 1 shutdown"
+        );
+        assert_eq!(
+            kind(r#"{"jsonrpc":"2.0","id":"a","method":"x","params":{}}"#),
+            "request \"a\" x"
+        );
+        assert_eq!(
+            kind(r#"{"jsonrpc":"2.0","method":"exit"}"#),
+            "notification exit"
+        );
+        assert_eq!(
+            kind(r#"{"method":"exit","extra":[1,2]}"#),
+            "notification exit"
+        );
+        assert_eq!(
+            kind(r#"{"jsonrpc":"2.0","id":3,"result":null}"#),
+            "response"
+        );
+        assert_eq!(
+            kind(r#"{"jsonrpc":"2.0","id":3,"error":{"code":1}}"#),
+            "response"
+        );
+        let Incoming::Request { params, .. } =
+            parse(br#"{"id":1,"method":"m","params":{"a":[1,2]}}"#)
+        else {
             panic!("a request")
         };
-        assert_eq!(params.parse::<Value>().expect("params"), json!({"a": [1, 2]}));
+        assert_eq!(
+            params.parse::<Value>().expect("params"),
+            json!({"a": [1, 2]})
+        );
     }
 
     #[test]
@@ -263,12 +296,24 @@ mod tests {
             assert_eq!(kind(body), "invalid -32700 null", "{body:?}");
         }
         // JSON, but no message: invalid requests.
-        for body in ["[]", "5", "{}", "null", "\"x\"", "[{\"id\":1,\"method\":\"m\"}]", "[\"2.0\", 1, \"m\"]", "{\"params\":{}}"] {
+        for body in [
+            "[]",
+            "5",
+            "{}",
+            "null",
+            "\"x\"",
+            "[{\"id\":1,\"method\":\"m\"}]",
+            "[\"2.0\", 1, \"m\"]",
+            "{\"params\":{}}",
+        ] {
             assert_eq!(kind(body), "invalid -32600 null", "{body:?}");
         }
         // The id is answered when it can be read.
         assert_eq!(kind(r#"{"id":7,"method":5}"#), "invalid -32600 7");
-        assert_eq!(kind(r#"{"id":"q","jsonrpc":"1.0","method":"m"}"#), "invalid -32600 \"q\"");
+        assert_eq!(
+            kind(r#"{"id":"q","jsonrpc":"1.0","method":"m"}"#),
+            "invalid -32600 \"q\""
+        );
         assert_eq!(kind(r#"{"id":8}"#), "invalid -32600 8");
         // Ids that are neither an integer nor a string.
         for id in ["null", "1.5", "[1]", "{}", "true"] {
@@ -276,15 +321,22 @@ mod tests {
             assert_eq!(kind(&body), "invalid -32600 null", "{body}");
         }
         // Duplicate members.
-        assert_eq!(kind(r#"{"id":1,"id":2,"method":"m"}"#), "invalid -32600 null");
+        assert_eq!(
+            kind(r#"{"id":1,"id":2,"method":"m"}"#),
+            "invalid -32600 null"
+        );
     }
 
     #[test]
     fn outgoing_messages() {
         let r: Value = serde_json::from_slice(&response(&json!(1), answer(()))).expect("json");
         assert_eq!(r, json!({"jsonrpc": "2.0", "id": 1, "result": null}));
-        let e: Value = serde_json::from_slice(&error(None, code::PARSE_ERROR, "bad")).expect("json");
-        assert_eq!(e, json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": "bad"}}));
+        let e: Value =
+            serde_json::from_slice(&error(None, code::PARSE_ERROR, "bad")).expect("json");
+        assert_eq!(
+            e,
+            json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": "bad"}})
+        );
         let n: Value = serde_json::from_slice(&notification("m", json!({"a": 1}))).expect("json");
         assert_eq!(n["params"]["a"], 1);
     }

@@ -39,9 +39,9 @@ use lsp_types::request::{
     HoverRequest, PrepareRenameRequest, References, Rename, Request as _,
 };
 use lsp_types::{
-    CodeLensOptions, CompletionOptions, ExecuteCommandOptions, LogMessageParams, MessageType, OneOf,
-    PositionEncodingKind, PublishDiagnosticsParams, RenameOptions, ServerCapabilities, ServerInfo,
-    ShowMessageParams, TextDocumentPositionParams, TextDocumentSyncCapability,
+    CodeLensOptions, CompletionOptions, ExecuteCommandOptions, LogMessageParams, MessageType,
+    OneOf, PositionEncodingKind, PublishDiagnosticsParams, RenameOptions, ServerCapabilities,
+    ServerInfo, ShowMessageParams, TextDocumentPositionParams, TextDocumentSyncCapability,
     TextDocumentSyncKind, Uri,
 };
 use serde::de::DeserializeOwned;
@@ -132,7 +132,11 @@ pub(crate) fn spawn_big<F: FnOnce() + Send + 'static>(name: &str, f: F) -> io::R
         .name(name.into())
         .stack_size(crate::api::STACK_BYTES)
         .spawn(body(cell.clone()))
-        .or_else(|_| std::thread::Builder::new().name(name.into()).spawn(body(cell)))
+        .or_else(|_| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(body(cell))
+        })
         .map(drop)
 }
 
@@ -303,16 +307,19 @@ impl Server {
     /// Framing lost and found again: said on standard error, and to the
     /// client once it may be told.
     fn resynced(&self, why: &Loss, skipped: u64) {
-        let text = format!("lost the message framing ({why}); skipped {skipped} bytes to the next header");
+        let text =
+            format!("lost the message framing ({why}); skipped {skipped} bytes to the next header");
         log(&text);
         if self.state == State::Running {
             let typ = MessageType::ERROR;
             let message = format!("rasp lsp: {text}");
             // Over the limit: the user can do something (raise it).
             if why.code.is_some() {
-                self.out.notify(ShowMessage::METHOD, ShowMessageParams { typ, message });
+                self.out
+                    .notify(ShowMessage::METHOD, ShowMessageParams { typ, message });
             } else {
-                self.out.notify(LogMessage::METHOD, LogMessageParams { typ, message });
+                self.out
+                    .notify(LogMessage::METHOD, LogMessageParams { typ, message });
             }
         }
     }
@@ -321,7 +328,9 @@ impl Server {
     fn message(&mut self, m: Incoming) -> Option<i32> {
         match m {
             Incoming::Invalid { id, code, message } => {
-                log(&format!("answered a message that is not JSON-RPC: {message}"));
+                log(&format!(
+                    "answered a message that is not JSON-RPC: {message}"
+                ));
                 self.out.send(message::error(id.as_ref(), code, &message));
             }
             Incoming::Response => {}
@@ -366,7 +375,10 @@ impl Server {
                 ),
                 State::Running if method == "initialize" => self.out.respond(
                     &id,
-                    Err((code::INVALID_REQUEST, "initialize: already initialized".into())),
+                    Err((
+                        code::INVALID_REQUEST,
+                        "initialize: already initialized".into(),
+                    )),
                 ),
                 State::Running if method == "shutdown" => {
                     self.state = State::ShutDown;
@@ -383,7 +395,11 @@ impl Server {
         fn read<P: DeserializeOwned>(method: &str, params: &Params) -> Option<P> {
             params
                 .parse()
-                .map_err(|e| log(&format!("{method}: ignored, its parameters are not valid: {e}")))
+                .map_err(|e| {
+                    log(&format!(
+                        "{method}: ignored, its parameters are not valid: {e}"
+                    ))
+                })
                 .ok()
         }
         match method {
@@ -427,15 +443,26 @@ impl Server {
                 params,
                 Fresh::Any,
                 |p: &lsp_types::HoverParams| &p.text_document_position_params.text_document.uri,
-                |a, _, p| json(features::hover(a, offset(a, &p.text_document_position_params))),
+                |a, _, p| {
+                    json(features::hover(
+                        a,
+                        offset(a, &p.text_document_position_params),
+                    ))
+                },
             ),
             GotoDefinition::METHOD => self.on_doc(
                 id,
                 params,
                 Fresh::Any,
-                |p: &lsp_types::GotoDefinitionParams| &p.text_document_position_params.text_document.uri,
+                |p: &lsp_types::GotoDefinitionParams| {
+                    &p.text_document_position_params.text_document.uri
+                },
                 |a, uri, p| {
-                    json(features::definition(a, offset(a, &p.text_document_position_params), uri))
+                    json(features::definition(
+                        a,
+                        offset(a, &p.text_document_position_params),
+                        uri,
+                    ))
                 },
             ),
             References::METHOD => self.on_doc(
@@ -445,7 +472,12 @@ impl Server {
                 |p: &lsp_types::ReferenceParams| &p.text_document_position.text_document.uri,
                 |a, uri, p| {
                     let off = offset(a, &p.text_document_position);
-                    json(features::references(a, off, p.context.include_declaration, uri))
+                    json(features::references(
+                        a,
+                        off,
+                        p.context.include_declaration,
+                        uri,
+                    ))
                 },
             ),
             PrepareRenameRequest::METHOD => self.on_doc(
@@ -476,7 +508,12 @@ impl Server {
                 params,
                 Fresh::Any,
                 |p: &lsp_types::CompletionParams| &p.text_document_position.text_document.uri,
-                |a, _, p| json(features::completion(a, offset(a, &p.text_document_position))),
+                |a, _, p| {
+                    json(features::completion(
+                        a,
+                        offset(a, &p.text_document_position),
+                    ))
+                },
             ),
             DocumentSymbolRequest::METHOD => self.on_doc(
                 id,
@@ -503,7 +540,8 @@ impl Server {
                     return self.not_open(&id, &p.text_document.uri);
                 };
                 self.task(id, move || {
-                    let edits = features::formatting(&text).map_err(|m| (code::REQUEST_FAILED, m))?;
+                    let edits =
+                        features::formatting(&text).map_err(|m| (code::REQUEST_FAILED, m))?;
                     json(edits)
                 });
             }
@@ -532,7 +570,10 @@ impl Server {
     fn not_open(&self, id: &Id, uri: &Uri) {
         self.out.respond(
             id,
-            Err((code::INVALID_PARAMS, format!("{} is not open", uri.as_str()))),
+            Err((
+                code::INVALID_PARAMS,
+                format!("{} is not open", uri.as_str()),
+            )),
         );
     }
 
@@ -548,8 +589,10 @@ impl Server {
         let p: P = match params.parse() {
             Ok(p) => p,
             Err(e) => {
-                self.out
-                    .respond(&id, Err((code::INVALID_PARAMS, format!("invalid parameters: {e}"))));
+                self.out.respond(
+                    &id,
+                    Err((code::INVALID_PARAMS, format!("invalid parameters: {e}"))),
+                );
                 return;
             }
         };
@@ -608,7 +651,10 @@ impl Server {
         let bad = || {
             (
                 code::INVALID_PARAMS,
-                format!("{} takes [uri, sop, vocab, maxLen]", features::VERIFY_COMMAND),
+                format!(
+                    "{} takes [uri, sop, vocab, maxLen]",
+                    features::VERIFY_COMMAND
+                ),
             )
         };
         let args = (|| {

@@ -50,7 +50,12 @@ pub const COMMANDS: &[(&str, &str)] = &[
 ];
 
 impl Repl {
-    pub(super) fn command(&mut self, cmd: &str, out: &mut dyn Write, err: &mut dyn Write) -> Control {
+    pub(super) fn command(
+        &mut self,
+        cmd: &str,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> Control {
         let mut words = cmd.split_whitespace();
         let name = words.next().unwrap_or("");
         let args: Vec<&str> = words.collect();

@@ -308,14 +308,16 @@ pub fn flow(
 
     // The drawing's size, before it is evaluated or laid out.
     let pieces = svg::pieces(&nodes);
-    Limit::Drawing
-        .check(pieces, || {
-            format!(
-                "the drawing of `{}` would have {pieces} boxes and edge pieces ({} boxes)",
-                titles.get(&target).cloned().unwrap_or_else(|| graph.label(target)),
-                nodes.len()
-            )
-        })?;
+    Limit::Drawing.check(pieces, || {
+        format!(
+            "the drawing of `{}` would have {pieces} boxes and edge pieces ({} boxes)",
+            titles
+                .get(&target)
+                .cloned()
+                .unwrap_or_else(|| graph.label(target)),
+            nodes.len()
+        )
+    })?;
 
     if let Some(input) = input {
         let mut values = evaluate_all(graph, sources, input, &drawn)?;

@@ -343,7 +343,11 @@ fn file_stem(name: &str, input: &[Value]) -> String {
     let text = clean(&display::input_repr(input));
     if text.chars().count() > 40 {
         let cut: String = text.chars().take(40).collect();
-        return format!("{name}-{}-{}", cut.trim_end_matches(['_', '.']), input.len());
+        return format!(
+            "{name}-{}-{}",
+            cut.trim_end_matches(['_', '.']),
+            input.len()
+        );
     }
     format!("{name}-{text}")
 }
@@ -354,13 +358,21 @@ mod tests {
 
     #[test]
     fn drawing_file_names_have_no_shell_metacharacters() {
-        let strs = |s: &str| -> Vec<Value> { s.chars().map(|c| Value::str(&c.to_string())).collect() };
+        let strs =
+            |s: &str| -> Vec<Value> { s.chars().map(|c| Value::str(&c.to_string())).collect() };
         assert_eq!(file_stem("hist", &strs("hello")), "hist-hello");
         assert_eq!(file_stem("a + b", &strs("§x'y")), "a_b-x_y");
         let long = file_stem("rev", &strs(&"ab;".repeat(100)));
         assert_eq!(long, format!("rev-{}-300", "ab_".repeat(13) + "a"));
-        for stem in [long, file_stem("(x)", &[Value::Int(1), Value::str("$(rm -rf)")])] {
-            assert!(stem.chars().all(|c| c.is_alphanumeric() || "_-.".contains(c)), "{stem}");
+        for stem in [
+            long,
+            file_stem("(x)", &[Value::Int(1), Value::str("$(rm -rf)")]),
+        ] {
+            assert!(
+                stem.chars()
+                    .all(|c| c.is_alphanumeric() || "_-.".contains(c)),
+                "{stem}"
+            );
         }
     }
 }

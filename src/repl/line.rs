@@ -33,7 +33,6 @@ use crate::syntax;
 pub const PROMPT: &str = ">> ";
 pub const CONTINUATION: &str = ".. ";
 
-
 /// Remove the continuation markers the editor inserted.
 pub fn strip_continuations(entry: &str) -> String {
     entry
@@ -101,7 +100,8 @@ impl ConditionalEventHandler for IndentOnType {
         };
         let line = ctx.line();
         let current = &line[line.rfind('\n')? + 1..];
-        if ctx.pos() != line.len() || current != CONTINUATION || c.is_whitespace() || c.is_control() {
+        if ctx.pos() != line.len() || current != CONTINUATION || c.is_whitespace() || c.is_control()
+        {
             return None;
         }
         let depth = open_blocks(&strip_continuations(line)).saturating_sub(usize::from(*c == '}'));
@@ -236,7 +236,10 @@ pub fn interactive(mut repl: Repl, files: &[PathBuf]) -> i32 {
     ] {
         rl.bind_sequence(key, EventHandler::Conditional(Box::new(ContinueOnEnter)));
     }
-    rl.bind_sequence(Event::Any, EventHandler::Conditional(Box::new(IndentOnType)));
+    rl.bind_sequence(
+        Event::Any,
+        EventHandler::Conditional(Box::new(IndentOnType)),
+    );
     let history = history_path();
     if let Some(h) = &history {
         let _ = rl.load_history(h);

@@ -91,7 +91,9 @@ pub fn parse(text: &str, file: FileId) -> (Decls, Vec<Diag>) {
                 if names.is_empty() {
                     diags.push(bad("`# test sops:` names no s-op".into()));
                 } else if let Some(n) = twice {
-                    diags.push(bad(format!("`# test sops:` names `{n}` twice: name each once")));
+                    diags.push(bad(format!(
+                        "`# test sops:` names `{n}` twice: name each once"
+                    )));
                 } else {
                     decls.sops.get_or_insert_with(Vec::new).extend(names);
                 }
@@ -211,7 +213,8 @@ fn compile(rest: &str) -> Result<CompileDecl, Bad> {
             "vocab" => vocab_text = Some(value.to_string()),
             "max_len" => {
                 let n = number(value, 1)?;
-                max_len = Some(usize::try_from(n).map_err(|_| format!("max_len={value} is too large"))?);
+                max_len =
+                    Some(usize::try_from(n).map_err(|_| format!("max_len={value} is too large"))?);
             }
             "max_params" => max_params = Some(number(value, 0)?),
             _ => causal = true,
@@ -220,7 +223,11 @@ fn compile(rest: &str) -> Result<CompileDecl, Bad> {
     let vocab_text = vocab_text.ok_or("`# test compile:` needs vocab=V")?;
     let vocab = crate::compile::parse_vocab(&vocab_text).map_err(|d| {
         if d.code == codes::COMPILE_VOCAB {
-            let help = d.help.as_deref().map(|h| format!(" ({h})")).unwrap_or_default();
+            let help = d
+                .help
+                .as_deref()
+                .map(|h| format!(" ({h})"))
+                .unwrap_or_default();
             Bad::Decl(format!("vocab={vocab_text}: {}{help}", d.message))
         } else {
             Bad::Diag(d)
@@ -292,23 +299,51 @@ mod tests {
     #[test]
     fn repeated_settings_and_bad_values_point_at_their_line() {
         for (line, says) in [
-            ("rev vocab=abc vocab=xyz max_len=3", "`vocab=` is given twice"),
-            ("rev vocab=abc max_len=3 max-len=4", "`max_len=` is given twice"),
-            ("rev vocab=abc max_len=3 max_params=9 max_params=9", "`max_params=` is given twice"),
-            ("rev vocab=abc max_len=3 causal causal", "`causal` is given twice"),
-            ("rev vocab=abc max_len=-1", "max_len is a whole number, 1 or more"),
+            (
+                "rev vocab=abc vocab=xyz max_len=3",
+                "`vocab=` is given twice",
+            ),
+            (
+                "rev vocab=abc max_len=3 max-len=4",
+                "`max_len=` is given twice",
+            ),
+            (
+                "rev vocab=abc max_len=3 max_params=9 max_params=9",
+                "`max_params=` is given twice",
+            ),
+            (
+                "rev vocab=abc max_len=3 causal causal",
+                "`causal` is given twice",
+            ),
+            (
+                "rev vocab=abc max_len=-1",
+                "max_len is a whole number, 1 or more",
+            ),
             ("rev vocab=abc max_len=0", "1 or more"),
-            ("rev vocab=abc max_len=3 max_params=-5", "max_params is a whole number, 0 or more"),
-            ("rev vocab=aab max_len=3", "vocab=aab: the vocabulary lists 'a' twice"),
+            (
+                "rev vocab=abc max_len=3 max_params=-5",
+                "max_params is a whole number, 0 or more",
+            ),
+            (
+                "rev vocab=aab max_len=3",
+                "vocab=aab: the vocabulary lists 'a' twice",
+            ),
         ] {
             let text = format!("# test: \"ab\"\n# test compile: {line}\n");
             let (d, diags) = run(&text);
             assert!(d.compiles.is_empty(), "{line}");
             assert_eq!(diags.len(), 1, "{line}: {diags:?}");
             assert_eq!(diags[0].code, codes::TEST_DECLARATION);
-            assert!(diags[0].message.contains(says), "{line}: {}", diags[0].message);
+            assert!(
+                diags[0].message.contains(says),
+                "{line}: {}",
+                diags[0].message
+            );
             let span = diags[0].span.expect("a span");
-            assert_eq!(&text[span.start as usize..span.end as usize], format!("# test compile: {line}"));
+            assert_eq!(
+                &text[span.start as usize..span.end as usize],
+                format!("# test compile: {line}")
+            );
         }
     }
 
@@ -316,10 +351,17 @@ mod tests {
     /// diagnostic at the line that repeats it.
     #[test]
     fn a_name_listed_twice_in_sops_is_refused() {
-        for text in ["# test sops: a, a\n", "# test sops: a, b\n# test sops: c a\n"] {
+        for text in [
+            "# test sops: a, a\n",
+            "# test sops: a, b\n# test sops: c a\n",
+        ] {
             let (d, diags) = run(text);
             assert_eq!(diags.len(), 1, "{text}: {diags:?}");
-            assert!(diags[0].message.contains("names `a` twice"), "{}", diags[0].message);
+            assert!(
+                diags[0].message.contains("names `a` twice"),
+                "{}",
+                diags[0].message
+            );
             let span = diags[0].span.expect("a span");
             let line = text.lines().last().expect("a line");
             assert_eq!(&text[span.start as usize..span.end as usize], line);
@@ -337,7 +379,10 @@ mod tests {
         assert_eq!(diags.len(), 1, "{diags:?}");
         assert_eq!(diags[0].code, codes::EVAL_OVERFLOW);
         let span = diags[0].span.expect("a span");
-        assert_eq!(&text[span.start as usize..span.end as usize], "# test: [1, 18446744073709551616]");
+        assert_eq!(
+            &text[span.start as usize..span.end as usize],
+            "# test: [1, 18446744073709551616]"
+        );
         let (d, diags) = run("# test: [1e30, 2.5]\n");
         assert!(diags.is_empty());
         assert!(d.inputs[0].1[0].same(&Value::Float(1e30)));

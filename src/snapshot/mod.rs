@@ -34,11 +34,8 @@ pub fn collect_as(paths: &[PathBuf], code: &'static str) -> Result<Vec<PathBuf>,
     let mut out = Vec::new();
     for p in paths {
         let meta = std::fs::metadata(p).map_err(|e| {
-            Diag::error(
-                code,
-                format!("cannot read {}: {e}", p.display()),
-            )
-            .help("give .rasp files or folders that hold them")
+            Diag::error(code, format!("cannot read {}: {e}", p.display()))
+                .help("give .rasp files or folders that hold them")
         })?;
         if meta.is_dir() {
             walk(p, &mut out, code)?;
@@ -52,12 +49,8 @@ pub fn collect_as(paths: &[PathBuf], code: &'static str) -> Result<Vec<PathBuf>,
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>, code: &'static str) -> Result<(), Diag> {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        Diag::error(
-            code,
-            format!("cannot read {}: {e}", dir.display()),
-        )
-    })?;
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| Diag::error(code, format!("cannot read {}: {e}", dir.display())))?;
     let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
     entries.sort_by_key(|e| e.file_name());
     for e in entries {

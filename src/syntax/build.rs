@@ -100,7 +100,11 @@ impl<'a> Build<'a> {
 
     /// `( e )`.
     pub(crate) fn paren(&self, e: X, l: usize, r: usize) -> X {
-        self.node(ExprKind::Paren(Box::new(e.e)), self.span(l, r), e.d + W_NEST)
+        self.node(
+            ExprKind::Paren(Box::new(e.e)),
+            self.span(l, r),
+            e.d + W_NEST,
+        )
     }
 
     pub(crate) fn list(&self, items: Vec<X>, l: usize, r: usize) -> X {
@@ -388,5 +392,4 @@ impl<'a> Build<'a> {
             self.stmts.borrow_mut().push(s);
         }
     }
-
 }

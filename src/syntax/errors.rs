@@ -42,7 +42,13 @@ impl<'a> Build<'a> {
         self.push_diag(d);
     }
 
-    pub(super) fn unexpected(&self, s: usize, tok: Token<'a>, e: usize, expected: &[String]) -> Diag {
+    pub(super) fn unexpected(
+        &self,
+        s: usize,
+        tok: Token<'a>,
+        e: usize,
+        expected: &[String],
+    ) -> Diag {
         let text = shorten(self.src.get(s..e).unwrap_or(""));
         let what = describe_expected(expected);
         let message = match &what {

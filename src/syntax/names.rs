@@ -300,7 +300,9 @@ impl Builder {
                     self.expr(r, inner);
                 }
             }
-            StmtKind::For { names, iter, body, .. } => {
+            StmtKind::For {
+                names, iter, body, ..
+            } => {
                 self.expr(iter, scope);
                 for n in names {
                     self.def(n, DefKind::LoopVariable, scope, s.span, iter.span.end, top);
@@ -326,11 +328,25 @@ impl Builder {
         }
     }
 
-    fn comprehension(&mut self, names: &[Ident], iter: &Expr, inner: &[&Expr], span: Span, scope: ScopeId) {
+    fn comprehension(
+        &mut self,
+        names: &[Ident],
+        iter: &Expr,
+        inner: &[&Expr],
+        span: Span,
+        scope: ScopeId,
+    ) {
         self.expr(iter, scope);
         let s = self.scope(ScopeKind::Comprehension, Some(scope), span);
         for n in names {
-            self.def(n, DefKind::ComprehensionVariable, s, span, span.start, false);
+            self.def(
+                n,
+                DefKind::ComprehensionVariable,
+                s,
+                span,
+                span.start,
+                false,
+            );
         }
         for e in inner {
             self.expr(e, s);
@@ -369,9 +385,10 @@ impl Builder {
                 self.expr(keys, scope);
                 self.expr(queries, scope);
             }
-            ExprKind::Round(a) | ExprKind::Indicator(a) | ExprKind::Unary(_, a) | ExprKind::Paren(a) => {
-                self.expr(a, scope)
-            }
+            ExprKind::Round(a)
+            | ExprKind::Indicator(a)
+            | ExprKind::Unary(_, a)
+            | ExprKind::Paren(a) => self.expr(a, scope),
             ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) | ExprKind::In(a, b) => {
                 self.expr(a, scope);
                 self.expr(b, scope);
@@ -411,13 +428,7 @@ impl Builder {
     }
 
     /// The definition a use of `name` at `at` in `scope` refers to.
-    fn lookup(
-        &self,
-        by_name: &ByName,
-        name: &str,
-        mut at: u32,
-        scope: ScopeId,
-    ) -> Option<DefId> {
+    fn lookup(&self, by_name: &ByName, name: &str, mut at: u32, scope: ScopeId) -> Option<DefId> {
         let mut s = Some(scope);
         let mut in_body = false;
         while let Some(cur) = s {
@@ -477,10 +488,18 @@ mod tests {
             .nth(n)
             .expect("occurrence")
             .0 as u32;
-        let u = idx.uses.iter().find(|u| u.span.start == at).expect("a use there");
+        let u = idx
+            .uses
+            .iter()
+            .find(|u| u.span.start == at)
+            .expect("a use there");
         let d = &idx.defs[u.def?];
-        let line_start = src[..d.span.start as usize].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = src[d.span.start as usize..].find('\n').map_or(src.len(), |i| i + d.span.start as usize);
+        let line_start = src[..d.span.start as usize]
+            .rfind('\n')
+            .map_or(0, |i| i + 1);
+        let line_end = src[d.span.start as usize..]
+            .find('\n')
+            .map_or(src.len(), |i| i + d.span.start as usize);
         Some(&src[line_start..line_end])
     }
 
@@ -488,18 +507,32 @@ mod tests {
     fn assignments_are_seen_after_their_statement() {
         let src = "x = 1;\nx = x + 1;\ny = x;";
         let idx = index(src);
-        assert_eq!(def_of(src, &idx, "x", 2), Some("x = 1;"), "x + 1 sees the first x");
+        assert_eq!(
+            def_of(src, &idx, "x", 2),
+            Some("x = 1;"),
+            "x + 1 sees the first x"
+        );
         assert_eq!(def_of(src, &idx, "x", 3), Some("x = x + 1;"));
         assert_eq!(idx.defs.len(), 3);
         assert_eq!(idx.same_binding(0), vec![0, 1]);
-        assert_eq!(idx.exports().iter().map(|&i| idx.defs[i].name.as_str()).collect::<Vec<_>>(), ["x", "y"]);
+        assert_eq!(
+            idx.exports()
+                .iter()
+                .map(|&i| idx.defs[i].name.as_str())
+                .collect::<Vec<_>>(),
+            ["x", "y"]
+        );
     }
 
     #[test]
     fn functions_parameters_and_late_binding() {
         let src = "def f(a) {\n  b = a + g;\n  return b + f(a);\n}\ng = 2;\nz = f(1);";
         let idx = index(src);
-        assert_eq!(def_of(src, &idx, "a", 1), Some("def f(a) {"), "a is the parameter");
+        assert_eq!(
+            def_of(src, &idx, "a", 1),
+            Some("def f(a) {"),
+            "a is the parameter"
+        );
         assert_eq!(def_of(src, &idx, "g", 0), Some("g = 2;"), "late binding");
         assert_eq!(def_of(src, &idx, "b", 1), Some("  b = a + g;"));
         assert_eq!(def_of(src, &idx, "f", 1), Some("def f(a) {"), "recursion");
@@ -509,7 +542,11 @@ mod tests {
         assert_eq!(def_of(rec, &index(rec), "f", 2), Some("def f() {"));
         assert!(matches!(idx.defs[0].kind, DefKind::Function { ref params } if params == &["a"]));
         // The body's names are not exported; the parameter is not visible outside.
-        let names: Vec<&str> = idx.exports().iter().map(|&i| idx.defs[i].name.as_str()).collect();
+        let names: Vec<&str> = idx
+            .exports()
+            .iter()
+            .map(|&i| idx.defs[i].name.as_str())
+            .collect();
         assert_eq!(names, ["f", "g", "z"]);
         let visible: Vec<&str> = idx
             .visible_at(src.len() as u32)
@@ -518,8 +555,15 @@ mod tests {
             .collect();
         assert_eq!(visible, ["z", "g", "f"]);
         let inside = src.find("return").expect("return") as u32;
-        let visible: Vec<&str> = idx.visible_at(inside).iter().map(|&i| idx.defs[i].name.as_str()).collect();
-        assert!(visible.contains(&"a") && visible.contains(&"b") && visible.contains(&"g"), "{visible:?}");
+        let visible: Vec<&str> = idx
+            .visible_at(inside)
+            .iter()
+            .map(|&i| idx.defs[i].name.as_str())
+            .collect();
+        assert!(
+            visible.contains(&"a") && visible.contains(&"b") && visible.contains(&"g"),
+            "{visible:?}"
+        );
     }
 
     #[test]
@@ -529,11 +573,21 @@ mod tests {
         assert_eq!(idx.loads.len(), 1);
         assert_eq!(idx.loads[0].path, "lib");
         assert_eq!(def_of(src, &idx, "c", 1), Some("for c in [\"a\"] {"));
-        assert_eq!(def_of(src, &idx, "c", 2), Some("for c in [\"a\"] {"), "the loop name stays defined");
-        assert_eq!(def_of(src, &idx, "i", 0), Some("l = [i * k for i in range(3)];"));
+        assert_eq!(
+            def_of(src, &idx, "c", 2),
+            Some("for c in [\"a\"] {"),
+            "the loop name stays defined"
+        );
+        assert_eq!(
+            def_of(src, &idx, "i", 0),
+            Some("l = [i * k for i in range(3)];")
+        );
         assert_eq!(def_of(src, &idx, "k", 0), None, "not defined here");
         assert_eq!(def_of(src, &idx, "tokens", 0), None, "a builtin");
-        assert_eq!(idx.scopes[idx.defs.iter().find(|d| d.name == "i").expect("i").scope].kind, ScopeKind::Comprehension);
+        assert_eq!(
+            idx.scopes[idx.defs.iter().find(|d| d.name == "i").expect("i").scope].kind,
+            ScopeKind::Comprehension
+        );
         // What is at a position.
         let at = src.find("m = c").expect("m") as u32;
         assert!(matches!(idx.at(at), Some(Target::Def(_))));

@@ -225,8 +225,7 @@ fn statements() {
         StmtKind::Def { params, body, .. } => assert!(params.is_empty() && body.is_empty()),
         other => panic!("{other:?}"),
     }
-    let stmts =
-        parse_ok("for x in l { y = x; def g() { return 1; } for a, b in m { z = a; } }");
+    let stmts = parse_ok("for x in l { y = x; def g() { return 1; } for a, b in m { z = a; } }");
     match &stmts[0].kind {
         StmtKind::For { names, body, .. } => {
             assert_eq!(names.len(), 1);
@@ -398,9 +397,7 @@ fn recovery_inside_bodies() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(
-        matches!(&stmts[2].kind, StmtKind::For { body, broken: true, .. } if body.len() == 1)
-    );
+    assert!(matches!(&stmts[2].kind, StmtKind::For { body, broken: true, .. } if body.len() == 1));
     // A nested broken def breaks its function too.
     let (stmts, _) = parse_program("def f() { def g() { x = ; return 1; } return 2; }", 0);
     assert!(stmts[0].is_broken());

@@ -51,51 +51,186 @@ use Kind::{Builtin, Command, Form, Keyword, Special};
 
 /// Every word, grouped by kind.
 pub const WORDS: &[Word] = &[
-    w("def", Keyword, true, "define a function: `def f(a) { ...; return e; }`"),
-    w("return", Keyword, true, "a function's result: the last statement of its body"),
-    w("for", Keyword, true, "loop over a list or range: `for x in e { ... }`"),
-    w("in", Keyword, true, "membership test, or the `in` of `for` and comprehensions"),
-    w("if", Keyword, true, "conditional expression: `a if c else b`"),
-    w("else", Keyword, true, "conditional expression: `a if c else b`"),
+    w(
+        "def",
+        Keyword,
+        true,
+        "define a function: `def f(a) { ...; return e; }`",
+    ),
+    w(
+        "return",
+        Keyword,
+        true,
+        "a function's result: the last statement of its body",
+    ),
+    w(
+        "for",
+        Keyword,
+        true,
+        "loop over a list or range: `for x in e { ... }`",
+    ),
+    w(
+        "in",
+        Keyword,
+        true,
+        "membership test, or the `in` of `for` and comprehensions",
+    ),
+    w(
+        "if",
+        Keyword,
+        true,
+        "conditional expression: `a if c else b`",
+    ),
+    w(
+        "else",
+        Keyword,
+        true,
+        "conditional expression: `a if c else b`",
+    ),
     w("and", Keyword, true, "logical and (also of selectors)"),
     w("or", Keyword, true, "logical or (also of selectors)"),
     w("not", Keyword, true, "logical not (also of selectors)"),
-    w("load", Keyword, false, "run a file and import its public names: `load \"file\";`"),
-    w("draw", Keyword, false, "draw the computation flow: `draw(sop[, input]);`"),
-    w("round", Keyword, false, "round to the nearest int (half to even): `round(x)`"),
-    w("indicator", Keyword, false, "1 where true, 0 where false: `indicator(x)`"),
-    w("set", Command, false, "`set [s-op|selector] example E`: change the running example"),
-    w("show", Command, false, "`show [s-op|selector] example`: show the running example"),
-    w("example", Command, false, "the running example, in `set` and `show`"),
-    w("examples", Command, false, "`[s-op|selector] examples on|off`: echo examples or not"),
-    w("s-op", Command, false, "the s-op example, in `set`, `show` and `examples`"),
-    w("selector", Command, false, "the selector example, in `set`, `show` and `examples`"),
+    w(
+        "load",
+        Keyword,
+        false,
+        "run a file and import its public names: `load \"file\";`",
+    ),
+    w(
+        "draw",
+        Keyword,
+        false,
+        "draw the computation flow: `draw(sop[, input]);`",
+    ),
+    w(
+        "round",
+        Keyword,
+        false,
+        "round to the nearest int (half to even): `round(x)`",
+    ),
+    w(
+        "indicator",
+        Keyword,
+        false,
+        "1 where true, 0 where false: `indicator(x)`",
+    ),
+    w(
+        "set",
+        Command,
+        false,
+        "`set [s-op|selector] example E`: change the running example",
+    ),
+    w(
+        "show",
+        Command,
+        false,
+        "`show [s-op|selector] example`: show the running example",
+    ),
+    w(
+        "example",
+        Command,
+        false,
+        "the running example, in `set` and `show`",
+    ),
+    w(
+        "examples",
+        Command,
+        false,
+        "`[s-op|selector] examples on|off`: echo examples or not",
+    ),
+    w(
+        "s-op",
+        Command,
+        false,
+        "the s-op example, in `set`, `show` and `examples`",
+    ),
+    w(
+        "selector",
+        Command,
+        false,
+        "the selector example, in `set`, `show` and `examples`",
+    ),
     w("on", Command, false, "turn a display setting on"),
     w("off", Command, false, "turn a display setting off"),
-    w("full seq display", Command, false, "`full seq display on|off`: aligned input/output echo"),
+    w(
+        "full seq display",
+        Command,
+        false,
+        "`full seq display on|off`: aligned input/output echo",
+    ),
     w("exit", Command, false, "leave the REPL"),
     w("exit()", Command, false, "leave the REPL"),
     w("quit", Command, false, "leave the REPL"),
     w("quit()", Command, false, "leave the REPL"),
-    w("select(", Form, false, "a selector: `select(keys, queries, op)` (op: == != < > <= >=)"),
-    w("aggregate(", Form, false, "the mean of the selected values: `aggregate(sel, sop[, default])`"),
+    w(
+        "select(",
+        Form,
+        false,
+        "a selector: `select(keys, queries, op)` (op: == != < > <= >=)",
+    ),
+    w(
+        "aggregate(",
+        Form,
+        false,
+        "the mean of the selected values: `aggregate(sel, sop[, default])`",
+    ),
     w("range(", Form, true, "a list of ints, as Python's range"),
     w("zip(", Form, true, "pairs of items, as Python's zip"),
     w("len(", Form, true, "the length of a list or dict"),
     w("tokens", Builtin, false, "the input's tokens, as strings"),
-    w("tokens_str", Builtin, true, "the input's tokens, as strings"),
+    w(
+        "tokens_str",
+        Builtin,
+        true,
+        "the input's tokens, as strings",
+    ),
     w("tokens_int", Builtin, true, "the input's tokens, as ints"),
-    w("tokens_float", Builtin, true, "the input's tokens, as floats"),
+    w(
+        "tokens_float",
+        Builtin,
+        true,
+        "the input's tokens, as floats",
+    ),
     w("tokens_bool", Builtin, true, "the input's tokens, as bools"),
     w("tokens_asis", Builtin, true, "the input's tokens, as given"),
-    w("indices", Builtin, true, "each position's index: 0, 1, 2, ..."),
-    w("length", Builtin, false, "the input's length, at every position"),
+    w(
+        "indices",
+        Builtin,
+        true,
+        "each position's index: 0, 1, 2, ...",
+    ),
+    w(
+        "length",
+        Builtin,
+        false,
+        "the input's length, at every position",
+    ),
     w("True", Builtin, true, "the bool true"),
     w("False", Builtin, true, "the bool false"),
-    w("selector_width", Builtin, false, "how many keys a selector selects, per query"),
-    w("numerical", Builtin, false, "compile this s-op as a number (a hint)"),
-    w("categorical", Builtin, false, "compile this s-op as a one-hot (a hint)"),
-    w("out", Special, true, "reserved: the name the original gives a file's last value"),
+    w(
+        "selector_width",
+        Builtin,
+        false,
+        "how many keys a selector selects, per query",
+    ),
+    w(
+        "numerical",
+        Builtin,
+        false,
+        "compile this s-op as a number (a hint)",
+    ),
+    w(
+        "categorical",
+        Builtin,
+        false,
+        "compile this s-op as a one-hot (a hint)",
+    ),
+    w(
+        "out",
+        Special,
+        true,
+        "reserved: the name the original gives a file's last value",
+    ),
     w("get", Special, true, "reserved by the original interpreter"),
 ];
 
@@ -179,12 +314,23 @@ mod tests {
         grammar.sort();
         grammar.dedup();
         assert_eq!(grammar, want, "grammar/rasp.lalrpop's token table");
-        assert!(include_str!("lexer.rs").contains(r#"#[regex(r"full[ \t\r\n]+seq[ \t\r\n]+display")]"#));
+        assert!(
+            include_str!("lexer.rs").contains(r#"#[regex(r"full[ \t\r\n]+seq[ \t\r\n]+display")]"#)
+        );
     }
 
     #[test]
     fn reserved_names_and_lookup() {
-        for n in ["def", "range", "zip", "len", "tokens_int", "True", "out", "get"] {
+        for n in [
+            "def",
+            "range",
+            "zip",
+            "len",
+            "tokens_int",
+            "True",
+            "out",
+            "get",
+        ] {
             assert!(is_reserved(n), "{n}");
         }
         for n in ["tokens", "length", "select", "load", "x"] {

@@ -18,7 +18,9 @@ use super::{CONFIG_FILE, META_FILE, expected_shapes, tensors};
 use crate::diag::{Diag, codes};
 use crate::ir::value::{Value, value_order};
 use crate::model::codec::value_from_json;
-use crate::model::{Config, Encoding, FORMAT, FORMAT_VERSION, Meta, Model, Placement, output_width};
+use crate::model::{
+    Config, Encoding, FORMAT, FORMAT_VERSION, Meta, Model, Placement, output_width,
+};
 
 /// Which file a consistency problem is in.
 #[derive(Clone, Copy, Debug)]
@@ -328,10 +330,7 @@ fn check_placement(c: &Config, layout: &[usize], p: &Placement) -> Result<(), St
     if p.encoding == Encoding::Numerical
         && let Some(v) = atoms.iter().find(|a| matches!(a, Value::Str(_)))
     {
-        return Err(format!(
-            "numerical, but value {} is a string",
-            v.repr()
-        ));
+        return Err(format!("numerical, but value {} is a string", v.repr()));
     }
     if !p.coefs.is_empty() && p.encoding == Encoding::Categorical {
         return Err("categorical, but has coefficients".to_string());

@@ -42,7 +42,11 @@ pub struct Checksums {
     pub config: String,
     /// Of `rasp.json`'s canonical form without this entry (empty while it
     /// is being computed, and then not written).
-    #[serde(rename = "rasp.json", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "rasp.json",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub meta: String,
 }
 
@@ -177,7 +181,12 @@ pub fn meta_sum(meta: &Value) -> String {
 /// (`weights`, `config`, `meta`: the files' checksums as [`hash`],
 /// [`config_sum`] and [`meta_sum`] compute them): one line per problem,
 /// none when every checksum matches.
-pub fn mismatches(recorded: Option<&Value>, weights: &str, config: &str, meta: &str) -> Vec<String> {
+pub fn mismatches(
+    recorded: Option<&Value>,
+    weights: &str,
+    config: &str,
+    meta: &str,
+) -> Vec<String> {
     let Some(recorded) = recorded else {
         return vec![format!("{META_FILE} records no checksums")];
     };
@@ -200,9 +209,7 @@ pub fn mismatches(recorded: Option<&Value>, weights: &str, config: &str, meta: &
         if want.is_empty() {
             out.push(format!("{META_FILE} records no checksum of {file}"));
         } else if !want.eq_ignore_ascii_case(got) {
-            out.push(format!(
-                "{file} changed (checksum {got}, recorded {want})"
-            ));
+            out.push(format!("{file} changed (checksum {got}, recorded {want})"));
         }
     }
     out

@@ -208,8 +208,9 @@ pub fn open_with(dir: &Path, opts: OpenOptions) -> Result<ModelFile, Diag> {
     let version = meta.format_version;
     meta.format_version = FORMAT_VERSION;
     let config_path = dir.join(CONFIG_FILE);
-    let config_json: serde_json::Value = serde_json::from_slice(&read(&folder, CONFIG_FILE, &config_path)?)
-        .map_err(|e| format_error(&config_path, format!("not valid JSON: {e}")))?;
+    let config_json: serde_json::Value =
+        serde_json::from_slice(&read(&folder, CONFIG_FILE, &config_path)?)
+            .map_err(|e| format_error(&config_path, format!("not valid JSON: {e}")))?;
     let config: Config = serde_json::from_value(config_json.clone())
         .map_err(|e| format_error(&config_path, format!("not a valid model config: {e}")))?;
 
@@ -243,27 +244,26 @@ pub fn open_with(dir: &Path, opts: OpenOptions) -> Result<ModelFile, Diag> {
         ranges.push(start..start + bytes.len());
     }
     // Copied, the file's checksum is taken while its bytes are at hand.
-    let (data, copied_sum) = if aligned
-        && bytemuck::try_cast_slice::<u8, f32>(&map[offset..]).is_ok()
-    {
-        for r in &mut ranges {
-            *r = (r.start - offset) / 4..(r.end - offset) / 4;
-        }
-        (Data::Mapped { map, offset }, None)
-    } else {
-        let mut all = Vec::new();
-        for r in &mut ranges {
-            let start = all.len();
-            all.extend(
-                map[r.clone()]
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-            );
-            *r = start..all.len();
-        }
-        drop(st);
-        (Data::Copied(all), Some(integrity::hash(&map)))
-    };
+    let (data, copied_sum) =
+        if aligned && bytemuck::try_cast_slice::<u8, f32>(&map[offset..]).is_ok() {
+            for r in &mut ranges {
+                *r = (r.start - offset) / 4..(r.end - offset) / 4;
+            }
+            (Data::Mapped { map, offset }, None)
+        } else {
+            let mut all = Vec::new();
+            for r in &mut ranges {
+                let start = all.len();
+                all.extend(
+                    map[r.clone()]
+                        .chunks_exact(4)
+                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                );
+                *r = start..all.len();
+            }
+            drop(st);
+            (Data::Copied(all), Some(integrity::hash(&map)))
+        };
     let mut file = ModelFile {
         config,
         meta,
@@ -358,9 +358,9 @@ fn all_finite(bytes: &[u8]) -> bool {
         Ok(words) if cfg!(target_endian = "little") => words
             .iter()
             .fold(true, |ok, w| ok & (w & EXPONENT != EXPONENT)),
-        _ => bytes.chunks_exact(4).all(|b| {
-            u32::from_le_bytes([b[0], b[1], b[2], b[3]]) & EXPONENT != EXPONENT
-        }),
+        _ => bytes
+            .chunks_exact(4)
+            .all(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) & EXPONENT != EXPONENT),
     }
 }
 
@@ -379,9 +379,7 @@ fn modified_error(dir: &Path, why: &[String]) -> Diag {
 
 /// Memory-map a file for reading.
 fn map_file(folder: &crate::fsio::read::Folder, path: &Path) -> Result<memmap2::Mmap, Diag> {
-    let file = folder
-        .file(WEIGHTS_FILE)
-        .map_err(|e| read_error(path, e))?;
+    let file = folder.file(WEIGHTS_FILE).map_err(|e| read_error(path, e))?;
     // SAFETY: the map is only read. As with any memory map, a process that
     // truncates or rewrites the file while it is mapped changes what is
     // read (or faults); model files are written once, by `save`, through a

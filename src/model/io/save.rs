@@ -137,4 +137,3 @@ fn internal(msg: String) -> Diag {
     Diag::error(codes::MODEL_FORMAT, msg)
         .help("this is a bug in rasp: the model passed its checks but could not be written")
 }
-

@@ -22,8 +22,8 @@ use std::fmt::Write;
 
 use super::{Flow, NodeKind, visible, xml_escape};
 
-pub(super) use layout::pieces;
 use layout::Layout;
+pub(super) use layout::pieces;
 use measure::{MATRIX_LABEL_SIZE, text_width};
 use paint::{LEGEND_ROW, Legend, write_bands, write_box, write_edges};
 

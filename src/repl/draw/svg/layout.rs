@@ -417,7 +417,10 @@ fn index_of(nodes: &[FlowNode]) -> HashMap<NodeId, usize> {
 /// Each node's row, and the bands `(layer, first row, rows)`: the present
 /// layers in order, and within a layer the rank of a node is the longest
 /// chain of same-layer inputs below it.
-fn rows(nodes: &[FlowNode], index: &HashMap<NodeId, usize>) -> (Vec<usize>, Vec<(usize, usize, usize)>) {
+fn rows(
+    nodes: &[FlowNode],
+    index: &HashMap<NodeId, usize>,
+) -> (Vec<usize>, Vec<(usize, usize, usize)>) {
     let mut rank = vec![0usize; nodes.len()];
     for (i, node) in nodes.iter().enumerate() {
         rank[i] = node
