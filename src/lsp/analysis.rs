@@ -135,7 +135,8 @@ pub fn exported(
         return None;
     }
     seen.push(file.clone());
-    let text = std::fs::read_to_string(&file).ok()?;
+    // A FIFO among the loads must not block the server.
+    let text = crate::fsio::read::read_text(&file).ok()?;
     let parsed = syntax::parse_file(&text, 0);
     let index = names::resolve(&parsed.stmts, Span::new(0, 0, text.len()));
     let own = index

@@ -687,7 +687,7 @@ impl Server {
                 Some(t) => t,
                 None => {
                     let path = path.as_ref().ok_or_else(bad)?;
-                    std::fs::read_to_string(path)
+                    crate::fsio::read::read_text(path)
                         .map_err(|e| (code::INVALID_PARAMS, format!("{}: {e}", path.display())))?
                 }
             };

@@ -321,7 +321,7 @@ pub enum Status {
 /// Compare a rendering with `snapshot` on disk (a file that is not a
 /// snapshot counts as different).
 pub fn compare(snapshot: &Path, new: &Snapshot) -> Result<Status, Diag> {
-    match std::fs::read_to_string(snapshot) {
+    match crate::fsio::read::read_text(snapshot) {
         Ok(text) => {
             let old = Snapshot::parse(&text).unwrap_or(Snapshot {
                 source: String::new(),
