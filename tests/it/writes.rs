@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const REVERSE: &str =
     "rev = aggregate(select(indices, length - indices - 1, ==), tokens);\nn = length;\n";
@@ -31,23 +31,29 @@ fn cmd(dir: &Path, args: &[&str]) -> Command {
     c
 }
 
-/// Run to the end, but fail the test (instead of hanging) after 60 s.
+/// Run to the end, but fail the test (instead of hanging) after 60 s. The
+/// output is read as it comes (a full pipe would block the child).
 fn finish(mut c: Command) -> Output {
-    let mut child = c
+    let child = c
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("rasp starts");
-    let start = Instant::now();
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            return child.wait_with_output().expect("output");
-        }
-        if start.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(o) => o.expect("output"),
+        Err(_) => {
+            // SAFETY: signalling our own child, which has not been waited for.
+            #[cfg(unix)]
+            unsafe {
+                libc::kill(pid as libc::pid_t, libc::SIGKILL);
+            }
             panic!("rasp blocked: {c:?}");
         }
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
