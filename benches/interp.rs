@@ -4,7 +4,7 @@
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use rasp::front::{MVal, Session, value::lookup};
-use rasp::interp;
+use rasp::interp::{self, Semantics};
 use rasp::ir::{NodeId, Value};
 
 /// A deterministic pseudo-random token string over `alphabet`.
@@ -39,7 +39,10 @@ fn benches(c: &mut Criterion) {
     for n in [300usize, 1000] {
         let input = tokens(n, &letters, 7);
         g.bench_with_input(BenchmarkId::from_parameter(n), &input, |b, input| {
-            b.iter(|| interp::evaluate_one(&s.graph, input, sort).expect("sort runs"))
+            b.iter(|| {
+                interp::evaluate_one(&s.graph, input, sort, Semantics::Bidirectional)
+                    .expect("sort runs")
+            })
         });
     }
     g.finish();
@@ -49,7 +52,10 @@ fn benches(c: &mut Criterion) {
     for n in [300usize, 1000] {
         let input = tokens(n, &letters, 11);
         g.bench_with_input(BenchmarkId::from_parameter(n), &input, |b, input| {
-            b.iter(|| interp::evaluate_one(&s.graph, input, hist).expect("hist runs"))
+            b.iter(|| {
+                interp::evaluate_one(&s.graph, input, hist, Semantics::Bidirectional)
+                    .expect("hist runs")
+            })
         });
     }
     g.finish();
@@ -62,7 +68,10 @@ fn benches(c: &mut Criterion) {
     for n in [300usize, 1000] {
         let input = tokens(n, &['(', ')', '{', '}'], 3);
         g.bench_with_input(BenchmarkId::from_parameter(n), &input, |b, input| {
-            b.iter(|| interp::evaluate_one(&s.graph, input, dyck).expect("dyck runs"))
+            b.iter(|| {
+                interp::evaluate_one(&s.graph, input, dyck, Semantics::Bidirectional)
+                    .expect("dyck runs")
+            })
         });
     }
     g.finish();
@@ -70,7 +79,7 @@ fn benches(c: &mut Criterion) {
     let inputs: Vec<Vec<Value>> = (0..64).map(|i| tokens(100, &letters, i)).collect();
     let (s, sort) = node("sorted = sort(tokens, tokens);", "sorted");
     c.bench_function("sort_batch64_len100_parallel", |b| {
-        b.iter(|| interp::evaluate_batch(&s.graph, &inputs, sort))
+        b.iter(|| interp::evaluate_batch(&s.graph, &inputs, sort, Semantics::Bidirectional))
     });
 }
 

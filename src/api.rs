@@ -216,17 +216,19 @@ impl Program {
             self.session.check_input_len(input)?;
         }
         let graph = &self.session.graph;
-        Ok(interp::evaluate_batch(graph, inputs, node)
-            .into_iter()
-            .zip(inputs)
-            .map(|(r, input)| match r {
-                Ok(value) => Ok(Output {
-                    input: input.clone(),
-                    value,
-                }),
-                Err(e) => Err(e.to_diag_for(graph, &self.session.sources, input, node)),
-            })
-            .collect())
+        Ok(
+            interp::evaluate_batch(graph, inputs, node, self.session.settings.semantics)
+                .into_iter()
+                .zip(inputs)
+                .map(|(r, input)| match r {
+                    Ok(value) => Ok(Output {
+                        input: input.clone(),
+                        value,
+                    }),
+                    Err(e) => Err(e.to_diag_for(graph, &self.session.sources, input, node)),
+                })
+                .collect(),
+        )
     }
 
     fn source(&self, name: &str) -> compile::Source {

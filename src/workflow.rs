@@ -46,8 +46,8 @@ fn verified_lines(compiled: &Compiled) -> Vec<String> {
 }
 
 /// Write the model to `dir`; the lines to show: where it went and its
-/// size, what was verified, and for a causal model whether the program is
-/// prefix-stable.
+/// size, what was verified, and for a causal model how many s-ops differ
+/// from their bidirectional values.
 pub fn save(
     graph: &Graph,
     sources: &SourceMap,
@@ -63,7 +63,7 @@ pub fn save(
     )];
     lines.extend(verified_lines(compiled));
     if compiled.model.meta.causal {
-        lines.extend(prefix_line(graph, sources, node, compiled));
+        lines.extend(causal_line(graph, sources, node, compiled));
     }
     Ok(lines)
 }
@@ -115,8 +115,8 @@ pub fn verify(
 
 /// The explanation of a compiled model (`rasp explain`, `:explain`):
 /// layers, heads, MLPs, residual, where each s-op lives; with `margins`,
-/// each head's and MLP's smallest margin; for a causal model, whether the
-/// program is prefix-stable.
+/// each head's and MLP's smallest margin; for a causal model, the s-ops
+/// whose causal values differ from their bidirectional ones.
 pub fn explain(
     graph: &Graph,
     sources: &SourceMap,
@@ -126,29 +126,46 @@ pub fn explain(
 ) -> String {
     let extras = compile::explain::Extras {
         margins,
-        prefix: compiled
+        causal: compiled
             .model
             .meta
             .causal
-            .then(|| compile::prefix_check(graph, node, &compiled.model)),
+            .then(|| causal_check(graph, node, compiled)),
     };
     compile::explain::explain(graph, sources, compiled, &extras)
 }
 
-/// For a causal model: whether the program is prefix-stable (the last
-/// line of its explanation).
-fn prefix_line(
+/// The s-ops whose causal values differ from their bidirectional ones, on
+/// the model's vocabulary and lengths.
+fn causal_check(
+    graph: &Graph,
+    node: NodeId,
+    compiled: &Compiled,
+) -> (Vec<compile::verify::CausalDifference>, usize) {
+    let meta = &compiled.model.meta;
+    compile::causal_check(graph, node, &meta.vocab_values(), meta.max_len)
+}
+
+/// For a causal model: how many s-ops differ from their bidirectional
+/// values (the first line of what `explain` says of it).
+fn causal_line(
     graph: &Graph,
     sources: &SourceMap,
     node: NodeId,
     compiled: &Compiled,
 ) -> Option<String> {
-    let extras = compile::explain::Extras {
-        margins: false,
-        prefix: Some(compile::prefix_check(graph, node, &compiled.model)),
-    };
-    compile::explain::explain(graph, sources, compiled, &extras)
-        .lines()
-        .last()
-        .map(str::to_string)
+    let (diffs, checked) = causal_check(graph, node, compiled);
+    if diffs.is_empty() {
+        let text = compile::explain::causal_lines(graph, sources, &diffs, checked);
+        return text.lines().next().map(str::to_string);
+    }
+    let names: Vec<String> = diffs
+        .iter()
+        .map(|d| format!("`{}`", crate::interp::node_title(graph, sources, d.node)))
+        .collect();
+    Some(format!(
+        "causal: {} s-op(s) differ from their bidirectional values: {} (witnesses: `rasp explain --causal`)",
+        diffs.len(),
+        names.join(", ")
+    ))
 }

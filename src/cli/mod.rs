@@ -362,7 +362,7 @@ fn eval(
         }
     };
     let values: Vec<Vec<Value>> = parsed.iter().map(|(_, v)| v.clone()).collect();
-    let outputs = interp::evaluate_batch(&session.graph, &values, node);
+    let outputs = interp::evaluate_batch(&session.graph, &values, node, session.settings.semantics);
     let mut out = std::io::BufWriter::new(crate::fsio::stdio::Stdout);
     for ((json_in, input), res) in parsed.iter().zip(outputs) {
         match res {
@@ -417,10 +417,12 @@ fn run(
     let named = front::value::named_values(&scope, all);
     let mut out = std::io::BufWriter::new(crate::fsio::stdio::Stdout);
     for input in &parsed {
-        for (name, res) in named
-            .iter()
-            .zip(interp::evaluate_each(&session.graph, input, &named))
-        {
+        for (name, res) in named.iter().zip(interp::evaluate_each(
+            &session.graph,
+            input,
+            &named,
+            session.settings.semantics,
+        )) {
             match res {
                 Ok(o) => {
                     let _ = writeln!(out, "{}", display_output(&name.0, input, &o));

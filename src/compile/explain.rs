@@ -1,13 +1,13 @@
 //! `rasp explain`: the layout of a compiled model in words: its size and
 //! where it comes from (largest costs first), where each s-op lives,
-//! optionally the margins of every head and MLP, and whether the program
-//! is prefix-stable (its causal model computes the same function).
+//! optionally the margins of every head and MLP, and for a causal model
+//! the s-ops whose causal values differ from their bidirectional ones.
 
 use std::fmt::Write;
 
 use super::Compiled;
 use super::valueset::ValueSet;
-use super::verify::PrefixDependence;
+use super::verify::CausalDifference;
 use crate::diag::SourceMap;
 use crate::interp::display::input_repr;
 use crate::ir::{Graph, Op};
@@ -62,13 +62,14 @@ pub fn size_line(m: &Model) -> String {
 pub struct Extras {
     /// Per head and per MLP, the smallest margin.
     pub margins: bool,
-    /// Whether the program is prefix-stable, when it was checked: `None`
-    /// inside means it is on every checked input.
-    pub prefix: Option<(Option<PrefixDependence>, usize)>,
+    /// For a causal model: the s-ops whose causal values differ from their
+    /// bidirectional ones (each with a witness) and how many inputs were
+    /// checked.
+    pub causal: Option<(Vec<CausalDifference>, usize)>,
 }
 
 /// The explanation text. `graph` and `sources` are the program's (where
-/// a prefix dependence points).
+/// a causal difference points).
 pub fn explain(graph: &Graph, sources: &SourceMap, c: &Compiled, extras: &Extras) -> String {
     let compiled: &Graph = &c.graph;
     let m = &c.model;
@@ -91,6 +92,11 @@ pub fn explain(graph: &Graph, sources: &SourceMap, c: &Compiled, extras: &Extras
         m.config.n_layers, m.config.d_model, m.config.d_head, m.config.n_heads, m.config.d_mlp
     );
     let _ = writeln!(s, "layout: {}", meta.layout.join(" | "));
+    let _ = writeln!(
+        s,
+        "positions: a learned embedding of positions 0..={} (BOS and {} tokens): inputs longer than {} tokens cannot be run",
+        meta.max_len, meta.max_len, meta.max_len
+    );
     if let Some(e) = &c.estimate {
         let _ = writeln!(s, "largest costs:");
         for cost in e.costs.iter().filter(|k| k.dims + k.units > 0).take(5) {
@@ -198,33 +204,53 @@ pub fn explain(graph: &Graph, sources: &SourceMap, c: &Compiled, extras: &Extras
             c.title(*node)
         );
     }
-    if let Some((dep, checked)) = &extras.prefix {
-        match dep {
-            None => {
-                let _ = writeln!(
-                    s,
-                    "prefix-stable on all {checked} checked inputs: the causal model computes the same function"
-                );
-            }
-            Some(d) => {
-                let node = graph.node(d.node);
-                let at = node
-                    .span
-                    .and_then(|sp| {
-                        let file = sources.get(sp.file)?;
-                        let (line, col) = sources.line_col(sp)?;
-                        Some(format!(" ({}:{line}:{col})", file.name))
-                    })
-                    .unwrap_or_default();
-                let _ = writeln!(
-                    s,
-                    "not prefix-stable: `{}`{at} depends on later positions (on {} at position {}); a causal model computes it on each prefix",
-                    crate::interp::node_title(graph, sources, d.node),
-                    input_repr(&d.input),
-                    d.position
-                );
-            }
-        }
+    if let Some((diffs, checked)) = &extras.causal {
+        s.push_str(&causal_lines(graph, sources, diffs, *checked));
+    }
+    s
+}
+
+/// What a causal model changes, for `explain` and `compile`: the first
+/// line says how many s-ops differ from their bidirectional values; one
+/// line per such s-op with its witness.
+pub fn causal_lines(
+    graph: &Graph,
+    sources: &SourceMap,
+    diffs: &[CausalDifference],
+    checked: usize,
+) -> String {
+    let mut s = String::new();
+    if diffs.is_empty() {
+        let _ = writeln!(
+            s,
+            "causal: every s-op has its bidirectional value on all {checked} checked inputs"
+        );
+        return s;
+    }
+    let _ = writeln!(
+        s,
+        "causal: {} s-op(s) differ from their bidirectional values (each selector sees the keys at or before its query, `length` is the prefix length; {checked} inputs checked):",
+        diffs.len()
+    );
+    for d in diffs {
+        let node = graph.node(d.node);
+        let at = node
+            .span
+            .and_then(|sp| {
+                let file = sources.get(sp.file)?;
+                let (line, col) = sources.line_col(sp)?;
+                Some(format!(" ({}:{line}:{col})", file.name))
+            })
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "  `{}`{at}: on {}, position {}: causal {}, bidirectional {}",
+            crate::interp::node_title(graph, sources, d.node),
+            input_repr(&d.input),
+            d.position,
+            d.causal.repr(),
+            d.bidirectional.repr()
+        );
     }
     s
 }

@@ -374,25 +374,26 @@ pub fn build(
     Ok(compiled)
 }
 
-/// Whether the program is prefix-stable on a seeded sample covering every
-/// length (every input of the short lengths): the first s-op that depends
-/// on later positions, if any, and how many inputs were checked.
-pub fn prefix_check(
+/// The s-ops of the program whose causal values differ from their
+/// bidirectional ones on a seeded sample covering every length up to
+/// `max_len` (every input of the short lengths), each with a witness; and
+/// how many inputs were checked.
+pub fn causal_check(
     graph: &Graph,
     target: NodeId,
-    model: &Model,
-) -> (Option<verify::PrefixDependence>, usize) {
-    let vocab = model.meta.vocab_values();
+    vocab: &[Value],
+    max_len: usize,
+) -> (Vec<verify::CausalDifference>, usize) {
     let mode = verify::Mode::Cover {
         samples: DEFAULT_CHECK_SAMPLES,
         seed: 0,
     };
-    match verify::inputs(&vocab, model.meta.max_len, mode) {
+    match verify::inputs(vocab, max_len, mode) {
         Ok((inputs, _, _)) => (
-            verify::prefix_dependence(graph, target, &inputs),
+            verify::causal_differences(graph, target, &inputs),
             inputs.len(),
         ),
-        Err(_) => (None, 0),
+        Err(_) => (Vec::new(), 0),
     }
 }
 

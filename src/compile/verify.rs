@@ -5,7 +5,7 @@
 //! interpreter's.
 
 use crate::diag::{Diag, SourceMap, codes};
-use crate::interp::{self, Output};
+use crate::interp::{self, Output, Semantics};
 use crate::ir::value::{self, Value};
 use crate::ir::{Graph, NodeId};
 use crate::model::executor::{Executor, Want};
@@ -74,8 +74,7 @@ pub struct Report {
     pub exhaustive: bool,
     pub seed: Option<u64>,
     pub counterexample: Option<Counterexample>,
-    /// The model is causal: position i was compared with the program's
-    /// value on the prefix up to i.
+    /// The model is causal: compared with the program's causal values.
     pub causal: bool,
     pub max_len: usize,
 }
@@ -153,7 +152,7 @@ impl Report {
             )
         };
         if self.causal {
-            how.push_str("; causal: each position against the program on its prefix");
+            how.push_str("; causal semantics");
         }
         let mut s = format!(
             "verified {} inputs, {} mismatches ({how})\n",
@@ -340,31 +339,22 @@ fn cover_lengths(n: usize, base: usize) -> Vec<usize> {
     out
 }
 
-/// The program's values of `nodes` on `input`, as a model must compute
-/// them: for a causal model, position i of each is its value on the prefix
-/// up to i. `None` when the program fails on the input (or on a prefix).
+/// The program's values of `nodes` on `input` under `sem` (a causal
+/// model computes the causal ones). `None` when the program fails on the
+/// input.
 pub fn expected(
     graph: &Graph,
     input: &[Value],
     nodes: &[NodeId],
-    causal: bool,
+    sem: Semantics,
 ) -> Option<Vec<Vec<Value>>> {
-    let column = |o: Output| match o {
-        Output::Sop(col) => Some(col.values),
-        Output::Selector(_) => None,
-    };
-    if !causal {
-        let outs = interp::evaluate(graph, input, nodes).ok()?;
-        return outs.into_iter().map(column).collect();
-    }
-    let mut out: Vec<Vec<Value>> = vec![Vec::with_capacity(input.len()); nodes.len()];
-    for end in 1..=input.len() {
-        let outs = interp::evaluate(graph, &input[..end], nodes).ok()?;
-        for (o, col) in out.iter_mut().zip(outs) {
-            o.push(column(col)?.get(end - 1)?.clone());
-        }
-    }
-    Some(out)
+    let outs = interp::evaluate_in(graph, input, nodes, sem).ok()?;
+    outs.into_iter()
+        .map(|o| match o {
+            Output::Sop(col) => Some(col.values),
+            Output::Selector(_) => None,
+        })
+        .collect()
 }
 
 /// Compare the model with the interpreter, running it on the CPU.
@@ -391,6 +381,7 @@ pub fn verify_with(
 ) -> Result<Report, Diag> {
     let model = &compiled.model;
     let causal = model.meta.causal;
+    let sem = Semantics::from_causal(causal);
     let vocab = model.meta.vocab_values();
     let n = model.meta.max_len;
     let total = count_inputs(vocab.len(), n);
@@ -468,21 +459,14 @@ pub fn verify_with(
         let mut r = report.clone();
         let runner = scope.spawn(move || compare(&mut r).map(|()| r));
         for chunk in chunks.by_ref() {
-            let expected: Vec<Option<Vec<Value>>> = if causal {
-                use rayon::prelude::*;
-                chunk
-                    .par_iter()
-                    .map(|input| expected(graph, input, &[target], true).and_then(|mut v| v.pop()))
-                    .collect()
-            } else {
-                interp::evaluate_batch(graph, &chunk, target)
+            let expected: Vec<Option<Vec<Value>>> =
+                interp::evaluate_batch(graph, &chunk, target, sem)
                     .into_iter()
                     .map(|e| match e {
                         Ok(Output::Sop(col)) => Some(col.values),
                         _ => None,
                     })
-                    .collect()
-            };
+                    .collect();
             let mut ok_inputs = Vec::with_capacity(chunk.len());
             let mut ok_expected = Vec::with_capacity(chunk.len());
             for (input, e) in chunk.into_iter().zip(expected) {
@@ -586,7 +570,12 @@ pub fn first_divergence(
     let mut order: Vec<(&NodeId, &usize)> = compiled.placements.iter().collect();
     order.sort_by_key(|(n, _)| compiled.positions.get(n).copied());
     let nodes: Vec<NodeId> = order.iter().map(|(n, _)| **n).collect();
-    let outs = expected(graph, input, &nodes, model.meta.causal)?;
+    let outs = expected(
+        graph,
+        input,
+        &nodes,
+        Semantics::from_causal(model.meta.causal),
+    )?;
     for ((_, idx), want) in order.iter().zip(outs) {
         let p = &model.meta.sops[**idx];
         let resid = trace.get(at(p)).or(trace.last())?;
@@ -604,50 +593,67 @@ pub fn first_divergence(
     None
 }
 
-/// Where a program stops being prefix-stable: the first s-op (in program
-/// order) whose value at some position of some input differs from its
-/// value on the prefix up to that position, and that input.
+/// An s-op whose causal value differs from its bidirectional one, with
+/// the shortest input found that shows it.
 #[derive(Clone, Debug)]
-pub struct PrefixDependence {
+pub struct CausalDifference {
     pub node: NodeId,
     pub input: Vec<Value>,
+    /// The first position where the two differ, and the two values there.
     pub position: usize,
+    pub causal: Value,
+    pub bidirectional: Value,
 }
 
-/// Whether `target` gives, on each of `inputs`, the same values as its
-/// causal (prefix) version; if not, the first s-op that depends on later
-/// positions.
-pub fn prefix_dependence(
+/// The s-ops `target` depends on (itself included) whose causal values
+/// differ from their bidirectional values on some of `inputs`, in program
+/// order, each with its shortest witness. Inputs on which the program
+/// fails under either semantics are skipped.
+pub fn causal_differences(
     graph: &Graph,
     target: NodeId,
     inputs: &[Vec<Value>],
-) -> Option<PrefixDependence> {
+) -> Vec<CausalDifference> {
     use rayon::prelude::*;
     let nodes: Vec<NodeId> = graph
         .ancestors(&[target])
         .into_iter()
         .filter(|n| graph.kind(*n) == crate::ir::Kind::Sop)
         .collect();
-    inputs
+    let found: Vec<Vec<Option<CausalDifference>>> = inputs
         .par_iter()
         .filter_map(|input| {
-            let full = expected(graph, input, &nodes, false)?;
-            let prefix = expected(graph, input, &nodes, true)?;
-            nodes
-                .iter()
-                .zip(full.iter().zip(&prefix))
-                .find_map(|(n, (f, p))| {
-                    f.iter()
-                        .zip(p)
-                        .position(|(a, b)| !same_value(a, b))
-                        .map(|position| PrefixDependence {
+            let full = expected(graph, input, &nodes, Semantics::Bidirectional)?;
+            let causal = expected(graph, input, &nodes, Semantics::Causal)?;
+            Some(
+                nodes
+                    .iter()
+                    .zip(full.iter().zip(&causal))
+                    .map(|(n, (f, c))| {
+                        let position = f.iter().zip(c).position(|(a, b)| !same_value(a, b))?;
+                        Some(CausalDifference {
                             node: *n,
                             input: input.clone(),
                             position,
+                            causal: c[position].clone(),
+                            bidirectional: f[position].clone(),
                         })
-                })
+                    })
+                    .collect(),
+            )
         })
-        .min_by_key(|d| (d.node, d.input.len()))
+        .collect();
+    let mut best: Vec<Option<CausalDifference>> = vec![None; nodes.len()];
+    for per_input in found {
+        for (slot, d) in best.iter_mut().zip(per_input) {
+            if let Some(d) = d
+                && slot.as_ref().is_none_or(|b| d.input.len() < b.input.len())
+            {
+                *slot = Some(d);
+            }
+        }
+    }
+    best.into_iter().flatten().collect()
 }
 
 #[cfg(test)]

@@ -37,6 +37,9 @@ pub struct Settings {
     pub full_seq_display: bool,
     /// Longest input to evaluate.
     pub max_len: usize,
+    /// Bidirectional (the original's) or causal (RASP-L's): what every
+    /// evaluation of this session means (`--causal`, `set causal on`).
+    pub semantics: interp::Semantics,
 }
 
 impl Default for Settings {
@@ -52,6 +55,7 @@ impl Default for Settings {
             sel_examples: true,
             full_seq_display: false,
             max_len: DEFAULT_MAX_LEN,
+            semantics: interp::Semantics::Bidirectional,
         }
     }
 }
@@ -339,8 +343,14 @@ impl Session {
     /// Evaluate a node on one input.
     pub fn evaluate(&self, node: NodeId, input: &[Value]) -> Result<Output, Diag> {
         self.check_input_len(input)?;
-        let mut outs = interp::evaluate_with(&self.graph, input, &[node], Some(&self.interrupt))
-            .map_err(|e| e.to_diag_for(&self.graph, &self.sources, input, node))?;
+        let mut outs = interp::evaluate_with(
+            &self.graph,
+            input,
+            &[node],
+            self.settings.semantics,
+            Some(&self.interrupt),
+        )
+        .map_err(|e| e.to_diag_for(&self.graph, &self.sources, input, node))?;
         Ok(outs.pop().expect("one target gives one output"))
     }
 

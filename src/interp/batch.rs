@@ -3,7 +3,7 @@
 
 use rayon::prelude::*;
 
-use super::{EvalError, Evaluator, Output, evaluate, evaluate_one};
+use super::{EvalError, Evaluator, Output, Semantics, evaluate_in, evaluate_one};
 use crate::ir::value::Value;
 use crate::ir::{Graph, NodeId};
 
@@ -14,27 +14,30 @@ pub fn evaluate_each(
     graph: &Graph,
     input: &[Value],
     named: &[(String, NodeId)],
+    sem: Semantics,
 ) -> Vec<Result<Output, EvalError>> {
     let targets: Vec<NodeId> = named.iter().map(|(_, id)| *id).collect();
-    match evaluate(graph, input, &targets) {
+    match evaluate_in(graph, input, &targets, sem) {
         Ok(outs) => outs.into_iter().map(Ok).collect(),
         Err(_) => targets
             .iter()
-            .map(|id| evaluate_one(graph, input, *id))
+            .map(|id| evaluate_one(graph, input, *id, sem))
             .collect(),
     }
 }
 
-/// Evaluate one node on many inputs, in parallel; results in input order.
+/// Evaluate one node on many inputs under `sem`, in parallel; results in
+/// input order.
 pub fn evaluate_batch(
     graph: &Graph,
     inputs: &[Vec<Value>],
     target: NodeId,
+    sem: Semantics,
 ) -> Vec<Result<Output, EvalError>> {
     if inputs.len() < 2 {
         // Not worth starting the thread pool for (a process that
         // evaluates one input would spend more on it than on the input).
-        let mut ev = Evaluator::new(graph, &[target]);
+        let mut ev = Evaluator::new(graph, &[target]).semantics(sem);
         return inputs
             .iter()
             .map(|input| {
@@ -46,7 +49,7 @@ pub fn evaluate_batch(
     inputs
         .par_iter()
         .map_init(
-            || Evaluator::new(graph, &[target]),
+            || Evaluator::new(graph, &[target]).semantics(sem),
             |ev, input| {
                 ev.run(input, None)
                     .map(|mut o| o.pop().expect("one target gives one output"))

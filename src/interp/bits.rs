@@ -178,6 +178,16 @@ fn row<T: PartialOrd>(keys: impl Iterator<Item = T>, y: T, cmp: CmpOp) -> u64 {
     w
 }
 
+/// The keys query `q` sees, as a row mask: all of them, or under causal
+/// semantics the keys 0..=q (a causal row is the full row cut at q).
+pub fn visible(sem: super::Semantics, q: usize) -> u64 {
+    match sem {
+        super::Semantics::Bidirectional => u64::MAX,
+        super::Semantics::Causal if q >= 63 => u64::MAX,
+        super::Semantics::Causal => (1u64 << (q + 1)) - 1,
+    }
+}
+
 /// The keys a row selects, in key order.
 pub fn selected(w: u64) -> impl Iterator<Item = usize> {
     let mut w = w;

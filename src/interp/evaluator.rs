@@ -4,7 +4,7 @@
 use std::sync::atomic::AtomicBool;
 
 use super::run::Run;
-use super::{Column, EvalError, Output, bits, check_input};
+use super::{Column, EvalError, Output, Semantics, bits, check_input};
 use crate::diag::codes;
 use crate::diag::limits::Limit;
 use crate::ir::value::Value;
@@ -16,18 +16,31 @@ pub fn evaluate(
     input: &[Value],
     targets: &[NodeId],
 ) -> Result<Vec<Output>, EvalError> {
-    evaluate_with(graph, input, targets, None)
+    evaluate_with(graph, input, targets, Semantics::Bidirectional, None)
 }
 
-/// Evaluate `targets` on one input; stop with `rasp::interrupted` as soon
-/// as `cancel` is set.
+/// Evaluate `targets` on one input under `sem`.
+pub fn evaluate_in(
+    graph: &Graph,
+    input: &[Value],
+    targets: &[NodeId],
+    sem: Semantics,
+) -> Result<Vec<Output>, EvalError> {
+    evaluate_with(graph, input, targets, sem, None)
+}
+
+/// Evaluate `targets` on one input under `sem`; stop with
+/// `rasp::interrupted` as soon as `cancel` is set.
 pub fn evaluate_with(
     graph: &Graph,
     input: &[Value],
     targets: &[NodeId],
+    sem: Semantics,
     cancel: Option<&AtomicBool>,
 ) -> Result<Vec<Output>, EvalError> {
-    Evaluator::new(graph, targets).run(input, cancel)
+    Evaluator::new(graph, targets)
+        .semantics(sem)
+        .run(input, cancel)
 }
 
 /// Evaluates the same targets on many inputs, one after another, reusing
@@ -44,6 +57,7 @@ pub struct Evaluator<'g> {
     cols: Vec<Option<Column>>,
     pool: Vec<Vec<bool>>,
     fast: bool,
+    sem: Semantics,
     bits: bits::Bits,
 }
 
@@ -65,8 +79,15 @@ impl<'g> Evaluator<'g> {
             cols: vec![None; graph.len()],
             pool: Vec::new(),
             fast: true,
+            sem: Semantics::Bidirectional,
             bits: bits::Bits::default(),
         }
+    }
+
+    /// Evaluate under `sem` (bidirectional unless told).
+    pub fn semantics(mut self, sem: Semantics) -> Evaluator<'g> {
+        self.sem = sem;
+        self
     }
 
     /// Only the general O(n²) path: the reference the fast selectors are
@@ -118,6 +139,7 @@ impl<'g> Evaluator<'g> {
             cols: std::mem::take(&mut self.cols),
             cancel,
             fast: self.fast,
+            sem: self.sem,
             bits: std::mem::take(&mut self.bits),
         };
         run.bits.reset(self.graph.len());
@@ -134,7 +156,7 @@ impl<'g> Evaluator<'g> {
                         let mut rows = Vec::with_capacity(n);
                         for q in 0..n {
                             let mut row = vec![false; n];
-                            run.row(t, q, &mut row, &mut pool)?;
+                            run.row(t, q, &mut row[..self.sem.keys(q, n)], &mut pool)?;
                             rows.push(row);
                         }
                         Output::Selector(rows)
@@ -153,7 +175,12 @@ impl<'g> Evaluator<'g> {
 }
 
 /// Evaluate one node on one input.
-pub fn evaluate_one(graph: &Graph, input: &[Value], target: NodeId) -> Result<Output, EvalError> {
-    let mut outs = evaluate(graph, input, &[target])?;
+pub fn evaluate_one(
+    graph: &Graph,
+    input: &[Value],
+    target: NodeId,
+    sem: Semantics,
+) -> Result<Output, EvalError> {
+    let mut outs = evaluate_in(graph, input, &[target], sem)?;
     Ok(outs.pop().expect("one target gives one output"))
 }

@@ -26,8 +26,54 @@ use crate::ir::value::Value;
 
 pub use batch::{evaluate_batch, evaluate_each};
 pub use error::{EvalError, check_input, node_title};
-pub use evaluator::{Evaluator, evaluate, evaluate_one, evaluate_with};
+pub use evaluator::{Evaluator, evaluate, evaluate_in, evaluate_one, evaluate_with};
 pub use types::{SeqType, seq_type};
+
+/// What the selectors see. `Causal` is RASP-L's causality (Zhou et al.
+/// 2023), the meaning a decoder-only transformer has: every selector is
+/// restricted to the keys at or before its query, and `length` at position
+/// i is the prefix length i + 1. So an s-op's value at position i depends
+/// only on the first i + 1 tokens, and equals its value at the last
+/// position of that prefix. It is *not* the bidirectional program run on
+/// each prefix: an s-op read at another position sees that position's
+/// causal value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Semantics {
+    /// The original's: every query sees every key, `length` is the input's.
+    #[default]
+    Bidirectional,
+    Causal,
+}
+
+impl Semantics {
+    pub fn from_causal(causal: bool) -> Semantics {
+        if causal {
+            Semantics::Causal
+        } else {
+            Semantics::Bidirectional
+        }
+    }
+
+    pub fn is_causal(self) -> bool {
+        self == Semantics::Causal
+    }
+
+    /// How many keys query `q` of an `n`-token input may select.
+    pub fn keys(self, q: usize, n: usize) -> usize {
+        match self {
+            Semantics::Bidirectional => n,
+            Semantics::Causal => (q + 1).min(n),
+        }
+    }
+
+    /// The word used in messages and files: `bidirectional` or `causal`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Semantics::Bidirectional => "bidirectional",
+            Semantics::Causal => "causal",
+        }
+    }
+}
 
 /// A computed s-op.
 #[derive(Clone, Debug, PartialEq)]

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::{Column, EvalError, SeqType, bits, fast, seq_type};
+use super::{Column, EvalError, Semantics, SeqType, bits, fast, seq_type};
 use crate::diag::codes;
 use crate::diag::limits::Limit;
 use crate::ir::value::{self, Value};
@@ -61,6 +61,9 @@ pub(super) struct Run<'g> {
     /// Use the O(n log n) selectors (`fast.rs`) and the bit matrices
     /// (`bits.rs`) where they apply.
     pub(super) fast: bool,
+    /// Causal: each query sees the keys at or before it, `length` is the
+    /// prefix length.
+    pub(super) sem: Semantics,
     /// Short inputs' selector matrices.
     pub(super) bits: bits::Bits,
 }
@@ -146,7 +149,10 @@ impl<'g> Run<'g> {
                 out
             }
             Op::Length => {
-                out.resize(n, Value::Int(n as i64));
+                match self.sem {
+                    Semantics::Bidirectional => out.resize(n, Value::Int(n as i64)),
+                    Semantics::Causal => out.extend((1..=n as i64).map(Value::Int)),
+                }
                 out
             }
             Op::Const(v) => {
@@ -196,6 +202,7 @@ impl<'g> Run<'g> {
                 if let Some(at) = self.bit_rows(*sel) {
                     let vals = self.col(*values);
                     for (q, &w) in self.bits.rows(at, n).iter().enumerate() {
+                        let w = w & bits::visible(self.sem, q);
                         out.push(match w.count_ones() {
                             0 => default.clone(),
                             1 => vals.values[w.trailing_zeros() as usize].clone(),
@@ -229,20 +236,26 @@ impl<'g> Run<'g> {
                         out.push(v);
                         continue;
                     }
-                    self.row(*sel, q, &mut row, pool)?;
-                    out.push(aggregate_row(&row, vals, default).map_err(|m| EvalError {
-                        node: Some(id),
-                        code: codes::EVAL_NON_NUMERIC_MEAN,
-                        message: m,
-                        position: Some(q),
+                    let keys = self.sem.keys(q, n);
+                    self.row(*sel, q, &mut row[..keys], pool)?;
+                    out.push(aggregate_row(&row[..keys], vals, default).map_err(|m| {
+                        EvalError {
+                            node: Some(id),
+                            code: codes::EVAL_NON_NUMERIC_MEAN,
+                            message: m,
+                            position: Some(q),
+                        }
                     })?);
                 }
                 out
             }
             Op::SelectorWidth(sel) => {
                 if let Some(at) = self.bit_rows(*sel) {
-                    let widths = self.bits.rows(at, n).iter();
-                    out.extend(widths.map(|w| Value::Int(i64::from(w.count_ones()))));
+                    let widths = self.bits.rows(at, n).iter().enumerate();
+                    let sem = self.sem;
+                    out.extend(widths.map(|(q, w)| {
+                        Value::Int(i64::from((w & bits::visible(sem, q)).count_ones()))
+                    }));
                     return self.finish(id, out);
                 }
                 if let Some(f) = self.fast(*sel) {
@@ -253,8 +266,9 @@ impl<'g> Run<'g> {
                 let mut row = vec![false; n];
                 for q in 0..n {
                     self.check_cancel(id)?;
-                    self.row(*sel, q, &mut row, pool)?;
-                    out.push(Value::Int(row.iter().filter(|b| **b).count() as i64));
+                    let keys = self.sem.keys(q, n);
+                    self.row(*sel, q, &mut row[..keys], pool)?;
+                    out.push(Value::Int(row[..keys].iter().filter(|b| **b).count() as i64));
                 }
                 out
             }
@@ -268,14 +282,17 @@ impl<'g> Run<'g> {
     /// The O(n log n) form of a selector, for long enough inputs (unless
     /// the evaluator was made without it).
     fn fast(&self, sel: NodeId) -> Option<fast::Fast<'_>> {
-        if !self.fast || self.n < fast::MIN_LEN {
+        if !self.fast || self.n < fast::MIN_LEN || self.sem.is_causal() {
             return None;
         }
         fast::Fast::new(self.graph, sel, &|id| self.col(id))
     }
 
-    /// Fill `row[k]` with the selector's value at (query q, key k); `pool`
-    /// lends the buffers of and/or (no allocation per row).
+    /// Fill `row[k]` with the selector's value at (query q, key k) for the
+    /// keys `row` covers (all of them, or under causal semantics those at
+    /// or before q: a causal row is the full row cut at q, since a
+    /// selector's value at (q, k) depends only on the columns); `pool` lends
+    /// the buffers of and/or (no allocation per row).
     pub(super) fn row(
         &self,
         sel: NodeId,

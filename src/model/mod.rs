@@ -166,7 +166,7 @@ pub struct Verification {
     pub program_errors: usize,
     pub exhaustive: bool,
     pub seed: Option<u64>,
-    /// Compared position by position with the program on each prefix.
+    /// Compared with the program's causal values (RASP-L's semantics).
     pub causal: bool,
     pub max_len: usize,
 }
@@ -221,8 +221,12 @@ pub const FORMAT: &str = "rasp-model";
 /// 1: a numerical output had one unembedding column (TransformerLens's
 /// `center_unembed` made it 0); 2: it has two, `+x` and `-x`; 3:
 /// `rasp.json` records the checksums of the three files (version 2 is read
-/// only as a modified model, `--allow-modified`).
-pub const FORMAT_VERSION: u32 = 3;
+/// only as a modified model, `--allow-modified`); 4: a causal model has
+/// RASP-L's causal semantics (each selector sees the keys at or before its
+/// query, `length` is the prefix length), where in version 3 it computed
+/// the program on each prefix (a version-3 bidirectional model is read as
+/// it is; a version-3 causal one is refused).
+pub const FORMAT_VERSION: u32 = 4;
 
 /// The attention scale of compiled heads of width `d_head`:
 /// `sqrt(d_head)` (in f32). The compiler multiplies `W_Q` by it and writes

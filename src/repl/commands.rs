@@ -262,7 +262,12 @@ impl Repl {
             if self.interrupt.load(Ordering::Relaxed) {
                 return Err(Diag::error(codes::INTERRUPTED, "interrupted"));
             }
-            match interp::evaluate_one(&self.session.graph, input, id) {
+            match interp::evaluate_one(
+                &self.session.graph,
+                input,
+                id,
+                self.session.settings.semantics,
+            ) {
                 Ok(Output::Sop(col)) => {
                     if !types.contains(&col.ty) {
                         types.push(col.ty);

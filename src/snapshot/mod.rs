@@ -203,7 +203,7 @@ pub fn render(file: &Path) -> Result<Rendered, Vec<Diag>> {
         if k > 0 || !body.is_empty() {
             body.push('\n');
         }
-        let outs = interp::evaluate_each(&session.graph, input, &named);
+        let outs = interp::evaluate_each(&session.graph, input, &named, session.settings.semantics);
         for ((name, _), res) in named.iter().zip(outs) {
             match res {
                 Ok(o) => body.push_str(&display::named_output(name, input, &o)),

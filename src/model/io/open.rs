@@ -23,6 +23,9 @@ use crate::model::{Attn, Block, Config, FORMAT, FORMAT_VERSION, Meta, Mlp, Model
 /// The one older format version this rasp still reads, and only as a
 /// modified model: it is version 3 without the checksums.
 const UNCHECKED_VERSION: u32 = 2;
+/// The version before causal models had RASP-L's semantics: its
+/// bidirectional models mean what version 4's do, and are read as they are.
+const PREFIX_CAUSAL_VERSION: u32 = 3;
 
 /// How to open a model folder.
 #[derive(Clone, Copy, Debug, Default)]
@@ -415,6 +418,10 @@ fn read_meta(
         .help(HELP_DIR));
     }
     let version = json.get("format_version").and_then(|v| v.as_u64());
+    let causal = json.get("causal") == Some(&serde_json::Value::Bool(true));
+    if causal && version.is_some_and(|v| v == 2 || v == 3) {
+        return Err(old_version(path, 3));
+    }
     match version {
         Some(v) if v > u64::from(FORMAT_VERSION) => {
             return Err(Diag::error(
@@ -428,6 +435,7 @@ fn read_meta(
             .help("the model was written by a newer rasp: upgrade rasp, or compile the program again with this one"));
         }
         Some(v) if v == u64::from(UNCHECKED_VERSION) && opts.allow_modified => {}
+        Some(v) if v == u64::from(PREFIX_CAUSAL_VERSION) => {}
         Some(v) if v >= 1 && v < u64::from(FORMAT_VERSION) => {
             return Err(old_version(path, v));
         }
@@ -454,6 +462,10 @@ fn old_version(path: &Path, v: u64) -> Diag {
         1 => (
             " (in version 1 a numerical output had one unembedding column, which TransformerLens's unembedding centring turns into 0; version 2 gives it two, +x and -x)",
             "the model was written by an older rasp: compile the program again (`rasp compile`) to get a current model",
+        ),
+        3 => (
+            " (a causal model of format version 3 or older computes the program on each prefix; version 4's causal models have RASP-L's causal semantics, in which each selector sees the keys at or before its query and `length` is the prefix length)",
+            "compile the program again (`rasp compile --causal`) to get a model with the causal semantics `rasp eval --causal` gives",
         ),
         _ => (
             " (version 2 records no checksums, so rasp cannot tell whether its files were edited or half-written)",

@@ -473,6 +473,75 @@ fn reversed(v: &Value, out: &mut String) {
     }
 }
 
+/// Rewrite the weights' header to say format version `v` (one digit, as
+/// the current one is: the header keeps its length).
+fn header_version(model: &Path, v: u32) {
+    use rasp::model::FORMAT_VERSION;
+    let path = model.join("model.safetensors");
+    let bytes = std::fs::read(&path).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header = text(&bytes[8..8 + n]).replace(
+        &format!("\"rasp_format_version\":\"{FORMAT_VERSION}\""),
+        &format!("\"rasp_format_version\":\"{v}\""),
+    );
+    assert_eq!(header.len(), n);
+    let mut old = bytes[..8].to_vec();
+    old.extend(header.as_bytes());
+    old.extend(&bytes[8 + n..]);
+    std::fs::write(&path, old).unwrap();
+}
+
+/// A folder as version 3 wrote it: its version in both places, the
+/// checksums of those files.
+fn as_version_3(model: &Path) {
+    use rasp::model::io::integrity::{hash, meta_sum};
+    header_version(model, 3);
+    let weights = std::fs::read(model.join("model.safetensors")).unwrap();
+    edit_json(&model.join("rasp.json"), |v| {
+        v["format_version"] = json!(3);
+        v["checksums"]["model.safetensors"] = json!(hash(&weights));
+        let own = meta_sum(v);
+        v["checksums"]["rasp.json"] = json!(own);
+    });
+}
+
+#[test]
+fn version_3_bidirectional_models_run_and_causal_ones_say_compile_again() {
+    let b = base("rev");
+    let t = b.copy("v3");
+    as_version_3(t.path());
+    let o = b.exec(t.path(), false);
+    assert_eq!(text(&o.stdout), b.expected, "{}", text(&o.stderr));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    // A version-3 causal model computed the program on each prefix, which
+    // is not what a causal model means now.
+    let o = rasp(
+        &[
+            "compile",
+            "prog.rasp",
+            "rev",
+            "--vocab",
+            "abc",
+            "--max-len",
+            "4",
+            "--causal",
+            "-o",
+            "causal",
+        ],
+        &b.dir,
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    as_version_3(&b.dir.join("causal"));
+    for allow in [false, true] {
+        let o = b.exec(&b.dir.join("causal"), allow);
+        assert_refused(&o, codes::MODEL_FORMAT);
+        let err = text(&o.stderr);
+        assert!(err.contains("format version 3"), "{err}");
+        assert!(err.contains("on each prefix"), "{err}");
+        assert!(err.contains("compile --causal"), "{err}");
+    }
+}
+
 #[test]
 fn version_2_folders_say_compile_again_or_run_unverified() {
     let b = base("rev");
@@ -483,18 +552,7 @@ fn version_2_folders_say_compile_again_or_run_unverified() {
         v["format_version"] = json!(2);
         v.as_object_mut().unwrap().remove("checksums");
     });
-    let path = t.path().join("model.safetensors");
-    let bytes = std::fs::read(&path).unwrap();
-    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-    let header = text(&bytes[8..8 + n]).replace(
-        "\"rasp_format_version\":\"3\"",
-        "\"rasp_format_version\":\"2\"",
-    );
-    assert_eq!(header.len(), n);
-    let mut v2 = bytes[..8].to_vec();
-    v2.extend(header.as_bytes());
-    v2.extend(&bytes[8 + n..]);
-    std::fs::write(&path, v2).unwrap();
+    header_version(t.path(), 2);
 
     let o = b.exec(t.path(), false);
     assert_refused(&o, codes::MODEL_FORMAT);
