@@ -189,7 +189,7 @@ impl Report {
 }
 
 /// Numbers of inputs of each length 1..=n over a vocab of size v.
-fn count_inputs(v: usize, n: usize) -> u128 {
+pub fn count_inputs(v: usize, n: usize) -> u128 {
     let mut total: u128 = 0;
     let mut p: u128 = 1;
     for _ in 0..n {

@@ -163,13 +163,17 @@ struct Prog {
     /// The vocab as `parse_vocab` reads it (for headers and printouts).
     vocab_text: String,
     max_len: usize,
+    /// Compiled as a causal model, checked against the causal semantics.
+    causal: bool,
 }
 
 impl Prog {
     fn header(&self) -> String {
         format!(
-            "# compile: sop=out vocab={} max_len={}",
-            self.vocab_text, self.max_len
+            "# compile: sop=out vocab={} max_len={}{}",
+            self.vocab_text,
+            self.max_len,
+            if self.causal { " causal" } else { "" }
         )
     }
 }
@@ -180,19 +184,40 @@ struct Shape {
     vocab: (usize, usize),
     max_len: (usize, usize),
     statements: (usize, usize),
+    causal: bool,
 }
 
 const SHORT: Shape = Shape {
     vocab: (2, 3),
     max_len: (3, 5),
     statements: (1, 5),
+    causal: false,
 };
 
 const LONG: Shape = Shape {
     vocab: (2, 4),
     max_len: (4, 6),
     statements: (1, 6),
+    causal: false,
 };
+
+impl Shape {
+    /// `LONG`, with the max lengths of `RASP_GENPROG_LEN` (`A-B`) and the
+    /// causal semantics when `RASP_GENPROG_CAUSAL` is 1.
+    fn from_env() -> Shape {
+        let mut shape = LONG;
+        if let Ok(text) = std::env::var("RASP_GENPROG_LEN") {
+            let (a, b) = text
+                .split_once('-')
+                .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)))
+                .filter(|&(a, b): &(usize, usize)| 1 <= a && a <= b)
+                .unwrap_or_else(|| panic!("RASP_GENPROG_LEN={text}: expected A-B, 1 <= A <= B"));
+            shape.max_len = (a, b);
+        }
+        shape.causal = env_or("RASP_GENPROG_CAUSAL", 0) == 1;
+        shape
+    }
+}
 
 struct Gen<'r> {
     rng: &'r mut Rng,
@@ -312,6 +337,7 @@ impl Gen<'_> {
             vocab,
             vocab_text,
             max_len: n,
+            causal: shape.causal,
         }
     }
 
@@ -1055,11 +1081,16 @@ fn check_scope(
     sop: &str,
     vocab: Vec<Value>,
     max_len: usize,
+    causal: bool,
 ) -> Option<Outcome> {
     let Some(MVal::Sop(node)) = lookup(scope, sop) else {
         return None;
     };
-    let opts = Options::new(vocab, max_len);
+    let mut opts = Options::new(vocab, max_len);
+    opts.causal = causal;
+    // Every input where there are few; else the default check (what
+    // `rasp compile` runs) and then another 1,500 inputs of its own seed.
+    let exhaustive = rasp::compile::verify::count_inputs(opts.vocab.len(), max_len) <= 20_000;
     let start = Instant::now();
     let mut compile_secs = None;
     let mut inputs = (0, 0);
@@ -1077,16 +1108,33 @@ fn check_scope(
             Err(d) if is_internal(&d) => return Class::Internal(d.render_plain()),
             Err(d) => return Class::Refused(d.code.to_string(), d.message.clone()),
         };
-        let report = verify(
-            &session.graph,
-            &session.sources,
-            &compiled,
-            node,
-            Mode::Exhaustive,
-        );
-        if let Ok(r) = &report {
-            inputs = (r.checked, r.program_errors);
+        let modes: &[Mode] = if exhaustive {
+            &[Mode::Exhaustive]
+        } else {
+            &[
+                Mode::Cover {
+                    samples: rasp::compile::DEFAULT_CHECK_SAMPLES,
+                    seed: 0,
+                },
+                Mode::Cover {
+                    samples: 1_500,
+                    seed: 0x5eed,
+                },
+            ]
+        };
+        let mut last = None;
+        for mode in modes {
+            let report = verify(&session.graph, &session.sources, &compiled, node, *mode);
+            if let Ok(r) = &report {
+                inputs = (inputs.0 + r.checked, inputs.1 + r.program_errors);
+            }
+            let go_on = matches!(&report, Ok(r) if r.mismatches == 0);
+            last = Some(report);
+            if !go_on {
+                break;
+            }
         }
+        let report = last.expect("one check at least");
         match report {
             Err(d) => Class::VerifyError(d.render_plain()),
             Ok(r) if r.mismatches > 0 => Class::Wrong(r.render(max_len)),
@@ -1120,7 +1168,14 @@ fn check_prog(p: &Prog) -> Option<Outcome> {
     if result.has_errors() {
         return None;
     }
-    check_scope(&session, &scope, "out", p.vocab.clone(), p.max_len)
+    check_scope(
+        &session,
+        &scope,
+        "out",
+        p.vocab.clone(),
+        p.max_len,
+        p.causal,
+    )
 }
 
 /// A precision refusal over a gap below 1e-9: "... values 2.776e-17 apart
@@ -1178,6 +1233,7 @@ fn genprog_child() {
         vocab: parse_vocab(&vocab_text).expect("vocab parses"),
         vocab_text,
         max_len: spec["max_len"].as_u64().expect("max_len") as usize,
+        causal: spec["causal"].as_bool().expect("causal"),
     };
     let out = match check_prog(&p) {
         None => serde_json::json!({"program_error": true}),
@@ -1198,7 +1254,12 @@ fn genprog_child() {
 fn check_prog_isolated(p: &Prog, limit: Duration) -> Option<Outcome> {
     use std::io::Read as _;
     use std::process::{Command, Stdio};
-    let spec = serde_json::json!({"src": p.src, "vocab": p.vocab_text, "max_len": p.max_len});
+    let spec = serde_json::json!({
+        "src": p.src,
+        "vocab": p.vocab_text,
+        "max_len": p.max_len,
+        "causal": p.causal,
+    });
     let start = Instant::now();
     let mut child = Command::new(std::env::current_exe().expect("the test binary"))
         .args([
@@ -1485,9 +1546,13 @@ fn genprog_long() {
     let seed = env_or("RASP_GENPROG_SEED", 1);
     let start = Instant::now();
     let limit = Duration::from_secs(env_or("RASP_GENPROG_TIMEOUT", 60));
-    let stats = batch(seed, count, LONG, limit, true);
+    let shape = Shape::from_env();
+    let stats = batch(seed, count, shape, limit, true);
     println!(
-        "genprog: seed {seed}, {:.0} s wall\n{}",
+        "genprog: seed {seed}, max lengths {}-{}{}, {:.0} s wall\n{}",
+        shape.max_len.0,
+        shape.max_len.1,
+        if shape.causal { ", causal" } else { "" },
         start.elapsed().as_secs_f64(),
         stats.render(env_or("RASP_GENPROG_SHOW", 40))
     );
@@ -1510,6 +1575,7 @@ pub(crate) struct Header {
     pub(crate) sop: String,
     pub(crate) vocab: String,
     pub(crate) max_len: usize,
+    pub(crate) causal: bool,
     must_verify: bool,
 }
 
@@ -1519,7 +1585,12 @@ pub(crate) fn parse_header(text: &str) -> Option<Header> {
     let mut vocab = None;
     let mut max_len = None;
     let mut must_verify = false;
+    let mut causal = false;
     for w in line.split_whitespace() {
+        if w == "causal" {
+            causal = true;
+            continue;
+        }
         let (k, v) = w.split_once('=')?;
         match (k, v) {
             ("sop", _) => sop = Some(v.to_string()),
@@ -1534,6 +1605,7 @@ pub(crate) fn parse_header(text: &str) -> Option<Header> {
         sop: sop?,
         vocab: vocab?,
         max_len: max_len?,
+        causal,
         must_verify,
     })
 }
@@ -1569,7 +1641,7 @@ fn genprog_regressions() {
         let mut session = Session::new();
         let (scope, result) = session.run_path(path).expect("reads");
         assert!(!result.has_errors(), "{name}: {:?}", result.diags);
-        let o = check_scope(&session, &scope, &h.sop, vocab, h.max_len)
+        let o = check_scope(&session, &scope, &h.sop, vocab, h.max_len, h.causal)
             .unwrap_or_else(|| panic!("{name}: {} is not an s-op", h.sop));
         println!("{name}: {} ({} inputs compared)", o.class.name(), o.checked);
         match &o.class {
