@@ -159,10 +159,15 @@ fn causal_line(
         let text = compile::explain::causal_lines(graph, sources, &diffs, checked);
         return text.lines().next().map(str::to_string);
     }
-    let names: Vec<String> = diffs
+    const SHOWN: usize = 5;
+    let mut names: Vec<String> = diffs
         .iter()
+        .take(SHOWN)
         .map(|d| format!("`{}`", crate::interp::node_title(graph, sources, d.node)))
         .collect();
+    if diffs.len() > SHOWN {
+        names.push(format!("and {} more", diffs.len() - SHOWN));
+    }
     Some(format!(
         "causal: {} s-op(s) differ from their bidirectional values: {} (witnesses: `rasp explain --causal`)",
         diffs.len(),

@@ -166,6 +166,8 @@ pub struct Ctx<'a> {
     pub lin_cats: BTreeSet<NodeId>,
     /// What the value sets are for (per-length questions need it).
     pub domain: Option<&'a Domain>,
+    /// How many nodes of the program read each node.
+    pub readers: BTreeMap<NodeId, usize>,
     /// Each map's fusion, computed once (a map read by several fused maps
     /// would otherwise be fused again for each, exponentially often).
     fused: std::cell::RefCell<BTreeMap<NodeId, (Expr, Vec<NodeId>)>>,
@@ -227,12 +229,21 @@ impl<'a> Ctx<'a> {
                 lin_cats.insert(id);
             }
         }
+        let mut readers: BTreeMap<NodeId, usize> = BTreeMap::new();
+        for id in graph.ancestors(targets) {
+            let mut inputs = graph.op(id).inputs();
+            inputs.dedup();
+            for i in inputs {
+                *readers.entry(i).or_default() += 1;
+            }
+        }
         Ctx {
             graph,
             sets,
             numerical,
             lin_cats,
             domain: None,
+            readers,
             fused: Default::default(),
         }
     }
@@ -331,7 +342,8 @@ fn fuse_once(ctx: &Ctx, id: NodeId) -> (Expr, Vec<NodeId>) {
                 let mut with = sizes.clone();
                 with.push(e.nodes_with(&[]));
                 expr.nodes_with(&with) <= FUSE_NODES
-            };
+            } && !(numerical.is_empty()
+                && cheaper_apart(ctx, *a, &leaves, &sub_leaves, &cats));
             if fits {
                 let map: Vec<u32> = sub_leaves
                     .iter()
@@ -365,6 +377,33 @@ fn fuse_once(ctx: &Ctx, id: NodeId) -> (Expr, Vec<NodeId>) {
         subst.push(e);
     }
     (substitute(expr, &subst), leaves)
+}
+
+/// Whether reading the categorical map `a` as a one-hot of its own costs
+/// fewer MLP units than inlining it: a table over this map's other leaves
+/// and `a`'s values, plus `a`'s own table shared among its readers,
+/// against a table over every leaf (`merged`). A map read by several
+/// others (`column` read by `column == 9`, `column > 9` and
+/// `(column + c) % 10`) is then built once instead of once per reader.
+fn cheaper_apart(
+    ctx: &Ctx,
+    a: NodeId,
+    leaves: &[NodeId],
+    sub_leaves: &[NodeId],
+    merged: &[NodeId],
+) -> bool {
+    if ctx.is_numerical(a) || leaves.iter().any(|l| ctx.is_numerical(*l)) {
+        return false;
+    }
+    let mut apart: Vec<NodeId> = leaves.to_vec();
+    if !apart.contains(&a) {
+        apart.push(a);
+    }
+    // Apart, `a` may cost a sublayer of its own: it must save at least
+    // half the units.
+    let readers = ctx.readers.get(&a).copied().unwrap_or(1).max(1);
+    let own = ctx.table_size(sub_leaves) / readers;
+    ctx.table_size(&apart).saturating_add(own).saturating_mul(2) < ctx.table_size(merged)
 }
 
 /// Replace `Arg(i)` by `subst[i]`.
