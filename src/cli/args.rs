@@ -71,7 +71,8 @@ pub enum Command {
   rasp eval examples/paper.rasp dyck2_ptf --json '\"({})\"' '\"({)}\"'
   rasp eval prog.rasp sorted --json '[3, 1, 2]'
   rasp eval prog.rasp sorted --json --inputs inputs.jsonl
-  cat inputs.jsonl | rasp eval prog.rasp sorted --json -")]
+  cat inputs.jsonl | rasp eval prog.rasp sorted --json -
+  rasp eval examples/paper.rasp reverse --causal '\"hello\"'      (what a causal model computes)")]
     Eval {
         /// The program file.
         file: PathBuf,
@@ -87,13 +88,16 @@ pub enum Command {
         #[arg(long, value_name = "N", default_value_t = front::DEFAULT_MAX_LEN, allow_negative_numbers = true, value_parser = at_least_1::<usize>)]
         max_len: usize,
         #[command(flatten)]
+        semantics: SemanticsArgs,
+        #[command(flatten)]
         inputs: InputArgs,
     },
     /// Print every named s-op and selector of a file on inputs (default "hello").
     #[command(after_help = "Examples:
   rasp run examples/paper.rasp
   rasp run examples/paper.rasp '\"§hello\"' '\"abc\"'
-  rasp run examples/addition.rasp --all '\"12+9\"'")]
+  rasp run examples/addition.rasp --all '\"12+9\"'
+  rasp run examples/paper.rasp --causal '\"hello\"'")]
     Run {
         /// The program file.
         file: PathBuf,
@@ -105,6 +109,8 @@ pub enum Command {
         /// Longest input to evaluate.
         #[arg(long, value_name = "N", default_value_t = front::DEFAULT_MAX_LEN, allow_negative_numbers = true, value_parser = at_least_1::<usize>)]
         max_len: usize,
+        #[command(flatten)]
+        semantics: SemanticsArgs,
     },
     /// Parse and build files without running them; report every diagnostic.
     #[command(after_help = "Examples:
@@ -258,7 +264,8 @@ pub enum Command {
     /// Draw the computation flow of an s-op: layers, heads, values.
     #[command(after_help = "Examples:
   rasp draw examples/paper.rasp sort_by_freq -o flow.svg
-  rasp draw examples/paper.rasp hist_bos --input '\"§abca\"' -o hist.dot")]
+  rasp draw examples/paper.rasp hist_bos --input '\"§abca\"' -o hist.dot
+  rasp draw examples/paper.rasp reverse --causal -o reverse-causal.svg")]
     Draw {
         /// The program file.
         file: PathBuf,
@@ -267,6 +274,8 @@ pub enum Command {
         /// The input whose values are shown (JSON; default "hello").
         #[arg(long, value_name = "INPUT")]
         input: Option<String>,
+        #[command(flatten)]
+        semantics: SemanticsArgs,
         /// Where to write; `.dot` writes Graphviz DOT, anything else SVG.
         #[arg(short, long, value_name = "PATH")]
         output: PathBuf,
@@ -337,6 +346,22 @@ pub enum DiagFormat {
     Human,
     /// One line each: `FILE:LINE:COL: error[CODE]: MESSAGE`.
     Short,
+}
+
+/// Which semantics the evaluations of `eval`, `run` and `draw` have.
+#[derive(clap::Args, Debug, Clone, Copy, Default)]
+pub struct SemanticsArgs {
+    /// Evaluate causally (RASP-L's semantics, a decoder's): every selector
+    /// sees only the keys at or before its query, and `length` at position
+    /// i is i + 1, so position i depends on the first i + 1 tokens alone.
+    #[arg(long)]
+    pub causal: bool,
+}
+
+impl SemanticsArgs {
+    pub fn semantics(self) -> crate::interp::Semantics {
+        crate::interp::Semantics::from_causal(self.causal)
+    }
 }
 
 /// Where a model runs.

@@ -26,7 +26,7 @@ use crate::ir::value::Value;
 
 pub use batch::{evaluate_batch, evaluate_each};
 pub use error::{EvalError, check_input, node_title};
-pub use evaluator::{Evaluator, evaluate, evaluate_in, evaluate_one, evaluate_with};
+pub use evaluator::{Evaluator, evaluate_in, evaluate_one, evaluate_with};
 pub use types::{SeqType, seq_type};
 
 /// What the selectors see. `Causal` is RASP-L's causality (Zhou et al.
