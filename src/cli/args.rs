@@ -236,7 +236,8 @@ pub enum Command {
   rasp gen --task sort -n 1000000 -o sort.jsonl --stats
   rasp gen --task dyck2 --train-len 1..16 --test-len 17..32 -n 100000 -o dyck2
   rasp gen prog.rasp sorted --vocab '[0,1,2,3]' --len 1..8 --format parquet -o sort.parquet
-  rasp gen --task sort -n 100000000 --shard 3/32 -o sort-3.jsonl")]
+  rasp gen --task sort -n 100000000 --shard 3/32 -o sort-3.jsonl
+  rasp gen --task reverse --causal -n 1000 -o reverse-causal.jsonl")]
     Gen(GenArgs),
     /// Snapshot-test programs: each declares its tests in comments
     /// (`# test: "hello" [1, 2]`, `# test sops: a, b`, `# test compile: SOP
