@@ -242,13 +242,14 @@ pub enum Command {
     /// Snapshot-test programs: each declares its tests in comments
     /// (`# test: "hello" [1, 2]`, `# test sops: a, b`, `# test compile: SOP
     /// vocab=abc max_len=5`); its values, load diagnostics and compile
-    /// results are compared with `__snapshots__/NAME.snap` beside it. A
-    /// difference prints a diff, writes `NAME.snap.new` and fails; with
-    /// `CI` set nothing is written.
+    /// results are compared with `__snapshots__/NAME.snap` beside it
+    /// (`NAME.causal.snap` with `--causal`). A difference prints a diff,
+    /// writes `NAME.snap.new` and fails; with `CI` set nothing is written.
     #[command(after_help = "Examples:
   rasp test examples
   rasp test --review
   rasp test --accept examples/paper.rasp
+  rasp test --causal --accept examples/paper.rasp
   CI=true rasp test --json")]
     Test(TestArgs),
     /// The interactive session (the default when no command is given).

@@ -206,7 +206,7 @@ fn causal_flag_on_every_evaluating_command() {
     assert!(text.contains("on \\\"abc\\\" (causal)"), "{text}");
     assert!(text.contains("[a, b, c]"), "{text}");
     // Each command's help says what the flag means.
-    for cmd in ["eval", "run", "draw", "gen"] {
+    for cmd in ["eval", "run", "draw", "gen", "test"] {
         let help = stdout(&rasp(&[cmd, "--help"]));
         assert!(help.contains("--causal"), "{cmd}: {help}");
         assert!(help.contains("at or before its query"), "{cmd}: {help}");
