@@ -392,8 +392,10 @@ pub struct TargetArgs {
     /// limit unless it is raised with `--limit length=N`).
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = at_least_1::<usize>)]
     pub max_len: usize,
-    /// Compile a causal (decoder) model: position i computes the program
-    /// on the prefix up to i (verification checks exactly that).
+    /// Compile a causal (decoder) model, with RASP-L's causal semantics:
+    /// every selector sees only the keys at or before its query and
+    /// `length` at position i is i + 1, the values `rasp eval --causal`
+    /// gives (verification checks exactly those).
     #[arg(long)]
     pub causal: bool,
     /// Refuse models estimated to have more parameters than this.
