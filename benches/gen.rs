@@ -28,6 +28,7 @@ fn presets(c: &mut Criterion) {
             bos: None,
             sampler: t.sampler.clone(),
             unique: false,
+            semantics: rasp::interp::Semantics::Bidirectional,
         };
         g.throughput(Throughput::Elements(spec.count));
         g.bench_function(name, |b| {

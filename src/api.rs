@@ -15,6 +15,7 @@ use crate::model::io::{Integrity, ModelFile, OpenOptions};
 use crate::workflow;
 
 pub use crate::gpu::backend::Backend;
+pub use crate::interp::Semantics;
 
 /// Every failure is a diagnostic: a stable code (`rasp::name::undefined`,
 /// ...; `rasp explain-error CODE` explains each), a message and, where it
@@ -156,6 +157,40 @@ impl Program {
     /// The warnings loading gave.
     pub fn warnings(&self) -> &[Diag] {
         &self.warnings
+    }
+
+    /// Evaluate under `semantics` from now on: [`Program::eval`] and
+    /// [`Program::eval_many`] give causal values (RASP-L's semantics, as
+    /// `rasp eval --causal` does: every selector sees only the keys at or
+    /// before its query, and `length` at position i is i + 1) or the
+    /// original's bidirectional ones (the default). A causal model
+    /// ([`Target::causal`]) computes the causal values, whatever the
+    /// program's setting. Values the program computed while it loaded (a
+    /// top-level `sop(input)` call) were computed bidirectionally.
+    ///
+    /// ```
+    /// use rasp::{Program, Semantics};
+    ///
+    /// let mut p = Program::from_source(
+    ///     "last.rasp",
+    ///     "last = aggregate(select(indices, length - 1, ==), tokens);",
+    /// )?;
+    /// let abc = rasp::input("abc")?;
+    /// assert_eq!(p.eval("last", &abc)?.values(), Some(&rasp::input("ccc")?[..]));
+    /// p.set_semantics(Semantics::Causal);
+    /// // Position i sees the first i + 1 tokens, and `length` there is i + 1.
+    /// assert_eq!(p.eval("last", &abc)?.values(), Some(&abc[..]));
+    /// assert_eq!(p.semantics(), Semantics::Causal);
+    /// # Ok::<(), rasp::Error>(())
+    /// ```
+    pub fn set_semantics(&mut self, semantics: Semantics) {
+        self.session.settings.semantics = semantics;
+    }
+
+    /// The semantics [`Program::eval`] and [`Program::eval_many`] have
+    /// (bidirectional unless [`Program::set_semantics`] said otherwise).
+    pub fn semantics(&self) -> Semantics {
+        self.session.settings.semantics
     }
 
     /// The public names of the program's s-ops and selectors (not those
@@ -383,8 +418,30 @@ impl Target {
         }
     }
 
-    /// A causal (decoder) model: position i computes the program on the
-    /// input's first i + 1 tokens.
+    /// A causal (decoder) model, with RASP-L's causal semantics: every
+    /// selector sees only the keys at or before its query and `length` at
+    /// position i is i + 1, so position i depends on the first i + 1
+    /// tokens alone. It computes (and is verified against) the values a
+    /// program gives under [`Semantics::Causal`] ([`Program::set_semantics`]).
+    ///
+    /// ```
+    /// use rasp::{Program, Semantics, Target};
+    ///
+    /// let mut p = Program::from_source(
+    ///     "rev.rasp",
+    ///     "rev = aggregate(select(indices, length - indices - 1, ==), tokens);",
+    /// )?;
+    /// let target = Target::new(rasp::vocab("abc")?, 4).causal(true);
+    /// let model = p.compile("rev", &target)?;
+    /// let input = rasp::input("abc")?;
+    /// p.set_semantics(Semantics::Causal);
+    /// let causal = p.eval("rev", &input)?;
+    /// assert_eq!(model.run(&[input.clone()])?[0], causal.values().unwrap());
+    /// // Causally, `length - indices - 1` is 0 everywhere: every position
+    /// // reads the first token.
+    /// assert_eq!(causal.to_string(), "[a]*3 (strings)");
+    /// # Ok::<(), rasp::Error>(())
+    /// ```
     pub fn causal(mut self, causal: bool) -> Target {
         self.causal = causal;
         self

@@ -114,7 +114,9 @@ mod api;
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-pub use api::{Backend, Error, Model, Output, Program, Target, cli_main, input, set_limit, vocab};
+pub use api::{
+    Backend, Error, Model, Output, Program, Semantics, Target, cli_main, input, set_limit, vocab,
+};
 pub use diag::Diag;
 pub use ir::Value;
 

@@ -26,10 +26,20 @@ pub fn compile(
     compile::build(graph, sources, node, opts, source, check)
 }
 
-/// What a compiled model is: its size line, then what was verified.
-pub fn summary(compiled: &Compiled) -> Vec<String> {
+/// What a compiled model is: its size line, then what was verified, and
+/// for a causal model how many s-ops differ from their bidirectional
+/// values (as [`save`] says it).
+pub fn summary(
+    graph: &Graph,
+    sources: &SourceMap,
+    node: NodeId,
+    compiled: &Compiled,
+) -> Vec<String> {
     let mut lines = vec![compile::explain::size_line(&compiled.model)];
     lines.extend(verified_lines(compiled));
+    if compiled.model.meta.causal {
+        lines.extend(causal_line(graph, sources, node, compiled));
+    }
     lines
 }
 

@@ -71,7 +71,8 @@ pub enum Command {
   rasp eval examples/paper.rasp dyck2_ptf --json '\"({})\"' '\"({)}\"'
   rasp eval prog.rasp sorted --json '[3, 1, 2]'
   rasp eval prog.rasp sorted --json --inputs inputs.jsonl
-  cat inputs.jsonl | rasp eval prog.rasp sorted --json -")]
+  cat inputs.jsonl | rasp eval prog.rasp sorted --json -
+  rasp eval examples/paper.rasp reverse --causal '\"hello\"'      (what a causal model computes)")]
     Eval {
         /// The program file.
         file: PathBuf,
@@ -87,13 +88,16 @@ pub enum Command {
         #[arg(long, value_name = "N", default_value_t = front::DEFAULT_MAX_LEN, allow_negative_numbers = true, value_parser = at_least_1::<usize>)]
         max_len: usize,
         #[command(flatten)]
+        semantics: SemanticsArgs,
+        #[command(flatten)]
         inputs: InputArgs,
     },
     /// Print every named s-op and selector of a file on inputs (default "hello").
     #[command(after_help = "Examples:
   rasp run examples/paper.rasp
   rasp run examples/paper.rasp '\"§hello\"' '\"abc\"'
-  rasp run examples/addition.rasp --all '\"12+9\"'")]
+  rasp run examples/addition.rasp --all '\"12+9\"'
+  rasp run examples/paper.rasp --causal '\"hello\"'")]
     Run {
         /// The program file.
         file: PathBuf,
@@ -105,6 +109,8 @@ pub enum Command {
         /// Longest input to evaluate.
         #[arg(long, value_name = "N", default_value_t = front::DEFAULT_MAX_LEN, allow_negative_numbers = true, value_parser = at_least_1::<usize>)]
         max_len: usize,
+        #[command(flatten)]
+        semantics: SemanticsArgs,
     },
     /// Parse and build files without running them; report every diagnostic.
     #[command(after_help = "Examples:
@@ -230,18 +236,20 @@ pub enum Command {
   rasp gen --task sort -n 1000000 -o sort.jsonl --stats
   rasp gen --task dyck2 --train-len 1..16 --test-len 17..32 -n 100000 -o dyck2
   rasp gen prog.rasp sorted --vocab '[0,1,2,3]' --len 1..8 --format parquet -o sort.parquet
-  rasp gen --task sort -n 100000000 --shard 3/32 -o sort-3.jsonl")]
+  rasp gen --task sort -n 100000000 --shard 3/32 -o sort-3.jsonl
+  rasp gen --task reverse --causal -n 1000 -o reverse-causal.jsonl")]
     Gen(GenArgs),
     /// Snapshot-test programs: each declares its tests in comments
     /// (`# test: "hello" [1, 2]`, `# test sops: a, b`, `# test compile: SOP
     /// vocab=abc max_len=5`); its values, load diagnostics and compile
-    /// results are compared with `__snapshots__/NAME.snap` beside it. A
-    /// difference prints a diff, writes `NAME.snap.new` and fails; with
-    /// `CI` set nothing is written.
+    /// results are compared with `__snapshots__/NAME.snap` beside it
+    /// (`NAME.causal.snap` with `--causal`). A difference prints a diff,
+    /// writes `NAME.snap.new` and fails; with `CI` set nothing is written.
     #[command(after_help = "Examples:
   rasp test examples
   rasp test --review
   rasp test --accept examples/paper.rasp
+  rasp test --causal --accept examples/paper.rasp
   CI=true rasp test --json")]
     Test(TestArgs),
     /// The interactive session (the default when no command is given).
@@ -258,7 +266,8 @@ pub enum Command {
     /// Draw the computation flow of an s-op: layers, heads, values.
     #[command(after_help = "Examples:
   rasp draw examples/paper.rasp sort_by_freq -o flow.svg
-  rasp draw examples/paper.rasp hist_bos --input '\"§abca\"' -o hist.dot")]
+  rasp draw examples/paper.rasp hist_bos --input '\"§abca\"' -o hist.dot
+  rasp draw examples/paper.rasp reverse --causal -o reverse-causal.svg")]
     Draw {
         /// The program file.
         file: PathBuf,
@@ -267,6 +276,8 @@ pub enum Command {
         /// The input whose values are shown (JSON; default "hello").
         #[arg(long, value_name = "INPUT")]
         input: Option<String>,
+        #[command(flatten)]
+        semantics: SemanticsArgs,
         /// Where to write; `.dot` writes Graphviz DOT, anything else SVG.
         #[arg(short, long, value_name = "PATH")]
         output: PathBuf,
@@ -339,6 +350,22 @@ pub enum DiagFormat {
     Short,
 }
 
+/// Which semantics the evaluations of `eval`, `run` and `draw` have.
+#[derive(clap::Args, Debug, Clone, Copy, Default)]
+pub struct SemanticsArgs {
+    /// Evaluate causally (RASP-L's semantics, a decoder's): every selector
+    /// sees only the keys at or before its query, and `length` at position
+    /// i is i + 1, so position i depends on the first i + 1 tokens alone.
+    #[arg(long)]
+    pub causal: bool,
+}
+
+impl SemanticsArgs {
+    pub fn semantics(self) -> crate::interp::Semantics {
+        crate::interp::Semantics::from_causal(self.causal)
+    }
+}
+
 /// Where a model runs.
 #[derive(clap::Args, Debug, Clone)]
 pub struct RunArgs {
@@ -365,8 +392,10 @@ pub struct TargetArgs {
     /// limit unless it is raised with `--limit length=N`).
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = at_least_1::<usize>)]
     pub max_len: usize,
-    /// Compile a causal (decoder) model: position i computes the program
-    /// on the prefix up to i (verification checks exactly that).
+    /// Compile a causal (decoder) model, with RASP-L's causal semantics:
+    /// every selector sees only the keys at or before its query and
+    /// `length` at position i is i + 1, the values `rasp eval --causal`
+    /// gives (verification checks exactly those).
     #[arg(long)]
     pub causal: bool,
     /// Refuse models estimated to have more parameters than this.

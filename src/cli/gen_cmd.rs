@@ -73,6 +73,12 @@ pub struct GenArgs {
     /// the lengths; an error when there are fewer than COUNT).
     #[arg(long)]
     pub(super) unique: bool,
+    /// Compute the outputs causally (RASP-L's semantics, what a `compile
+    /// --causal` model computes): every selector sees only the keys at or
+    /// before its query and `length` at position i is i + 1. The inputs
+    /// are the same; the sidecar records the semantics.
+    #[arg(long)]
+    pub(super) causal: bool,
     /// Also write the values of the named s-ops the output is computed
     /// from ("trace": {...}).
     #[arg(long)]
@@ -111,6 +117,8 @@ pub(super) fn gen_cmd(reporter: &Reporter, a: &GenArgs) -> Result<(), (Option<Di
         .transpose()
         .map_err(usage)?;
     let mut session = Session::new();
+    // Before the program runs: its own `sop(input)` calls are evaluations.
+    session.settings.semantics = crate::interp::Semantics::from_causal(a.causal);
     let (scope, result, file_name, source) = match (&task, &a.file) {
         (Some(t), _) => {
             let scope = session.new_scope();
@@ -187,6 +195,7 @@ pub(super) fn gen_cmd(reporter: &Reporter, a: &GenArgs) -> Result<(), (Option<Di
         bos,
         sampler,
         unique: a.unique,
+        semantics: session.settings.semantics,
     };
     spec.check_for(a.format).map_err(usage)?;
     let extras = extras(&scope, &session.graph, node, a)?;

@@ -48,6 +48,7 @@ fn command(cli: Cli) -> i32 {
             json,
             example,
             max_len,
+            semantics,
             inputs,
         }) => eval(
             &reporter,
@@ -55,7 +56,10 @@ fn command(cli: Cli) -> i32 {
             &sop,
             json,
             example.as_deref(),
-            max_len,
+            Settings {
+                max_len,
+                semantics: semantics.semantics(),
+            },
             &inputs,
         ),
         Some(Command::Completions { shell }) => {
@@ -90,15 +94,33 @@ fn command(cli: Cli) -> i32 {
             inputs,
             all,
             max_len,
-        }) => run(&reporter, &file, all, max_len, &inputs),
+            semantics,
+        }) => run(
+            &reporter,
+            &file,
+            all,
+            Settings {
+                max_len,
+                semantics: semantics.semantics(),
+            },
+            &inputs,
+        ),
         Some(Command::Check { files, format }) => check(&reporter, &files, format),
         Some(Command::Repl { files }) => crate::repl::main(&files, cli.color),
         Some(Command::Draw {
             file,
             sop,
             input,
+            semantics,
             output,
-        }) => draw(&reporter, &file, &sop, input.as_deref(), &output),
+        }) => draw(
+            &reporter,
+            &file,
+            &sop,
+            input.as_deref(),
+            semantics.semantics(),
+            &output,
+        ),
         Some(Command::Compile {
             file,
             sop,
@@ -271,6 +293,24 @@ fn explain_error(reporter: &Reporter, code: Option<&str>) -> i32 {
     2
 }
 
+/// What `eval` and `run` set in their session before loading the program,
+/// so that every evaluation (the program's own `sop(input)` calls too) has
+/// them.
+#[derive(Clone, Copy, Debug)]
+struct Settings {
+    max_len: usize,
+    semantics: interp::Semantics,
+}
+
+impl Settings {
+    fn session(self) -> Session {
+        let mut session = Session::new();
+        session.settings.max_len = self.max_len;
+        session.settings.semantics = self.semantics;
+        session
+    }
+}
+
 /// The inputs, each checked against the session's length limit.
 fn read_inputs(session: &Session, inputs: &InputArgs) -> Result<Vec<inputs::Input>, Diag> {
     let parsed = inputs.read()?;
@@ -318,11 +358,10 @@ fn eval(
     sop: &str,
     json: bool,
     example: Option<&str>,
-    max_len: usize,
+    settings: Settings,
     inputs: &InputArgs,
 ) -> i32 {
-    let mut session = Session::new();
-    session.settings.max_len = max_len;
+    let mut session = settings.session();
     if let Some(ex) = example {
         match parse_input(ex) {
             Ok((_, v)) if !v.is_empty() => {
@@ -395,11 +434,10 @@ fn run(
     reporter: &Reporter,
     file: &std::path::Path,
     all: bool,
-    max_len: usize,
+    settings: Settings,
     inputs: &InputArgs,
 ) -> i32 {
-    let mut session = Session::new();
-    session.settings.max_len = max_len;
+    let mut session = settings.session();
     let mut parsed: Vec<Vec<Value>> = match read_inputs(&session, inputs) {
         Ok(p) => p.into_iter().map(|(_, v)| v).collect(),
         Err(d) => {
@@ -449,9 +487,11 @@ fn draw(
     file: &std::path::Path,
     sop: &str,
     input: Option<&str>,
+    semantics: interp::Semantics,
     output: &std::path::Path,
 ) -> i32 {
     let mut session = Session::new();
+    session.settings.semantics = semantics;
     let input = match input.map(parse_input) {
         Some(Ok((_, v))) => v,
         Some(Err(d)) => {
@@ -474,7 +514,12 @@ fn draw(
             return 1;
         }
     };
-    let flow = match crate::repl::draw::flow(&session.graph, &session.sources, node, Some(&input)) {
+    let flow = match crate::repl::draw::flow(
+        &session.graph,
+        &session.sources,
+        node,
+        Some((&input, session.settings.semantics)),
+    ) {
         Ok(f) => f,
         Err(d) => {
             reporter.report(&d);

@@ -5,6 +5,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use crate::diag::{Color, Diag, Reporter, codes};
+use crate::interp::Semantics;
 use crate::snapshot::{self, Rendered, Snapshot, Status};
 
 /// `rasp test`'s options.
@@ -24,6 +25,13 @@ pub struct TestArgs {
     /// Print a machine-readable report (one JSON object) on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Evaluate every test input causally (RASP-L's semantics: every
+    /// selector sees only the keys at or before its query, `length` at
+    /// position i is i + 1) and compile every target as a causal model;
+    /// compared with `__snapshots__/NAME.causal.snap`, so a program can
+    /// have both snapshots.
+    #[arg(long)]
+    pub causal: bool,
 }
 
 /// One program's result.
@@ -101,9 +109,10 @@ pub(super) fn test_cmd(reporter: &Reporter, color: Color, a: &TestArgs) -> i32 {
         }
     };
     let color_out = color.enabled(std::io::stdout().is_terminal()) && !a.json;
+    let sem = Semantics::from_causal(a.causal);
     let mut cases = Vec::new();
     for file in files {
-        let case = run_one(reporter, &file, write, a.accept, color_out);
+        let case = run_one(reporter, &file, sem, write, a.accept, color_out);
         if !a.json && case.state != State::Skipped {
             print_case(&case, !a.review);
         }
@@ -125,16 +134,24 @@ pub(super) fn test_cmd(reporter: &Reporter, color: Color, a: &TestArgs) -> i32 {
         review(&mut cases);
     }
     if a.json {
-        outln!("{}", report_json(&cases));
+        outln!("{}", report_json(&cases, sem));
     } else {
-        print_summary(&cases, write);
+        print_summary(&cases, sem, write);
     }
     i32::from(cases.iter().any(|c| c.state.failed()))
 }
 
-/// Render, compare and (as allowed) write one program's snapshot.
-fn run_one(reporter: &Reporter, file: &Path, write: bool, accept: bool, color: bool) -> Case {
-    let snap = snapshot::snapshot_path(file);
+/// Render, compare and (as allowed) write one program's snapshot under
+/// `sem`.
+fn run_one(
+    reporter: &Reporter,
+    file: &Path,
+    sem: Semantics,
+    write: bool,
+    accept: bool,
+    color: bool,
+) -> Case {
+    let snap = snapshot::snapshot_path(file, sem);
     let mut case = Case {
         file: file.to_path_buf(),
         snapshot: snap.clone(),
@@ -142,7 +159,7 @@ fn run_one(reporter: &Reporter, file: &Path, write: bool, accept: bool, color: b
         diff: String::new(),
         new_text: String::new(),
     };
-    let new = match snapshot::render(file) {
+    let new = match snapshot::render(file, sem) {
         Ok(Rendered::NoTests) => {
             case.state = State::Skipped;
             return case;
@@ -223,7 +240,7 @@ fn print_case(c: &Case, with_diff: bool) {
     }
 }
 
-fn print_summary(cases: &[Case], wrote: bool) {
+fn print_summary(cases: &[Case], sem: Semantics, wrote: bool) {
     let count = |s: State| cases.iter().filter(|c| c.state == s).count();
     let mut parts = vec![format!("{} passed", count(State::Passed))];
     for s in [
@@ -244,16 +261,21 @@ fn print_summary(cases: &[Case], wrote: bool) {
     } else {
         String::new()
     };
+    let causal = if sem.is_causal() { " causally" } else { "" };
     outln!(
-        "\n{} tested: {}{tail}",
+        "\n{} tested{causal}: {}{tail}",
         cases.len() - skipped,
         parts.join(", ")
     );
     let pending = count(State::Changed) + count(State::New);
     if pending > 0 {
+        let (ext, flag) = match sem {
+            Semantics::Bidirectional => (".snap.new", ""),
+            Semantics::Causal => (".causal.snap.new", " --causal"),
+        };
         if wrote {
             outln!(
-                "{pending} snapshot(s) written as .snap.new: `rasp test --review` to review them, `rasp test --accept` to accept them all"
+                "{pending} snapshot(s) written as {ext}: `rasp test{flag} --review` to review them, `rasp test{flag} --accept` to accept them all"
             );
         } else {
             outln!("{pending} snapshot(s) differ (CI: nothing written)");
@@ -309,7 +331,7 @@ fn review(cases: &mut [Case]) {
     }
 }
 
-fn report_json(cases: &[Case]) -> serde_json::Value {
+fn report_json(cases: &[Case], sem: Semantics) -> serde_json::Value {
     let files: Vec<serde_json::Value> = cases
         .iter()
         .map(|c| {
@@ -328,5 +350,6 @@ fn report_json(cases: &[Case]) -> serde_json::Value {
         "failed": cases.iter().filter(|c| c.state.failed()).count(),
         "accepted": count(State::Accepted),
         "skipped": count(State::Skipped),
+        "semantics": sem.name(),
     })
 }

@@ -297,6 +297,7 @@ mod tests {
             bos: None,
             sampler: tasks::sampler_of(sampler).expect("sampler"),
             unique: false,
+            semantics: crate::interp::Semantics::Bidirectional,
         }
     }
 
@@ -427,6 +428,7 @@ mod tests {
                 bos: None,
                 sampler: t.sampler.clone(),
                 unique: false,
+                semantics: crate::interp::Semantics::Bidirectional,
             };
             s.check()
                 .unwrap_or_else(|d| panic!("{}: {}", t.name, d.message));

@@ -113,6 +113,10 @@ pub struct Spec {
     pub sampler: Sampler,
     /// No input twice (uniform sampler only; see `unique.rs`).
     pub unique: bool,
+    /// How the outputs are computed: bidirectionally (the original's
+    /// semantics) or causally (`--causal`, RASP-L's). Inputs are the same
+    /// either way.
+    pub semantics: interp::Semantics,
 }
 
 /// Output formats.
@@ -391,7 +395,10 @@ pub fn generate(
                 // Each worker samples from its own copy of the atoms:
                 // strings shared between threads would make every clone
                 // and drop of a token a contended reference count.
-                let init = || (interp::Evaluator::new(graph, nodes), spec.own());
+                let init = || {
+                    let ev = interp::Evaluator::new(graph, nodes).semantics(spec.semantics);
+                    (ev, spec.own())
+                };
                 let eval = |ev: &mut interp::Evaluator<'_>, input: Vec<Value>| {
                     let outs = ev.run(&input, None).map_err(|e| {
                         let d = e.to_diag(graph, sources, &input);
@@ -638,6 +645,7 @@ pub fn info_json(
             "bos": spec.bos.as_ref().map(json),
             "unique": spec.unique,
             "sampler": spec.sampler.name(),
+            "semantics": spec.semantics.name(),
             "format": match format {
                 Format::Jsonl => "jsonl",
                 Format::Text => "text",

@@ -10,15 +10,6 @@ use crate::diag::limits::Limit;
 use crate::ir::value::Value;
 use crate::ir::{Graph, Kind, NodeId};
 
-/// Evaluate `targets` on one input.
-pub fn evaluate(
-    graph: &Graph,
-    input: &[Value],
-    targets: &[NodeId],
-) -> Result<Vec<Output>, EvalError> {
-    evaluate_with(graph, input, targets, Semantics::Bidirectional, None)
-}
-
 /// Evaluate `targets` on one input under `sem`.
 pub fn evaluate_in(
     graph: &Graph,

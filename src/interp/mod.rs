@@ -26,7 +26,7 @@ use crate::ir::value::Value;
 
 pub use batch::{evaluate_batch, evaluate_each};
 pub use error::{EvalError, check_input, node_title};
-pub use evaluator::{Evaluator, evaluate, evaluate_in, evaluate_one, evaluate_with};
+pub use evaluator::{Evaluator, evaluate_in, evaluate_one, evaluate_with};
 pub use types::{SeqType, seq_type};
 
 /// What the selectors see. `Causal` is RASP-L's causality (Zhou et al.
@@ -42,10 +42,12 @@ pub enum Semantics {
     /// The original's: every query sees every key, `length` is the input's.
     #[default]
     Bidirectional,
+    /// RASP-L's: query i sees the keys 0..=i, `length` at i is i + 1.
     Causal,
 }
 
 impl Semantics {
+    /// `Causal` when `causal`, else `Bidirectional` (a `--causal` flag).
     pub fn from_causal(causal: bool) -> Semantics {
         if causal {
             Semantics::Causal
@@ -54,12 +56,13 @@ impl Semantics {
         }
     }
 
+    /// Whether it is `Causal`.
     pub fn is_causal(self) -> bool {
         self == Semantics::Causal
     }
 
     /// How many keys query `q` of an `n`-token input may select.
-    pub fn keys(self, q: usize, n: usize) -> usize {
+    pub(crate) fn keys(self, q: usize, n: usize) -> usize {
         match self {
             Semantics::Bidirectional => n,
             Semantics::Causal => (q + 1).min(n),

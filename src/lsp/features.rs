@@ -178,6 +178,8 @@ fn value_hover(a: &Analysis, name: &str, v: &MVal) -> String {
                 "selector"
             };
             let mut s = format!("**{kind}** `{name}`\n\n");
+            // Bidirectional, the original's semantics: a document carries
+            // no semantics (causal is a flag of a command or a session).
             let flag = a.session.interrupt.clone();
             let value = super::analysis::with_deadline(&flag, super::analysis::RUN_SECONDS, || {
                 a.session.evaluate(*id, ex)

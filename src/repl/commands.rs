@@ -42,7 +42,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ),
     (
         ":set [SETTING VALUE]",
-        "draw_dir DIR (where `draw` writes; comp_flows/), limit NAME N (README: Limits); alone, show them",
+        "causal on|off (RASP-L's causal evaluation: echoes, calls, draw, :compile), draw_dir DIR (where `draw` writes; comp_flows/), limit NAME N (README: Limits); alone, show them",
     ),
     (":env", "the names you defined"),
     (":reset", "forget every definition and start over"),
@@ -72,12 +72,20 @@ impl Repl {
             }
             "reset" => {
                 let interrupt = self.interrupt.clone();
+                // A setting, not a definition: the semantics stays.
+                let semantics = self.session.settings.semantics;
                 self.session = Session::new();
                 self.session.interrupt = interrupt;
+                self.session.settings.semantics = semantics;
                 self.scope = self.session.new_repl_scope();
+                let still = if semantics.is_causal() {
+                    " (evaluation stays causal)"
+                } else {
+                    ""
+                };
                 let _ = writeln!(
                     out,
-                    "\tsession reset: every definition is gone, the running example is \"hello\""
+                    "\tsession reset: every definition is gone, the running example is \"hello\"{still}"
                 );
             }
             "type" | "t" => match args.as_slice() {
@@ -149,18 +157,39 @@ impl Repl {
         })
     }
 
-    /// `:set`: show the settings; `:set draw_dir DIR`, `:set limit NAME N`:
-    /// change one (a limit for the whole process, as `--limit NAME=N`).
+    /// `:set`: show the settings; `:set causal on|off`, `:set draw_dir
+    /// DIR`, `:set limit NAME N`: change one (a limit for the whole
+    /// process, as `--limit NAME=N`).
     fn cmd_set(&mut self, args: &[&str], out: &mut dyn Write) -> Result<(), Diag> {
         use crate::diag::limits::{self, Limit};
         match args {
             [] => {
+                let causal = on_off(self.session.settings.semantics.is_causal());
+                let _ = writeln!(out, "\tcausal {causal}");
                 let _ = writeln!(out, "\tdraw_dir {}", self.draw_dir.display());
                 for l in Limit::ALL {
                     let _ = writeln!(out, "\tlimit {} {}", l.name(), l.get());
                 }
                 Ok(())
             }
+            ["causal", value @ ("on" | "off")] => {
+                let sem = interp::Semantics::from_causal(*value == "on");
+                self.session.settings.semantics = sem;
+                let what = match sem {
+                    interp::Semantics::Causal => {
+                        "every selector sees only the keys at or before its query and `length` at position i is i + 1 (RASP-L); echoes, calls, draw and :compile/:verify/:explain follow"
+                    }
+                    interp::Semantics::Bidirectional => {
+                        "every selector sees every key (the original's semantics)"
+                    }
+                };
+                let _ = writeln!(out, "\tcausal {value}: {what}");
+                Ok(())
+            }
+            ["causal", ..] => Err(Diag::error(
+                codes::REPL_COMMAND,
+                "usage: :set causal on|off",
+            )),
             ["draw_dir", dir] => {
                 self.draw_dir = PathBuf::from(dir);
                 let _ = writeln!(out, "\tdraw writes to {}", self.draw_dir.display());
@@ -173,14 +202,19 @@ impl Repl {
                 let _ = writeln!(out, "\tlimit {} {}", l.name(), l.get());
                 Ok(())
             }
-            [name, ..] if !matches!(*name, "draw_dir" | "limit") => Err(Diag::error(
-                codes::REPL_COMMAND,
-                format!("unknown setting {name}"),
-            )
-            .help("the settings are: draw_dir, limit NAME (`:set` shows them)")),
+            [name, ..] if !matches!(*name, "draw_dir" | "limit") => {
+                let mut d = Diag::error(codes::REPL_COMMAND, format!("unknown setting {name}"));
+                d = match front::suggest(name, &SETTINGS.map(String::from)) {
+                    Some(s) => d.help(format!("did you mean {s}? (`:set` shows the settings)")),
+                    None => {
+                        d.help("the settings are: causal, draw_dir, limit NAME (`:set` shows them)")
+                    }
+                };
+                Err(d)
+            }
             _ => Err(Diag::error(
                 codes::REPL_COMMAND,
-                "usage: :set [draw_dir DIR | limit NAME N]",
+                "usage: :set [causal on|off | draw_dir DIR | limit NAME N]",
             )),
         }
     }
@@ -320,7 +354,12 @@ impl Repl {
         };
         let vocab = crate::compile::parse_vocab(args[1])?;
         let max_len = max_len_arg(args[2])?;
-        let opts = compile::Options::new(vocab, max_len);
+        // Under `:set causal on`, a causal model: the one that computes
+        // the values the session shows.
+        let opts = compile::Options {
+            causal: self.session.settings.semantics.is_causal(),
+            ..compile::Options::new(vocab, max_len)
+        };
         let source = compile::Source {
             text: String::new(),
             file: "<repl>".into(),
@@ -416,6 +455,13 @@ impl Repl {
         );
         Ok(())
     }
+}
+
+/// The `:set` settings, for "did you mean".
+const SETTINGS: [&str; 3] = ["causal", "draw_dir", "limit"];
+
+fn on_off(on: bool) -> &'static str {
+    if on { "on" } else { "off" }
 }
 
 /// A command's MAXLEN: a whole number, 1 or more.

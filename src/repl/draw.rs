@@ -15,7 +15,7 @@ use std::fmt::Write;
 use crate::diag::limits::Limit;
 use crate::diag::{Diag, SourceMap};
 use crate::interp::display::{input_repr, small_str};
-use crate::interp::{self, Output, display::sequence_str};
+use crate::interp::{self, Output, Semantics, display::sequence_str};
 use crate::ir::layers::{self, LayerAnalysis};
 use crate::ir::{Graph, Kind, NodeId, Op, TokenKind, Value};
 
@@ -144,6 +144,8 @@ pub struct Flow {
     target: NodeId,
     title: String,
     input: Option<String>,
+    /// Whether the values are causal (`--causal`, `:set causal on`).
+    causal: bool,
     nodes: Vec<FlowNode>,
     n_layers: usize,
     heads: Vec<usize>,
@@ -203,13 +205,15 @@ fn strip_parens(s: &str) -> String {
 }
 
 /// Build the flow of `target`; with an input, every node is evaluated on it
-/// (an evaluation error is returned as its diagnostic).
+/// under the semantics given with it (an evaluation error is returned as
+/// its diagnostic).
 pub fn flow(
     graph: &Graph,
     sources: &SourceMap,
     target: NodeId,
-    input: Option<&[Value]>,
+    input: Option<(&[Value], Semantics)>,
 ) -> Result<Flow, Diag> {
+    let causal = input.is_some_and(|(_, sem)| sem.is_causal());
     let analysis: LayerAnalysis = layers::analyse(graph, target);
     let drawn: Vec<(NodeId, usize)> = analysis
         .layer
@@ -279,6 +283,7 @@ pub fn flow(
             let op = graph.op(id);
             let title = titles.get(&id).cloned().unwrap_or_else(|| graph.label(id));
             let op_text = match op {
+                Op::Length if causal => "attention over the positions up to each".to_string(),
                 Op::Length => "attention over all positions".to_string(),
                 Op::Map { .. } | Op::SelAnd(..) | Op::SelOr(..) | Op::SelNot(_) => {
                     op.describe_with(operand)
@@ -319,8 +324,8 @@ pub fn flow(
         )
     })?;
 
-    if let Some(input) = input {
-        let mut values = evaluate_all(graph, sources, input, &drawn)?;
+    if let Some((input, sem)) = input {
+        let mut values = evaluate_all(graph, sources, input, sem, &drawn)?;
         for n in &mut nodes {
             n.value = values.remove(&n.id);
         }
@@ -332,7 +337,8 @@ pub fn flow(
             .get(&target)
             .cloned()
             .unwrap_or_else(|| graph.label(target)),
-        input: input.map(input_repr),
+        input: input.map(|(i, _)| input_repr(i)),
+        causal,
         nodes,
         n_layers: analysis.n_layers,
         heads: analysis.heads,
@@ -383,6 +389,7 @@ fn evaluate_all(
     graph: &Graph,
     sources: &SourceMap,
     input: &[Value],
+    sem: Semantics,
     drawn: &[(NodeId, usize)],
 ) -> Result<HashMap<NodeId, NodeValue>, Diag> {
     let show_matrix = input.len() <= MAX_MATRIX;
@@ -391,8 +398,8 @@ fn evaluate_all(
         .map(|(id, _)| *id)
         .filter(|id| show_matrix || graph.kind(*id) == Kind::Sop)
         .collect();
-    let outputs =
-        interp::evaluate(graph, input, &targets).map_err(|e| e.to_diag(graph, sources, input))?;
+    let outputs = interp::evaluate_in(graph, input, &targets, sem)
+        .map_err(|e| e.to_diag(graph, sources, input))?;
     let tokens: Vec<String> = input.iter().map(small_str).collect();
     let mut values: HashMap<NodeId, NodeValue> = targets
         .iter()
@@ -439,6 +446,11 @@ impl Flow {
     /// The input the values were computed on, as the REPL writes it.
     pub fn input(&self) -> Option<&str> {
         self.input.as_deref()
+    }
+
+    /// Whether the values are causal ones (RASP-L's semantics).
+    pub fn causal(&self) -> bool {
+        self.causal
     }
 
     /// The drawn nodes, in topological order. Node `i` is named `n{i}` in
@@ -493,6 +505,9 @@ impl Flow {
         }
         if let Some(input) = &self.input {
             write!(s, " · on {input}").expect("writing to a String");
+            if self.causal {
+                s.push_str(" (causal)");
+            }
         }
         s
     }

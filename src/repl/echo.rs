@@ -245,7 +245,7 @@ impl Repl {
             &self.session.graph,
             &self.session.sources,
             node,
-            Some(input),
+            Some((input, self.session.settings.semantics)),
         )?;
         let dir = self.draw_dir.as_path();
         std::fs::create_dir_all(dir).map_err(|e| {

@@ -9,6 +9,11 @@
 //! body and the inputs with the file (the version line is informational);
 //! a new or different rendering is written beside it as `NAME.snap.new`
 //! for review. The CLI (`cli/test_cmd.rs`) decides what is written.
+//!
+//! `rasp test --causal` evaluates under the causal semantics (RASP-L's)
+//! and compiles every target as a causal model; its snapshots are files of
+//! their own, `NAME.causal.snap` (header line `semantics: causal`), so a
+//! program can have both.
 
 pub mod decl;
 pub mod diff;
@@ -17,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use crate::diag::{Diag, SourceMap, codes};
 use crate::front::{self, MVal, Session};
-use crate::interp::{self, display};
+use crate::interp::{self, Semantics, display};
 
 /// The folder, beside the programs, that holds their snapshots.
 pub const SNAPSHOT_DIR: &str = "__snapshots__";
@@ -70,19 +75,24 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, code: &'static str) -> Result<(), Di
     Ok(())
 }
 
-/// Where a program's snapshot lives.
-pub fn snapshot_path(file: &Path) -> PathBuf {
+/// Where a program's snapshot under `sem` lives: `NAME.snap`, or
+/// `NAME.causal.snap` for the causal one.
+pub fn snapshot_path(file: &Path, sem: Semantics) -> PathBuf {
     let stem = file
         .file_stem()
         .map(|s| s.to_string_lossy().to_string())
         .unwrap_or_else(|| "program".into());
+    let ext = match sem {
+        Semantics::Bidirectional => "snap",
+        Semantics::Causal => "causal.snap",
+    };
     file.parent()
         .unwrap_or_else(|| Path::new("."))
         .join(SNAPSHOT_DIR)
-        .join(format!("{stem}.snap"))
+        .join(format!("{stem}.{ext}"))
 }
 
-/// A pending snapshot's path: `NAME.snap.new`.
+/// A pending snapshot's path: `NAME.snap.new` (`NAME.causal.snap.new`).
 pub fn pending_path(snapshot: &Path) -> PathBuf {
     let mut s = snapshot.as_os_str().to_owned();
     s.push(".new");
@@ -98,14 +108,21 @@ pub struct Snapshot {
     pub inputs: String,
     /// `rasp:`, the version that wrote it.
     pub version: String,
+    /// `semantics: causal` for a causal snapshot; a bidirectional one has
+    /// no such line (the files written before causal snapshots existed).
+    pub semantics: Semantics,
     pub body: String,
 }
 
 impl Snapshot {
     /// The file's text.
     pub fn text(&self) -> String {
+        let semantics = match self.semantics {
+            Semantics::Bidirectional => String::new(),
+            Semantics::Causal => format!("semantics: {}\n", self.semantics.name()),
+        };
         format!(
-            "---\nsource: {}\ninputs: {}\nrasp: {}\n---\n{}",
+            "---\nsource: {}\ninputs: {}\n{semantics}rasp: {}\n---\n{}",
             self.source, self.inputs, self.version, self.body
         )
     }
@@ -118,6 +135,7 @@ impl Snapshot {
             source: String::new(),
             inputs: String::new(),
             version: String::new(),
+            semantics: Semantics::Bidirectional,
             body: body.to_string(),
         };
         for line in header.lines() {
@@ -126,6 +144,9 @@ impl Snapshot {
                 "source" => s.source = v.to_string(),
                 "inputs" => s.inputs = v.to_string(),
                 "rasp" => s.version = v.to_string(),
+                "semantics" if v == Semantics::Causal.name() => s.semantics = Semantics::Causal,
+                "semantics" if v == Semantics::Bidirectional.name() => {}
+                "semantics" => return None,
                 _ => {}
             }
         }
@@ -134,7 +155,10 @@ impl Snapshot {
 
     /// Whether two snapshots say the same (the version aside).
     pub fn same(&self, other: &Snapshot) -> bool {
-        self.body == other.body && self.inputs == other.inputs && self.source == other.source
+        self.body == other.body
+            && self.inputs == other.inputs
+            && self.source == other.source
+            && self.semantics == other.semantics
     }
 }
 
@@ -145,10 +169,11 @@ pub enum Rendered {
     Snapshot(Snapshot),
 }
 
-/// Render the snapshot of `file`. Bad declarations and an unreadable file
-/// are errors (every one of them); a program's own errors go into the
-/// snapshot, as the values they leave.
-pub fn render(file: &Path) -> Result<Rendered, Vec<Diag>> {
+/// Render the snapshot of `file` under `sem` (causal: every value causal,
+/// every compile target a causal model). Bad declarations and an
+/// unreadable file are errors (every one of them); a program's own errors
+/// go into the snapshot, as the values they leave.
+pub fn render(file: &Path, sem: Semantics) -> Result<Rendered, Vec<Diag>> {
     let text = front::read_source(file).map_err(|d| vec![d])?;
     let decl_sources = SourceMap::new();
     let id = decl_sources.add(file.display().to_string(), text.as_str());
@@ -165,6 +190,8 @@ pub fn render(file: &Path) -> Result<Rendered, Vec<Diag>> {
         return Ok(Rendered::NoTests);
     }
     let mut session = Session::new();
+    // Before the program runs: its own `sop(input)` calls are evaluations.
+    session.settings.semantics = sem;
     let (scope, result) = session.run_path(file).map_err(|d| vec![d])?;
     let named = match &decls.sops {
         None => front::value::named_values(&scope, false),
@@ -231,6 +258,7 @@ pub fn render(file: &Path) -> Result<Rendered, Vec<Diag>> {
             .unwrap_or_default(),
         inputs: inputs.join(" "),
         version: env!("CARGO_PKG_VERSION").to_string(),
+        semantics: sem,
         body,
     }))
 }
@@ -247,7 +275,8 @@ fn one_line(sources: &SourceMap, d: &Diag) -> String {
 }
 
 /// A compile target's section: the layout summary and the verification
-/// result, or why it does not compile.
+/// result, or why it does not compile. The model is causal when the line
+/// says `causal` or the snapshot is the causal one.
 fn compile_section(
     session: &Session,
     scope: &front::ScopeRef,
@@ -255,7 +284,8 @@ fn compile_section(
     text: &str,
     c: &decl::CompileDecl,
 ) -> String {
-    let causal = if c.causal { ", causal" } else { "" };
+    let is_causal = c.causal || session.settings.semantics.is_causal();
+    let causal = if is_causal { ", causal" } else { "" };
     let mut s = format!(
         "\ncompile {} (vocab {}, max_len {}{causal}):\n",
         c.sop, c.vocab_text, c.max_len
@@ -277,7 +307,7 @@ fn compile_section(
     let opts = crate::compile::Options {
         vocab: c.vocab.clone(),
         max_len: c.max_len,
-        causal: c.causal,
+        causal: is_causal,
         max_params: c.max_params.unwrap_or(crate::compile::DEFAULT_MAX_PARAMS),
     };
     let source = crate::compile::Source {
@@ -298,7 +328,8 @@ fn compile_section(
         check,
     ) {
         Ok(compiled) => {
-            for line in crate::workflow::summary(&compiled) {
+            let lines = crate::workflow::summary(&session.graph, &session.sources, node, &compiled);
+            for line in lines {
                 s.push_str(&format!("  {line}\n"));
             }
         }
@@ -319,7 +350,10 @@ pub enum Status {
 }
 
 /// Compare a rendering with `snapshot` on disk (a file that is not a
-/// snapshot counts as different).
+/// snapshot counts as different). A snapshot of the other semantics is an
+/// error, never overwritten: `NAME.causal.snap` is both the causal
+/// snapshot of `NAME.rasp` and the snapshot of a program
+/// `NAME.causal.rasp`, and its header says which.
 pub fn compare(snapshot: &Path, new: &Snapshot) -> Result<Status, Diag> {
     match crate::fsio::read::read_text(snapshot) {
         Ok(text) => {
@@ -327,8 +361,25 @@ pub fn compare(snapshot: &Path, new: &Snapshot) -> Result<Status, Diag> {
                 source: String::new(),
                 inputs: String::new(),
                 version: String::new(),
+                semantics: new.semantics,
                 body: text,
             });
+            if old.semantics != new.semantics {
+                return Err(Diag::error(
+                    codes::TEST_SNAPSHOT,
+                    format!(
+                        "{} is the {} snapshot of {}, not the {} one of {}",
+                        snapshot.display(),
+                        old.semantics.name(),
+                        old.source,
+                        new.semantics.name(),
+                        new.source
+                    ),
+                )
+                .help(
+                    "a program NAME.rasp's causal snapshot is __snapshots__/NAME.causal.snap: rename one of the two programs",
+                ));
+            }
             Ok(if old.same(new) {
                 Status::Passed
             } else {
@@ -380,6 +431,7 @@ mod tests {
             source: "a.rasp".into(),
             inputs: "\"hi\" [1,2]".into(),
             version: "0.1.0".into(),
+            semantics: Semantics::Bidirectional,
             body: "x(\"hi\") = [1]*2 (ints)\n\n---\nmore\n".into(),
         };
         let back = Snapshot::parse(&s.text()).expect("parses");
@@ -394,5 +446,37 @@ mod tests {
             ..s.clone()
         };
         assert!(!s.same(&other));
+        // A causal snapshot says so in its header, and only it.
+        assert!(!s.text().contains("semantics"));
+        let causal = Snapshot {
+            semantics: Semantics::Causal,
+            ..s.clone()
+        };
+        assert!(
+            causal
+                .text()
+                .contains("\nsemantics: causal\nrasp: 0.1.0\n---\n")
+        );
+        assert_eq!(Snapshot::parse(&causal.text()), Some(causal.clone()));
+        assert!(!s.same(&causal));
+        let odd = causal
+            .text()
+            .replace("semantics: causal", "semantics: sideways");
+        assert_eq!(Snapshot::parse(&odd), None);
+    }
+
+    #[test]
+    fn causal_snapshots_have_their_own_files() {
+        let p = Path::new("dir/prog.rasp");
+        assert_eq!(
+            snapshot_path(p, Semantics::Bidirectional),
+            Path::new("dir/__snapshots__/prog.snap")
+        );
+        let causal = snapshot_path(p, Semantics::Causal);
+        assert_eq!(causal, Path::new("dir/__snapshots__/prog.causal.snap"));
+        assert_eq!(
+            pending_path(&causal),
+            Path::new("dir/__snapshots__/prog.causal.snap.new")
+        );
     }
 }

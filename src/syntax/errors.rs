@@ -108,6 +108,13 @@ impl<'a> Build<'a> {
             ));
         }
         match tok {
+            // Causal evaluation is a flag, never a statement of a program.
+            Token::Ident("causal") if i >= 1 && matches!(self.toks[i - 1].1, Token::Set) => {
+                return Some(
+                    "causal evaluation is a setting, not a statement: `:set causal on` in the REPL, `--causal` on the command line"
+                        .to_string(),
+                );
+            }
             Token::Assign if !has("\"=\"") => {
                 return Some(
                     "to compare, use `==`; `=` only follows the names being assigned (`a = ...;`)"

@@ -135,6 +135,87 @@ fn inputs_that_are_not_json_are_strings_and_bad_json_is_reported() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("rasp::cli::bad_input"));
 }
 
+/// `--causal` on `eval`, `run` and `draw`: RASP-L's semantics, where each
+/// selector sees the keys at or before its query and `length` at position
+/// i is i + 1; without it, the original's. Each case: the command, then
+/// the output with and without `--causal`.
+#[test]
+fn causal_flag_on_every_evaluating_command() {
+    let dir = tempdir("causal");
+    let f = dir.join("p.rasp");
+    std::fs::write(
+        &f,
+        "last = aggregate(select(indices, length - 1, ==), tokens);\n\
+         n = length;\n\
+         first = aggregate(select(indices, 0, ==), tokens);\n\
+         x = last(\"xyz\");\n\
+         check = tokens + x[0];\n",
+    )
+    .unwrap();
+    let file = f.to_str().unwrap();
+    let cases: &[(&[&str], &str, &str)] = &[
+        (
+            &["eval", file, "last", "\"abc\""],
+            "last(\"abc\") = [a, b, c] (strings)\n",
+            "last(\"abc\") = [c]*3 (strings)\n",
+        ),
+        (
+            &["eval", file, "n", "--json", "\"abcd\"", "[1]"],
+            "{\"input\": \"abcd\", \"output\": [1, 2, 3, 4]}\n{\"input\": [1], \"output\": [1]}\n",
+            "{\"input\": \"abcd\", \"output\": [4, 4, 4, 4]}\n{\"input\": [1], \"output\": [1]}\n",
+        ),
+        // A causal program is the same either way.
+        (
+            &["eval", file, "first", "\"abc\""],
+            "first(\"abc\") = [a]*3 (strings)\n",
+            "first(\"abc\") = [a]*3 (strings)\n",
+        ),
+        // The program's own call (`last(\"xyz\")`) is evaluated causally too.
+        (
+            &["eval", file, "check", "\"ab\""],
+            "check(\"ab\") = [ax, bx] (strings)\n",
+            "check(\"ab\") = [az, bz] (strings)\n",
+        ),
+        (
+            &["run", file, "\"ab\""],
+            "last(\"ab\") = [a, b] (strings)\nn(\"ab\") = [1, 2] (ints)\nfirst(\"ab\") = [a]*2 (strings)\ncheck(\"ab\") = [ax, bx] (strings)\n",
+            "last(\"ab\") = [b]*2 (strings)\nn(\"ab\") = [2]*2 (ints)\nfirst(\"ab\") = [a]*2 (strings)\ncheck(\"ab\") = [az, bz] (strings)\n",
+        ),
+    ];
+    for (args, causal, bidirectional) in cases {
+        let with = rasp(&[&args[..], &["--causal"]].concat());
+        assert!(with.status.success(), "{args:?}: {}", stderr(&with));
+        assert_eq!(stdout(&with), *causal, "{args:?} --causal");
+        let without = rasp(args);
+        assert_eq!(stdout(&without), *bidirectional, "{args:?}");
+    }
+    // draw: the causal values, and the subtitle says so.
+    let dot = dir.join("last.dot");
+    let o = rasp(&[
+        "draw",
+        file,
+        "last",
+        "--input",
+        "\"abc\"",
+        "--causal",
+        "-o",
+        dot.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&dot).unwrap();
+    assert!(text.contains("on \\\"abc\\\" (causal)"), "{text}");
+    assert!(text.contains("[a, b, c]"), "{text}");
+    // Each command's help says what the flag means.
+    for cmd in ["eval", "run", "draw", "gen", "test"] {
+        let help = stdout(&rasp(&[cmd, "--help"]));
+        assert!(help.contains("--causal"), "{cmd}: {help}");
+        assert!(help.contains("at or before its query"), "{cmd}: {help}");
+    }
+    // check builds the program without evaluating s-ops: no flag.
+    let o = rasp(&["check", file, "--causal"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
 fn tempdir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("rasp-cli-test-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -317,14 +398,19 @@ fn exec_prints_exactly_what_eval_prints() {
     .unwrap();
     let file = f.to_str().unwrap();
     // Floats and ints mixed (1 vs 1.0 at integral means), ints, strings,
-    // bools, a sum of an int and a mean; and a causal model of a
-    // prefix-stable program.
-    let cases: [(&str, bool); 7] = [
+    // bools, a sum of an int and a mean; and causal models, compared with
+    // `rasp eval --causal`: of a program whose causal values are its
+    // bidirectional ones (`frac`), and of programs whose values differ
+    // (`rev` reads position `length - i - 1`, which is 0 causally; `hist`
+    // counts only the earlier tokens).
+    let cases: [(&str, bool); 9] = [
         ("frac", false),
         ("frac", true),
         ("prev", false),
         ("hist", false),
+        ("hist", true),
         ("rev", false),
+        ("rev", true),
         ("isa", false),
         ("mix", false),
     ];
@@ -358,12 +444,25 @@ fn exec_prints_exactly_what_eval_prints() {
                 with_empty
             };
             let mut e_args = vec!["eval", file, sop];
+            if causal {
+                e_args.push("--causal");
+            }
             e_args.extend(&tail);
             let mut x_args = vec!["exec", model.to_str().unwrap()];
             x_args.extend(&tail);
             let (eval, exec) = (rasp(&e_args), rasp(&x_args));
             let what = format!("{sop} (causal {causal}, json {json})");
             assert_eq!(stdout(&exec), stdout(&eval), "{what}");
+            if causal && sop != "frac" {
+                // The comparison means something: the bidirectional
+                // values differ.
+                let plain: Vec<&str> = e_args
+                    .iter()
+                    .copied()
+                    .filter(|a| *a != "--causal")
+                    .collect();
+                assert_ne!(stdout(&rasp(&plain)), stdout(&eval), "{what}");
+            }
             assert_eq!(stdout(&eval).lines().count(), inputs.len(), "{what}");
             assert_eq!(exec.status.code(), Some(1), "{what}");
             assert_eq!(eval.status.code(), exec.status.code(), "{what}");

@@ -137,6 +137,104 @@ fn lines_agree_with_eval() {
     }
 }
 
+/// `--causal`: every preset's labels are what `rasp eval --causal` says on
+/// the same inputs, which are the bidirectional file's; the labels differ
+/// where the program is not causal already (reverse, sort, histogram);
+/// `--selectors` writes causal matrices; the sidecar records the
+/// semantics.
+#[test]
+fn causal_labels_agree_with_eval_causal() {
+    let parse = |text: &str| -> Vec<serde_json::Value> {
+        text.lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect()
+    };
+    let mut differ = Vec::new();
+    for t in tasks() {
+        let args = ["gen", "--task", &t.name, "-n", "25", "--seed", "3"];
+        let plain = parse(&ok(&rasp(&args, &[])));
+        let causal = parse(&ok(&rasp(&[&args[..], &["--causal"]].concat(), &[])));
+        assert_eq!(causal.len(), 25, "{}", t.name);
+        let inputs: Vec<String> = causal.iter().map(|l| l["input"].to_string()).collect();
+        let plain_inputs: Vec<String> = plain.iter().map(|l| l["input"].to_string()).collect();
+        assert_eq!(inputs, plain_inputs, "{}: the same inputs", t.name);
+        let mut e_args = vec!["eval", t.file, t.sop.as_str(), "--json", "--causal"];
+        e_args.extend(inputs.iter().map(String::as_str));
+        let eval = parse(&ok(&rasp(&e_args, &[])));
+        for (g, e) in causal.iter().zip(&eval) {
+            assert_eq!(g["output"], e["output"], "{}: {}", t.name, g["input"]);
+        }
+        if causal
+            .iter()
+            .zip(&plain)
+            .any(|(c, p)| c["output"] != p["output"])
+        {
+            differ.push(t.name.clone());
+        }
+    }
+    for name in ["reverse", "sort", "histogram"] {
+        assert!(differ.iter().any(|d| d == name), "{name}: {differ:?}");
+    }
+
+    let dir = std::env::temp_dir().join(format!("rasp-gen-causal-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let prog = dir.join("p.rasp");
+    std::fs::write(
+        &prog,
+        "same = select(tokens, tokens, ==);\nhist = selector_width(same);\n",
+    )
+    .expect("write");
+    let path = dir.join("hist.jsonl");
+    let run = |causal: bool| {
+        let mut args = vec![
+            "gen",
+            prog.to_str().expect("utf-8"),
+            "hist",
+            "--vocab",
+            "ab",
+            "--len",
+            "2..5",
+            "-n",
+            "30",
+            "--selectors",
+            "same",
+            "-o",
+            path.to_str().expect("utf-8"),
+        ];
+        if causal {
+            args.push("--causal");
+        }
+        ok(&rasp(&args, &[]));
+        let info: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("hist.jsonl.info.json")).expect("sidecar"),
+        )
+        .expect("JSON");
+        (
+            parse(&std::fs::read_to_string(&path).expect("written")),
+            info,
+        )
+    };
+    let (lines, info) = run(true);
+    assert_eq!(info["options"]["semantics"], "causal");
+    for l in &lines {
+        let rows = l["selectors"]["same"].as_array().expect("a matrix");
+        for (q, row) in rows.iter().enumerate() {
+            let row = row.as_array().expect("a row");
+            assert!(row[q] == true, "each token matches itself: {l}");
+            assert!(row[q + 1..].iter().all(|k| k == false), "causal: {l}");
+        }
+        // The width counts the matches at or before each position.
+        let tokens = l["input"].as_array().expect("tokens");
+        let want: Vec<usize> = (0..tokens.len())
+            .map(|i| tokens[..=i].iter().filter(|t| *t == &tokens[i]).count())
+            .collect();
+        assert_eq!(l["output"], serde_json::json!(want), "{l}");
+    }
+    let (_, info) = run(false);
+    assert_eq!(info["options"]["semantics"], "bidirectional");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `-o` writes the file and its `.info.json` sidecar, never a partial file;
 /// samplers do what they say; `--bos` prefixes the input.
 #[test]
@@ -176,6 +274,7 @@ fn files_sidecars_and_samplers() {
     assert_eq!(info["examples"], 400);
     assert_eq!(info["options"]["seed"], 2);
     assert_eq!(info["program"]["task"], "dyck2");
+    assert_eq!(info["options"]["semantics"], "bidirectional");
     let mut balanced = 0;
     for l in text.lines() {
         let v: serde_json::Value = serde_json::from_str(l).expect("JSON");

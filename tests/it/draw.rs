@@ -6,11 +6,17 @@
 use std::path::Path;
 
 use rasp::front::{MVal, Session, value::lookup};
+use rasp::interp::Semantics::{self, Bidirectional, Causal};
 use rasp::ir::Value;
 use rasp::repl::draw::{self, Flow, NodeKind, NodeValue};
 
 fn chars(s: &str) -> Vec<Value> {
     s.chars().map(|c| Value::str(&c.to_string())).collect()
+}
+
+/// An input evaluated bidirectionally.
+fn bidi(input: Option<&[Value]>) -> Option<(&[Value], Semantics)> {
+    input.map(|i| (i, Bidirectional))
 }
 
 /// Run `src` and build the flow of `name` (on `input`, if given).
@@ -24,7 +30,7 @@ fn flow_of(src: &str, name: &str, input: Option<&str>) -> Flow {
         other => panic!("{name} is not an s-op: {other:?}"),
     };
     let input = input.map(chars);
-    draw::flow(&s.graph, &s.sources, id, input.as_deref()).expect("the program evaluates")
+    draw::flow(&s.graph, &s.sources, id, bidi(input.as_deref())).expect("the program evaluates")
 }
 
 /// The flow of `name` in examples/paper.rasp.
@@ -37,7 +43,7 @@ fn paper_flow(name: &str, input: Option<&str>) -> Flow {
         panic!("{name} is not an s-op");
     };
     let input = input.map(chars);
-    draw::flow(&s.graph, &s.sources, id, input.as_deref()).expect("the program evaluates")
+    draw::flow(&s.graph, &s.sources, id, bidi(input.as_deref())).expect("the program evaluates")
 }
 
 /// A box: x, y, width, height.
@@ -436,9 +442,10 @@ fn evaluation_errors_are_diagnostics() {
     let Some(MVal::Sop(id)) = lookup(&scope, "bad") else {
         panic!("bad is an s-op");
     };
-    let err = draw::flow(&s.graph, &s.sources, id, Some(&chars("312"))).expect_err("1 - 1 = 0");
+    let err =
+        draw::flow(&s.graph, &s.sources, id, bidi(Some(&chars("312")))).expect_err("1 - 1 = 0");
     assert_eq!(err.code, "rasp::eval::division_by_zero");
-    let err = draw::flow(&s.graph, &s.sources, id, Some(&[])).expect_err("empty input");
+    let err = draw::flow(&s.graph, &s.sources, id, bidi(Some(&[]))).expect_err("empty input");
     assert_eq!(err.code, "rasp::eval::empty_input");
     // Without an input nothing is evaluated.
     assert!(draw::flow(&s.graph, &s.sources, id, None).is_ok());
@@ -460,7 +467,7 @@ fn every_example_draws() {
             let input = chars(input);
             // Programs for a BOS input may fail on this one: draw them
             // without values then.
-            let f = draw::flow(&s.graph, &s.sources, id, Some(&input))
+            let f = draw::flow(&s.graph, &s.sources, id, bidi(Some(&input)))
                 .or_else(|_| draw::flow(&s.graph, &s.sources, id, None))
                 .expect("a flow without an input always builds");
             let texts = check_svg(&f);
@@ -513,4 +520,48 @@ fn call_arguments_are_not_parenthesised() {
         s.op,
         "aggregate(select(indices, indices, <) and select(tokens, tokens, ==), indices, 0)"
     );
+}
+
+/// A causal drawing (`rasp draw --causal`, the REPL under `:set causal
+/// on`) shows the causal values and says so; the same program drawn
+/// bidirectionally shows the others.
+#[test]
+fn causal_values_are_drawn_as_causal() {
+    let src = "last = aggregate(select(indices, length - 1, ==), tokens);";
+    let mut s = Session::new();
+    let scope = s.new_scope();
+    assert!(s.run_source("t.rasp", src, &scope, None).diags.is_empty());
+    let Some(MVal::Sop(id)) = lookup(&scope, "last") else {
+        panic!("last is an s-op");
+    };
+    let input = chars("abc");
+    let value = |f: &Flow, title: &str| {
+        let n = f.nodes().iter().find(|n| n.title == title).expect(title);
+        n.value.clone()
+    };
+    let causal = draw::flow(&s.graph, &s.sources, id, Some((&input, Causal))).expect("draws");
+    let both = draw::flow(&s.graph, &s.sources, id, bidi(Some(&input))).expect("draws");
+    assert!(causal.causal() && !both.causal());
+    let sop = |text: &str| {
+        Some(NodeValue::Sop {
+            text: text.into(),
+            ty: "strings",
+        })
+    };
+    assert_eq!(value(&causal, "last"), sop("[a, b, c]"));
+    assert_eq!(value(&both, "last"), sop("[c]*3"));
+    // Each query sees the keys up to itself: the diagonal, not the last
+    // column.
+    let sel = causal
+        .nodes()
+        .iter()
+        .find(|n| n.kind == NodeKind::Select)
+        .expect("the select is drawn");
+    let Some(NodeValue::Selector { rows, .. }) = &sel.value else {
+        panic!("a selector value: {:?}", sel.value);
+    };
+    assert_eq!(rows[0], vec![true, false, false]);
+    assert!(check_dot(&causal).contains("on \\\"abc\\\" (causal)"));
+    assert!(!check_dot(&both).contains("(causal)"));
+    check_svg(&causal);
 }

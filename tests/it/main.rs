@@ -4,6 +4,7 @@
 //! `tests/examples.txt`) and each folder has one runner here.
 
 mod catalogue;
+mod causal;
 mod cli;
 mod compile;
 mod crash;

@@ -52,4 +52,8 @@ fn transcripts() {
     }
     let svg = work.join("comp_flows");
     assert!(svg.is_dir(), "draw wrote comp_flows/");
+    // causal.txt draws under `:set causal on`: the causal values.
+    let causal = fs::read_to_string(svg.join("last-hello.svg")).expect("causal.txt's drawing");
+    assert!(causal.contains("(causal)"), "{causal}");
+    assert!(causal.contains("[h, e, l, l, o]"), "{causal}");
 }

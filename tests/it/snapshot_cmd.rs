@@ -231,3 +231,130 @@ fn bad_declarations_and_no_tests_are_diagnostics() {
     assert!(text(&o.stderr).contains("rasp::test::path"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A program whose causal values differ from its bidirectional ones, with
+/// a compile target.
+const REV: &str = "# test: \"abc\" \"ab\"\n\
+                   # test compile: rev vocab=abc max_len=3\n\
+                   rev = aggregate(select(indices, length - indices - 1, ==), tokens);\n\
+                   n = length;\n";
+
+/// `rasp test --causal`: its own snapshot file (`NAME.causal.snap`, header
+/// `semantics: causal`, pending `NAME.causal.snap.new`) beside the plain
+/// one, which it never touches; causal values, causal models; `--accept`,
+/// `--review` and the JSON report on the causal files; the plain run still
+/// passes on its own.
+#[test]
+fn causal_snapshots_are_files_of_their_own() {
+    let dir = std::env::temp_dir().join(format!("rasp-test-causal-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(dir.join("rev.rasp"), REV).expect("write");
+    let snaps = dir.join("__snapshots__");
+    let (plain, causal) = (snaps.join("rev.snap"), snaps.join("rev.causal.snap"));
+    let pending = snaps.join("rev.causal.snap.new");
+    assert!(
+        rasp_in(&dir, &["test", "--accept"], None, "")
+            .status
+            .success()
+    );
+    let plain_text = std::fs::read_to_string(&plain).expect("the plain snapshot");
+
+    // New: written as .causal.snap.new, the plain snapshot untouched.
+    let o = rasp_in(&dir, &["test", "--causal"], None, "");
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("test ./rev.rasp ... new"), "{out}");
+    assert!(
+        out.contains("+++ ./__snapshots__/rev.causal.snap.new"),
+        "{out}"
+    );
+    assert!(out.contains("1 tested causally: 0 passed, 1 new"), "{out}");
+    assert!(
+        out.contains("written as .causal.snap.new: `rasp test --causal --review`"),
+        "{out}"
+    );
+    let new = std::fs::read_to_string(&pending).expect("pending causal snapshot");
+    assert!(!causal.exists());
+    assert_eq!(std::fs::read_to_string(&plain).expect("plain"), plain_text);
+    for line in [
+        "source: rev.rasp\ninputs: \"abc\" \"ab\"\nsemantics: causal\nrasp: ",
+        "rev(\"abc\") = [a]*3 (strings)\n",
+        "n(\"abc\") = [1, 2, 3] (ints)\n",
+        "compile rev (vocab abc, max_len 3, causal):\n",
+        "; causal semantics)",
+    ] {
+        assert!(new.contains(line), "{line:?} in\n{new}");
+    }
+    assert!(plain_text.contains("rev(\"abc\") = [c, b, a] (strings)\n"));
+    assert!(!plain_text.contains("semantics"), "{plain_text}");
+
+    // --accept: the causal snapshot, and both runs pass.
+    let o = rasp_in(&dir, &["test", "--causal", "--accept"], None, "");
+    assert!(o.status.success(), "{}", text(&o.stdout));
+    assert!(!pending.exists());
+    assert_eq!(std::fs::read_to_string(&causal).expect("causal"), new);
+    for args in [&["test"][..], &["test", "--causal"]] {
+        let o = rasp_in(&dir, args, Some("true"), "");
+        assert!(o.status.success(), "{args:?}: {}", text(&o.stdout));
+    }
+
+    // An edit: the causal run reviews the causal file only.
+    std::fs::write(
+        dir.join("rev.rasp"),
+        REV.replace("n = length;", "n = length + 1;"),
+    )
+    .expect("write");
+    let o = rasp_in(&dir, &["test", "--causal", "--review"], None, "a\n");
+    let out = text(&o.stdout);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("-n(\"abc\") = [1, 2, 3] (ints)\n"), "{out}");
+    assert!(out.contains("+n(\"abc\") = [2, 3, 4] (ints)\n"), "{out}");
+    assert!(
+        std::fs::read_to_string(&causal)
+            .expect("causal")
+            .contains("n(\"abc\") = [2, 3, 4] (ints)")
+    );
+    assert_eq!(std::fs::read_to_string(&plain).expect("plain"), plain_text);
+    let o = rasp_in(&dir, &["test"], None, "");
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "the plain snapshot is out of date"
+    );
+    assert!(snaps.join("rev.snap.new").exists());
+    assert!(!pending.exists());
+
+    // The JSON report names the causal file and the semantics.
+    let o = rasp_in(&dir, &["test", "--causal", "--json"], Some("1"), "");
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON object");
+    assert_eq!(report["semantics"], "causal");
+    assert_eq!(report["passed"], 1);
+    assert_eq!(
+        report["files"][0]["snapshot"],
+        "./__snapshots__/rev.causal.snap"
+    );
+    let o = rasp_in(&dir, &["test", "--json"], Some("1"), "");
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON object");
+    assert_eq!(report["semantics"], "bidirectional");
+    assert_eq!(report["files"][0]["status"], "changed");
+
+    // A program named rev.causal.rasp would share the file with rev.rasp's
+    // causal snapshot: its header tells them apart, and it is an error,
+    // never an overwrite.
+    std::fs::write(dir.join("rev.causal.rasp"), REV).expect("write");
+    let before = std::fs::read_to_string(&causal).expect("causal");
+    let o = rasp_in(&dir, &["test", "--accept", "rev.causal.rasp"], None, "");
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(err.contains("rasp::test::snapshot"), "{err}");
+    assert!(
+        err.contains(
+            "is the causal snapshot of rev.rasp, not the bidirectional one of rev.causal.rasp"
+        ),
+        "{err}"
+    );
+    assert!(text(&o.stdout).contains("rev.causal.rasp ... error"));
+    assert_eq!(std::fs::read_to_string(&causal).expect("causal"), before);
+    let _ = std::fs::remove_dir_all(&dir);
+}
