@@ -224,14 +224,14 @@ impl<'g> Run<'g> {
                 }
                 let vals = self.col(*values);
                 let fast = self.fast(*sel);
-                let sums = fast.as_ref().map(|f| f.int_sums(vals));
+                let mut cursor = fast.as_ref().map(|f| f.cursor(self.sem, Some(vals)));
                 let mut row = vec![false; n];
                 for q in 0..n {
                     if q % 1024 == 0 {
                         self.check_cancel(id)?;
                     }
-                    if let (Some(f), Some(sums)) = (&fast, &sums)
-                        && let Some(v) = f.aggregate(q, vals, default, sums)
+                    if let Some(c) = cursor.as_mut()
+                        && let Some(v) = c.aggregate(q, default)
                     {
                         out.push(v);
                         continue;
@@ -260,7 +260,8 @@ impl<'g> Run<'g> {
                 }
                 if let Some(f) = self.fast(*sel) {
                     self.check_cancel(id)?;
-                    out.extend((0..n).map(|q| Value::Int(f.width(q) as i64)));
+                    let mut c = f.cursor(self.sem, None);
+                    out.extend((0..n).map(|q| Value::Int(c.width(q) as i64)));
                     return self.finish(id, out);
                 }
                 let mut row = vec![false; n];
@@ -280,9 +281,10 @@ impl<'g> Run<'g> {
     }
 
     /// The O(n log n) form of a selector, for long enough inputs (unless
-    /// the evaluator was made without it).
+    /// the evaluator was made without it), under either semantics (its
+    /// cursor counts only the keys at or before a causal query).
     fn fast(&self, sel: NodeId) -> Option<fast::Fast<'_>> {
-        if !self.fast || self.n < fast::MIN_LEN || self.sem.is_causal() {
+        if !self.fast || self.n < fast::MIN_LEN {
             return None;
         }
         fast::Fast::new(self.graph, sel, &|id| self.col(id))
