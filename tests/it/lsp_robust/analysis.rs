@@ -169,7 +169,12 @@ fn huge_documents_loads_and_names_are_analysed_within_the_limit() {
         .filter(|i| i["detail"] == "s-op")
         .filter_map(|i| i["label"].as_str())
         .collect();
-    assert_eq!(own.len(), 1000);
+    // Stopped by the time limit, it knows only the names it reached.
+    if complete {
+        assert_eq!(own.len(), 1000);
+    } else {
+        assert!(own.len() <= 1000, "{}", own.len());
+    }
     assert!(own.iter().all(|l| l.starts_with("x9")), "{own:?}");
     assert!(
         items.iter().any(|i| i["label"] == "select("),
