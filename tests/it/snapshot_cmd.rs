@@ -79,7 +79,7 @@ fn the_projects_programs_pass() {
     );
     // prelude.rasp declares no test.
     assert!(
-        out.contains("13 tested: 13 passed; 1 file(s) without tests"),
+        out.contains("14 tested: 14 passed; 1 file(s) without tests"),
         "{out}"
     );
 }
