@@ -11,6 +11,7 @@ use ndarray::Array2;
 
 use super::Options;
 use super::plan::{MapMode, Plan};
+use super::precision::ErrBound;
 use super::sublayer::Sublayer;
 use super::valueset::ValueSet;
 use crate::diag::{Diag, SourceMap, codes};
@@ -117,6 +118,9 @@ pub struct Builder<'a> {
     pub mlps: Vec<Vec<Unit>>,
     /// Smallest margin of each discretising MLP (node, margin).
     pub margins: Vec<(NodeId, f64)>,
+    /// Error bounds of the numerical dims (`precision`); one-hot dims are
+    /// exact and have none.
+    pub errs: BTreeMap<usize, ErrBound>,
     pub one: usize,
     pub bos_dim: usize,
 }
@@ -147,6 +151,7 @@ impl<'a> Builder<'a> {
             heads: vec![Vec::new(); n_layers],
             mlps: vec![Vec::new(); n_layers],
             margins: Vec::new(),
+            errs: BTreeMap::new(),
             one: 0,
             bos_dim: 1,
         };

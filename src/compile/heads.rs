@@ -11,6 +11,7 @@
 use super::ATTN_C;
 use super::builder::{Builder, Head};
 use super::plan::Term;
+use super::precision::{self, Mean};
 use super::selectors::{Side, term_holds};
 use crate::diag::{Diag, codes};
 use crate::ir::value::Value;
@@ -139,6 +140,7 @@ impl Builder<'_> {
         // BOS scores like a selected key.
         self.bos_rows(&mut head, full, full);
         self.bos[scratch] = 1.0;
+        self.record_width(scratch, full, terms.len());
         head.margin = if terms.is_empty() {
             f32::INFINITY
         } else {
@@ -148,14 +150,18 @@ impl Builder<'_> {
     }
 
     /// The score rows of an equality between a numerical query `q` and a
-    /// categorical key `k`: `λ(2qk - k²)`, which is `λq²` for a key equal
-    /// to the query and at least `λδ²` less for any other (δ: the smallest
-    /// gap between a reachable query and a key value), with `λ = C/δ²`.
+    /// categorical key `k`: `λ(2(q-c)(k-c) - (k-c)²)`, which is `λ(q-c)²`
+    /// for a key equal to the query and at least `λδ²` less for any other
+    /// (δ: the smallest gap between a reachable query and a key value),
+    /// with `λ = C/δ²`; centring at `c` (the middle of the values) keeps
+    /// the scores small, so their float32 rounding (`precision`), with
+    /// what the error of `q` adds, stays far below the margins, or the
+    /// select is refused.
     /// The plan only uses it where some key always matches, so BOS scores
-    /// `-C/2`, below every match (`λq² >= 0`). Returns the largest score
+    /// `-C/2`, below every match (`λ(q-c)² >= 0`). Returns the largest score
     /// the BOS query could give a real key (for its own BOS score) and the
     /// BOS score of real queries.
-    fn qk_numeq(&self, t: &Term, head: &mut Head) -> Result<(f32, f32), Diag> {
+    fn qk_numeq(&self, id: NodeId, t: &Term, head: &mut Head) -> Result<(f32, f32), Diag> {
         let (kd, kv) = self.cat(t.keys[0])?;
         let q = self.num(t.queries[0])?;
         let keys: Vec<f64> = kv.iter().filter_map(Value::as_f64).collect();
@@ -176,24 +182,60 @@ impl Builder<'_> {
         if !delta.is_finite() {
             delta = 1.0;
         }
+        // Reachable queries are keys (the plan checked it): the scores
+        // only matter there.
+        let (lo, hi) = keys
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+                (a.min(*x), b.max(*x))
+            });
+        let c = if lo.is_finite() {
+            ((lo + hi) / 2.0).round()
+        } else {
+            0.0
+        };
         let lambda = f64::from(ATTN_C) / (delta * delta);
+        let h = (hi - lo).abs() / 2.0 + 0.5;
+        let (q_err, _, _) = self.lin_err(&q, lo.abs().max(hi.abs()));
+        let err = precision::numeq_score_err(c - h, c + h, delta) + 2.0 * lambda * h * q_err;
+        if err.is_nan() || err > precision::numeq_tolerance() {
+            return Err(self.err_at(
+                id,
+                Diag::error(
+                    codes::COMPILE_PRECISION,
+                    format!(
+                        "`{}` selects the key equal to a number between {lo} and {hi}, \
+                         but float32 may compute its scores up to {err:.1} logits off \
+                         (it tolerates {:.1})",
+                        self.name(id),
+                        precision::numeq_tolerance()
+                    ),
+                )
+                .help("a smaller max length spreads the scores less"),
+            ));
+        }
         let base = head.width;
         head.width += 2;
         for (dim, v) in kd.iter().zip(&kv) {
-            let a = v.as_f64().unwrap_or(0.0);
+            let a = v.as_f64().unwrap_or(0.0) - c;
             head.k.push((*dim, base, a as f32));
             head.k.push((*dim, base + 1, (-a * a) as f32));
         }
-        for (dim, c) in &q {
+        for (dim, w) in &q {
             head.q
-                .push((*dim, base, (2.0 * lambda * f64::from(*c)) as f32));
+                .push((*dim, base, (2.0 * lambda * f64::from(*w)) as f32));
         }
+        head.q.push((self.one, base, (-2.0 * lambda * c) as f32));
         head.q.push((self.one, base + 1, lambda as f32));
         // What the BOS query scores on each key value.
-        let qb: f64 = q.iter().map(|(d, c)| f64::from(self.bos[*d] * c)).sum();
+        let qb: f64 = q
+            .iter()
+            .map(|(d, w)| f64::from(self.bos[*d] * w))
+            .sum::<f64>()
+            - c;
         let top = keys
             .iter()
-            .map(|a| lambda * (2.0 * qb * a - a * a))
+            .map(|a| lambda * (2.0 * qb * (a - c) - (a - c) * (a - c)))
             .fold(0.0f64, f64::max);
         Ok((top as f32 + ATTN_C, -ATTN_C / 2.0))
     }
@@ -209,7 +251,7 @@ impl Builder<'_> {
                 let terms = &self.plan.terms[&sel];
                 let numeq = terms.len() == 1 && terms[0].numeq;
                 let (full, bos_score) = if numeq {
-                    self.qk_numeq(&terms[0], &mut head)?
+                    self.qk_numeq(id, &terms[0], &mut head)?
                 } else {
                     let full = self.qk(terms, &mut head)?;
                     (full, full - ATTN_C / 2.0)
@@ -220,6 +262,7 @@ impl Builder<'_> {
                         _ => return Err(self.internal(id, "has no numerical dim")),
                     };
                     self.mean_values(id, values, &mut head)?;
+                    let vlin: Vec<(usize, f32)> = head.v.iter().map(|(d, _, w)| (*d, *w)).collect();
                     head.o.push((0, od, 1.0));
                     let dflt = default.as_f64().ok_or_else(|| {
                         self.err_at(
@@ -235,6 +278,18 @@ impl Builder<'_> {
                     })? as f32;
                     self.bos_value(&mut head, &[(0, dflt)], 1);
                     self.bos[od] = dflt;
+                    let score = if numeq {
+                        self.score_size(&head)
+                    } else {
+                        f64::from(full)
+                    };
+                    let mean = Mean {
+                        score,
+                        terms: terms.len().max(2),
+                        single: numeq,
+                        dflt: f64::from(dflt),
+                    };
+                    self.record_mean(od, &vlin, values, mean);
                 } else {
                     let (od, ov) = self.cat(id)?;
                     let fold = self.plan.value_fold.get(&id).cloned();

@@ -7,9 +7,9 @@
 
 use std::collections::BTreeMap;
 
-use super::MIN_REL_GAP;
 use super::builder::{Builder, Lin, Unit};
 use super::plan::MapMode;
+use super::precision;
 use super::valueset;
 use crate::diag::{Diag, codes};
 use crate::ir::value::Value;
@@ -91,18 +91,21 @@ impl Builder<'_> {
     /// between neighbouring points only where the output changes, with a
     /// slope from that gap alone: the step is saturated a quarter gap away
     /// from its threshold, so every reachable input gets exact outputs.
+    /// Each step is checked against the float32 error of `x` as the model
+    /// computes it (`precision`); `gate` is the size (in units of `x`) and
+    /// count of the terms a gate adds to each unit.
     /// Returns the units (not gated) and the smallest margin.
     fn steps(
         &self,
         id: NodeId,
         x: &Lin,
         points: Vec<Point>,
+        gate: (f64, usize),
     ) -> Result<(Vec<Unit>, Option<f64>), Diag> {
         let points = merge_points(points);
         let Some(first) = points.first() else {
             return Ok((Vec::new(), None));
         };
-        let max_abs = points.iter().fold(1f64, |m, p| m.max(p.0.abs()));
         let mut units = vec![Unit {
             // The first point's outputs: a constant unit.
             w_in: vec![(self.one, 1.0)],
@@ -116,17 +119,24 @@ impl Builder<'_> {
                 continue;
             }
             let gap = w[1].0 - w[0].0;
-            if gap < MIN_REL_GAP * max_abs {
+            let at = w[0].0.abs().max(w[1].0.abs());
+            let (x_err, mag, terms) = self.lin_err(x, at);
+            if let Err(u) =
+                precision::check_step(w[0].0, w[1].0, x_err, mag + gate.0, terms + gate.1)
+            {
                 return Err(self.err_at(
                     id,
                     Diag::error(
                         codes::COMPILE_PRECISION,
                         format!(
                             "`{}` must tell apart the values {} and {} ({gap:.3e} apart), \
-                             closer than float32 can resolve reliably",
+                             but float32 may compute its input up to {:.1e} off \
+                             (a step between them tolerates {:.1e})",
                             self.name(id),
                             w[0].0,
-                            w[1].0
+                            w[1].0,
+                            u.err,
+                            u.tolerance,
                         ),
                     )
                     .help("a smaller max length or vocab spreads the values further apart"),
@@ -161,10 +171,11 @@ impl Builder<'_> {
         x: &Lin,
         points: Vec<Point>,
     ) -> Result<(), Diag> {
-        let (units, margin) = self.steps(id, x, points)?;
+        let (units, margin) = self.steps(id, x, points, (0.0, 0))?;
         if let Some(m) = margin {
             self.margins.push((id, m));
         }
+        self.record_outputs(id, &units);
         self.push_units(layer, units);
         Ok(())
     }
@@ -218,7 +229,11 @@ impl Builder<'_> {
                     points.push((xv, self.outputs(id, &out)));
                 }
             }
-            let (units, margin) = self.steps(id, &x, points)?;
+            // A gate adds, per categorical leaf, a one-hot term of about the
+            // largest pre-activation and a bias of that size.
+            let span = lo.abs().max(hi.abs()) + (hi - lo);
+            let gate = (2.1 * f64::from(k) * span, 2 * cats.len());
+            let (units, margin) = self.steps(id, &x, points, gate)?;
             if let Some(m) = margin {
                 smallest = Some(smallest.map_or(m, |s: f64| s.min(m)));
             }
@@ -251,6 +266,7 @@ impl Builder<'_> {
         if let Some(m) = smallest {
             self.margins.push((id, m));
         }
+        self.record_outputs(id, &all);
         self.push_units(layer, all);
         Ok(())
     }
@@ -308,7 +324,9 @@ impl Builder<'_> {
         }
     }
 
-    /// The conversion of a numerical s-op to one-hots.
+    /// The conversion of a numerical s-op to one-hots: steps of its number,
+    /// or, where those cannot tell its values apart and it is a linear map
+    /// of s-ops that have one-hots, a table over their one-hots.
     pub fn conversion(&mut self, id: NodeId, layer: usize) -> Result<(), Diag> {
         let x = self.num(id)?;
         let (dims, vals) = self.cat(id)?;
@@ -317,7 +335,117 @@ impl Builder<'_> {
             .zip(&dims)
             .filter_map(|(v, d)| v.as_f64().map(|f| (f, vec![(*d, 1.0)])))
             .collect();
-        self.discretise(id, layer, &x, points)
+        match self.steps(id, &x, points, (0.0, 0)) {
+            Ok((units, margin)) => {
+                if let Some(m) = margin {
+                    self.margins.push((id, m));
+                }
+                self.push_units(layer, units);
+                Ok(())
+            }
+            Err(d) if d.code == codes::COMPILE_PRECISION => match self.table_conversion(id)? {
+                Some(units) => {
+                    self.push_units(layer, units);
+                    Ok(())
+                }
+                None => Err(d),
+            },
+            Err(d) => Err(d),
+        }
+    }
+
+    /// A linear map's one-hot from a table over the one-hots it is computed
+    /// from (its arguments, through linear maps without one-hots of their
+    /// own; one unit per tuple of their values): two float roundings of one
+    /// number that the interpreter tells apart are two entries of the
+    /// one-hot, however close. `None` where something it reads has no
+    /// one-hot or the table alone would be over the parameter limit.
+    fn table_conversion(&self, id: NodeId) -> Result<Option<Vec<Unit>>, Diag> {
+        let mut leaves: Vec<NodeId> = Vec::new();
+        if !self.one_hot_leaves(id, &mut leaves) {
+            return Ok(None);
+        }
+        let cats: Vec<(Vec<usize>, Vec<Value>)> = leaves
+            .iter()
+            .map(|l| self.cat(*l))
+            .collect::<Result<_, _>>()?;
+        let (dims, vals) = self.cat(id)?;
+        let sizes: Vec<usize> = cats.iter().map(|l| l.1.len()).collect();
+        let rows = sizes.iter().try_fold(1usize, |a, b| a.checked_mul(*b));
+        // A table whose units alone (one column of W_in and one row of
+        // W_out each) would exceed the parameter limit is not built.
+        let limit = usize::try_from(self.opts.max_params).unwrap_or(usize::MAX)
+            / (2 * self.labels.len().max(1));
+        if rows.is_none_or(|r| r > limit) {
+            return Ok(None);
+        }
+        let k = cats.len() as f32;
+        let mut units = Vec::new();
+        let mut missing = None;
+        valueset::for_each_index(&sizes, |idx| {
+            let at: BTreeMap<NodeId, &Value> = leaves
+                .iter()
+                .zip(idx.iter().zip(&cats))
+                .map(|(l, (i, c))| (*l, &c.1[*i]))
+                .collect();
+            if let Some(v) = self.eval_at(id, &at) {
+                // Exactly this value (`same`), not a float near it.
+                match vals.iter().position(|x| x.same(&v)) {
+                    Some(j) => units.push(Unit {
+                        w_in: idx.iter().zip(&cats).map(|(i, c)| (c.0[*i], 1.0)).collect(),
+                        b_in: -(k - 1.0),
+                        w_out: vec![(dims[j], 1.0)],
+                    }),
+                    None => missing = Some(v),
+                }
+            }
+        });
+        match missing {
+            Some(v) => Err(self.internal(
+                id,
+                &format!(
+                    "computes {} from its arguments' values, outside its value set",
+                    v.repr()
+                ),
+            )),
+            None => Ok(Some(units)),
+        }
+    }
+
+    /// The s-ops with one-hots a map is computed from, through maps that
+    /// have none; false where something else (a mean) is read.
+    fn one_hot_leaves(&self, id: NodeId, out: &mut Vec<NodeId>) -> bool {
+        let Op::Map { args, .. } = self.graph.op(id) else {
+            return false;
+        };
+        for a in args {
+            if self.dims.get(a).is_some_and(|d| d.cat.is_some()) {
+                if !out.contains(a) {
+                    out.push(*a);
+                }
+            } else if !(matches!(self.graph.op(*a), Op::Map { .. }) && self.one_hot_leaves(*a, out))
+            {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// A map's value where the s-ops of [`Builder::one_hot_leaves`] hold
+    /// `at`; `None` where the interpreter would fail.
+    fn eval_at(&self, id: NodeId, at: &BTreeMap<NodeId, &Value>) -> Option<Value> {
+        if let Some(v) = at.get(&id) {
+            return Some((*v).clone());
+        }
+        let Op::Map { expr, args } = self.graph.op(id) else {
+            return None;
+        };
+        let vals: Vec<Value> = args
+            .iter()
+            .map(|a| self.eval_at(*a, at))
+            .collect::<Option<_>>()?;
+        let refs: Vec<&Value> = vals.iter().collect();
+        expr.eval(&refs).ok()
     }
 
     /// The MLP that builds product one-hot `i` from its leaves' one-hots.

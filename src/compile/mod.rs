@@ -18,7 +18,8 @@
 //! * **Margins from value sets.** Attention separates selected keys from the
 //!   rest by `ATTN_C` logits; discretising MLPs get their slopes from the
 //!   smallest gap between reachable values, and compilation refuses (with a
-//!   diagnostic) gaps float32 cannot resolve.
+//!   diagnostic) gaps that the float32 error of their input, bounded from
+//!   the construction (`precision`), could cross.
 
 mod assemble;
 mod builder;
@@ -26,6 +27,7 @@ pub mod explain;
 mod heads;
 mod mlps;
 pub mod plan;
+pub mod precision;
 mod reclaim;
 pub mod rewrite;
 pub mod selectors;
@@ -47,9 +49,6 @@ use valueset::{Domain, ValueSet};
 
 /// Logit gap between a selected and an unselected key (before scaling).
 pub const ATTN_C: f32 = 60.0;
-/// Smallest allowed gap between neighbouring numerical values, relative to
-/// their magnitude.
-pub const MIN_REL_GAP: f64 = 1e-5;
 
 /// Parse a `--vocab` argument.
 pub fn parse_vocab(text: &str) -> Result<Vec<Value>, Diag> {

@@ -633,6 +633,17 @@ pub fn plan(ctx: &Ctx, target: NodeId) -> Result<Plan, Diag> {
             p.need_cat.insert(id);
         }
     }
+    // A linear map of categorical s-ops read as a category whose values
+    // lie closer together than float32 steps resolve (two roundings of one
+    // number, which the interpreter tells apart) is converted by a table
+    // over the one-hots it is computed from (`mlps::table_conversion`).
+    for id in p.nodes.clone() {
+        if ctx.lin_cats.contains(&id) && p.need_cat.contains(&id) && has_twins(sets, id) {
+            let mut leaves = Vec::new();
+            cat_leaves(ctx, id, &mut leaves);
+            p.need_cat.extend(leaves);
+        }
+    }
     // Value sets must be finite wherever a table or one-hot is needed.
     for id in &p.nodes {
         let finite = sets.get(id).and_then(ValueSet::values).is_some();
@@ -661,6 +672,35 @@ pub fn plan(ctx: &Ctx, target: NodeId) -> Result<Plan, Diag> {
     }
     schedule(graph, &mut p);
     Ok(p)
+}
+
+/// Whether two of a node's numbers lie closer together than a step over
+/// them could tell apart even from an exactly computed input (the rounding
+/// of the step's own arithmetic, `precision::unit_err`).
+fn has_twins(sets: &BTreeMap<NodeId, ValueSet>, id: NodeId) -> bool {
+    let Some(vals) = sets.get(&id).and_then(ValueSet::values) else {
+        return false;
+    };
+    let mut xs: Vec<f64> = vals.iter().filter_map(Value::as_f64).collect();
+    xs.sort_by(f64::total_cmp);
+    xs.windows(2).any(|w| {
+        w[0] != w[1]
+            && super::precision::check_step(w[0], w[1], 0.0, w[0].abs().max(w[1].abs()), 4).is_err()
+    })
+}
+
+/// The categorical s-ops a linear map is computed from, through the linear
+/// maps it reads.
+fn cat_leaves(ctx: &Ctx, id: NodeId, out: &mut Vec<NodeId>) {
+    if let Op::Map { args, .. } = ctx.graph.op(id) {
+        for a in args {
+            if !ctx.is_numerical(*a) {
+                out.push(*a);
+            } else if matches!(ctx.graph.op(*a), Op::Map { .. }) {
+                cat_leaves(ctx, *a, out);
+            }
+        }
+    }
 }
 
 /// When a selector's conjuncts can be read: their leaves, or the MLPs that

@@ -279,10 +279,6 @@ pub fn satisfiable(ctx: &Ctx, t: &Term, maps: &SelMaps) -> bool {
     })
 }
 
-/// Largest score an equality of a numerical query may reach, relative to
-/// its margin (float32 keeps the margin well above rounding below this).
-const NUMEQ_RANGE: f64 = 1e5;
-
 /// An aggregate's selector as one numerical-equality term, when it is a
 /// single `select(indices, q, ==)` whose query `q` is numerical and always
 /// the index of an existing position (so some key always matches, and BOS
@@ -305,11 +301,12 @@ pub fn numeq_term(
     }
     let domain = ctx.domain?;
     let qv = ctx.sets.get(queries).and_then(ValueSet::values)?;
-    let top = qv
-        .iter()
-        .filter_map(Value::as_f64)
-        .fold(domain.max_len as f64, |m, x| m.max(x.abs()));
-    if top * top > NUMEQ_RANGE || !super::valueset::always_an_index(ctx.graph, *queries, domain) {
+    // Keys are the indices 0..N-1 and a reachable query is always one of
+    // them (an integer), so the nearest wrong key is 1 away.
+    if qv.iter().any(|v| v.as_f64().is_none())
+        || !super::valueset::always_an_index(ctx.graph, *queries, domain)
+        || !super::precision::numeq_resolved(0.0, domain.max_len as f64 - 1.0, 1.0)
+    {
         return None;
     }
     sel_maps.insert(

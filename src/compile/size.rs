@@ -48,6 +48,29 @@ pub struct Estimate {
     pub costs: Vec<Cost>,
 }
 
+/// How many steps a discretisation of `f` over `leaf` builds: one where
+/// the output changes between neighbouring values (sorted, equal numbers
+/// merged, the first kept, as `mlps` does); a value `f` fails on counts as
+/// a change.
+fn output_changes(ctx: &Ctx, f: &super::plan::Fused, leaf: NodeId) -> usize {
+    let Some(vals) = ctx.sets.get(&leaf).and_then(ValueSet::values) else {
+        return len(ctx, leaf);
+    };
+    let mut points: Vec<(f64, Option<crate::ir::Value>)> = vals
+        .iter()
+        .filter_map(|v| v.as_f64().map(|x| (x, f.expr.eval(&[v]).ok())))
+        .collect();
+    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    points.dedup_by(|b, a| a.0 == b.0);
+    points
+        .windows(2)
+        .filter(|w| match (&w[0].1, &w[1].1) {
+            (Some(a), Some(b)) => !a.same(b),
+            _ => true,
+        })
+        .count()
+}
+
 fn len(ctx: &Ctx, id: NodeId) -> usize {
     ctx.sets.get(&id).and_then(ValueSet::len).unwrap_or(1)
 }
@@ -108,7 +131,7 @@ pub fn estimate(ctx: &Ctx, plan: &Plan, opts: &Options) -> Estimate {
                             .try_fold(1usize, |a, b| a.checked_mul(b))
                             .unwrap_or(usize::MAX)
                     }
-                    MapMode::Discretise => 2 * len(ctx, f.leaves[0]) + 1,
+                    MapMode::Discretise => 2 * output_changes(ctx, f, f.leaves[0]) + 1,
                     MapMode::Gated => f.units.unwrap_or(usize::MAX),
                     MapMode::Linear => 0,
                 };

@@ -184,6 +184,46 @@ fn or_and_not_of_selectors_over_different_sops() {
     }
 }
 
+/// Widths at N = 512 are decoded from `1/(w+1)`, whose values near 1/512
+/// are 3.8e-6 apart: the precision check bounds the float32 error of the
+/// width head (a softmax over up to 513 keys) instead of asking for a fixed
+/// relative gap, so `hist` and `reverse` compile, and their models are
+/// exact on the inputs that need the closest values (the longest ones).
+#[test]
+fn widths_compile_exactly_at_512() {
+    let src = "hist = selector_width(select(tokens, tokens, ==));\n\
+               n = selector_width(full_s);\n\
+               rev = aggregate(select(indices, n - indices - 1, ==), tokens);\n";
+    let n = 512;
+    let inputs: Vec<Vec<Value>> = [n, n - 1, n - 2]
+        .iter()
+        .flat_map(|len| {
+            let same = vec![Value::Str("a".into()); *len];
+            let mixed = (0..*len)
+                .map(|i| Value::Str(if i % 97 == 3 { "b" } else { "a" }.into()))
+                .collect();
+            [same, mixed]
+        })
+        .collect();
+    for name in ["hist", "rev"] {
+        let case = Case::new(src, name, "abcde", n);
+        let compiled = case
+            .compile()
+            .unwrap_or_else(|d| panic!("{name}: {}", d.render_plain()));
+        let got = compiled.model.run(&inputs).expect("runs");
+        for (input, got) in inputs.iter().zip(&got) {
+            let Ok(Output::Sop(col)) = case.session.evaluate(case.node, input) else {
+                panic!("{name}: the interpreter evaluates");
+            };
+            assert!(
+                col.values.iter().zip(got).all(|(x, y)| same_value(x, y)),
+                "{name} at length {}: the model differs",
+                input.len()
+            );
+        }
+    }
+}
+
 /// What float32 cannot represent exactly is refused with a diagnostic that
 /// points at the s-op, never compiled into a wrong model.
 #[test]
