@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use super::MIN_REL_GAP;
 use super::builder::{Builder, Lin, Unit};
 use super::plan::MapMode;
+use super::size::merge_points;
 use super::valueset;
 use crate::diag::{Diag, codes};
 use crate::ir::value::Value;
@@ -255,8 +256,19 @@ impl Builder<'_> {
         Ok(())
     }
 
-    /// The MLP of a map, a width decoder or `length`.
+    /// The MLP of a map, a width decoder or `length` (no more units than
+    /// the size estimate counted).
     pub fn mlp(&mut self, id: NodeId, layer: usize) -> Result<(), Diag> {
+        let before = self.mlps[layer].len();
+        self.mlp_units(id, layer)?;
+        debug_assert!(
+            self.mlps[layer].len() - before <= self.sizer().units(id),
+            "MLP units within the estimate's"
+        );
+        Ok(())
+    }
+
+    fn mlp_units(&mut self, id: NodeId, layer: usize) -> Result<(), Diag> {
         match self.graph.op(id) {
             Op::Map { .. } => match self.plan.fused[&id].mode {
                 MapMode::Table => self.table(id, layer),
@@ -317,7 +329,13 @@ impl Builder<'_> {
             .zip(&dims)
             .filter_map(|(v, d)| v.as_f64().map(|f| (f, vec![(*d, 1.0)])))
             .collect();
-        self.discretise(id, layer, &x, points)
+        let before = self.mlps[layer].len();
+        self.discretise(id, layer, &x, points)?;
+        debug_assert!(
+            self.mlps[layer].len() - before <= self.sizer().conv_units(id),
+            "conversion units within the estimate's"
+        );
+        Ok(())
     }
 
     /// The MLP that builds product one-hot `i` from its leaves' one-hots.
@@ -346,20 +364,6 @@ impl Builder<'_> {
         self.push_units(layer, units);
         Ok(())
     }
-}
-
-/// Points sorted by input, equal inputs merged (1 and 1.0 are one point:
-/// the interpreter treats them alike; the first, an int, is kept).
-fn merge_points(mut points: Vec<Point>) -> Vec<Point> {
-    points.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let mut out: Vec<Point> = Vec::with_capacity(points.len());
-    for p in points {
-        match out.last() {
-            Some(last) if last.0 == p.0 => {}
-            _ => out.push(p),
-        }
-    }
-    out
 }
 
 /// `a - b` as sparse vectors.
