@@ -11,6 +11,7 @@ mod dataset;
 mod draw;
 mod editors;
 mod errors;
+mod estimate;
 mod examples;
 mod fmt;
 mod genprog;
