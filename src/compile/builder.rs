@@ -6,12 +6,14 @@
 //! table is ever looked up by a title.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use ndarray::Array2;
 
 use super::Options;
-use super::plan::{MapMode, Plan};
+use super::plan::Plan;
 use super::precision::ErrBound;
+use super::size::{Group, Own, Sizer};
 use super::sublayer::Sublayer;
 use super::valueset::ValueSet;
 use crate::diag::{Diag, SourceMap, codes};
@@ -123,6 +125,9 @@ pub struct Builder<'a> {
     pub errs: BTreeMap<usize, ErrBound>,
     pub one: usize,
     pub bos_dim: usize,
+    /// The logical dims of each group, in allocation order (what
+    /// `reclaim` frees together).
+    pub groups: Vec<(Group, Range<usize>)>,
 }
 
 impl<'a> Builder<'a> {
@@ -154,9 +159,10 @@ impl<'a> Builder<'a> {
             errs: BTreeMap::new(),
             one: 0,
             bos_dim: 1,
+            groups: Vec::new(),
         };
-        b.one = b.alloc("one".into());
-        b.bos_dim = b.alloc("bos".into());
+        b.one = b.alloc_group(Group::One, 1, |_| "one".into())[0];
+        b.bos_dim = b.alloc_group(Group::Bos, 1, |_| "bos".into())[0];
         b.bos[b.one] = 1.0;
         b.bos[b.bos_dim] = 1.0;
         b
@@ -196,60 +202,66 @@ impl<'a> Builder<'a> {
         )
     }
 
-    /// Allocate the dims of every materialized node, in program order.
+    /// The sizes the plan gives this builder (what the estimate read).
+    pub fn sizer(&self) -> Sizer<'a> {
+        Sizer::new(self.graph, self.sets, self.plan, self.opts.max_len)
+    }
+
+    /// Allocate `n` dims labelled by `label(i)` as one group.
+    fn alloc_group(
+        &mut self,
+        group: Group,
+        n: usize,
+        label: impl Fn(usize) -> String,
+    ) -> Vec<usize> {
+        let dims: Vec<usize> = (0..n).map(|i| self.alloc(label(i))).collect();
+        let start = dims.first().copied().unwrap_or(self.labels.len());
+        self.groups.push((group, start..start + n));
+        dims
+    }
+
+    /// Allocate the dims of every materialized node, in program order, as
+    /// [`Sizer::groups`] lists them.
     pub fn layout(&mut self) -> Result<(), Diag> {
         let nodes: Vec<NodeId> = self.plan.nodes.iter().copied().collect();
+        let sizer = self.sizer();
         for id in nodes {
             let label = self.name(id);
             let mut d = Dims::default();
-            let need_cat = self.plan.need_cat.contains(&id);
-            let need_num = self.plan.need_num.contains(&id);
-            let numerical = self.plan.numerical.contains(&id);
-            match self.graph.op(id) {
-                Op::Const(v) => {
+            match (self.graph.op(id), sizer.own(id)) {
+                (Op::Const(v), _) => {
                     d.cat = Some((vec![self.one], vec![v.clone()]));
                     d.num = v.as_f64().map(|x| vec![(self.one, x as f32)]);
                     self.dims.insert(id, d);
                     continue;
                 }
-                Op::Map { .. } if self.plan.fused[&id].mode == MapMode::Linear => {
-                    // Filled in by `linear()` once the arguments have dims.
+                // A linear map's number is filled in by `linear()` once the
+                // arguments have dims.
+                (_, Own::None) => {}
+                (_, Own::Num) => {
+                    let dims = self.alloc_group(Group::Own(id), 1, |_| label.clone());
+                    d.num = Some(vec![(dims[0], 1.0)]);
                 }
-                _ if numerical => d.num = Some(vec![(self.alloc(label.clone()), 1.0)]),
-                op => {
-                    // A categorical producer: a one-hot when it is read as
-                    // one (a copying head always needs it), else just the
-                    // number when the producer can write one.
-                    let copies = matches!(op, Op::Aggregate { .. });
-                    if need_cat || copies || !need_num {
-                        let vals = self.values(id).to_vec();
-                        let dims = vals
-                            .iter()
-                            .map(|v| self.alloc(format!("{label}:{}", v.repr())))
-                            .collect();
-                        d.cat = Some((dims, vals));
-                    } else {
-                        d.num = Some(vec![(self.alloc(label.clone()), 1.0)]);
-                    }
+                (_, Own::Cat(n)) => {
+                    let vals = self.values(id).to_vec();
+                    let dims = self
+                        .alloc_group(Group::Own(id), n, |i| format!("{label}:{}", vals[i].repr()));
+                    d.cat = Some((dims, vals));
                 }
             }
             if matches!(self.graph.op(id), Op::SelectorWidth(_) | Op::Length) {
                 // The head writes 1/(w+1) here; the MLP decodes it.
-                let parts = self.plan.width_parts.get(&id).map_or(1, Vec::len);
-                for i in 0..parts {
-                    let tag = if parts == 1 {
-                        String::new()
+                let parts = sizer.width_parts(id);
+                d.scratch = self.alloc_group(Group::Scratch(id), parts, |i| {
+                    if parts == 1 {
+                        format!("{label}:scratch")
                     } else {
-                        format!("{}", i + 1)
-                    };
-                    let dim = self.alloc(format!("{label}:scratch{tag}"));
-                    d.scratch.push(dim);
-                }
+                        format!("{label}:scratch{}", i + 1)
+                    }
+                });
             }
             self.dims.insert(id, d);
-            if let Op::Map { .. } = self.graph.op(id)
-                && self.plan.fused[&id].mode == MapMode::Linear
-            {
+            if sizer.own(id) == Own::None {
                 let lin = self.linear(id)?;
                 if let Some(d) = self.dims.get_mut(&id) {
                     d.num = Some(lin);
@@ -257,10 +269,9 @@ impl<'a> Builder<'a> {
             }
             if self.plan.conv_pos.contains_key(&id) {
                 let vals = self.values(id).to_vec();
-                let dims = vals
-                    .iter()
-                    .map(|v| self.alloc(format!("{label}:{}", v.repr())))
-                    .collect();
+                let dims = self.alloc_group(Group::Conv(id), sizer.conv(id), |i| {
+                    format!("{label}:{}", vals[i].repr())
+                });
                 self.conv.insert(id, (dims, vals));
             }
         }
@@ -307,7 +318,7 @@ impl<'a> Builder<'a> {
 
     /// Dims of the product one-hots: one per tuple of leaf values.
     fn layout_products(&mut self) {
-        for prod in self.plan.products.clone() {
+        for (i, prod) in self.plan.products.clone().into_iter().enumerate() {
             let names: Vec<String> = prod.leaves.iter().map(|l| self.name(*l)).collect();
             let mut tuples: Vec<Vec<Value>> = vec![Vec::new()];
             for l in &prod.leaves {
@@ -323,13 +334,10 @@ impl<'a> Builder<'a> {
                     })
                     .collect();
             }
-            let dims = tuples
-                .iter()
-                .map(|t| {
-                    let vals: Vec<String> = t.iter().map(Value::repr).collect();
-                    self.alloc(format!("({}):({})", names.join(", "), vals.join(", ")))
-                })
-                .collect();
+            let dims = self.alloc_group(Group::Product(i), tuples.len(), |j| {
+                let vals: Vec<String> = tuples[j].iter().map(Value::repr).collect();
+                format!("({}):({})", names.join(", "), vals.join(", "))
+            });
             self.products.push((dims, tuples));
         }
     }

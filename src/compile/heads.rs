@@ -345,14 +345,22 @@ impl Builder<'_> {
                     (Op::SelectorWidth(sel), None) => vec![self.plan.terms[sel].clone()],
                     _ => vec![Vec::new()],
                 };
+                let mut widths = Vec::with_capacity(parts.len());
                 for (i, terms) in parts.iter().enumerate() {
                     let head = self.width_head(id, i, terms)?;
+                    widths.push(head.width);
                     self.heads[layer].push((id, head));
                 }
+                debug_assert_eq!(widths, self.sizer().head_widths(id), "head widths as sized");
                 return Ok(());
             }
             _ => return Err(self.internal(id, "is neither an aggregate nor a width")),
         }
+        debug_assert_eq!(
+            vec![head.width],
+            self.sizer().head_widths(id),
+            "head width as sized"
+        );
         self.heads[layer].push((id, head));
         Ok(())
     }

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use super::builder::{Builder, Lin, Unit};
 use super::plan::MapMode;
 use super::precision;
+use super::size::merge_points;
 use super::valueset;
 use crate::diag::{Diag, codes};
 use crate::ir::value::Value;
@@ -271,8 +272,19 @@ impl Builder<'_> {
         Ok(())
     }
 
-    /// The MLP of a map, a width decoder or `length`.
+    /// The MLP of a map, a width decoder or `length` (no more units than
+    /// the size estimate counted).
     pub fn mlp(&mut self, id: NodeId, layer: usize) -> Result<(), Diag> {
+        let before = self.mlps[layer].len();
+        self.mlp_units(id, layer)?;
+        debug_assert!(
+            self.mlps[layer].len() - before <= self.sizer().units(id),
+            "MLP units within the estimate's"
+        );
+        Ok(())
+    }
+
+    fn mlp_units(&mut self, id: NodeId, layer: usize) -> Result<(), Diag> {
         match self.graph.op(id) {
             Op::Map { .. } => match self.plan.fused[&id].mode {
                 MapMode::Table => self.table(id, layer),
@@ -340,6 +352,10 @@ impl Builder<'_> {
                 if let Some(m) = margin {
                     self.margins.push((id, m));
                 }
+                debug_assert!(
+                    units.len() <= self.sizer().conv_units(id),
+                    "conversion units within the estimate's"
+                );
                 self.push_units(layer, units);
                 Ok(())
             }
@@ -474,20 +490,6 @@ impl Builder<'_> {
         self.push_units(layer, units);
         Ok(())
     }
-}
-
-/// Points sorted by input, equal inputs merged (1 and 1.0 are one point:
-/// the interpreter treats them alike; the first, an int, is kept).
-fn merge_points(mut points: Vec<Point>) -> Vec<Point> {
-    points.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let mut out: Vec<Point> = Vec::with_capacity(points.len());
-    for p in points {
-        match out.last() {
-            Some(last) if last.0 == p.0 => {}
-            _ => out.push(p),
-        }
-    }
-    out
 }
 
 /// `a - b` as sparse vectors.

@@ -237,7 +237,7 @@ pub fn compile(
     let mut ctx = plan::Ctx::new(graph, &sets, &[target]);
     ctx.domain = Some(&domain);
     let plan = plan::plan(&ctx, target)?;
-    let estimate = size::estimate(&ctx, &plan, opts);
+    let estimate = size::estimate(&ctx, &plan, opts, target);
     if estimate.params > opts.max_params {
         return Err(size::too_big(graph, sources, &estimate, opts.max_params));
     }
@@ -306,7 +306,7 @@ pub fn compile(
         .flatten()
         .copied()
         .collect();
-    let reclaimed = reclaim::reclaim(&mut b, n_layers, &keep);
+    let reclaimed = reclaim::reclaim(&mut b, n_layers, target, &keep)?;
     let cleared = reclaim::cleared_nodes(&logical, &reclaimed);
     let mut compiled = assemble::assemble(b, graph, target, opts, source, &cleared)?;
     // The estimate is an upper bound; this check makes the limit hold even

@@ -1,8 +1,14 @@
-//! Reclaiming residual dims: once a dim has been read for the last time, an
-//! MLP zeroes it exactly (`x - relu(x) + relu(-x) = 0`) and a dim written
-//! later takes its place. Runs on the built blocks, before assembly: every
-//! head and unit says which dims it reads and writes, so the live range of
-//! each dim is known without re-deriving the plan.
+//! Reclaiming residual dims: once a group of dims (an s-op's one-hot or
+//! number, a width's scratch, a conversion, a product one-hot) has been
+//! read for the last time, an MLP zeroes it exactly (`x - relu(x) +
+//! relu(-x) = 0`) and a dim written later takes its place.
+//!
+//! The live ranges come from the plan (`size::Sizer::lives`: the sublayer
+//! that writes each group and the last one that reads it), the same ones
+//! the size estimate reads, so the estimate knows the residual width and
+//! the clearing units exactly. The built blocks are checked against them:
+//! every head and unit says which dims it reads and writes, and an access
+//! outside its group's range is an internal error, never a wrong model.
 //!
 //! Only dims that hold 0 at BOS are reclaimed (the clearing units are gated
 //! off at BOS, like every unit, so BOS content must already be 0), never
@@ -13,26 +19,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::builder::{Builder, Unit};
-use super::sublayer::{Sublayer, SublayerKind};
-use crate::ir::{NodeId, Op};
-
-/// When a logical dim is first written, last written and last read.
-#[derive(Clone, Copy, Debug, Default)]
-struct Life {
-    first_write: Option<Sublayer>,
-    last_write: Option<Sublayer>,
-    last_read: Option<Sublayer>,
-}
-
-impl Life {
-    fn write(&mut self, at: Sublayer) {
-        self.first_write = Some(self.first_write.map_or(at, |w| w.min(at)));
-        self.last_write = Some(self.last_write.map_or(at, |w| w.max(at)));
-    }
-    fn read(&mut self, at: Sublayer) {
-        self.last_read = Some(self.last_read.map_or(at, |r| r.max(at)));
-    }
-}
+use super::size::{Group, Life, clear_at, is_zero};
+use super::sublayer::Sublayer;
+use crate::diag::{Diag, codes};
+use crate::ir::NodeId;
 
 /// What reclaiming did: the layer whose MLP clears each reclaimed logical
 /// dim.
@@ -41,31 +31,89 @@ pub struct Reclaimed {
     pub cleared_in: BTreeMap<usize, usize>,
 }
 
+/// An access the plan's live ranges do not allow: a bug in the plan's
+/// bookkeeping, reported instead of building a model that could be wrong.
+fn outside(b: &Builder, d: usize, at: Sublayer, write: bool) -> Diag {
+    Diag::error(
+        codes::COMPILE_INTERNAL,
+        format!(
+            "internal compiler error: the residual dim `{}` is {} in {at}, outside the live range \
+             the plan gives it",
+            b.labels[d],
+            if write { "written" } else { "read" }
+        ),
+    )
+    .help("this is a bug in rasp; please report it with the program")
+}
+
 /// Reuse dead dims. `keep` are dims that must survive to the end (the
-/// output's). Returns the mapping it applied to the builder.
-pub fn reclaim(b: &mut Builder, n_layers: usize, keep: &BTreeSet<usize>) -> Reclaimed {
+/// output's); the plan must keep them too. Returns the mapping it applied
+/// to the builder.
+pub fn reclaim(
+    b: &mut Builder,
+    n_layers: usize,
+    target: NodeId,
+    keep: &BTreeSet<usize>,
+) -> Result<Reclaimed, Diag> {
     let n = b.labels.len();
-    let mut life = vec![Life::default(); n];
-    life[b.one].write(Sublayer::EMBED);
-    life[b.bos_dim].write(Sublayer::EMBED);
-    for (id, d) in &b.dims {
-        if matches!(b.graph.op(*id), Op::Tokens(_) | Op::Indices | Op::Const(_)) {
-            for dim in d.cat.iter().flat_map(|c| c.0.iter()) {
-                life[*dim].write(Sublayer::EMBED);
-            }
-            for (dim, _) in d.num.iter().flatten() {
-                life[*dim].write(Sublayer::EMBED);
+    let lives = b.sizer().lives(target);
+    let mut life_of: Vec<Option<Life>> = vec![None; n];
+    for (g, dims) in &b.groups {
+        let l = lives.get(g).copied();
+        for d in dims.clone() {
+            life_of[d] = l;
+        }
+    }
+    // The dims of value 0 of each one-hot: read as a number, it skips them.
+    let mut zero = vec![false; n];
+    for (g, dims) in &b.groups {
+        if let Group::Own(x) = g
+            && let Some((_, vals)) = b.dims.get(x).and_then(|d| d.cat.as_ref())
+        {
+            for (d, v) in dims.clone().zip(vals) {
+                zero[d] = is_zero(v);
             }
         }
     }
+    let mut life: Vec<Life> = Vec::with_capacity(n);
+    for (d, l) in life_of.into_iter().enumerate() {
+        match l {
+            Some(l) => life.push(l),
+            None => {
+                return Err(Diag::error(
+                    codes::COMPILE_INTERNAL,
+                    format!(
+                        "internal compiler error: the residual dim `{}` has no live range",
+                        b.labels[d]
+                    ),
+                ));
+            }
+        }
+    }
+    // Every access inside its group's range: written where the plan
+    // writes it, read after that and no later than its last read.
+    let check = |d: usize, at: Sublayer, write: bool| -> Result<(), Diag> {
+        let l = &life[d];
+        let last = if zero[d] { l.zero_read } else { l.last_read };
+        let ok = if write {
+            at == l.write
+        } else {
+            at > l.write && (l.keep || last.is_some_and(|r| at <= r))
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(outside(b, d, at, write))
+        }
+    };
     for (l, heads) in b.heads.iter().enumerate() {
         let at = Sublayer::attn(l);
         for (_, h) in heads {
             for (dim, _, _) in h.q.iter().chain(&h.k).chain(&h.v) {
-                life[*dim].read(at);
+                check(*dim, at, false)?;
             }
             for (_, dim, _) in &h.o {
-                life[*dim].write(at);
+                check(*dim, at, true)?;
             }
         }
     }
@@ -73,41 +121,47 @@ pub fn reclaim(b: &mut Builder, n_layers: usize, keep: &BTreeSet<usize>) -> Recl
         let at = Sublayer::mlp(l);
         for u in units {
             for (dim, _) in &u.w_in {
-                life[*dim].read(at);
+                check(*dim, at, false)?;
             }
             for (dim, _) in &u.w_out {
-                life[*dim].write(at);
+                check(*dim, at, true)?;
             }
         }
     }
-    let last_mlp = n_layers.checked_sub(1).map(Sublayer::mlp);
-    // The MLP that clears a dim: at or after its last read, after its last
-    // write.
+    if let Some(d) = keep.iter().find(|d| !life[**d].keep) {
+        return Err(Diag::error(
+            codes::COMPILE_INTERNAL,
+            format!(
+                "internal compiler error: the output's residual dim `{}` is not kept",
+                b.labels[*d]
+            ),
+        ));
+    }
+    // The MLP that clears a dim: its group's, unless the dim holds
+    // something at BOS (an aggregate's default, a width's scratch).
     let clear_at = |d: usize| -> Option<Sublayer> {
-        if keep.contains(&d) || d == b.one || d == b.bos_dim || b.bos[d] != 0.0 {
+        if b.bos[d] != 0.0 {
             return None;
         }
-        let lf = life[d];
-        let r = lf.last_read?;
-        let w = lf.last_write.unwrap_or(Sublayer::EMBED);
-        let mut s = match r.kind() {
-            SublayerKind::Mlp => r,
-            _ => r.next_mlp(),
-        };
-        if s <= w {
-            s = w.next_mlp();
-        }
-        (Some(s) <= last_mlp).then_some(s)
+        clear_at(&life[d], zero[d], n_layers)
     };
+    debug_assert!(
+        b.groups.iter().all(|(_, dims)| {
+            let live = dims.clone().filter(|d| b.bos[*d] != 0.0).count();
+            let l = &life[dims.start.min(n.saturating_sub(1))];
+            dims.is_empty() || l.keep || live == l.bos_live.min(dims.len())
+        }),
+        "the plan counts the dims that hold something at BOS as the builder does"
+    );
     let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by_key(|d| (life[*d].first_write.unwrap_or(Sublayer::EMBED), *d));
+    order.sort_by_key(|d| (life[*d].write, *d));
     let mut physical = vec![usize::MAX; n];
     let mut labels: Vec<Vec<String>> = Vec::new();
     let mut pool: Vec<(usize, Sublayer)> = Vec::new();
     let mut cleared_in = BTreeMap::new();
     let mut clears: Vec<(usize, usize)> = Vec::new();
     for d in order {
-        let first = life[d].first_write.unwrap_or(Sublayer::EMBED);
+        let first = life[d].write;
         let p = match pool.iter().position(|(_, free)| *free < first) {
             Some(i) => pool.swap_remove(i).0,
             None => {
@@ -126,7 +180,7 @@ pub fn reclaim(b: &mut Builder, n_layers: usize, keep: &BTreeSet<usize>) -> Recl
     }
     if labels.len() == n {
         // Nothing to gain: leave the layout as it is.
-        return Reclaimed::default();
+        return Ok(Reclaimed::default());
     }
     // Remap every row to physical dims.
     let map = |d: usize| physical[d];
@@ -182,7 +236,7 @@ pub fn reclaim(b: &mut Builder, n_layers: usize, keep: &BTreeSet<usize>) -> Recl
             b.mlps[layer].push(gated);
         }
     }
-    Reclaimed { cleared_in }
+    Ok(Reclaimed { cleared_in })
 }
 
 /// The layer whose MLP first clears some dim of each node, given each

@@ -22,7 +22,10 @@
 //! diagnostic that is not an internal error), `no_inputs` (the program
 //! fails on every input), `timeout`; failures: `wrong` (mismatches),
 //! `internal` (`rasp::compile::internal` or "internal compiler error"),
-//! `panic` (also a child that dies), `verify_error`. Programs the front end
+//! `panic` (also a child that dies), `verify_error`, `estimate` (the size
+//! estimate below the built model's dense parameter count, or above twice
+//! it; a program refused for its size is compiled again without the limit
+//! and its estimate must still bound the model). Programs the front end
 //! rejects are regenerated (`program_error`).
 
 use std::collections::BTreeMap;
@@ -1028,13 +1031,18 @@ enum Class {
     Internal(String),
     Panic(String),
     VerifyError(String),
+    Estimate(String),
 }
 
 impl Class {
     fn is_failure(&self) -> bool {
         matches!(
             self,
-            Class::Wrong(_) | Class::Internal(_) | Class::Panic(_) | Class::VerifyError(_)
+            Class::Wrong(_)
+                | Class::Internal(_)
+                | Class::Panic(_)
+                | Class::VerifyError(_)
+                | Class::Estimate(_)
         )
     }
 
@@ -1048,12 +1056,17 @@ impl Class {
             Class::Internal(_) => "internal",
             Class::Panic(_) => "panic",
             Class::VerifyError(_) => "verify_error",
+            Class::Estimate(_) => "estimate",
         }
     }
 
     fn detail(&self) -> &str {
         match self {
-            Class::Wrong(s) | Class::Internal(s) | Class::Panic(s) | Class::VerifyError(s) => s,
+            Class::Wrong(s)
+            | Class::Internal(s)
+            | Class::Panic(s)
+            | Class::VerifyError(s)
+            | Class::Estimate(s) => s,
             _ => "",
         }
     }
@@ -1067,14 +1080,34 @@ struct Outcome {
     /// Inputs compared, and inputs the program itself fails on.
     checked: usize,
     skipped: usize,
+    /// The size estimate over the built model's dense parameter count,
+    /// when a model was built.
+    ratio: Option<f64>,
 }
 
 fn is_internal(d: &rasp::diag::Diag) -> bool {
     d.code == "rasp::compile::internal" || d.message.contains("internal compiler error")
 }
 
+/// Whether the estimate bounds the built model: `built <= estimate <=
+/// 2 * built`, or with `upper_only` just the first; the ratio, or what is
+/// wrong.
+fn estimate_bound(c: &rasp::compile::Compiled, upper_only: bool) -> Result<f64, String> {
+    let est = c.estimate.as_ref().map_or(0, |e| e.params);
+    let built = rasp::compile::explain::parameter_count(&c.model).0 as u64;
+    let ratio = est as f64 / built.max(1) as f64;
+    if built <= est && (upper_only || est <= 2 * built) {
+        Ok(ratio)
+    } else {
+        Err(format!(
+            "the size estimate is {est} parameters, the built model has {built}"
+        ))
+    }
+}
+
 /// Compile the s-op `sop` of the program run in `scope` and verify it on
-/// every input. `None`: the front end rejects the program.
+/// every input; check the size estimate against the model. `None`: the
+/// front end rejects the program.
 fn check_scope(
     session: &Session,
     scope: &ScopeRef,
@@ -1094,6 +1127,7 @@ fn check_scope(
     let start = Instant::now();
     let mut compile_secs = None;
     let mut inputs = (0, 0);
+    let mut ratio = None;
     let run = catch_unwind(AssertUnwindSafe(|| {
         let compiled = compile(
             &session.graph,
@@ -1106,8 +1140,31 @@ fn check_scope(
         let compiled = match compiled {
             Ok(c) => c,
             Err(d) if is_internal(&d) => return Class::Internal(d.render_plain()),
+            Err(d) if d.code == rasp::diag::codes::COMPILE_SIZE => {
+                // Refused for its size: the estimate must still bound the
+                // model built without the limit.
+                let mut unlimited = opts.clone();
+                unlimited.max_params = u64::MAX;
+                if let Ok(c) = compile(
+                    &session.graph,
+                    &session.sources,
+                    node,
+                    &unlimited,
+                    &Source::default(),
+                ) {
+                    match estimate_bound(&c, true) {
+                        Ok(r) => ratio = Some(r),
+                        Err(e) => return Class::Estimate(e),
+                    }
+                }
+                return Class::Refused(d.code.to_string(), d.message.clone());
+            }
             Err(d) => return Class::Refused(d.code.to_string(), d.message.clone()),
         };
+        match estimate_bound(&compiled, false) {
+            Ok(r) => ratio = Some(r),
+            Err(e) => return Class::Estimate(e),
+        }
         let modes: &[Mode] = if exhaustive {
             &[Mode::Exhaustive]
         } else {
@@ -1158,6 +1215,7 @@ fn check_scope(
         verify_secs: total - compile_secs,
         checked: inputs.0,
         skipped: inputs.1,
+        ratio,
     })
 }
 
@@ -1209,6 +1267,7 @@ impl Class {
             "internal" => Class::Internal(detail),
             "panic" => Class::Panic(detail),
             "verify_error" => Class::VerifyError(detail),
+            "estimate" => Class::Estimate(detail),
             _ => return None,
         })
     }
@@ -1243,6 +1302,7 @@ fn genprog_child() {
             "verify_secs": o.verify_secs,
             "checked": o.checked,
             "skipped": o.skipped,
+            "ratio": o.ratio,
         }),
     };
     println!("{CHILD_BEGIN}\n{out}\n{CHILD_END}");
@@ -1307,6 +1367,7 @@ fn check_prog_isolated(p: &Prog, limit: Duration) -> Option<Outcome> {
         verify_secs: 0.0,
         checked: 0,
         skipped: 0,
+        ratio: None,
     };
     let Some(status) = status else {
         return Some(outcome(Class::Timeout));
@@ -1332,6 +1393,7 @@ fn check_prog_isolated(p: &Prog, limit: Duration) -> Option<Outcome> {
         verify_secs: v["verify_secs"].as_f64().unwrap_or(0.0),
         checked: v["checked"].as_u64().unwrap_or(0) as usize,
         skipped: v["skipped"].as_u64().unwrap_or(0) as usize,
+        ratio: v["ratio"].as_f64(),
     })
 }
 
@@ -1354,6 +1416,10 @@ struct Stats {
     inputs_checked: usize,
     /// (compile s, verify s, program) of each program checked.
     times: Vec<(f64, f64, Prog)>,
+    /// Models whose estimate was compared, and the largest ratio estimate
+    /// / built with its program.
+    estimated: usize,
+    worst_ratio: Option<(f64, Prog)>,
 }
 
 impl Stats {
@@ -1371,6 +1437,12 @@ impl Stats {
             }
         }
         self.inputs_checked += o.checked;
+        if let Some(r) = o.ratio {
+            self.estimated += 1;
+            if self.worst_ratio.as_ref().is_none_or(|w| r > w.0) {
+                self.worst_ratio = Some((r, p.clone()));
+            }
+        }
         if o.class == Class::Verified && o.skipped > 0 {
             self.some_skipped += 1;
             if o.skipped > o.checked {
@@ -1402,6 +1474,15 @@ impl Stats {
             "{} inputs compared; verified programs failing on some inputs: {}, on most: {}",
             self.inputs_checked, self.some_skipped, self.most_skipped
         );
+        if let Some((r, p)) = &self.worst_ratio {
+            let _ = writeln!(
+                s,
+                "size estimate / built parameters over {} models: worst {r:.3}  {}  {}",
+                self.estimated,
+                p.header(),
+                p.src.trim_end().replace('\n', " ")
+            );
+        }
         let _ = writeln!(s, "refusal codes:");
         for (c, k) in &self.refusals {
             let _ = writeln!(s, "  {c:<28} {k:>6}");

@@ -12,6 +12,7 @@ mod dataset;
 mod draw;
 mod editors;
 mod errors;
+mod estimate;
 mod examples;
 mod fmt;
 mod genprog;
