@@ -187,11 +187,7 @@ impl Builder<'_> {
     /// pre-activation below zero at every reachable number).
     fn gated(&mut self, id: NodeId, layer: usize) -> Result<(), Diag> {
         let f = self.plan.fused[&id].clone();
-        let Some(slot) = f
-            .leaves
-            .iter()
-            .position(|l| self.plan.numerical.contains(l))
-        else {
+        let Some(slot) = f.number else {
             return Err(self.internal(id, "is gated but reads no number"));
         };
         let xnode = f.leaves[slot];

@@ -116,6 +116,22 @@ pub struct Fused {
     pub mode: MapMode,
     /// For `Gated`: its exact unit count (`gated_units`), counted once.
     pub units: Option<usize>,
+    /// For `Gated` and `Discretise`: the leaf read as a number (the others
+    /// are read as one-hots), decided once, when the map is planned. A
+    /// leaf that becomes numerical later (a width by inclusion-exclusion)
+    /// is read through its conversion, and scheduled after it.
+    pub number: Option<usize>,
+}
+
+impl Fused {
+    /// Whether the map reads leaf `i` as a one-hot (else as a number).
+    pub fn reads_one_hot(&self, i: usize) -> bool {
+        match self.mode {
+            MapMode::Table => true,
+            MapMode::Gated => self.number != Some(i),
+            MapMode::Discretise | MapMode::Linear => false,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -534,23 +550,23 @@ pub fn plan(ctx: &Ctx, target: NodeId) -> Result<Plan, Diag> {
                 } else {
                     MapMode::Table
                 };
-                for l in &leaves {
-                    let cat = match mode {
-                        MapMode::Table => true,
-                        MapMode::Gated => !ctx.is_numerical(*l),
-                        MapMode::Discretise | MapMode::Linear => false,
-                    };
-                    read(*l, cat, &mut p, &mut work);
+                let number = match mode {
+                    MapMode::Gated | MapMode::Discretise => {
+                        leaves.iter().position(|l| ctx.is_numerical(*l))
+                    }
+                    MapMode::Table | MapMode::Linear => None,
+                };
+                let f = Fused {
+                    expr,
+                    leaves,
+                    mode,
+                    units,
+                    number,
+                };
+                for (i, l) in f.leaves.iter().enumerate() {
+                    read(*l, f.reads_one_hot(i), &mut p, &mut work);
                 }
-                p.fused.insert(
-                    id,
-                    Fused {
-                        expr,
-                        leaves,
-                        mode,
-                        units,
-                    },
-                );
+                p.fused.insert(id, f);
             }
             Op::Aggregate { sel, values, .. } => {
                 let numeric = ctx.is_numerical(id);
@@ -758,14 +774,8 @@ fn schedule(graph: &Graph, p: &mut Plan) {
                 let ready = f
                     .leaves
                     .iter()
-                    .map(|l| {
-                        let cat = match f.mode {
-                            MapMode::Table => true,
-                            MapMode::Gated => !p.numerical.contains(l),
-                            MapMode::Discretise | MapMode::Linear => false,
-                        };
-                        avail(p, *l, cat)
-                    })
+                    .enumerate()
+                    .map(|(i, l)| avail(p, *l, f.reads_one_hot(i)))
                     .max()
                     .unwrap_or(Sublayer::EMBED);
                 match f.mode {
