@@ -26,6 +26,7 @@ mod builder;
 pub mod explain;
 mod heads;
 mod mlps;
+pub mod onekey;
 pub mod plan;
 pub mod precision;
 mod reclaim;
@@ -234,8 +235,7 @@ pub fn compile(
     let (rewritten, target) = rewrite::rewrite(graph, &first_sets, target);
     let graph = &rewritten;
     let sets = valueset::infer(graph, &[target], &domain, false)?;
-    let mut ctx = plan::Ctx::new(graph, &sets, &[target]);
-    ctx.domain = Some(&domain);
+    let ctx = plan::Ctx::new(graph, &sets, &[target], &domain);
     let plan = plan::plan(&ctx, target)?;
     let estimate = size::estimate(&ctx, &plan, opts, target);
     if estimate.params > opts.max_params {

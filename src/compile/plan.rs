@@ -197,9 +197,11 @@ impl<'a> Ctx<'a> {
         graph: &'a Graph,
         sets: &'a BTreeMap<NodeId, ValueSet>,
         targets: &[NodeId],
+        domain: &'a Domain,
     ) -> Ctx<'a> {
         let mut numerical = BTreeSet::new();
         let numeric = |id: &NodeId| sets.get(id).is_some_and(ValueSet::is_numeric);
+        let as_category = read_as_category(graph, targets);
         for id in graph.ancestors(targets) {
             let hint = graph.hint(id);
             let yes = match graph.op(id) {
@@ -209,7 +211,15 @@ impl<'a> Ctx<'a> {
                     .get(values)
                     .and_then(ValueSet::values)
                     .is_some_and(|v| !v.is_empty() && v.iter().all(Value::is_number)),
-                Op::Aggregate { values, .. } => numeric(values),
+                // A mean of one key at most is a copy: of the one-hot when
+                // its source has one and some reader needs the category
+                // (no conversion then), else of the number (one dim).
+                Op::Aggregate { sel, values, .. } => {
+                    numeric(values)
+                        && (numerical.contains(values)
+                            || !as_category.contains(&id)
+                            || !super::onekey::at_most_one(graph, *sel, domain.max_len))
+                }
                 Op::Map { expr, args } => {
                     let table = args
                         .iter()
@@ -258,7 +268,7 @@ impl<'a> Ctx<'a> {
             sets,
             numerical,
             lin_cats,
-            domain: None,
+            domain: Some(domain),
             readers,
             fused: Default::default(),
         }
@@ -283,6 +293,37 @@ impl<'a> Ctx<'a> {
             .try_fold(1usize, |a, b| a.checked_mul(b))
             .unwrap_or(usize::MAX)
     }
+}
+
+/// The s-ops that some consumer reads as a category, whatever their own
+/// encoding: keys and queries of selects, arguments of maps that are not
+/// affine (tables, or maps folded into a select or a head, which read
+/// their argument's one-hot), arguments of affine maps read as a
+/// category, sources of copies read as a category, s-ops marked
+/// categorical. Used to choose how a copy of one key holds a number.
+fn read_as_category(graph: &Graph, targets: &[NodeId]) -> BTreeSet<NodeId> {
+    let mut marked = BTreeSet::new();
+    // Consumers come after their inputs: walk down from the last.
+    for id in graph.ancestors(targets).into_iter().rev() {
+        if graph.hint(id) == Some(Hint::Categorical) {
+            marked.insert(id);
+        }
+        let me = marked.contains(&id);
+        match graph.op(id) {
+            Op::Select { keys, queries, .. } => {
+                marked.insert(*keys);
+                marked.insert(*queries);
+            }
+            Op::Map { expr, args } if !is_affine(expr) || me => {
+                marked.extend(args.iter().copied());
+            }
+            Op::Aggregate { values, .. } if me => {
+                marked.insert(*values);
+            }
+            _ => {}
+        }
+    }
+    marked
 }
 
 pub(super) fn unsupported(graph: &Graph, id: NodeId, what: String) -> Diag {

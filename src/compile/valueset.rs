@@ -215,15 +215,24 @@ pub fn infer(
                 finite(out)
             }
             Op::Aggregate {
-                values, default, ..
+                sel,
+                values,
+                default,
             } => {
                 let vals = &sets[values];
-                if vals.is_numeric() {
+                if vals.is_numeric() && !super::onekey::at_most_one(graph, *sel, n) {
                     means(vals, default, n)
                 } else {
-                    let mut v = vals.values().map(<[Value]>::to_vec).unwrap_or_default();
-                    v.push(default.clone());
-                    finite(v)
+                    // One key at most (or no mean possible): the values
+                    // themselves and the default.
+                    match vals.values() {
+                        Some(v) => {
+                            let mut v = v.to_vec();
+                            v.push(default.clone());
+                            finite(v)
+                        }
+                        None => vals.clone(),
+                    }
                 }
             }
             Op::SelectorWidth(_) => {

@@ -22,6 +22,7 @@ mod limits;
 mod lsp;
 mod lsp_robust;
 mod model;
+mod onekey;
 mod options;
 mod pty;
 mod repl;

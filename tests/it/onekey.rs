@@ -1,0 +1,114 @@
+//! Aggregates whose selector selects at most one key (shifts, the first
+//! and last element, a key looked up by a computed position): their value
+//! set is the source's values and the default, not every mean of them, so
+//! whatever reads them needs a small one-hot; the models verify.
+
+use std::collections::BTreeMap;
+
+use rasp::compile::verify::{DEFAULT_SAMPLES, Mode, verify};
+use rasp::compile::{Options, Source, compile, parse_vocab};
+use rasp::front::{MVal, Session, value::lookup};
+use rasp::model::Encoding;
+
+/// Compile `sop` of `src` for `vocab` and `n`, verify it (every input when
+/// they are few, else a seeded sample of every length), and return the
+/// size of its value set and the encoding of each placed s-op by name.
+fn check(src: &str, sop: &str, vocab: &str, n: usize) -> (usize, BTreeMap<String, Encoding>) {
+    let mut session = Session::new();
+    let scope = session.new_scope();
+    let result = session.run_source("<test>", src, &scope, None);
+    assert!(result.diags.is_empty(), "{:?}", result.diags);
+    let Some(MVal::Sop(node)) = lookup(&scope, sop) else {
+        panic!("{sop} is not an s-op");
+    };
+    let opts = Options::new(parse_vocab(vocab).expect("vocab"), n);
+    let compiled = compile(
+        &session.graph,
+        &session.sources,
+        node,
+        &opts,
+        &Source::default(),
+    )
+    .unwrap_or_else(|d| panic!("{sop}: {}", d.render_plain()));
+    let report = verify(
+        &session.graph,
+        &session.sources,
+        &compiled,
+        node,
+        Mode::Auto {
+            samples: DEFAULT_SAMPLES,
+            seed: 5,
+        },
+    )
+    .expect("verify runs");
+    assert!(
+        report.checked > 0 && report.mismatches == 0,
+        "{sop}: {} mismatches of {}; first: {:?}",
+        report.mismatches,
+        report.checked,
+        report.counterexample
+    );
+    let values = compiled.sets[&compiled.target]
+        .len()
+        .expect("a finite value set");
+    let meta = &compiled.model.meta;
+    let mut enc: BTreeMap<String, Encoding> = meta
+        .sops
+        .iter()
+        .map(|p| (p.name.clone(), p.encoding))
+        .collect();
+    enc.insert(sop.to_string(), meta.output.encoding);
+    (values, enc)
+}
+
+const PROGRAM: &str = "tokens = tokens_int;\n\
+    prev = aggregate(select(indices, indices - 1, ==), tokens);\n\
+    next = aggregate(select(indices, indices + 1, ==), tokens, -1);\n\
+    first = aggregate(select(indices, 0, ==), tokens);\n\
+    last = aggregate(select(indices, length - 1, ==), tokens);\n\
+    mirror = aggregate(select(length - indices - 1, indices, ==), tokens);\n\
+    smaller = selector_width(select(tokens, tokens, <));\n\
+    at_rank = aggregate(select(indices, smaller, ==), tokens);\n\
+    rising = prev < tokens;\n\
+    same_as_prev = aggregate(select(indices, indices - 1, ==) and select(tokens, tokens, ==), 1);\n";
+
+/// A shift, the next element with a default of its own, the first and the
+/// last element, a mirror (keys `length - indices - 1`), a token looked up
+/// at a computed position: each is the source's 5 values and the default
+/// at N = 10 (means would give hundreds of values), copied as a number
+/// when nothing reads it as a category (as an output: one dim).
+#[test]
+fn shifts_and_lookups_keep_the_values_of_their_source() {
+    for sop in ["prev", "next", "first", "last", "mirror", "at_rank"] {
+        let (values, enc) = check(PROGRAM, sop, "[1,2,3,4,5]", 10);
+        assert_eq!(values, 6, "{sop}: 1..5 and the default");
+        assert_eq!(enc[sop], Encoding::Numerical, "{sop}");
+    }
+    // A comparison of a shift with the tokens (a table over 6 x 5 values)
+    // reads the shift's one-hot: it is copied as one.
+    let (values, enc) = check(PROGRAM, "rising", "[1,2,3,4,5]", 10);
+    assert_eq!(values, 2);
+    assert_eq!(enc["prev"], Encoding::Categorical);
+    // `and` with an at-most-one conjunct: 1 or the default 0.
+    let (values, _) = check(PROGRAM, "same_as_prev", "[1,2,3,4,5]", 10);
+    assert_eq!(values, 2);
+}
+
+/// A shift of a mean (a numerical source) copies the number: its values
+/// are the mean's and the default; reading it as a category (a select on
+/// it, a comparison) converts only those.
+#[test]
+fn a_shifted_mean_keeps_the_means_values() {
+    let src = "frac = aggregate(select(indices, indices, <=), indicator(tokens == \"a\"));\n\
+               prev = aggregate(select(indices, indices - 1, ==), frac, 0);\n\
+               up = frac > prev;\n\
+               same = selector_width(select(prev, frac, ==));\n";
+    for (sop, n) in [("prev", 8), ("up", 8), ("same", 6)] {
+        let (values, _) = check(src, sop, "ab", n);
+        if sop == "prev" {
+            // frac: the 23 fractions k/m for m <= 8, with 0 and 1 both
+            // as ints (one key) and as floats (a mean): 25 values.
+            assert_eq!(values, 25, "{sop}");
+        }
+    }
+}
