@@ -554,10 +554,13 @@ impl<'a> Sizer<'a> {
                     reads.push((Group::Scratch(id), at, true));
                 } else {
                     let f = &plan.fused[&id];
-                    for l in &f.leaves {
+                    for (i, l) in f.leaves.iter().enumerate() {
                         let cat = match f.mode {
                             MapMode::Table => true,
-                            MapMode::Gated => !plan.numerical.contains(l),
+                            // The leaf planned as its number (`Fused::number`);
+                            // the others, even one numerical since, are read
+                            // as one-hots (through their conversions).
+                            MapMode::Gated => f.number != Some(i),
                             MapMode::Discretise | MapMode::Linear => false,
                         };
                         if cat {
