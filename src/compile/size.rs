@@ -882,11 +882,19 @@ pub fn estimate(ctx: &Ctx, plan: &Plan, opts: &Options, target: NodeId) -> Estim
                     why.push(format!("a table over {} values", sizes.join(" x ")))
                 }
                 MapMode::Discretise => why.push(format!("steps over {} values", sizes.join(""))),
-                MapMode::Gated => why.push(format!(
-                    "steps over {} values for each of {} tuples",
-                    sizes[0],
-                    sizes[1..].join(" x ")
-                )),
+                MapMode::Gated => {
+                    // The number is the leaf `Builder::gated` reads as one.
+                    let slot = f.leaves.iter().position(|l| plan.numerical.contains(l));
+                    let cats: Vec<&str> = (0..sizes.len())
+                        .filter(|i| Some(*i) != slot)
+                        .map(|i| sizes[i].as_str())
+                        .collect();
+                    why.push(format!(
+                        "steps over {} values for each of {} tuples",
+                        slot.map_or("?", |i| sizes[i].as_str()),
+                        cats.join(" x ")
+                    ))
+                }
                 _ => {}
             }
         }

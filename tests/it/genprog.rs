@@ -24,8 +24,9 @@
 //! `internal` (`rasp::compile::internal` or "internal compiler error"),
 //! `panic` (also a child that dies), `verify_error`, `estimate` (the size
 //! estimate below the built model's dense parameter count, or above twice
-//! it; a program refused for its size is compiled again without the limit
-//! and its estimate must still bound the model). Programs the front end
+//! it; a program refused for its size is compiled again with the count
+//! the refusal states as its limit, up to twice the default, and must then
+//! compile with its estimate bounding the model). Programs the front end
 //! rejects are regenerated (`program_error`).
 
 use std::collections::BTreeMap;
@@ -1089,6 +1090,17 @@ fn is_internal(d: &rasp::diag::Diag) -> bool {
     d.code == "rasp::compile::internal" || d.message.contains("internal compiler error")
 }
 
+/// The parameter count a size refusal states ("would have at most N
+/// parameters").
+fn stated_params(msg: &str) -> Option<u64> {
+    msg.split_once("at most ")?
+        .1
+        .split(' ')
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// Whether the estimate bounds the built model: `built <= estimate <=
 /// 2 * built`, or with `upper_only` just the first; the ratio, or what is
 /// wrong.
@@ -1141,20 +1153,35 @@ fn check_scope(
             Ok(c) => c,
             Err(d) if is_internal(&d) => return Class::Internal(d.render_plain()),
             Err(d) if d.code == rasp::diag::codes::COMPILE_SIZE => {
-                // Refused for its size: the estimate must still bound the
-                // model built without the limit.
-                let mut unlimited = opts.clone();
-                unlimited.max_params = u64::MAX;
-                if let Ok(c) = compile(
-                    &session.graph,
-                    &session.sources,
-                    node,
-                    &unlimited,
-                    &Source::default(),
-                ) {
-                    match estimate_bound(&c, true) {
-                        Ok(r) => ratio = Some(r),
-                        Err(e) => return Class::Estimate(e),
+                // Refused for its size: compiled again with the count the
+                // refusal states as the limit (refused by the estimate, the
+                // estimate; refused after building, the real count), the
+                // estimate must let it through and bound the model. Models
+                // over twice the default limit are not built here.
+                let stated = stated_params(&d.message);
+                if let Some(limit) = stated.filter(|p| *p <= 2 * rasp::compile::DEFAULT_MAX_PARAMS)
+                {
+                    let mut raised = opts.clone();
+                    raised.max_params = limit;
+                    let again = compile(
+                        &session.graph,
+                        &session.sources,
+                        node,
+                        &raised,
+                        &Source::default(),
+                    );
+                    match again {
+                        Ok(c) => match estimate_bound(&c, true) {
+                            Ok(r) => ratio = Some(r),
+                            Err(e) => return Class::Estimate(e),
+                        },
+                        Err(d2) if d2.code == rasp::diag::codes::COMPILE_SIZE => {
+                            return Class::Estimate(format!(
+                                "refused at {limit} parameters, then at a limit of {limit}: {}",
+                                d2.message
+                            ));
+                        }
+                        Err(_) => {}
                     }
                 }
                 return Class::Refused(d.code.to_string(), d.message.clone());
