@@ -268,7 +268,10 @@ impl<'a> Builder<'a> {
                 }
             }
             if self.plan.conv_pos.contains_key(&id) {
-                let vals = self.values(id).to_vec();
+                let vals = match self.plan.conv_values.get(&id) {
+                    Some(kept) => kept.clone(),
+                    None => self.values(id).to_vec(),
+                };
                 let dims = self.alloc_group(Group::Conv(id), sizer.conv(id), |i| {
                     format!("{label}:{}", vals[i].repr())
                 });

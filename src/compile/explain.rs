@@ -150,10 +150,13 @@ pub fn explain(graph: &Graph, sources: &SourceMap, c: &Compiled, extras: &Extras
             (_, Some(l)) => format!("layer {l} MLP"),
             _ => "-".to_string(),
         };
-        let converted = if c.plan.conv_pos.contains_key(id) {
-            " (+ one-hot conversion in the next MLP)"
-        } else {
-            ""
+        let converted = match (c.plan.conv_pos.contains_key(id), c.plan.conv_values.get(id)) {
+            (true, Some(kept)) => format!(
+                " (+ one-hot conversion of the {} values a select can match, in the next MLP)",
+                kept.len()
+            ),
+            (true, None) => " (+ one-hot conversion in the next MLP)".to_string(),
+            _ => String::new(),
         };
         let _ = writeln!(
             s,

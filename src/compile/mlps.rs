@@ -107,12 +107,15 @@ impl Builder<'_> {
         let Some(first) = points.first() else {
             return Ok((Vec::new(), None));
         };
-        let mut units = vec![Unit {
-            // The first point's outputs: a constant unit.
-            w_in: vec![(self.one, 1.0)],
-            b_in: 0.0,
-            w_out: first.1.clone(),
-        }];
+        let mut units = Vec::new();
+        if !first.1.is_empty() {
+            units.push(Unit {
+                // The first point's outputs: a constant unit.
+                w_in: vec![(self.one, 1.0)],
+                b_in: 0.0,
+                w_out: first.1.clone(),
+            });
+        }
         let mut smallest: Option<f64> = None;
         for w in points.windows(2) {
             let delta = diff(&w[1].1, &w[0].1);
@@ -334,14 +337,25 @@ impl Builder<'_> {
 
     /// The conversion of a numerical s-op to one-hots: steps of its number,
     /// or, where those cannot tell its values apart and it is a linear map
-    /// of s-ops that have one-hots, a table over their one-hots.
+    /// of s-ops that have one-hots, a table over their one-hots. Every
+    /// reachable value is a point; one without a dim (`Plan::conv_values`)
+    /// writes nothing, so no neighbour's dim is lit for it.
     pub fn conversion(&mut self, id: NodeId, layer: usize) -> Result<(), Diag> {
         let x = self.num(id)?;
         let (dims, vals) = self.cat(id)?;
-        let points: Vec<Point> = vals
+        let points: Vec<Point> = self
+            .values(id)
             .iter()
-            .zip(&dims)
-            .filter_map(|(v, d)| v.as_f64().map(|f| (f, vec![(*d, 1.0)])))
+            .filter_map(|v| {
+                // Structurally: a twin of a kept value (another rounding
+                // of it) may satisfy no select.
+                let out = vals
+                    .iter()
+                    .position(|w| w.same(v))
+                    .map(|j| vec![(dims[j], 1.0)])
+                    .unwrap_or_default();
+                v.as_f64().map(|f| (f, out))
+            })
             .collect();
         match self.steps(id, &x, points, (0.0, 0)) {
             Ok((units, margin)) => {
@@ -382,6 +396,8 @@ impl Builder<'_> {
             .map(|l| self.cat(*l))
             .collect::<Result<_, _>>()?;
         let (dims, vals) = self.cat(id)?;
+        let partial = self.plan.conv_values.contains_key(&id);
+        let all = self.values(id);
         let sizes: Vec<usize> = cats.iter().map(|l| l.1.len()).collect();
         let rows = sizes.iter().try_fold(1usize, |a, b| a.checked_mul(*b));
         // A table whose units alone (one column of W_in and one row of
@@ -408,6 +424,8 @@ impl Builder<'_> {
                         b_in: -(k - 1.0),
                         w_out: vec![(dims[j], 1.0)],
                     }),
+                    // A value without a dim (`Plan::conv_values`): none lit.
+                    None if partial && all.iter().any(|x| x.same(&v)) => {}
                     None => missing = Some(v),
                 }
             }

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::rewrite::is_affine;
 pub use super::selectors::{Product, SelMap, Term, WidthPart};
-use super::selectors::{expand, numeq_term, terms, terms_of};
+use super::selectors::{can_match, expand, numeq_term, terms, terms_of};
 use super::sublayer::Sublayer;
 use super::valueset::{Domain, ValueSet};
 use crate::diag::{Diag, codes};
@@ -165,6 +165,11 @@ pub struct Plan {
     pub value_fold: BTreeMap<NodeId, (NodeId, Expr)>,
     /// Selector widths computed by inclusion-exclusion.
     pub width_parts: BTreeMap<NodeId, Vec<WidthPart>>,
+    /// Numerical s-ops that only selects read as a category: the values
+    /// their conversion gives one-hot dims, those that satisfy some
+    /// select with some value of its other side. The rest satisfy none,
+    /// so they all score nothing alike and need no dim (`can_match`).
+    pub conv_values: BTreeMap<NodeId, Vec<Value>>,
 }
 
 /// Affine maps over categorical leaves become linear combinations instead
@@ -727,6 +732,7 @@ pub fn plan(ctx: &Ctx, target: NodeId) -> Result<Plan, Diag> {
             });
         }
     }
+    partial_conversions(ctx, target, &mut p);
     schedule(graph, &mut p);
     Ok(p)
 }
@@ -757,6 +763,94 @@ fn cat_leaves(ctx: &Ctx, id: NodeId, out: &mut Vec<NodeId>) {
                 cat_leaves(ctx, *a, out);
             }
         }
+    }
+}
+
+/// Which numerical s-ops read as a category need only part of their
+/// one-hot: those whose every categorical reader is one side of a select
+/// conjunct (a single s-op, not a product one-hot). Tables, gated maps,
+/// copying heads, value folds, products, numerical-equality keys, a
+/// categorical hint and the output read all of it.
+fn partial_conversions(ctx: &Ctx, target: NodeId, p: &mut Plan) {
+    let graph = ctx.graph;
+    let mut whole: BTreeSet<NodeId> = BTreeSet::from([target]);
+    for id in &p.nodes {
+        if graph.hint(*id) == Some(Hint::Categorical) {
+            whole.insert(*id);
+        }
+        if let Some(f) = p.fused.get(id) {
+            for (i, l) in f.leaves.iter().enumerate() {
+                if f.reads_one_hot(i) {
+                    whole.insert(*l);
+                }
+            }
+        }
+        if let Op::Aggregate { values, .. } = graph.op(*id) {
+            match p.value_fold.get(id) {
+                Some((leaf, _)) => {
+                    whole.insert(*leaf);
+                }
+                None if !p.numerical.contains(id) => {
+                    whole.insert(*values);
+                }
+                None => {}
+            }
+        }
+    }
+    for prod in &p.products {
+        whole.extend(prod.leaves.iter().copied());
+    }
+    let terms: Vec<&Term> = p
+        .terms
+        .values()
+        .flatten()
+        .chain(p.width_parts.values().flatten().flat_map(|w| &w.terms))
+        .collect();
+    for t in &terms {
+        whole.extend(t.keys.iter().chain(&t.queries).copied().filter(|_| t.numeq));
+        if t.key_product.is_some() {
+            whole.extend(t.keys.iter().copied());
+        }
+        if t.query_product.is_some() {
+            whole.extend(t.queries.iter().copied());
+        }
+    }
+    let mut useful: BTreeMap<NodeId, Vec<bool>> = BTreeMap::new();
+    let mut unknown: BTreeSet<NodeId> = BTreeSet::new();
+    for t in terms.iter().filter(|t| !t.numeq) {
+        for key_side in [true, false] {
+            let leaves = if key_side { &t.keys } else { &t.queries };
+            let [leaf] = leaves.as_slice() else { continue };
+            if whole.contains(leaf) || !p.numerical.contains(leaf) || !p.need_cat.contains(leaf) {
+                continue;
+            }
+            match can_match(ctx, t, &p.sel_maps, key_side) {
+                Some(m) => {
+                    let u = useful.entry(*leaf).or_insert_with(|| vec![false; m.len()]);
+                    for (a, b) in u.iter_mut().zip(m) {
+                        *a |= b;
+                    }
+                }
+                None => {
+                    unknown.insert(*leaf);
+                }
+            }
+        }
+    }
+    for (leaf, u) in useful {
+        if unknown.contains(&leaf) || u.iter().all(|x| *x) {
+            continue;
+        }
+        let Some(vals) = ctx.sets.get(&leaf).and_then(ValueSet::values) else {
+            continue;
+        };
+        let kept = vals
+            .iter()
+            .zip(&u)
+            .filter(|(_, k)| **k)
+            .map(|(v, _)| v.clone())
+            .collect();
+        p.conv_values.insert(leaf, kept);
     }
 }
 

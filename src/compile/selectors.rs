@@ -279,6 +279,79 @@ pub fn satisfiable(ctx: &Ctx, t: &Term, maps: &SelMaps) -> bool {
     })
 }
 
+/// Most (value, other side's value) pairs [`can_match`] checks per conjunct.
+const MATCH_WORK: usize = 1 << 20;
+
+/// Which values of one side of a conjunct (`key_side`: its key leaf, else
+/// its query leaf; a single s-op, not a product) satisfy it together with
+/// some value of the other side. A value that satisfies it with none gets
+/// no score from this conjunct whatever it meets, so its one-hot dim can
+/// be left out. `None` when the side is a product, or there are too many
+/// pairs to check.
+pub fn can_match(ctx: &Ctx, t: &Term, maps: &SelMaps, key_side: bool) -> Option<Vec<bool>> {
+    let (mine, other) = if key_side {
+        (&t.keys, &t.queries)
+    } else {
+        (&t.queries, &t.keys)
+    };
+    if mine.len() != 1 || t.numeq {
+        return None;
+    }
+    let values = ctx.sets.get(&mine[0]).and_then(ValueSet::values)?;
+    let others: Vec<&[Value]> = other
+        .iter()
+        .map(|l| ctx.sets.get(l).and_then(ValueSet::values))
+        .collect::<Option<_>>()?;
+    let sizes: Vec<usize> = others.iter().map(|o| o.len()).collect();
+    let tuples = sizes.iter().try_fold(1usize, |a, s| a.checked_mul(*s))?;
+    if tuples.checked_mul(values.len())? > MATCH_WORK {
+        return None;
+    }
+    let mut tuple_list: Vec<Vec<Value>> = Vec::with_capacity(tuples);
+    super::valueset::for_each_index(&sizes, |idx| {
+        tuple_list.push(
+            idx.iter()
+                .zip(&others)
+                .map(|(i, o)| o[*i].clone())
+                .collect(),
+        );
+    });
+    Some(
+        values
+            .iter()
+            .map(|v| {
+                let one = std::slice::from_ref(v);
+                tuple_list.iter().any(|w| {
+                    let (k, q) = if key_side {
+                        (
+                            Side {
+                                leaves: mine,
+                                values: one,
+                            },
+                            Side {
+                                leaves: other,
+                                values: w,
+                            },
+                        )
+                    } else {
+                        (
+                            Side {
+                                leaves: other,
+                                values: w,
+                            },
+                            Side {
+                                leaves: mine,
+                                values: one,
+                            },
+                        )
+                    };
+                    term_holds(ctx.graph, maps, &t.trees, &k, &q)
+                })
+            })
+            .collect(),
+    )
+}
+
 /// An aggregate's selector as one numerical-equality term, when it is a
 /// single `select(indices, q, ==)` whose query `q` is numerical and always
 /// the index of an existing position (so some key always matches, and BOS

@@ -205,11 +205,17 @@ impl<'a> Sizer<'a> {
     }
 
     /// Dims of the conversion to a one-hot (0: none).
+    /// Dims of the conversion to a one-hot (0: none): one per value, or
+    /// per kept value where only some can satisfy a select
+    /// (`Plan::conv_values`).
     pub fn conv(&self, id: NodeId) -> usize {
-        if self.plan.conv_pos.contains_key(&id) {
-            self.len(id)
-        } else {
+        if !self.plan.conv_pos.contains_key(&id) {
             0
+        } else {
+            self.plan
+                .conv_values
+                .get(&id)
+                .map_or_else(|| self.len(id), Vec::len)
         }
     }
 
@@ -295,7 +301,17 @@ impl<'a> Sizer<'a> {
     fn key_width(&self, t: &Term) -> usize {
         match t.key_product {
             Some(i) => self.product(i),
-            None => t.keys.first().map_or(0, |k| self.len(*k)),
+            None => t.keys.first().map_or(0, |k| self.one_hot_len(*k)),
+        }
+    }
+
+    /// Dims of an s-op's one-hot: its conversion's (which may keep only
+    /// some values) where it has one, else one per value.
+    fn one_hot_len(&self, id: NodeId) -> usize {
+        if self.plan.conv_pos.contains_key(&id) {
+            self.conv(id)
+        } else {
+            self.len(id)
         }
     }
 
@@ -435,13 +451,26 @@ impl<'a> Sizer<'a> {
         if !self.plan.conv_pos.contains_key(&id) {
             return 0;
         }
-        let points: Vec<(f64, usize)> = self
+        // Each value's output: its kept dim, or nothing (a value no select
+        // can match writes no dim; `Builder::conversion`).
+        let kept = self.plan.conv_values.get(&id);
+        let points: Vec<(f64, Option<usize>)> = self
             .values(id)
             .iter()
             .enumerate()
-            .filter_map(|(i, v)| Some((v.as_f64()?, i)))
+            .filter_map(|(i, v)| {
+                let out = match kept {
+                    Some(k) => k.iter().position(|w| w.same(v)),
+                    None => Some(i),
+                };
+                Some((v.as_f64()?, out))
+            })
             .collect();
-        step_units(points, |a, b| a != b)
+        let points = merge_points(points);
+        let Some(first) = points.first() else {
+            return 0;
+        };
+        usize::from(first.1.is_some()) + 2 * points.windows(2).filter(|w| w[0].1 != w[1].1).count()
     }
 
     /// When each group is written and last read, with every reader the
@@ -873,7 +902,12 @@ pub fn estimate(ctx: &Ctx, plan: &Plan, opts: &Options, target: NodeId) -> Estim
         }
         let conv = s.conv(id);
         if conv > 0 {
-            why.push(format!("a conversion to a one-hot of {conv} values"));
+            let all = s.len(id);
+            why.push(if conv < all {
+                format!("a conversion to a one-hot of {conv} of its {all} values")
+            } else {
+                format!("a conversion to a one-hot of {conv} values")
+            });
         }
         if let Some(f) = plan.fused.get(&id) {
             let sizes: Vec<String> = f.leaves.iter().map(|l| s.len(*l).to_string()).collect();

@@ -112,3 +112,46 @@ fn a_shifted_mean_keeps_the_means_values() {
         }
     }
 }
+
+/// A select whose query is a mean converted to a one-hot: only the mean's
+/// values that can equal some key (an index) get a dim; the others all
+/// select nothing alike and share none. The model verifies.
+#[test]
+fn a_query_one_hot_covers_only_values_that_can_match() {
+    let src = "frac = aggregate(select(indices, indices, <=), indicator(tokens == \"a\"));\n\
+               at = aggregate(select(indices, frac, ==), tokens == \"b\", False);\n";
+    let mut session = Session::new();
+    let scope = session.new_scope();
+    assert!(
+        session
+            .run_source("<t>", src, &scope, None)
+            .diags
+            .is_empty()
+    );
+    let Some(MVal::Sop(at)) = lookup(&scope, "at") else {
+        panic!("at is an s-op");
+    };
+    let opts = Options::new(parse_vocab("ab").expect("vocab"), 8);
+    let compiled = compile(
+        &session.graph,
+        &session.sources,
+        at,
+        &opts,
+        &Source::default(),
+    )
+    .unwrap_or_else(|d| panic!("{}", d.render_plain()));
+    let [(frac, kept)] = compiled
+        .plan
+        .conv_values
+        .iter()
+        .collect::<Vec<_>>()
+        .try_into()
+        .expect("one partial conversion: frac's");
+    assert_eq!(compiled.sets[frac].len(), Some(25), "k/m for m <= 8");
+    let mut kept: Vec<String> = kept.iter().map(|v| v.repr()).collect();
+    kept.sort();
+    // 0 and 1, as ints (one key) and as floats (means): 4 of 25.
+    assert_eq!(kept, ["0", "0.0", "1", "1.0"]);
+    let (values, _) = check(src, "at", "ab", 8);
+    assert_eq!(values, 2, "False and True");
+}
