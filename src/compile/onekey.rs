@@ -8,16 +8,27 @@
 //!
 //! The analysis is sound, never complete: when unsure it answers "may
 //! select several". A selector selects at most one key when
-//! * it is `select(k, q, ==)` whose key s-op `k` is unique per position:
-//!   at every length its values at two positions are never `==` (`indices`,
-//!   `indices + 1`, `length - indices - 1`, any map of `indices` and
-//!   `length` injective on the positions), whatever `q` is;
+//! * it is `select(k, q, ==)` whose key s-op `k` is unique per position
+//!   (no two positions of an input ever hold `==` values), whatever `q` is;
 //! * it is an `and` with such a conjunct (it selects a subset of its keys);
 //! * it never selects anything (a select of two constants that is false);
 //! * or no input has two positions (a max length of 1).
+//!
+//! An s-op is unique per position when
+//! * it is a map of `indices`, `length`, constants and other s-ops whose
+//!   values at two different positions can never be `==`, whatever values
+//!   the other s-ops take (`indices + 1`, `length - indices - 1`,
+//!   `tokens + indices / 100` at lengths up to 100), checked at every
+//!   length on the value sets;
+//! * or it is the width of a strict order of the positions: the rank of
+//!   each position, so different at every position (`select(k, k, <)` with
+//!   `k` unique per position, or the library `sort`'s `select(k, k, <) or
+//!   (select(k, k, ==) and select(indices, indices, <))` for any `k` of
+//!   numbers or strings).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
+use super::valueset::ValueSet;
 use crate::ir::value::Value;
 use crate::ir::{Graph, NodeId, Op};
 use crate::syntax::ast::CmpOp;
@@ -25,101 +36,241 @@ use crate::syntax::ast::CmpOp;
 /// Most elementwise evaluations the analysis spends on one key s-op
 /// (beyond it the key counts as not unique).
 const MAX_WORK: usize = 1 << 22;
+/// Most combinations of values of the s-ops a key map reads besides
+/// positions.
+const MAX_COMBINATIONS: usize = 1 << 12;
+
+/// What the analysis reads: the graph, the value sets of the s-ops the
+/// selector reads, and the longest input.
+pub struct Inputs<'a> {
+    pub graph: &'a Graph,
+    pub sets: &'a BTreeMap<NodeId, ValueSet>,
+    pub max_len: usize,
+}
 
 /// Whether `sel` selects at most one key for every query of every input
 /// of up to `max_len` tokens.
-pub fn at_most_one(graph: &Graph, sel: NodeId, max_len: usize) -> bool {
-    if max_len <= 1 {
-        return true;
+pub fn at_most_one(
+    graph: &Graph,
+    sel: NodeId,
+    sets: &BTreeMap<NodeId, ValueSet>,
+    max_len: usize,
+) -> bool {
+    Inputs {
+        graph,
+        sets,
+        max_len,
     }
-    if super::valueset::constant_selector(graph, sel) == Some(false) {
-        return true;
-    }
-    match graph.op(sel) {
-        Op::Select {
-            keys,
-            cmp: CmpOp::Eq,
-            ..
-        } => unique_per_position(graph, *keys, max_len),
-        Op::SelAnd(a, b) => at_most_one(graph, *a, max_len) || at_most_one(graph, *b, max_len),
-        Op::SelNot(a) => match graph.op(*a) {
-            Op::SelNot(inner) => at_most_one(graph, *inner, max_len),
+    .selects_one(sel)
+}
+
+impl Inputs<'_> {
+    fn selects_one(&self, sel: NodeId) -> bool {
+        if self.max_len <= 1 {
+            return true;
+        }
+        if super::valueset::constant_selector(self.graph, sel) == Some(false) {
+            return true;
+        }
+        match self.graph.op(sel) {
+            Op::Select {
+                keys,
+                cmp: CmpOp::Eq,
+                ..
+            } => self.unique_per_position(*keys),
+            Op::SelAnd(a, b) => self.selects_one(*a) || self.selects_one(*b),
+            Op::SelNot(a) => match self.graph.op(*a) {
+                Op::SelNot(inner) => self.selects_one(*inner),
+                _ => false,
+            },
             _ => false,
-        },
-        _ => false,
-    }
-}
-
-/// Whether no two positions of any input of up to `max_len` tokens hold
-/// `==` values of `sop`. Only s-ops that do not depend on the tokens are
-/// judged (maps of `indices`, `length` and constants); anything else, or a
-/// map that fails at some position, counts as not unique.
-pub fn unique_per_position(graph: &Graph, sop: NodeId, max_len: usize) -> bool {
-    let Some(uses_length) = positional(graph, sop) else {
-        return false;
-    };
-    // Without `length`, a shorter input's column is a prefix of the
-    // longest one's: one length decides.
-    let lengths: Vec<usize> = if uses_length {
-        (1..=max_len).collect()
-    } else {
-        vec![max_len]
-    };
-    let nodes = graph.ancestors(&[sop]).len().max(1);
-    let work = lengths
-        .iter()
-        .try_fold(0usize, |acc, l| acc.checked_add(l.checked_mul(nodes)?));
-    if work.is_none_or(|w| w > MAX_WORK) {
-        return false;
-    }
-    lengths.into_iter().all(|len| {
-        let mut memo = BTreeMap::new();
-        column(graph, sop, len, &mut memo).is_some_and(|c| pairwise_unequal(&c))
-    })
-}
-
-/// Whether `sop` depends only on positions (indices, length, constants):
-/// `Some(uses length)`, or `None` when it reads anything else.
-fn positional(graph: &Graph, sop: NodeId) -> Option<bool> {
-    let mut uses_length = false;
-    for id in graph.ancestors(&[sop]) {
-        match graph.op(id) {
-            Op::Indices | Op::Const(_) | Op::Map { .. } => {}
-            Op::Length => uses_length = true,
-            _ => return None,
         }
     }
-    Some(uses_length)
+
+    /// Whether no two positions of any input of up to `max_len` tokens
+    /// hold `==` values of `sop`.
+    pub fn unique_per_position(&self, sop: NodeId) -> bool {
+        match self.graph.op(sop) {
+            Op::SelectorWidth(sel) => self.strict_order(*sel),
+            _ => self.injective_map(sop),
+        }
+    }
+
+    /// Whether `sel` orders the positions of every input totally (so a
+    /// selector width over it is each position's rank): `k < k` (or `>`,
+    /// `<=`, `>=`) with `k` unique per position, or `k < k` (or `>`) with
+    /// ties broken by `m < m` (or `>`) with `m` unique per position.
+    fn strict_order(&self, sel: NodeId) -> bool {
+        let g = self.graph;
+        match g.op(sel) {
+            Op::Select { keys, queries, cmp } if keys == queries => {
+                self.ordered(*keys)
+                    && self.unique_per_position(*keys)
+                    && !matches!(cmp, CmpOp::Eq | CmpOp::Ne)
+            }
+            Op::SelOr(a, b) => self.lexicographic(*a, *b) || self.lexicographic(*b, *a),
+            _ => false,
+        }
+    }
+
+    /// `major or tie` is `k < k or (k == k and m < m)` (either strict
+    /// direction for each, the `and` either way round).
+    fn lexicographic(&self, major: NodeId, tie: NodeId) -> bool {
+        let g = self.graph;
+        let strict_self = |s: NodeId| match g.op(s) {
+            Op::Select { keys, queries, cmp }
+                if keys == queries && matches!(cmp, CmpOp::Lt | CmpOp::Gt) =>
+            {
+                Some(*keys)
+            }
+            _ => None,
+        };
+        let equal_self = |s: NodeId| match g.op(s) {
+            Op::Select {
+                keys,
+                queries,
+                cmp: CmpOp::Eq,
+            } if keys == queries => Some(*keys),
+            _ => None,
+        };
+        let (Some(k), Op::SelAnd(x, y)) = (strict_self(major), g.op(tie)) else {
+            return false;
+        };
+        let minor = match (equal_self(*x), equal_self(*y)) {
+            (Some(e), _) if e == k => strict_self(*y),
+            (_, Some(e)) if e == k => strict_self(*x),
+            _ => None,
+        };
+        minor.is_some_and(|m| self.ordered(k) && self.ordered(m) && self.unique_per_position(m))
+    }
+
+    /// Whether `<` and `==` order `sop`'s values totally and consistently:
+    /// all strings, or all numbers that are exact as floats (ints below
+    /// 2^53, where an int and a float compare exactly).
+    fn ordered(&self, sop: NodeId) -> bool {
+        let Some(vals) = self.sets.get(&sop).and_then(ValueSet::values) else {
+            return false;
+        };
+        vals.iter().all(|v| matches!(v, Value::Str(_)))
+            || vals.iter().all(|v| match v {
+                Value::Str(_) => false,
+                Value::Float(f) => f.is_finite(),
+                _ => v.as_int().is_some_and(|i| i.unsigned_abs() < 1 << 53),
+            })
+    }
+
+    /// Whether `sop`, a map of positions and other s-ops, differs at any two
+    /// positions whatever the other s-ops hold: the sets of values it can
+    /// take at each position are disjoint, at every length. A combination
+    /// on which the map fails is left out (an input that reaches it fails).
+    fn injective_map(&self, sop: NodeId) -> bool {
+        let g = self.graph;
+        // The maps below `sop` and the leaves they read.
+        let mut maps = Vec::new();
+        let mut free = Vec::new();
+        let mut uses_length = false;
+        let mut stack = vec![sop];
+        let mut seen = std::collections::BTreeSet::new();
+        while let Some(id) = stack.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            match g.op(id) {
+                Op::Map { args, .. } => {
+                    maps.push(id);
+                    stack.extend(args.iter().copied());
+                }
+                Op::Indices | Op::Const(_) => {}
+                Op::Length => uses_length = true,
+                Op::Tokens(_) | Op::Aggregate { .. } | Op::SelectorWidth(_) => free.push(id),
+                _ => return false,
+            }
+        }
+        if !matches!(g.op(sop), Op::Map { .. } | Op::Indices) {
+            return false;
+        }
+        let mut free_sets: Vec<&[Value]> = Vec::with_capacity(free.len());
+        for f in &free {
+            match self.sets.get(f).and_then(ValueSet::values) {
+                Some(v) => free_sets.push(v),
+                None => return false,
+            }
+        }
+        let sizes: Vec<usize> = free_sets.iter().map(|s| s.len()).collect();
+        let Some(combos) = sizes.iter().try_fold(1usize, |a, s| a.checked_mul(*s)) else {
+            return false;
+        };
+        // Without `length`, the values at a position do not depend on the
+        // length: the longest inputs decide.
+        let lengths: Vec<usize> = if uses_length {
+            (2..=self.max_len).collect()
+        } else {
+            vec![self.max_len]
+        };
+        let work = lengths.iter().try_fold(0usize, |acc, l| {
+            acc.checked_add(l.checked_mul(combos)?.checked_mul(maps.len().max(1))?)
+        });
+        if combos > MAX_COMBINATIONS || work.is_none_or(|w| w > MAX_WORK) {
+            return false;
+        }
+        lengths.into_iter().all(|len| {
+            // Which position each value (by what decides `==`) occurs at.
+            let mut at: HashMap<EqKey, usize> = HashMap::new();
+            for pos in 0..len {
+                let mut ok = true;
+                super::valueset::for_each_index(&sizes, |idx| {
+                    if !ok {
+                        return;
+                    }
+                    let assign: BTreeMap<NodeId, &Value> = free
+                        .iter()
+                        .zip(idx.iter().zip(&free_sets))
+                        .map(|(f, (i, s))| (*f, &s[*i]))
+                        .collect();
+                    let mut memo = BTreeMap::new();
+                    if let Some(k) = eval_at(g, sop, pos, len, &assign, &mut memo)
+                        .as_ref()
+                        .and_then(eq_key)
+                        && *at.entry(k).or_insert(pos) != pos
+                    {
+                        ok = false;
+                    }
+                });
+                if !ok {
+                    return false;
+                }
+            }
+            true
+        })
+    }
 }
 
-/// The values of a positional s-op at each position of an input of `len`
-/// tokens; `None` if it fails at some position.
-fn column(
+/// The value of a map at position `pos` of an input of `len` tokens, with
+/// the other s-ops it reads holding `assign`; `None` where it fails.
+fn eval_at(
     graph: &Graph,
     id: NodeId,
+    pos: usize,
     len: usize,
-    memo: &mut BTreeMap<NodeId, Option<Vec<Value>>>,
-) -> Option<Vec<Value>> {
-    if let Some(c) = memo.get(&id) {
-        return c.clone();
+    assign: &BTreeMap<NodeId, &Value>,
+    memo: &mut BTreeMap<NodeId, Option<Value>>,
+) -> Option<Value> {
+    if let Some(v) = memo.get(&id) {
+        return v.clone();
     }
     let out = match graph.op(id) {
-        Op::Indices => Some((0..len as i64).map(Value::Int).collect()),
-        Op::Length => Some(vec![Value::Int(len as i64); len]),
-        Op::Const(v) => Some(vec![v.clone(); len]),
+        Op::Indices => Some(Value::Int(pos as i64)),
+        Op::Length => Some(Value::Int(len as i64)),
+        Op::Const(v) => Some(v.clone()),
         Op::Map { expr, args } => {
-            let mut cols = Vec::with_capacity(args.len());
+            let mut vals = Vec::with_capacity(args.len());
             for a in args {
-                cols.push(column(graph, *a, len, memo)?);
+                vals.push(eval_at(graph, *a, pos, len, assign, memo)?);
             }
-            (0..len)
-                .map(|i| {
-                    let row: Vec<&Value> = cols.iter().map(|c| &c[i]).collect();
-                    expr.eval(&row).ok()
-                })
-                .collect()
+            let refs: Vec<&Value> = vals.iter().collect();
+            expr.eval(&refs).ok()
         }
-        _ => None,
+        _ => assign.get(&id).map(|v| (*v).clone()),
     };
     memo.insert(id, out.clone());
     out
@@ -135,12 +286,13 @@ enum EqKey {
     Str(String),
 }
 
+/// `None` for NaN, which is `==` to nothing (never selected, never a
+/// collision).
 fn eq_key(v: &Value) -> Option<EqKey> {
     match v {
         Value::Str(s) => Some(EqKey::Str(s.to_string())),
         _ => {
             let x = v.as_f64()?;
-            // NaN is `==` to nothing: never selected, never a collision.
             if x.is_nan() {
                 return None;
             }
@@ -151,32 +303,29 @@ fn eq_key(v: &Value) -> Option<EqKey> {
     }
 }
 
-/// Whether no two of `vals` are `==`.
-fn pairwise_unequal(vals: &[Value]) -> bool {
-    let mut seen = HashSet::with_capacity(vals.len());
-    vals.iter().filter_map(eq_key).all(|k| seen.insert(k))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compile::valueset::{Domain, infer};
     use crate::front::{MVal, Session, value::lookup};
 
-    /// The selector named `sel` in `src`, and the graph.
-    fn selector(src: &str) -> (Session, NodeId) {
+    /// Whether the selector named `sel` in `src` selects at most one key,
+    /// for the tokens 1..=5 (ints) and inputs of up to `max_len` tokens.
+    fn one(src: &str, max_len: usize) -> bool {
         let mut session = Session::new();
         let scope = session.new_scope();
-        let result = session.run_source("<test>", src, &scope, None);
+        let src = format!("tokens = tokens_int;\n{src}");
+        let result = session.run_source("<test>", &src, &scope, None);
         assert!(!result.has_errors(), "{:?}", result.diags);
-        let Some(MVal::Sel(id)) = lookup(&scope, "sel") else {
+        let Some(MVal::Sel(sel)) = lookup(&scope, "sel") else {
             panic!("`sel` is a selector");
         };
-        (session, id)
-    }
-
-    fn one(src: &str, max_len: usize) -> bool {
-        let (s, id) = selector(src);
-        at_most_one(&s.graph, id, max_len)
+        let domain = Domain {
+            vocab: (1..=5).map(Value::Int).collect(),
+            max_len,
+        };
+        let sets = infer(&session.graph, &[sel], &domain, true).expect("value sets");
+        at_most_one(&session.graph, sel, &sets, max_len)
     }
 
     #[test]
@@ -187,14 +336,25 @@ mod tests {
             "sel = select(indices, 0, ==);",
             "sel = select(indices, length - 1, ==);",
             "sel = select(indices, tokens, ==);",
-            "sel = select(indices + 1, tokens_int, ==);",
+            "sel = select(indices + 1, tokens, ==);",
             "sel = select(length - indices - 1, indices, ==);",
             "sel = select(indices * 2 + 3, indices, ==);",
             "sel = select(indices / 2, indices, ==);",
-            // The position of the largest token (a query computed from the input).
-            "m = aggregate(select(tokens_int, tokens_int, >), 1, 0) == 0;\n\
+            // Tokens and positions: the values at two positions never meet.
+            "sel = select(tokens + indices / 100, tokens, ==);",
+            "sel = select(indices * 10 + tokens, 7, ==);",
+            // A token looked up at a computed position.
+            "m = aggregate(select(tokens, tokens, >), 1, 0) == 0;\n\
              p = aggregate(select(m, True, ==), indices);\n\
              sel = select(indices, p, ==);",
+            // Ranks: the widths of strict orders of the positions.
+            "k = tokens + indices / 100;\n\
+             sel = select(selector_width(select(k, k, <)), indices, ==);",
+            "sel = select(selector_width(select(indices, indices, >=)), indices, ==);",
+            "sel = select(selector_width(select(tokens, tokens, <) or \
+             (select(tokens, tokens, ==) and select(indices, indices, <))), indices, ==);",
+            "sel = select(selector_width((select(indices, indices, >) and select(tokens, tokens, ==)) \
+             or select(tokens, tokens, >)), tokens, ==);",
             // `and` with such a conjunct; `not not`.
             "sel = select(indices, indices - 1, ==) and select(tokens, tokens, <);",
             "sel = select(tokens, tokens, ==) and select(indices, 2, ==);",
@@ -219,39 +379,48 @@ mod tests {
             "sel = select(tokens, tokens, ==) and select(indices, indices, <);",
             "sel = select(1, 1, ==);",
             // Key and query swapped: queries unique, keys not.
-            "sel = select(tokens_int, indices, ==);",
+            "sel = select(tokens, indices, ==);",
             // Not injective at length 4.
             "sel = select(indices * length % 4, indices, ==);",
             // 1 and 1.0 and True are one value.
             "sel = select([1, 1.0, 2, 3, 4, 5, 6, 7][indices], indices, ==);",
             "sel = select([True, 1, 2, 3, 4, 5, 6, 7][indices], indices, ==);",
+            // Tokens and positions that meet: 1 + 2 == 2 + 1.
+            "sel = select(tokens + indices, 3, ==);",
+            "sel = select(tokens + indices / 2, 3, ==);",
+            // Widths of orders that tie: equal tokens have one rank.
+            "sel = select(selector_width(select(tokens, tokens, <)), indices, ==);",
+            "sel = select(selector_width(select(tokens, tokens, <) or \
+             (select(tokens, tokens, ==) and select(tokens, tokens, <))), indices, ==);",
+            "sel = select(selector_width(select(tokens, tokens, <) or \
+             (select(tokens, tokens, ==) and select(indices % 2, indices % 2, <))), indices, ==);",
+            "sel = select(selector_width(select(indices, indices, ==)), indices, ==);",
+            // A mean is not a width of an order.
+            "sel = select(aggregate(select(indices, indices, <=), indices), indices, ==);",
         ] {
             assert!(!one(src, 8), "{src}");
         }
         // Not unique beyond length 4 (`indices % 4`), but unique up to it.
         assert!(one("sel = select(indices % 4, indices, ==);", 4));
         assert!(!one("sel = select(indices % 4, indices, ==);", 5));
-        // A map that fails at some position counts as not unique.
-        assert!(!one("sel = select(1 / (indices - 2), indices, ==);", 8));
+        // `tokens + indices / 10` meets itself from length 11 on.
+        assert!(one("sel = select(tokens + indices / 10, 3, ==);", 10));
+        assert!(!one("sel = select(tokens + indices / 10, 3, ==);", 11));
         // At most one position: every selector.
         assert!(one("sel = select(tokens, tokens, ==);", 1));
     }
 
     #[test]
     fn numbers_compare_by_value_and_nan_matches_nothing() {
-        assert!(!pairwise_unequal(&[Value::Int(1), Value::Float(1.0)]));
-        assert!(!pairwise_unequal(&[Value::Bool(true), Value::Int(1)]));
-        assert!(!pairwise_unequal(&[Value::Float(0.0), Value::Float(-0.0)]));
-        assert!(pairwise_unequal(&[Value::Int(1), Value::str("1")]));
-        assert!(pairwise_unequal(&[
-            Value::Float(f64::NAN),
-            Value::Float(f64::NAN),
-            Value::Int(0)
-        ]));
-        // Ints beyond 2^53 that round to one float: counted as equal (an
-        // int and a float compare by float value, so a query could match
-        // both).
+        let key = |v: Value| eq_key(&v);
+        assert!(key(Value::Int(1)) == key(Value::Float(1.0)));
+        assert!(key(Value::Bool(true)) == key(Value::Int(1)));
+        assert!(key(Value::Float(0.0)) == key(Value::Float(-0.0)));
+        assert!(key(Value::Int(1)) != key(Value::str("1")));
+        assert!(key(Value::Float(f64::NAN)).is_none());
+        // Ints beyond 2^53 that round to one float count as equal (an int
+        // and a float compare by float value, so a query could match both).
         let big = 1i64 << 53;
-        assert!(!pairwise_unequal(&[Value::Int(big), Value::Int(big + 1)]));
+        assert!(key(Value::Int(big)) == key(Value::Int(big + 1)));
     }
 }

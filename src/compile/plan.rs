@@ -223,7 +223,7 @@ impl<'a> Ctx<'a> {
                     numeric(values)
                         && (numerical.contains(values)
                             || !as_category.contains(&id)
-                            || !super::onekey::at_most_one(graph, *sel, domain.max_len))
+                            || !super::onekey::at_most_one(graph, *sel, sets, domain.max_len))
                 }
                 Op::Map { expr, args } => {
                     let table = args

@@ -220,7 +220,7 @@ pub fn infer(
                 default,
             } => {
                 let vals = &sets[values];
-                if vals.is_numeric() && !super::onekey::at_most_one(graph, *sel, n) {
+                if vals.is_numeric() && !super::onekey::at_most_one(graph, *sel, &sets, n) {
                     means(vals, default, n)
                 } else {
                     // One key at most (or no mean possible): the values

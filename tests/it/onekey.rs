@@ -94,6 +94,27 @@ fn shifts_and_lookups_keep_the_values_of_their_source() {
     assert_eq!(values, 2);
 }
 
+/// Sorting: the library's `sort` (ties broken by position) and tracr's
+/// `sort_unique` over keys made unique (`tokens + indices / 100`, split
+/// into ranks at N = 20) look each position up by its rank, which no two
+/// positions share: the sorted values are the tokens and the default.
+#[test]
+fn sorting_by_unique_ranks_copies_one_key() {
+    let src = "tokens = tokens_int;\n\
+               sorted = sort(tokens, tokens);\n\
+               by_neg = sort(tokens, 0 - tokens);\n\
+               target = selector_width(select(tokens + indices / 100, tokens + indices / 100, <));\n\
+               tracr = aggregate(select(target, indices, ==), tokens);\n\
+               ties = aggregate(select(selector_width(select(tokens, tokens, <)), indices, ==), tokens);\n";
+    for (sop, n) in [("sorted", 10), ("by_neg", 8), ("tracr", 10), ("tracr", 20)] {
+        let (values, _) = check(src, sop, "[1,2,3,4,5]", n);
+        assert_eq!(values, 6, "{sop} at {n}: 1..5 and the default");
+    }
+    // Equal tokens share a rank: their mean is a mean.
+    let (values, _) = check(src, "ties", "[1,2,3]", 5);
+    assert!(values > 6, "{values}");
+}
+
 /// A shift of a mean (a numerical source) copies the number: its values
 /// are the mean's and the default; reading it as a category (a select on
 /// it, a comparison) converts only those.
