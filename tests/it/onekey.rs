@@ -173,6 +173,18 @@ fn a_query_one_hot_covers_only_values_that_can_match() {
     kept.sort();
     // 0 and 1, as ints (one key) and as floats (means): 4 of 25.
     assert_eq!(kept, ["0", "0.0", "1", "1.0"]);
+    // The estimate counts the conversion's steps only where its output
+    // changes (around the kept values: 0 lit, then nothing over the 23
+    // values between, then 1 lit: one constant unit and two changes), not
+    // 2 units per value, and still bounds the residual width.
+    let e = compiled.estimate.as_ref().expect("an estimate");
+    let conv = e
+        .costs
+        .iter()
+        .find(|c| c.node == *frac)
+        .expect("frac's cost");
+    assert_eq!((conv.dims, conv.units), (5, 5), "{conv:?}");
+    assert!(e.d_model >= compiled.model.config.d_model);
     let (values, _) = check(src, "at", "ab", 8);
     assert_eq!(values, 2, "False and True");
 }
