@@ -552,7 +552,8 @@ pub fn plan(ctx: &Ctx, target: NodeId) -> Result<Plan, Diag> {
     let numeric_target = hint != Some(Hint::Categorical)
         && (ctx.is_numerical(target)
             || (matches!(graph.op(target), Op::SelectorWidth(_) | Op::Length) && numeric_values)
-            || (hint == Some(Hint::Numerical) && numeric_values));
+            || (hint == Some(Hint::Numerical) && numeric_values)
+            || decoded_by_nearest(ctx, target));
     if numeric_target {
         p.need_num.insert(target);
     } else {
@@ -764,6 +765,41 @@ fn cat_leaves(ctx: &Ctx, id: NodeId, out: &mut Vec<NodeId>) {
             }
         }
     }
+}
+
+/// Whether the output, made by an embedding or an MLP (which can write one
+/// number as well as a one-hot), is better written as one number and
+/// decoded by its nearest reachable value: it has more values than
+/// [`LINEAR_TABLE`] (a one-hot that wide costs more than it saves), all
+/// numbers, no two of them equal (`1` and `1.0`: the nearest value must
+/// say which it is), with gaps float32 resolves as a discretisation's steps
+/// must (`precision::check_step` from an exactly computed input; the
+/// verification then checks the model's own error).
+fn decoded_by_nearest(ctx: &Ctx, target: NodeId) -> bool {
+    if !matches!(
+        ctx.graph.op(target),
+        Op::Map { .. } | Op::Tokens(_) | Op::Indices
+    ) {
+        return false;
+    }
+    let Some(vals) = ctx.sets.get(&target).and_then(ValueSet::values) else {
+        return false;
+    };
+    if vals.len() <= LINEAR_TABLE {
+        return false;
+    }
+    let Some(mut xs) = vals
+        .iter()
+        .map(|v| v.as_f64().filter(|x| x.is_finite()))
+        .collect::<Option<Vec<f64>>>()
+    else {
+        return false;
+    };
+    xs.sort_by(f64::total_cmp);
+    let top = xs.iter().fold(1f64, |m, x| m.max(x.abs()));
+    xs.windows(2).all(|w| {
+        w[0] != w[1] && super::precision::check_step(w[0], w[1], 0.0, top, 4).is_ok()
+    })
 }
 
 /// Which numerical s-ops read as a category need only part of their

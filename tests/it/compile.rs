@@ -405,3 +405,37 @@ fn dead_dims_are_reclaimed_exactly() {
         "no s-op differs"
     );
 }
+
+/// An output an MLP or the embedding makes, with many values that are all
+/// numbers, none equal to another and float32-resolvable, is one number
+/// decoded by its nearest reachable value, not a one-hot of every value
+/// (a product of numbers: 700 values); where `6` and `6.0` are both
+/// reachable the number cannot say which, so it stays a one-hot.
+#[test]
+fn numbers_with_many_values_are_decoded_by_nearest() {
+    use rasp::model::Encoding;
+    let src = "tokens = tokens_int;\n\
+               prod = tokens * indices * length;\n\
+               twins = prod if tokens > 3 else prod / 1;\n";
+    let case = Case::new(src, "prod", "[1,2,3,4,5,6,7]", 10);
+    let compiled = case.compile().expect("compiles");
+    let out = &compiled.model.meta.output;
+    assert_eq!(out.encoding, Encoding::Numerical);
+    assert!(out.values.len() > 64, "{}", out.values.len());
+    assert!(
+        compiled.model.config.d_model < 40,
+        "{}",
+        compiled.model.config.d_model
+    );
+    case.verify(Mode::Auto {
+        samples: DEFAULT_SAMPLES,
+        seed: 2,
+    });
+    let case = Case::new(src, "twins", "[1,2,3,4,5,6,7]", 6);
+    let compiled = case.compile().expect("compiles");
+    assert_eq!(compiled.model.meta.output.encoding, Encoding::Categorical);
+    case.verify(Mode::Auto {
+        samples: DEFAULT_SAMPLES,
+        seed: 2,
+    });
+}
