@@ -76,6 +76,44 @@ fn placement(
     }
 }
 
+/// A numerical output is decoded by its nearest reachable value, so each
+/// pair of neighbouring values must be told apart from the output's number
+/// as the model computes it, as a discretisation's step between them would
+/// have to (`precision::check_step` with the dim's float32 error bound);
+/// two roundings of one number, or `1` and `1.0`, are one point (the
+/// decoder keeps the type the attention wrote).
+fn check_output_gaps(b: &Builder, target: NodeId) -> Result<(), Diag> {
+    let mut xs: Vec<f64> = b.values(target).iter().filter_map(Value::as_f64).collect();
+    xs.sort_by(f64::total_cmp);
+    xs.dedup_by(|a, b| (*a - *b).abs() <= 1e-12 * a.abs().max(b.abs()));
+    let x = b.num(target)?;
+    for w in xs.windows(2) {
+        let at = w[0].abs().max(w[1].abs());
+        let (err, mag, terms) = b.lin_err(&x, at);
+        if let Err(u) = super::precision::check_step(w[0], w[1], err, mag, terms) {
+            return Err(b.err_at(
+                target,
+                Diag::error(
+                    codes::COMPILE_PRECISION,
+                    format!(
+                        "the output `{}` can be {} and {} ({:.3e} apart), but float32 may \
+                         compute it up to {:.1e} off (telling them apart tolerates {:.1e}): \
+                         the model's number could not be decoded to the right one",
+                        b.name(target),
+                        w[0],
+                        w[1],
+                        w[1] - w[0],
+                        u.err,
+                        u.tolerance,
+                    ),
+                )
+                .help("a smaller max length or vocab spreads the values further apart"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub fn assemble(
     b: Builder<'_>,
     graph: &Graph,
@@ -194,6 +232,9 @@ pub fn assemble(
             )
             .help("use a smaller vocab or max length"),
         ));
+    }
+    if output.encoding == Encoding::Numerical {
+        check_output_gaps(&b, target)?;
     }
     let (w_u, b_u) = model::unembedding(&output, d_model);
     let d_vocab_out = w_u.ncols();

@@ -404,6 +404,14 @@ fn means(vals: &ValueSet, default: &Value, n: usize) -> ValueSet {
     };
     let ratios: Option<Vec<Ratio>> = v.iter().map(Ratio::of).collect();
     if let Some(ratios) = ratios {
+        match grid_means(&ratios, n) {
+            Some(Some(found)) => {
+                out.extend(found);
+                return finite(out);
+            }
+            Some(None) => return too_many(),
+            None => {} // no small common grid: sums one by one
+        }
         let exact = (|| -> Option<Option<Vec<Value>>> {
             let mut sums: HashSet<Ratio> = ratios.iter().copied().collect();
             let mut found = Vec::new();
@@ -464,6 +472,96 @@ fn means(vals: &ValueSet, default: &Value, n: usize) -> ValueSet {
         sums = next;
     }
     finite(out)
+}
+
+/// Most bits the sums of one multiset size may span on a common grid.
+const MAX_GRID_BITS: usize = 1 << 26;
+/// Most word operations [`grid_means`] may spend.
+const MAX_GRID_WORK: usize = 1 << 26;
+
+/// The means of every multiset of 2..=n of `ratios`, exactly, when the
+/// values sit on a common grid small enough (a common denominator `d` and
+/// a span `r` of grid steps with `n · r` within [`MAX_GRID_BITS`]): the
+/// sums of `m` values, shifted by `m` times the smallest, are integers in
+/// `0..=m·r`, one bit each, and the sums of `m` values are the sums of
+/// `m - 1` shifted by each value. `None`: no such grid (or too much work);
+/// `Some(None)`: more than [`MAX_MEANS`] means.
+fn grid_means(ratios: &[Ratio], n: usize) -> Option<Option<Vec<Value>>> {
+    let d = ratios
+        .iter()
+        .try_fold(1i128, |l, r| l.checked_mul(r.q / gcd(l, r.q)))?;
+    if d > MAX_DENOMINATOR {
+        return None;
+    }
+    let lo = ratios.iter().map(|r| r.p * (d / r.q)).min()?;
+    let mut steps: Vec<usize> = ratios
+        .iter()
+        .map(|r| usize::try_from(r.p * (d / r.q) - lo).ok())
+        .collect::<Option<_>>()?;
+    steps.sort_unstable();
+    steps.dedup();
+    let span = *steps.last()?;
+    let top = n.checked_mul(span)?;
+    let words = |m: usize| (m * span) / 64 + 1;
+    let work = (2..=n).try_fold(0usize, |a, m| {
+        a.checked_add(words(m).checked_mul(steps.len())?)
+    });
+    if top > MAX_GRID_BITS || work.is_none_or(|w| w > MAX_GRID_WORK) {
+        return None;
+    }
+    let mut sums = vec![0u64; words(1)];
+    for s in &steps {
+        sums[s / 64] |= 1 << (s % 64);
+    }
+    let mut seen: HashSet<Ratio> = HashSet::new();
+    let mut found = Vec::new();
+    // Sums read back (a mean reached by several sizes is read each time).
+    let mut read = 0usize;
+    for m in 2..=n {
+        let mut next = vec![0u64; words(m)];
+        for s in &steps {
+            or_shifted(&mut next, &sums, *s);
+        }
+        for (w, word) in next.iter().enumerate() {
+            let mut bits = *word;
+            while bits != 0 {
+                let b = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                read += 1;
+                if read > MAX_MEAN_WORK {
+                    return None;
+                }
+                let sum = (w * 64 + b) as i128 + m as i128 * lo;
+                let mean = Ratio::new(sum, d * m as i128)?;
+                if seen.insert(mean) {
+                    found.push(Value::Float(mean.to_f64()));
+                    if found.len() > MAX_MEANS {
+                        return Some(None);
+                    }
+                }
+            }
+        }
+        sums = next;
+    }
+    Some(Some(found))
+}
+
+/// `dst |= src << shift` on bit vectors (bits beyond `dst` dropped).
+fn or_shifted(dst: &mut [u64], src: &[u64], shift: usize) {
+    let (words, bits) = (shift / 64, shift % 64);
+    for (i, w) in src.iter().enumerate() {
+        if *w == 0 {
+            continue;
+        }
+        if let Some(d) = dst.get_mut(i + words) {
+            *d |= w << bits;
+        }
+        if bits > 0
+            && let Some(d) = dst.get_mut(i + words + 1)
+        {
+            *d |= w >> (64 - bits);
+        }
+    }
 }
 
 /// Whether a selector never selects a query's own position, whatever the
@@ -596,6 +694,62 @@ mod tests {
         assert_eq!(Ratio::of(&Value::Int(-4)), Ratio::new(-4, 1));
         assert_eq!(Ratio::of(&Value::Bool(true)), Ratio::new(1, 1));
         assert_eq!(Ratio::of(&Value::Float(f64::NAN)), None);
+    }
+
+    /// The grid gives exactly the means the sums one by one give, on sets
+    /// small enough for both (ints, fractions, negatives).
+    #[test]
+    fn grid_means_agree_with_sums_one_by_one() {
+        let sets: Vec<Vec<Value>> = vec![
+            vec![Value::Int(0), Value::Int(1)],
+            vec![Value::Int(-3), Value::Int(2), Value::Int(7)],
+            vec![
+                Value::Int(0),
+                Value::Float(1.0 / 3.0),
+                Value::Float(0.5),
+                Value::Int(2),
+            ],
+            vec![Value::Float(-0.25), Value::Float(0.1), Value::Int(1)],
+        ];
+        for vals in sets {
+            let ratios: Vec<Ratio> = vals
+                .iter()
+                .map(|v| Ratio::of(v).expect("rational"))
+                .collect();
+            for n in 1..=6 {
+                let Some(Some(grid)) = grid_means(&ratios, n) else {
+                    panic!("{vals:?} at {n}: a grid");
+                };
+                let mut want: HashSet<Ratio> = HashSet::new();
+                let mut sums: Vec<Ratio> = ratios.clone();
+                for m in 2..=n {
+                    let mut next = Vec::new();
+                    for s in &sums {
+                        for r in &ratios {
+                            next.push(s.checked_add(*r).expect("small"));
+                        }
+                    }
+                    for s in &next {
+                        want.insert(s.div_int(m as i128).expect("small"));
+                    }
+                    sums = next;
+                }
+                let got: HashSet<Ratio> = grid
+                    .iter()
+                    .map(|v| Ratio::of(v).expect("rational"))
+                    .collect();
+                assert_eq!(got.len(), grid.len(), "{vals:?} at {n}: each mean once");
+                assert_eq!(got, want, "{vals:?} at {n}");
+            }
+        }
+        // No common grid small enough: the sums one by one decide.
+        let far = [
+            Ratio::new(0, 1),
+            Ratio::new(1, 1 << 23),
+            Ratio::new(1 << 40, 1),
+        ];
+        let far: Vec<Ratio> = far.iter().map(|r| r.expect("ratio")).collect();
+        assert!(grid_means(&far, 4).is_none());
     }
 
     #[test]
