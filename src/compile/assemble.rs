@@ -79,7 +79,8 @@ fn placement(
 /// A numerical output is decoded by its nearest reachable value, so each
 /// pair of neighbouring values must be told apart from the output's number
 /// as the model computes it, as a discretisation's step between them would
-/// have to (`precision::check_step` with the dim's float32 error bound);
+/// have to (the dim's float32 error bound within
+/// `precision::decode_tolerance` of the gap);
 /// two roundings of one number, or `1` and `1.0`, are one point (the
 /// decoder keeps the type the attention wrote).
 fn check_output_gaps(b: &Builder, target: NodeId) -> Result<(), Diag> {
@@ -89,8 +90,10 @@ fn check_output_gaps(b: &Builder, target: NodeId) -> Result<(), Diag> {
     let x = b.num(target)?;
     for w in xs.windows(2) {
         let at = w[0].abs().max(w[1].abs());
-        let (err, mag, terms) = b.lin_err(&x, at);
-        if let Err(u) = super::precision::check_step(w[0], w[1], err, mag, terms) {
+        // The number's error and the unembedding's rounding of it.
+        let err = b.lin_err(&x, at).0 + 2.0 * super::precision::U * at;
+        let tolerance = super::precision::decode_tolerance(w[1] - w[0]);
+        if err > tolerance {
             return Err(b.err_at(
                 target,
                 Diag::error(
@@ -103,8 +106,8 @@ fn check_output_gaps(b: &Builder, target: NodeId) -> Result<(), Diag> {
                         w[0],
                         w[1],
                         w[1] - w[0],
-                        u.err,
-                        u.tolerance,
+                        err,
+                        tolerance,
                     ),
                 )
                 .help("a smaller max length or vocab spreads the values further apart"),

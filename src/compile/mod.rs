@@ -230,6 +230,7 @@ pub fn compile(
     let domain = Domain {
         vocab: opts.vocab.clone(),
         max_len: opts.max_len,
+        causal: opts.causal,
     };
     let first_sets = valueset::infer(graph, &[target], &domain, true)?;
     let (rewritten, target) = rewrite::rewrite(graph, &first_sets, target);

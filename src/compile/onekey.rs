@@ -24,7 +24,21 @@
 //!   each position, so different at every position (`select(k, k, <)` with
 //!   `k` unique per position, or the library `sort`'s `select(k, k, <) or
 //!   (select(k, k, ==) and select(indices, indices, <))` for any `k` of
-//!   numbers or strings).
+//!   numbers or strings). Not under causal semantics: there each position
+//!   counts only the positions up to it, and two can share a rank.
+//!
+//! Under causal semantics a position sees `length` as its own index plus
+//! one; maps of `length` are checked that way.
+//!
+//! A weaker property serves means: a selector selects keys that all hold
+//! equal values of the aggregated s-op `v` (so a mean of them is one of
+//! them, a float when several are averaged) when it selects at most one
+//! key, or is `select(k, q, ==)` (or an `and` with one) where equal values
+//! of `k` at two positions mean equal values of `v`: `k` is `v`, `v` is a
+//! map of `k` alone, `k` is an injective map of one s-op that does, or
+//! (bidirectional) `k` is the rank of an s-op that does (the width of
+//! `select(w, w, <)`: positions with equal counts of smaller values hold
+//! equal values). The library's `sort_unique` is such an aggregate.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -46,6 +60,8 @@ pub struct Inputs<'a> {
     pub graph: &'a Graph,
     pub sets: &'a BTreeMap<NodeId, ValueSet>,
     pub max_len: usize,
+    /// Causal semantics: each position sees the positions up to it.
+    pub causal: bool,
 }
 
 /// Whether `sel` selects at most one key for every query of every input
@@ -55,16 +71,135 @@ pub fn at_most_one(
     sel: NodeId,
     sets: &BTreeMap<NodeId, ValueSet>,
     max_len: usize,
+    causal: bool,
 ) -> bool {
     Inputs {
         graph,
         sets,
         max_len,
+        causal,
     }
     .selects_one(sel)
 }
 
+/// Whether every two keys `sel` selects for one query hold `==` values of
+/// `values`, for every input of up to `max_len` tokens.
+pub fn same_values(
+    graph: &Graph,
+    sel: NodeId,
+    values: NodeId,
+    sets: &BTreeMap<NodeId, ValueSet>,
+    max_len: usize,
+    causal: bool,
+) -> bool {
+    Inputs {
+        graph,
+        sets,
+        max_len,
+        causal,
+    }
+    .selects_equal(sel, values)
+}
+
 impl Inputs<'_> {
+    fn selects_equal(&self, sel: NodeId, values: NodeId) -> bool {
+        if self.selects_one(sel) {
+            return true;
+        }
+        match self.graph.op(sel) {
+            Op::Select {
+                keys,
+                cmp: CmpOp::Eq,
+                ..
+            } => self.determines(*keys, values, 0),
+            Op::SelAnd(a, b) => self.selects_equal(*a, values) || self.selects_equal(*b, values),
+            Op::SelNot(a) => match self.graph.op(*a) {
+                Op::SelNot(inner) => self.selects_equal(*inner, values),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
+    /// Whether `==` values of `k` at two positions of one input always
+    /// come with `==` values of `v` there (`depth` bounds the search).
+    fn determines(&self, k: NodeId, v: NodeId, depth: usize) -> bool {
+        if k == v {
+            return true;
+        }
+        if depth > 8 {
+            return false;
+        }
+        let g = self.graph;
+        // `v` a map of `k` and constants alone.
+        if let Op::Map { args, .. } = g.op(v)
+            && args
+                .iter()
+                .all(|a| *a == k || matches!(g.op(*a), Op::Const(_)))
+        {
+            return true;
+        }
+        match g.op(k) {
+            // A rank: w_i < w_j gives the count at j at least one more.
+            Op::SelectorWidth(sel) if !self.causal => match g.op(*sel) {
+                Op::Select { keys, queries, cmp }
+                    if keys == queries && !matches!(cmp, CmpOp::Eq | CmpOp::Ne) =>
+                {
+                    self.ordered(*keys) && self.determines(*keys, v, depth + 1)
+                }
+                _ => false,
+            },
+            // An injective map of one s-op (and constants).
+            Op::Map { args, .. } => {
+                let inner: Vec<NodeId> = args
+                    .iter()
+                    .copied()
+                    .filter(|a| !matches!(g.op(*a), Op::Const(_)))
+                    .collect();
+                match inner.as_slice() {
+                    [a] => self.injective_of(k, *a) && self.determines(*a, v, depth + 1),
+                    _ => false,
+                }
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the map `k` of the s-op `a` (and constants) takes values
+    /// that are never `==` for values of `a` that are not.
+    fn injective_of(&self, k: NodeId, a: NodeId) -> bool {
+        let Some(vals) = self.sets.get(&a).and_then(ValueSet::values) else {
+            return false;
+        };
+        if vals.len() > MAX_COMBINATIONS {
+            return false;
+        }
+        let mut seen: HashMap<EqKey, EqKey> = HashMap::new();
+        for x in vals {
+            let assign = BTreeMap::from([(a, x)]);
+            let mut memo = BTreeMap::new();
+            // Failing (an input reaching it fails) or NaN (never selected):
+            // no two keys meet there.
+            let Some(ko) = eval_at(self.graph, k, 0, 1, &assign, &mut memo)
+                .as_ref()
+                .and_then(eq_key)
+            else {
+                continue;
+            };
+            let Some(xk) = eq_key(x) else {
+                return false;
+            };
+            match seen.get(&ko) {
+                Some(prev) if *prev != xk => return false,
+                Some(_) => {}
+                None => {
+                    seen.insert(ko, xk);
+                }
+            }
+        }
+        true
+    }
+
     fn selects_one(&self, sel: NodeId) -> bool {
         if self.max_len <= 1 {
             return true;
@@ -91,7 +226,8 @@ impl Inputs<'_> {
     /// hold `==` values of `sop`.
     pub fn unique_per_position(&self, sop: NodeId) -> bool {
         match self.graph.op(sop) {
-            Op::SelectorWidth(sel) => self.strict_order(*sel),
+            // Causally, each position ranks among those up to it only.
+            Op::SelectorWidth(sel) => !self.causal && self.strict_order(*sel),
             _ => self.injective_map(sop),
         }
     }
@@ -201,8 +337,9 @@ impl Inputs<'_> {
             return false;
         };
         // Without `length`, the values at a position do not depend on the
-        // length: the longest inputs decide.
-        let lengths: Vec<usize> = if uses_length {
+        // length: the longest inputs decide. Causally, neither: position
+        // `pos` sees `length` as `pos + 1` in every input.
+        let lengths: Vec<usize> = if uses_length && !self.causal {
             (2..=self.max_len).collect()
         } else {
             vec![self.max_len]
@@ -228,7 +365,8 @@ impl Inputs<'_> {
                         .map(|(f, (i, s))| (*f, &s[*i]))
                         .collect();
                     let mut memo = BTreeMap::new();
-                    if let Some(k) = eval_at(g, sop, pos, len, &assign, &mut memo)
+                    let seen = if self.causal { pos + 1 } else { len };
+                    if let Some(k) = eval_at(g, sop, pos, seen, &assign, &mut memo)
                         .as_ref()
                         .and_then(eq_key)
                         && *at.entry(k).or_insert(pos) != pos
@@ -280,7 +418,7 @@ fn eval_at(
 /// their float value, strings by their text. Two values with different
 /// keys are never `==` (an int and a float are equal only when the float
 /// equals the int's float value), and no third value is `==` to both.
-#[derive(Hash, PartialEq, Eq)]
+#[derive(Hash, PartialEq, Eq, Debug)]
 enum EqKey {
     Num(u64),
     Str(String),
@@ -312,6 +450,12 @@ mod tests {
     /// Whether the selector named `sel` in `src` selects at most one key,
     /// for the tokens 1..=5 (ints) and inputs of up to `max_len` tokens.
     fn one(src: &str, max_len: usize) -> bool {
+        ask(src, max_len, false, None)
+    }
+
+    /// [`one`] under either semantics, or with `values` named, whether the
+    /// keys `sel` selects hold equal values of that s-op.
+    fn ask(src: &str, max_len: usize, causal: bool, values: Option<&str>) -> bool {
         let mut session = Session::new();
         let scope = session.new_scope();
         let src = format!("tokens = tokens_int;\n{src}");
@@ -323,9 +467,83 @@ mod tests {
         let domain = Domain {
             vocab: (1..=5).map(Value::Int).collect(),
             max_len,
+            causal,
         };
-        let sets = infer(&session.graph, &[sel], &domain, true).expect("value sets");
-        at_most_one(&session.graph, sel, &sets, max_len)
+        let mut targets = vec![sel];
+        let values = values.map(|name| match lookup(&scope, name) {
+            Some(MVal::Sop(v)) => v,
+            _ => panic!("`{name}` is an s-op"),
+        });
+        targets.extend(values);
+        let sets = infer(&session.graph, &targets, &domain, true).expect("value sets");
+        match values {
+            Some(v) => same_values(&session.graph, sel, v, &sets, max_len, causal),
+            None => at_most_one(&session.graph, sel, &sets, max_len, causal),
+        }
+    }
+
+    /// Causally a position sees `length` as its index plus one and ranks
+    /// among the positions up to it: ranks tie, and `length - indices` is
+    /// 1 everywhere.
+    #[test]
+    fn causal_ranks_and_lengths_are_not_unique() {
+        for src in [
+            "sel = select(selector_width(select(tokens * 10 + indices, tokens * 10 + indices, <)), tokens, ==);",
+            "sel = select(length - indices, 1, ==);",
+            "sel = select(length - indices - 1, indices, ==);",
+        ] {
+            assert!(one(src, 8), "bidirectional: {src}");
+            assert!(!ask(src, 8, true, None), "causal: {src}");
+        }
+        // Positions alone stay unique causally.
+        assert!(ask("sel = select(indices + 1, tokens, ==);", 8, true, None));
+        assert!(ask(
+            "sel = select(indices * 2, tokens, ==) and select(tokens, tokens, ==);",
+            8,
+            true,
+            None
+        ));
+    }
+
+    /// Keys with equal values of `k` hold equal values of `v`: `k` is `v`,
+    /// a map of `v` one to one, or (bidirectionally) `v`'s rank.
+    #[test]
+    fn selected_keys_holding_one_value() {
+        let rank = "slot = selector_width(select(tokens, tokens, <));\n";
+        for (src, causal) in [
+            ("sel = select(tokens, indices, ==);\nv = tokens;", false),
+            ("sel = select(tokens + 1, indices, ==);\nv = tokens;", true),
+            (
+                "sel = select(tokens * 2, indices, ==);\nv = tokens - 3;",
+                true,
+            ),
+            (
+                &format!("{rank}sel = select(slot, indices, ==);\nv = tokens;"),
+                false,
+            ),
+            (
+                &format!(
+                    "{rank}sel = select(slot, indices, ==) and select(indices, indices, >=);\nv = tokens * tokens;"
+                ),
+                false,
+            ),
+        ] {
+            assert!(ask(src, 8, causal, Some("v")), "{src}");
+        }
+        for (src, causal) in [
+            // Two tokens can share `tokens % 2`.
+            ("sel = select(tokens % 2, indices, ==);\nv = tokens;", false),
+            // A rank ties causally.
+            (
+                &format!("{rank}sel = select(slot, indices, ==);\nv = tokens;"),
+                true,
+            ),
+            // `v` is not a function of the key.
+            ("sel = select(tokens, indices, ==);\nv = indices;", false),
+            ("sel = select(tokens, indices, <=);\nv = tokens;", false),
+        ] {
+            assert!(!ask(src, 8, causal, Some("v")), "{src}");
+        }
     }
 
     #[test]

@@ -223,7 +223,13 @@ impl<'a> Ctx<'a> {
                     numeric(values)
                         && (numerical.contains(values)
                             || !as_category.contains(&id)
-                            || !super::onekey::at_most_one(graph, *sel, sets, domain.max_len))
+                            || !super::onekey::at_most_one(
+                                graph,
+                                *sel,
+                                sets,
+                                domain.max_len,
+                                domain.causal,
+                            ))
                 }
                 Op::Map { expr, args } => {
                     let table = args
@@ -797,9 +803,8 @@ fn decoded_by_nearest(ctx: &Ctx, target: NodeId) -> bool {
     };
     xs.sort_by(f64::total_cmp);
     let top = xs.iter().fold(1f64, |m, x| m.max(x.abs()));
-    xs.windows(2).all(|w| {
-        w[0] != w[1] && super::precision::check_step(w[0], w[1], 0.0, top, 4).is_ok()
-    })
+    xs.windows(2)
+        .all(|w| w[0] != w[1] && super::precision::check_step(w[0], w[1], 0.0, top, 4).is_ok())
 }
 
 /// Which numerical s-ops read as a category need only part of their

@@ -81,6 +81,14 @@ pub fn step_tolerance(gap: f64) -> f64 {
     gap / 8.0
 }
 
+/// The error a numerical output decoded by its nearest reachable value
+/// tolerates between two values `gap` apart: anything within half the gap
+/// decodes right (the error it is compared with is already a bound, the
+/// decoder's own rounding included).
+pub fn decode_tolerance(gap: f64) -> f64 {
+    gap / 2.0
+}
+
 /// The rounding error of the scores of a numerical equality select
 /// between values in `lo..=hi` whose nearest wrong key is `delta` away:
 /// the scores `λ(2(q-c)(k-c) - (k-c)²)` with `λ = ATTN_C/δ²`, centred at

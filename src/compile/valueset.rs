@@ -91,6 +91,10 @@ pub struct Domain {
     /// The raw input tokens (before any `tokens_*` conversion).
     pub vocab: Vec<Value>,
     pub max_len: usize,
+    /// Causal semantics (each position sees the positions up to it): the
+    /// value sets are the same (a position's causal value is a value of
+    /// its prefix), but which selectors select one key is not.
+    pub causal: bool,
 }
 
 /// Infer the value set of every ancestor of `targets`. When `lenient`,
@@ -220,8 +224,22 @@ pub fn infer(
                 default,
             } => {
                 let vals = &sets[values];
-                if vals.is_numeric() && !super::onekey::at_most_one(graph, *sel, &sets, n) {
-                    means(vals, default, n)
+                let one = |s| super::onekey::at_most_one(graph, s, &sets, n, domain.causal);
+                let equal =
+                    |s| super::onekey::same_values(graph, s, *values, &sets, n, domain.causal);
+                if vals.is_numeric() && !one(*sel) {
+                    // Keys that all hold one value average to it, a float.
+                    match vals
+                        .values()
+                        .filter(|_| equal(*sel))
+                        .and_then(|v| equal_means(v, n))
+                    {
+                        Some(mut v) => {
+                            v.push(default.clone());
+                            finite(v)
+                        }
+                        None => means(vals, default, n),
+                    }
                 } else {
                     // One key at most (or no mean possible): the values
                     // themselves and the default.
@@ -393,6 +411,43 @@ impl Ratio {
 /// Means are computed exactly, as rationals, whenever the values are
 /// rationals (ints, bools, and floats that are simple fractions), so one
 /// mean is one value however its sum was rounded; otherwise in floats.
+/// The values and every mean of 2..=`n` copies of one of them, as the
+/// interpreter computes it (a Python `sum` over the count, a float): an
+/// int's float, exactly, below 2^53; a float where each such mean rounds
+/// back to it. `None` where one does not (then its means are enumerated
+/// as any others).
+fn equal_means(vals: &[Value], n: usize) -> Option<Vec<Value>> {
+    let mut out = vals.to_vec();
+    for v in vals {
+        match v {
+            Value::Float(f) => {
+                if vals.len().saturating_mul(n) > MAX_MEAN_WORK {
+                    return None;
+                }
+                let mut acc = *f;
+                for k in 2..=n {
+                    acc += f;
+                    if acc / k as f64 != *f {
+                        return None;
+                    }
+                }
+            }
+            _ => {
+                let i = v.as_int()?;
+                let top = i128::from(i).unsigned_abs().checked_mul(n as u128)?;
+                if top >= 1 << 53 {
+                    return None;
+                }
+                let f = Value::Float(i as f64);
+                if n >= 2 && !out.iter().any(|w| w.same(&f)) {
+                    out.push(f);
+                }
+            }
+        }
+    }
+    Some(out)
+}
+
 fn means(vals: &ValueSet, default: &Value, n: usize) -> ValueSet {
     let Some(v) = vals.values() else {
         return vals.clone();

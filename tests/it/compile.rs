@@ -442,26 +442,30 @@ fn numbers_with_many_values_are_decoded_by_nearest() {
 
 /// Nested means compile where their values fit float32: the means of
 /// means of products sit on a small common grid, enumerated exactly, and
-/// the output is decoded by its nearest value. Where two reachable values
-/// are closer than float32 (and verification's tolerance) tells apart,
-/// the output is refused, never decoded to a neighbour.
+/// the output is decoded by its nearest value. Where float32's error on
+/// the output's number (its bound) could reach half the gap between two
+/// reachable values, the output is refused, never decoded to a neighbour.
 #[test]
 fn nested_means_compile_where_their_values_fit_float32() {
     let src = "frac = aggregate(select(indices, indices, <=), indicator(tokens == \"a\"));\n\
                mm = aggregate(select(indices, indices, >=), frac);\n\
                prods = aggregate(select(indices, indices, <), (length * indices) * indices, 1);\n\
-               nested = aggregate(select(tokens, tokens, <=), prods, 1);\n";
+               nested = aggregate(select(tokens, tokens, <=), prods, 1);\n\
+               big = numerical(aggregate(select(indices, indices, <=), \
+               indicator(tokens == \"a\") + 1000000));\n";
     let (checked, _) = Case::new(src, "nested", "ab", 5).verify(Mode::Exhaustive);
     assert_eq!(checked, 62);
-    let (checked, _) = Case::new(src, "mm", "ab", 8).verify(Mode::Exhaustive);
-    assert_eq!(checked, 510);
-    let err = Case::new(src, "mm", "ab", 10)
+    let (checked, _) = Case::new(src, "mm", "ab", 10).verify(Mode::Exhaustive);
+    assert_eq!(checked, 2046);
+    // 1000000 and 1000000 + 1/6: a relative gap of 1.7e-7, below float32's.
+    let err = Case::new(src, "big", "ab", 6)
         .compile()
-        .expect_err("means of means at 10 are closer than 1e-5");
+        .expect_err("means near a million, 1/6 apart");
     assert_eq!(
         err.code,
         "rasp::compile::precision",
         "{}",
         err.render_plain()
     );
+    assert!(err.message.contains("the output `big`"), "{}", err.message);
 }
