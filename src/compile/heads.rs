@@ -13,6 +13,7 @@ use super::builder::{Builder, Head};
 use super::plan::Term;
 use super::precision::{self, Mean};
 use super::selectors::{Side, term_holds};
+use super::sublayer::Sublayer;
 use crate::diag::{Diag, codes};
 use crate::ir::value::Value;
 use crate::ir::{NodeId, Op};
@@ -62,6 +63,23 @@ impl Builder<'_> {
             }
         }
         Ok(ATTN_C * terms.len() as f32)
+    }
+
+    /// Whether every selected key's score is computed exactly, and so is
+    /// the same float for all of them: each conjunct reads one-hots that
+    /// the embedding writes (exactly 0 and 1; not products or conversions,
+    /// which MLPs write), so each head dim of the query is one weight or 0,
+    /// each of the key 1 or 0, and a score a sum of a few `ATTN_C`s.
+    fn exact_scores(&self, terms: &[Term]) -> bool {
+        terms.iter().all(|t| {
+            !t.numeq
+                && t.key_product.is_none()
+                && t.query_product.is_none()
+                && t.keys.iter().chain(&t.queries).all(|l| {
+                    self.pos(*l) == Sublayer::EMBED
+                        && self.dims.get(l).is_some_and(|d| d.cat.is_some())
+                })
+        })
     }
 
     /// Give BOS its score: `bos_score` for every real query, overwhelming
@@ -287,6 +305,7 @@ impl Builder<'_> {
                         score,
                         terms: terms.len().max(2),
                         single: numeq,
+                        exact_scores: !numeq && self.exact_scores(terms),
                         dflt: f64::from(dflt),
                     };
                     self.record_mean(od, &vlin, values, mean);

@@ -285,6 +285,9 @@ impl Builder<'_> {
         let half = f64::from(ATTN_C) / 2.0;
         let (rel, lk) = if mean.single {
             (4.0 * U, leak(n + 1, (half - 2.0 * se).max(0.0)))
+        } else if mean.exact_scores {
+            // The selected keys' scores are one float: equal weights.
+            (softmax_rel(n + 1, 0.0), leak(n + 1, half))
         } else {
             (softmax_rel(n + 1, se), leak(n + 1, half))
         };
@@ -318,6 +321,9 @@ pub struct Mean {
     pub terms: usize,
     /// Whether it selects one key (a numerical equality on indices).
     pub single: bool,
+    /// Whether every selected key's score is the same float
+    /// (`Builder::exact_scores`).
+    pub exact_scores: bool,
     /// The default.
     pub dflt: f64,
 }
