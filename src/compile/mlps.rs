@@ -387,9 +387,18 @@ impl Builder<'_> {
     /// one-hot, however close. `None` where something it reads has no
     /// one-hot or the table alone would be over the parameter limit.
     fn table_conversion(&self, id: NodeId) -> Result<Option<Vec<Unit>>, Diag> {
+        // Only the planned tables: their leaves' one-hots live until here.
+        let Some(planned) = self.plan.conv_tables.get(&id) else {
+            return Ok(None);
+        };
         let mut leaves: Vec<NodeId> = Vec::new();
         if !self.one_hot_leaves(id, &mut leaves) {
             return Ok(None);
+        }
+        leaves.sort();
+        leaves.dedup();
+        if leaves != *planned {
+            return Err(self.internal(id, "reads other one-hots than its planned table"));
         }
         let cats: Vec<(Vec<usize>, Vec<Value>)> = leaves
             .iter()

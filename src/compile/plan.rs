@@ -170,6 +170,10 @@ pub struct Plan {
     /// select with some value of its other side. The rest satisfy none,
     /// so they all score nothing alike and need no dim (`can_match`).
     pub conv_values: BTreeMap<NodeId, Vec<Value>>,
+    /// Linear maps whose conversion may be a table over the one-hots of
+    /// these s-ops (their values lie closer than float32 steps resolve:
+    /// `mlps::table_conversion`), read where the conversion is.
+    pub conv_tables: BTreeMap<NodeId, Vec<NodeId>>,
 }
 
 /// Affine maps over categorical leaves become linear combinations instead
@@ -710,7 +714,10 @@ pub fn plan(ctx: &Ctx, target: NodeId) -> Result<Plan, Diag> {
         if ctx.lin_cats.contains(&id) && p.need_cat.contains(&id) && has_twins(sets, id) {
             let mut leaves = Vec::new();
             cat_leaves(ctx, id, &mut leaves);
-            p.need_cat.extend(leaves);
+            leaves.sort();
+            leaves.dedup();
+            p.need_cat.extend(leaves.iter().copied());
+            p.conv_tables.insert(id, leaves);
         }
     }
     // Value sets must be finite wherever a table or one-hot is needed.

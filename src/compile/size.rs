@@ -470,7 +470,18 @@ impl<'a> Sizer<'a> {
         let Some(first) = points.first() else {
             return 0;
         };
-        usize::from(first.1.is_some()) + 2 * points.windows(2).filter(|w| w[0].1 != w[1].1).count()
+        let steps = usize::from(first.1.is_some())
+            + 2 * points.windows(2).filter(|w| w[0].1 != w[1].1).count();
+        // Where steps cannot tell its values apart, a table: a unit per
+        // tuple of its leaves' values at most.
+        let table = self.plan.conv_tables.get(&id).map_or(0, |leaves| {
+            leaves
+                .iter()
+                .map(|l| self.one_hot_len(*l))
+                .try_fold(1usize, |a, b| a.checked_mul(b))
+                .unwrap_or(usize::MAX)
+        });
+        steps.max(table)
     }
 
     /// When each group is written and last read, with every reader the
@@ -602,6 +613,9 @@ impl<'a> Sizer<'a> {
             }
             if let Some(c) = plan.conv_pos.get(&id) {
                 self.read_num(id, *c, &mut reads);
+                for l in plan.conv_tables.get(&id).into_iter().flatten() {
+                    self.read_cat(*l, *c, &mut reads);
+                }
             }
         }
         for (i, p) in plan.products.iter().enumerate() {
