@@ -82,6 +82,27 @@ pub fn at_most_one(
     .selects_one(sel)
 }
 
+/// The most keys `sel` selects for one query of any input of up to
+/// `max_len` tokens, where something better than `max_len` is known: an
+/// `==` select whose keys can be `==` at that many positions at most (a map
+/// of positions, or the rank of such a map), or an `and` with one.
+pub fn most_selected(
+    graph: &Graph,
+    sel: NodeId,
+    sets: &BTreeMap<NodeId, ValueSet>,
+    max_len: usize,
+    causal: bool,
+) -> Option<usize> {
+    Inputs {
+        graph,
+        sets,
+        max_len,
+        causal,
+    }
+    .most(sel)
+    .filter(|m| *m < max_len)
+}
+
 /// Whether every two keys `sel` selects for one query hold `==` values of
 /// `values`, for every input of up to `max_len` tokens.
 pub fn same_values(
@@ -102,6 +123,50 @@ pub fn same_values(
 }
 
 impl Inputs<'_> {
+    fn most(&self, sel: NodeId) -> Option<usize> {
+        if self.selects_one(sel) {
+            return Some(1);
+        }
+        match self.graph.op(sel) {
+            Op::Select {
+                keys,
+                cmp: CmpOp::Eq,
+                ..
+            } => self.multiplicity(*keys),
+            Op::SelAnd(a, b) => match (self.most(*a), self.most(*b)) {
+                (Some(x), Some(y)) => Some(x.min(y)),
+                (x, None) | (None, x) => x,
+            },
+            Op::SelNot(a) => match self.graph.op(*a) {
+                Op::SelNot(inner) => self.most(*inner),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The most positions of one input that can hold `==` values of `sop`
+    /// (below `max_len`), where known.
+    fn multiplicity(&self, sop: NodeId) -> Option<usize> {
+        let g = self.graph;
+        match g.op(sop) {
+            // A rank: equal ranks exactly where the ranked values are equal.
+            Op::SelectorWidth(sel) if !self.causal => match g.op(*sel) {
+                Op::Select { keys, queries, cmp }
+                    if keys == queries && !matches!(cmp, CmpOp::Eq | CmpOp::Ne) =>
+                {
+                    if self.ordered(*keys) {
+                        self.multiplicity(*keys)
+                    } else {
+                        None
+                    }
+                }
+                _ => self.strict_order(*sel).then_some(1),
+            },
+            _ => self.map_multiplicity(sop, self.max_len.saturating_sub(1)),
+        }
+    }
+
     fn selects_equal(&self, sel: NodeId, values: NodeId) -> bool {
         if self.selects_one(sel) {
             return true;
@@ -297,9 +362,18 @@ impl Inputs<'_> {
 
     /// Whether `sop`, a map of positions and other s-ops, differs at any two
     /// positions whatever the other s-ops hold: the sets of values it can
-    /// take at each position are disjoint, at every length. A combination
-    /// on which the map fails is left out (an input that reaches it fails).
+    /// take at each position are disjoint, at every length.
     fn injective_map(&self, sop: NodeId) -> bool {
+        self.map_multiplicity(sop, 1).is_some_and(|m| m <= 1)
+    }
+
+    /// For `sop`, a map of positions and other s-ops: the most positions of
+    /// one input that can hold `==` values, whatever the other s-ops hold
+    /// (the most positions whose sets of possible values share one value),
+    /// at every length; `None` when unknown or more than `most`. A
+    /// combination on which the map fails is left out (an input that
+    /// reaches it fails).
+    fn map_multiplicity(&self, sop: NodeId, most: usize) -> Option<usize> {
         let g = self.graph;
         // The maps below `sop` and the leaves they read.
         let mut maps = Vec::new();
@@ -319,23 +393,21 @@ impl Inputs<'_> {
                 Op::Indices | Op::Const(_) => {}
                 Op::Length => uses_length = true,
                 Op::Tokens(_) | Op::Aggregate { .. } | Op::SelectorWidth(_) => free.push(id),
-                _ => return false,
+                _ => return None,
             }
         }
         if !matches!(g.op(sop), Op::Map { .. } | Op::Indices) {
-            return false;
+            return None;
         }
         let mut free_sets: Vec<&[Value]> = Vec::with_capacity(free.len());
         for f in &free {
             match self.sets.get(f).and_then(ValueSet::values) {
                 Some(v) => free_sets.push(v),
-                None => return false,
+                None => return None,
             }
         }
         let sizes: Vec<usize> = free_sets.iter().map(|s| s.len()).collect();
-        let Some(combos) = sizes.iter().try_fold(1usize, |a, s| a.checked_mul(*s)) else {
-            return false;
-        };
+        let combos = sizes.iter().try_fold(1usize, |a, s| a.checked_mul(*s))?;
         // Without `length`, the values at a position do not depend on the
         // length: the longest inputs decide. Causally, neither: position
         // `pos` sees `length` as `pos + 1` in every input.
@@ -348,15 +420,16 @@ impl Inputs<'_> {
             acc.checked_add(l.checked_mul(combos)?.checked_mul(maps.len().max(1))?)
         });
         if combos > MAX_COMBINATIONS || work.is_none_or(|w| w > MAX_WORK) {
-            return false;
+            return None;
         }
-        lengths.into_iter().all(|len| {
-            // Which position each value (by what decides `==`) occurs at.
-            let mut at: HashMap<EqKey, usize> = HashMap::new();
+        let mut worst = 0usize;
+        for len in lengths {
+            // The positions each value (by what decides `==`) occurs at.
+            let mut at: HashMap<EqKey, Vec<usize>> = HashMap::new();
             for pos in 0..len {
-                let mut ok = true;
+                let mut over = false;
                 super::valueset::for_each_index(&sizes, |idx| {
-                    if !ok {
+                    if over {
                         return;
                     }
                     let assign: BTreeMap<NodeId, &Value> = free
@@ -369,17 +442,21 @@ impl Inputs<'_> {
                     if let Some(k) = eval_at(g, sop, pos, seen, &assign, &mut memo)
                         .as_ref()
                         .and_then(eq_key)
-                        && *at.entry(k).or_insert(pos) != pos
                     {
-                        ok = false;
+                        let ps = at.entry(k).or_default();
+                        if ps.last() != Some(&pos) {
+                            ps.push(pos);
+                            worst = worst.max(ps.len());
+                            over = worst > most;
+                        }
                     }
                 });
-                if !ok {
-                    return false;
+                if over {
+                    return None;
                 }
             }
-            true
-        })
+        }
+        Some(worst)
     }
 }
 
@@ -480,6 +557,48 @@ mod tests {
             Some(v) => same_values(&session.graph, sel, v, &sets, max_len, causal),
             None => at_most_one(&session.graph, sel, &sets, max_len, causal),
         }
+    }
+
+    /// [`most_selected`] for the selector `sel` of `src` (tokens 1..=5).
+    fn most(src: &str, max_len: usize) -> Option<usize> {
+        let mut session = Session::new();
+        let scope = session.new_scope();
+        let src = format!("tokens = tokens_int;\n{src}");
+        let result = session.run_source("<test>", &src, &scope, None);
+        assert!(!result.has_errors(), "{:?}", result.diags);
+        let Some(MVal::Sel(sel)) = lookup(&scope, "sel") else {
+            panic!("`sel` is a selector");
+        };
+        let domain = Domain {
+            vocab: (1..=5).map(Value::Int).collect(),
+            max_len,
+            causal: false,
+        };
+        let sets = infer(&session.graph, &[sel], &domain, true).expect("value sets");
+        most_selected(&session.graph, sel, &sets, max_len, false)
+    }
+
+    /// tracr's sort key `tokens + indices / 100` meets itself at positions
+    /// 100 apart from N = 101 on: at most 5 (one per token) at N = 512, and
+    /// so does its rank; a mean over it averages 5 keys at most.
+    #[test]
+    fn keys_meeting_at_few_positions_bound_the_keys_selected() {
+        let key = "k = tokens + indices / 100;\n";
+        assert_eq!(most(&format!("{key}sel = select(k, 3, ==);"), 100), Some(1));
+        assert_eq!(most(&format!("{key}sel = select(k, 3, ==);"), 150), Some(2));
+        assert_eq!(most(&format!("{key}sel = select(k, 3, ==);"), 512), Some(5));
+        let rank =
+            format!("{key}r = selector_width(select(k, k, <));\nsel = select(r, indices, ==);");
+        assert_eq!(most(&rank, 512), Some(5));
+        // Nothing better than the length: tokens repeat anywhere.
+        assert_eq!(most("sel = select(tokens, 3, ==);", 8), None);
+        assert_eq!(
+            most(
+                &format!("{key}sel = select(tokens, 3, ==) and select(k, 3, ==);"),
+                512
+            ),
+            Some(5)
+        );
     }
 
     /// Causally a position sees `length` as its index plus one and ranks

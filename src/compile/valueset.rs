@@ -228,17 +228,20 @@ pub fn infer(
                 let equal =
                     |s| super::onekey::same_values(graph, s, *values, &sets, n, domain.causal);
                 if vals.is_numeric() && !one(*sel) {
+                    // How many keys a mean averages at most.
+                    let most = super::onekey::most_selected(graph, *sel, &sets, n, domain.causal)
+                        .unwrap_or(n);
                     // Keys that all hold one value average to it, a float.
                     match vals
                         .values()
                         .filter(|_| equal(*sel))
-                        .and_then(|v| equal_means(v, n))
+                        .and_then(|v| equal_means(v, most))
                     {
                         Some(mut v) => {
                             v.push(default.clone());
                             finite(v)
                         }
-                        None => means(vals, default, n),
+                        None => means(vals, default, most),
                     }
                 } else {
                     // One key at most (or no mean possible): the values

@@ -343,7 +343,7 @@ impl Cpu {
         }
         self.groups(batch)
             .into_par_iter()
-            .map(|g| self.forward_packed(g, layers, &[]).0)
+            .map(|g| self.forward_packed(g, layers, &[], Keep::Resid).resid)
             .collect::<Vec<_>>()
             .into_iter()
             .flatten()
@@ -394,9 +394,19 @@ impl Cpu {
 
     /// All sequences packed into one matrix of rows, embedded.
     fn embed(&self, batch: &[Vec<usize>]) -> (Array2<f32>, Packing) {
+        self.embed_into(batch, Vec::new())
+    }
+
+    /// [`Cpu::embed`] into the memory of `buf` (reused across chunks: a
+    /// fresh allocation of a wide residual costs the kernel's zeroing of
+    /// its pages each time).
+    fn embed_into(&self, batch: &[Vec<usize>], mut buf: Vec<f32>) -> (Array2<f32>, Packing) {
         let p = &self.plan;
         let total: usize = batch.iter().map(Vec::len).sum();
-        let mut resid = Array2::<f32>::zeros((total, p.d_model));
+        buf.clear();
+        buf.resize(total * p.d_model, 0.0);
+        let mut resid = Array2::from_shape_vec((total, p.d_model), buf)
+            .expect("the buffer has rows * d_model entries");
         let mut pack = Packing {
             spans: Vec::with_capacity(batch.len()),
             pad: Vec::with_capacity(total),
@@ -420,37 +430,39 @@ impl Cpu {
 
     /// One thread's share, through the first `layers` layers; with the
     /// patterns of the kept heads `slots` (`(layer, slot)`), per slot per
-    /// sequence. Run in chunks of at most [`CHUNK_ROWS`] rows, so that the
+    /// sequence, and each sequence's residual or logits as `keep` says.
+    /// Run in chunks of at most [`CHUNK_ROWS`] rows, so that the
     /// intermediate matrices stay in cache and their memory is reused.
     fn forward_packed(
         &self,
         batch: &[Vec<usize>],
         layers: usize,
         slots: &[(usize, usize)],
-    ) -> (Vec<Array2<f32>>, Vec<Vec<Array2<f32>>>) {
-        let mut resids = Vec::with_capacity(batch.len());
-        let mut patterns: Vec<Vec<Array2<f32>>> =
-            vec![Vec::with_capacity(batch.len()); slots.len()];
+        keep: Keep,
+    ) -> Part {
+        let mut out = Part {
+            resid: Vec::new(),
+            logits: Vec::new(),
+            patterns: vec![Vec::with_capacity(batch.len()); slots.len()],
+        };
         let mut scratch = Scratch::default();
         for chunk in chunks(batch, CHUNK_ROWS) {
-            let (r, p) = self.forward_chunk(chunk, layers, slots, &mut scratch);
-            resids.extend(r);
-            for (all, p) in patterns.iter_mut().zip(p) {
-                all.extend(p);
-            }
+            self.forward_chunk(chunk, layers, slots, keep, &mut scratch, &mut out);
         }
-        (resids, patterns)
+        out
     }
 
-    /// [`Cpu::forward_packed`] on one chunk.
+    /// [`Cpu::forward_packed`] on one chunk, appended to `out`.
     fn forward_chunk(
         &self,
         batch: &[Vec<usize>],
         layers: usize,
         slots: &[(usize, usize)],
+        keep: Keep,
         scratch: &mut Scratch,
-    ) -> (Vec<Array2<f32>>, Vec<Vec<Array2<f32>>>) {
-        let (mut resid, pack) = self.embed(batch);
+        out: &mut Part,
+    ) {
+        let (mut resid, pack) = self.embed_into(batch, std::mem::take(&mut scratch.resid));
         let mut patterns: Vec<Vec<Array2<f32>>> = slots
             .iter()
             .map(|_| {
@@ -478,12 +490,20 @@ impl Cpu {
                 mlp_forward(mlp, mats, &mut resid, scratch);
             }
         }
-        let resids = pack
-            .spans
-            .iter()
-            .map(|&(o, l)| resid.slice(s![o..o + l, ..]).to_owned())
-            .collect();
-        (resids, patterns)
+        for &(o, l) in &pack.spans {
+            let rows = resid.slice(s![o..o + l, ..]);
+            if keep.resid() {
+                out.resid.push(rows.to_owned());
+            }
+            if keep.logits() {
+                out.logits.push(self.logits(rows));
+            }
+        }
+        for (all, p) in out.patterns.iter_mut().zip(patterns) {
+            all.extend(p);
+        }
+        let (buf, _) = resid.into_raw_vec_and_offset();
+        scratch.resid = buf;
     }
 
     fn attention(
@@ -549,10 +569,10 @@ impl Cpu {
     }
 
     /// The logits of every row.
-    fn logits(&self, resid: &Array2<f32>) -> Array2<f32> {
+    fn logits(&self, resid: ArrayView2<'_, f32>) -> Array2<f32> {
         let mut out = Array2::zeros((resid.nrows(), self.plan.w_u.ncols()));
         product(
-            resid.view(),
+            resid,
             &self.plan.unembed_input,
             &self.w_u,
             &mut out.view_mut(),
@@ -581,25 +601,20 @@ impl Executor for Cpu {
             .zip(check_patterns(&self.plan, want)?)
             .collect();
         let layers = self.plan.layers.len();
+        let keep = if want.resid { Keep::Both } else { Keep::Logits };
         let parts: Vec<Part> = self
             .groups(batch)
             .into_par_iter()
-            .map(|g| {
-                let (resid, patterns) = self.forward_packed(g, layers, &slots);
-                let logits = resid.iter().map(|r| self.logits(r)).collect();
-                (resid, logits, patterns)
-            })
+            .map(|g| self.forward_packed(g, layers, &slots, keep))
             .collect();
         let mut out = Forward {
             patterns: vec![Vec::with_capacity(batch.len()); slots.len()],
             ..Forward::default()
         };
-        for (resid, logits, patterns) in parts {
-            if want.resid {
-                out.resid.extend(resid);
-            }
-            out.logits.extend(logits);
-            for (all, p) in out.patterns.iter_mut().zip(patterns) {
+        for part in parts {
+            out.resid.extend(part.resid);
+            out.logits.extend(part.logits);
+            for (all, p) in out.patterns.iter_mut().zip(part.patterns) {
                 all.extend(p);
             }
         }
@@ -607,8 +622,31 @@ impl Executor for Cpu {
     }
 }
 
-/// One thread's residuals, logits and patterns.
-type Part = (Vec<Array2<f32>>, Vec<Array2<f32>>, Vec<Vec<Array2<f32>>>);
+/// One thread's residuals and logits per sequence (those `Keep` asked
+/// for) and patterns per kept head per sequence.
+struct Part {
+    resid: Vec<Array2<f32>>,
+    logits: Vec<Array2<f32>>,
+    patterns: Vec<Vec<Array2<f32>>>,
+}
+
+/// What a forward pass keeps of each sequence.
+#[derive(Clone, Copy)]
+enum Keep {
+    Resid,
+    Logits,
+    Both,
+}
+
+impl Keep {
+    fn resid(self) -> bool {
+        matches!(self, Keep::Resid | Keep::Both)
+    }
+
+    fn logits(self) -> bool {
+        matches!(self, Keep::Logits | Keep::Both)
+    }
+}
 
 /// Where each sequence's rows lie in a packed chunk, and which rows are
 /// PAD keys.
@@ -657,7 +695,8 @@ struct Scratch {
     w: Vec<f32>,
     /// One row's non-zero entries.
     nz: Vec<(u32, f32)>,
-    /// The memory of a chunk's `qkv`, `z` and hidden matrices.
+    /// The memory of a chunk's residual, `qkv`, `z` and hidden matrices.
+    resid: Vec<f32>,
     qkv: Vec<f32>,
     z: Vec<f32>,
     h: Vec<f32>,
