@@ -695,6 +695,10 @@ struct Scratch {
     w: Vec<f32>,
     /// One row's non-zero entries.
     nz: Vec<(u32, f32)>,
+    /// One head's keys of one sequence as sparse rows, and where each
+    /// key's entries start.
+    kn: Vec<(u32, f32)>,
+    kstart: Vec<usize>,
     /// The memory of a chunk's residual, `qkv`, `z` and hidden matrices.
     resid: Vec<f32>,
     qkv: Vec<f32>,
@@ -744,14 +748,26 @@ fn mix(
     scratch.kt.resize(d_qk * pack.longest, 0.0);
     scratch.w.resize(pack.longest, 0.0);
     let (kt, w, nz) = (&mut scratch.kt, &mut scratch.w, &mut scratch.nz);
+    let (kn, kstart) = (&mut scratch.kn, &mut scratch.kstart);
     for (seq, &(o, len)) in pack.spans.iter().enumerate() {
         let pad = &pack.pad[o..o + len];
-        // Keys as columns, so a query's scores are a sum of rows.
+        // Keys as columns, so a query's scores are a sum of rows; and as
+        // sparse rows (`kstart[j]..kstart[j + 1]` of `kn`), so that a
+        // query with many non-zeros against one-hot keys costs a few terms
+        // per key. Both sum each score's non-zero products in the order of
+        // their dims: the same floats.
+        kn.clear();
+        kstart.clear();
+        kstart.push(0);
         for j in 0..len {
             let k = &qkv[(o + j) * qkv_width + head.k..][..d_qk];
             for (d, &kd) in k.iter().enumerate() {
                 kt[d * len + j] = kd;
+                if kd != 0.0 {
+                    kn.push((d as u32, kd));
+                }
             }
+            kstart.push(kn.len());
         }
         for i in 0..len {
             let q = &qkv[(o + i) * qkv_width + head.q..][..d_qk];
@@ -759,10 +775,18 @@ fn mix(
             let wi = &mut w[..keys];
             wi.fill(0.0);
             nonzeros(q.iter().copied(), nz);
-            for &(d, qd) in nz.iter() {
-                let d = d as usize;
-                for (s, &k) in wi.iter_mut().zip(&kt[d * len..d * len + keys]) {
-                    *s += qd * k;
+            if nz.len() * keys > kstart[keys] {
+                for (j, s) in wi.iter_mut().enumerate() {
+                    for &(d, kd) in &kn[kstart[j]..kstart[j + 1]] {
+                        *s += q[d as usize] * kd;
+                    }
+                }
+            } else {
+                for &(d, qd) in nz.iter() {
+                    let d = d as usize;
+                    for (s, &k) in wi.iter_mut().zip(&kt[d * len..d * len + keys]) {
+                        *s += qd * k;
+                    }
                 }
             }
             let mut max = f32::NEG_INFINITY;
