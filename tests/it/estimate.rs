@@ -5,7 +5,7 @@
 //! tests/compile/cases.txt; a model over `--max-params` refused before it
 //! is built, naming what costs most. `estimate_ratios` (ignored) prints
 //! the ratios at N = 5..512 (`RASP_ESTIMATE_NS`); the generated programs
-//! check the same bound (tests/it/genprog.rs).
+//! check the same bound (tests/it/genprog/check.rs).
 
 use std::path::{Path, PathBuf};
 

@@ -10,7 +10,7 @@ use rasp::compile::{Options, Source, compile, parse_vocab};
 use rasp::front::{MVal, ScopeRef, Session, value::lookup};
 use rasp::ir::Value;
 
-use super::r#gen::Prog;
+use super::generator::Prog;
 
 // ---------------------------------------------------------------------------
 // Compiling and classifying

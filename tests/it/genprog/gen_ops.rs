@@ -1,7 +1,7 @@
 //! The generator's operations: arithmetic, numerical, boolean and string
 //! s-ops, locations, selectors.
 
-use super::r#gen::{CMPS, Gen, SEL_CMPS, Sop, Ty, Want, num_ty, union};
+use super::generator::{CMPS, Gen, SEL_CMPS, Sop, Ty, Want, num_ty, union};
 
 impl Gen<'_> {
     fn arith(&mut self, a: &Sop, b: &Sop) -> Option<Sop> {

@@ -30,8 +30,8 @@
 //! rejects are regenerated (`program_error`).
 
 mod check;
-mod r#gen;
 mod gen_ops;
+mod generator;
 mod regress;
 mod stats;
 
@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 
 use rasp::front::Session;
 
-use r#gen::{Gen, Rng, SHORT, Shape};
+use generator::{Gen, Rng, SHORT, Shape};
 use stats::batch;
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {

@@ -9,7 +9,7 @@ use rasp::front::Session;
 
 use super::check::{Class, check_scope};
 use super::env_or;
-use super::r#gen::{Gen, LONG, Rng};
+use super::generator::{Gen, LONG, Rng};
 
 // ---------------------------------------------------------------------------
 // Regressions: tests/compile/regress/*.rasp

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use super::check::{Class, Outcome, check_prog_isolated, tiny_gap};
-use super::r#gen::{Gen, Prog, Rng, Shape};
+use super::generator::{Gen, Prog, Rng, Shape};
 
 /// Figures of a batch.
 #[derive(Default)]
