@@ -699,6 +699,10 @@ struct Scratch {
     /// key's entries start.
     kn: Vec<(u32, f32)>,
     kstart: Vec<usize>,
+    /// One head's values of one sequence, row after row.
+    vs: Vec<f32>,
+    /// Each key's one non-zero entry, when no key has more.
+    k1: Vec<(u32, f32)>,
     /// The memory of a chunk's residual, `qkv`, `z` and hidden matrices.
     resid: Vec<f32>,
     qkv: Vec<f32>,
@@ -748,7 +752,8 @@ fn mix(
     scratch.kt.resize(d_qk * pack.longest, 0.0);
     scratch.w.resize(pack.longest, 0.0);
     let (kt, w, nz) = (&mut scratch.kt, &mut scratch.w, &mut scratch.nz);
-    let (kn, kstart) = (&mut scratch.kn, &mut scratch.kstart);
+    let (kn, kstart, vs) = (&mut scratch.kn, &mut scratch.kstart, &mut scratch.vs);
+    let k1 = &mut scratch.k1;
     for (seq, &(o, len)) in pack.spans.iter().enumerate() {
         let pad = &pack.pad[o..o + len];
         // Keys as columns, so a query's scores are a sum of rows; and as
@@ -759,29 +764,64 @@ fn mix(
         kn.clear();
         kstart.clear();
         kstart.push(0);
+        // Values packed together (a query reads every selected key's).
+        vs.clear();
+        for j in 0..len {
+            vs.extend_from_slice(&qkv[(o + j) * qkv_width + head.v..][..d_v]);
+        }
+        // At most one non-zero per key (one-hot keys): that entry, or
+        // (d_qk, 0) for none, so a score is one product.
+        let mut single = true;
         for j in 0..len {
             let k = &qkv[(o + j) * qkv_width + head.k..][..d_qk];
             for (d, &kd) in k.iter().enumerate() {
-                kt[d * len + j] = kd;
                 if kd != 0.0 {
                     kn.push((d as u32, kd));
                 }
             }
+            single &= kn.len() - kstart[j] <= 1;
             kstart.push(kn.len());
         }
+        if single {
+            k1.clear();
+            k1.extend(kstart.windows(2).map(|w| {
+                if w[1] > w[0] {
+                    kn[w[0]]
+                } else {
+                    (d_qk as u32, 0.0)
+                }
+            }));
+        }
+        // Filled when a query first takes the dense way.
+        let mut kt_filled = false;
         for i in 0..len {
             let q = &qkv[(o + i) * qkv_width + head.q..][..d_qk];
             let keys = if causal { i + 1 } else { len };
             let wi = &mut w[..keys];
             wi.fill(0.0);
             nonzeros(q.iter().copied(), nz);
-            if nz.len() * keys > kstart[keys] {
+            if single && nz.len() > 1 {
+                for (s, &(d, kd)) in wi.iter_mut().zip(k1.iter()) {
+                    if let Some(&qd) = q.get(d as usize) {
+                        *s += qd * kd;
+                    }
+                }
+            } else if nz.len() * keys > kstart[keys] {
                 for (j, s) in wi.iter_mut().enumerate() {
                     for &(d, kd) in &kn[kstart[j]..kstart[j + 1]] {
                         *s += q[d as usize] * kd;
                     }
                 }
             } else {
+                if !kt_filled {
+                    for j in 0..len {
+                        let k = &qkv[(o + j) * qkv_width + head.k..][..d_qk];
+                        for (d, &kd) in k.iter().enumerate() {
+                            kt[d * len + j] = kd;
+                        }
+                    }
+                    kt_filled = true;
+                }
                 for &(d, qd) in nz.iter() {
                     let d = d as usize;
                     for (s, &k) in wi.iter_mut().zip(&kt[d * len..d * len + keys]) {
@@ -816,6 +856,19 @@ fn mix(
             }
             let zi = &mut z[(o + i) * z_width + head.z..][..d_v];
             let mut prow = pattern.as_deref_mut().map(|p| p[seq].row_mut(i));
+            if d_v == 1 && prow.is_none() {
+                // One value (a mean): summed in a register, in the same
+                // order (a store and reload per key would bound the loop
+                // by their latency).
+                let mut acc = zi[0];
+                for (&s, &v) in wi.iter().zip(vs.iter()) {
+                    if s != 0.0 {
+                        acc += (s / sum) * v;
+                    }
+                }
+                zi[0] = acc;
+                continue;
+            }
             for (j, &s) in wi.iter().enumerate() {
                 if s == 0.0 {
                     continue;
@@ -824,7 +877,7 @@ fn mix(
                 if let Some(r) = prow.as_mut() {
                     r[j] = p;
                 }
-                let v = &qkv[(o + j) * qkv_width + head.v..][..d_v];
+                let v = &vs[j * d_v..(j + 1) * d_v];
                 for (zz, &vv) in zi.iter_mut().zip(v) {
                     *zz += p * vv;
                 }
