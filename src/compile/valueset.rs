@@ -85,6 +85,72 @@ fn finite(mut v: Vec<Value>) -> ValueSet {
     ValueSet::Finite(v)
 }
 
+/// Longest inputs for which positional s-ops are evaluated length by
+/// length (an input per length: cubic work in the length at worst).
+const POSITIONAL_MAX_LEN: usize = 512;
+
+/// The exact values of every positional aggregate (one that reads no
+/// tokens: a mean of positions, `length` and constants over a selector of
+/// them, such as `aggregate(select(indices, indices, <=), indices)`): its
+/// value at a position depends on the length alone, so evaluating it on
+/// one input of each length gives every value it takes, where a rule over
+/// value sets gives every mean of its values. Lengths on which it fails
+/// add nothing (every input of that length fails). Empty beyond
+/// [`POSITIONAL_MAX_LEN`].
+fn positional_values(
+    graph: &Graph,
+    targets: &[NodeId],
+    domain: &Domain,
+) -> BTreeMap<NodeId, Vec<Value>> {
+    let mut out = BTreeMap::new();
+    let Some(token) = domain.vocab.first() else {
+        return out;
+    };
+    if domain.max_len > POSITIONAL_MAX_LEN {
+        return out;
+    }
+    let order = graph.ancestors(targets);
+    let mut reads_tokens: BTreeMap<NodeId, bool> = BTreeMap::new();
+    let mut wanted = Vec::new();
+    for &id in &order {
+        let op = graph.op(id);
+        let tokens = matches!(op, Op::Tokens(_))
+            || op
+                .inputs()
+                .iter()
+                .any(|a| reads_tokens.get(a).copied().unwrap_or(true));
+        reads_tokens.insert(id, tokens);
+        if !tokens && matches!(op, Op::Aggregate { .. }) {
+            wanted.push(id);
+        }
+    }
+    if wanted.is_empty() {
+        return out;
+    }
+    let sem = if domain.causal {
+        crate::interp::Semantics::Causal
+    } else {
+        crate::interp::Semantics::Bidirectional
+    };
+    let mut eval = crate::interp::Evaluator::new(graph, &wanted).semantics(sem);
+    let mut found: Vec<Vec<Value>> = vec![Vec::new(); wanted.len()];
+    for len in 1..=domain.max_len {
+        let input = vec![token.clone(); len];
+        // A length whose input fails adds nothing: every input fails there.
+        if let Ok(outs) = eval.run(&input, None) {
+            for (f, o) in found.iter_mut().zip(outs) {
+                if let crate::interp::Output::Sop(col) = o {
+                    f.extend(col.values);
+                }
+            }
+        }
+    }
+    for (id, vals) in wanted.into_iter().zip(found) {
+        out.insert(id, vals);
+    }
+    out
+}
+
 /// What the value sets are computed for.
 #[derive(Clone, Debug)]
 pub struct Domain {
@@ -108,6 +174,7 @@ pub fn infer(
 ) -> Result<BTreeMap<NodeId, ValueSet>, Diag> {
     let n = domain.max_len;
     let mut sets: BTreeMap<NodeId, ValueSet> = BTreeMap::new();
+    let exact = positional_values(graph, targets, domain);
     for id in graph.ancestors(targets) {
         let node = graph.node(id);
         let at = |d: Diag| match node.span {
@@ -227,7 +294,13 @@ pub fn infer(
                 let one = |s| super::onekey::at_most_one(graph, s, &sets, n, domain.causal);
                 let equal =
                     |s| super::onekey::same_values(graph, s, *values, &sets, n, domain.causal);
-                if vals.is_numeric() && !one(*sel) {
+                if let Some(v) = exact.get(&id).filter(|_| vals.is_numeric() && !one(*sel)) {
+                    // A mean of positions: the values it takes, and the
+                    // default (which the head writes through BOS).
+                    let mut v = v.clone();
+                    v.push(default.clone());
+                    finite(v)
+                } else if vals.is_numeric() && !one(*sel) {
                     // How many keys a mean averages at most.
                     let most = super::onekey::most_selected(graph, *sel, &sets, n, domain.causal)
                         .unwrap_or(n);
@@ -743,6 +816,59 @@ pub fn always_an_index(graph: &Graph, id: NodeId, domain: &Domain) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::front::{MVal, Session, value::lookup};
+
+    /// The value set of the s-op `x` of `src` (tokens 0 and 4).
+    fn set_of(src: &str, max_len: usize, causal: bool) -> Vec<Value> {
+        let mut session = Session::new();
+        let scope = session.new_scope();
+        let src = format!("tokens = tokens_int;\n{src}");
+        let result = session.run_source("<test>", &src, &scope, None);
+        assert!(!result.has_errors(), "{:?}", result.diags);
+        let Some(MVal::Sop(x)) = lookup(&scope, "x") else {
+            panic!("`x` is an s-op");
+        };
+        let domain = Domain {
+            vocab: vec![Value::Int(0), Value::Int(4)],
+            max_len,
+            causal,
+        };
+        let sets = infer(&session.graph, &[x], &domain, false).expect("value sets");
+        sets[&x].values().expect("finite").to_vec()
+    }
+
+    /// A mean of positions takes one value per position and length (the
+    /// prefix mean of `indices` is `i / 2`), not every mean of 0..N-1: 30
+    /// values and the default at N = 30, where the means of subsets of
+    /// 0..29 are thousands. Causally the same prefix means; a mean of
+    /// every position but the first is `len / 2` per length.
+    #[test]
+    fn positional_means_take_exactly_their_values() {
+        for causal in [false, true] {
+            let v = set_of(
+                "x = aggregate(select(indices, indices, <=), indices, -1);",
+                30,
+                causal,
+            );
+            assert_eq!(v.len(), 31, "{causal}: {v:?}");
+            assert!(v.iter().any(|x| x.same(&Value::Float(14.5))));
+        }
+        let v = set_of(
+            "x = aggregate(select(indices, 0, >), indices, 1);",
+            30,
+            false,
+        );
+        // 1 (length 1: the default; length 2: the one key, 1), then
+        // `len / 2` for lengths 3..30 as floats: 1.5 to 15.0.
+        assert_eq!(v.len(), 29, "{v:?}");
+        // A mean that reads tokens is every mean of its values.
+        let v = set_of(
+            "x = aggregate(select(indices, indices, <=), tokens + indices);",
+            12,
+            false,
+        );
+        assert!(v.len() > 100, "{}", v.len());
+    }
 
     #[test]
     fn floats_are_read_back_as_simple_fractions() {
