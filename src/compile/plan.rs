@@ -651,17 +651,31 @@ pub fn plan(ctx: &Ctx, target: NodeId) -> Result<Plan, Diag> {
             }
             Op::SelectorWidth(sel) => {
                 let mut products = p.products.clone();
-                let ts = terms(ctx, *sel, &mut p.sel_maps, &mut products)?;
-                let needs_products = ts
-                    .iter()
-                    .any(|t| t.key_product.is_some() || t.query_product.is_some());
+                // A joint one-hot too large to build is no obstacle where
+                // inclusion-exclusion needs none (the library `sort`'s
+                // `goes_before` over a key of many values).
+                let (ts, needs_products) = match terms(ctx, *sel, &mut p.sel_maps, &mut products) {
+                    Ok(ts) => {
+                        let needs = ts
+                            .iter()
+                            .any(|t| t.key_product.is_some() || t.query_product.is_some());
+                        (Ok(ts), needs)
+                    }
+                    Err(d) if d.code == codes::COMPILE_UNSUPPORTED => (Err(d), true),
+                    Err(d) => return Err(d),
+                };
                 let parts = if needs_products {
                     expand(graph, *sel)
                 } else {
                     None
                 };
+                let parts = match (parts, ts) {
+                    (Some(parts), _) => Ok(parts),
+                    (None, Ok(ts)) => Err(ts),
+                    (None, Err(d)) => return Err(d),
+                };
                 match parts {
-                    Some(parts) => {
+                    Ok(parts) => {
                         let mut built = Vec::with_capacity(parts.len());
                         for (sign, lits) in parts {
                             let terms =
@@ -684,7 +698,7 @@ pub fn plan(ctx: &Ctx, target: NodeId) -> Result<Plan, Diag> {
                         p.width_parts.insert(id, built);
                         p.numerical.insert(id);
                     }
-                    None => {
+                    Err(ts) => {
                         p.products = products;
                         for t in &ts {
                             for l in t.keys.iter().chain(&t.queries) {
