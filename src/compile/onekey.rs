@@ -533,6 +533,29 @@ mod tests {
     /// [`one`] under either semantics, or with `values` named, whether the
     /// keys `sel` selects hold equal values of that s-op.
     fn ask(src: &str, max_len: usize, causal: bool, values: Option<&str>) -> bool {
+        analyse(src, max_len, causal, values, |g, sel, v, sets| match v {
+            Some(v) => same_values(g, sel, v, sets, max_len, causal),
+            None => at_most_one(g, sel, sets, max_len, causal),
+        })
+    }
+
+    /// [`most_selected`] for the selector `sel` of `src` (tokens 1..=5).
+    fn most(src: &str, max_len: usize) -> Option<usize> {
+        analyse(src, max_len, false, None, |g, sel, _, sets| {
+            most_selected(g, sel, sets, max_len, false)
+        })
+    }
+
+    /// `f` on the graph of `src` (after `tokens = tokens_int`), its
+    /// selector `sel`, the s-op named `values` if any, and their value sets
+    /// for the tokens 1..=5 and inputs of up to `max_len` tokens.
+    fn analyse<R>(
+        src: &str,
+        max_len: usize,
+        causal: bool,
+        values: Option<&str>,
+        f: impl FnOnce(&Graph, NodeId, Option<NodeId>, &BTreeMap<NodeId, ValueSet>) -> R,
+    ) -> R {
         let mut session = Session::new();
         let scope = session.new_scope();
         let src = format!("tokens = tokens_int;\n{src}");
@@ -546,36 +569,14 @@ mod tests {
             max_len,
             causal,
         };
-        let mut targets = vec![sel];
         let values = values.map(|name| match lookup(&scope, name) {
             Some(MVal::Sop(v)) => v,
             _ => panic!("`{name}` is an s-op"),
         });
+        let mut targets = vec![sel];
         targets.extend(values);
         let sets = infer(&session.graph, &targets, &domain, true).expect("value sets");
-        match values {
-            Some(v) => same_values(&session.graph, sel, v, &sets, max_len, causal),
-            None => at_most_one(&session.graph, sel, &sets, max_len, causal),
-        }
-    }
-
-    /// [`most_selected`] for the selector `sel` of `src` (tokens 1..=5).
-    fn most(src: &str, max_len: usize) -> Option<usize> {
-        let mut session = Session::new();
-        let scope = session.new_scope();
-        let src = format!("tokens = tokens_int;\n{src}");
-        let result = session.run_source("<test>", &src, &scope, None);
-        assert!(!result.has_errors(), "{:?}", result.diags);
-        let Some(MVal::Sel(sel)) = lookup(&scope, "sel") else {
-            panic!("`sel` is a selector");
-        };
-        let domain = Domain {
-            vocab: (1..=5).map(Value::Int).collect(),
-            max_len,
-            causal: false,
-        };
-        let sets = infer(&session.graph, &[sel], &domain, true).expect("value sets");
-        most_selected(&session.graph, sel, &sets, max_len, false)
+        f(&session.graph, sel, values, &sets)
     }
 
     /// tracr's sort key `tokens + indices / 100` meets itself at positions

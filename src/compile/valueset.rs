@@ -291,34 +291,11 @@ pub fn infer(
                 default,
             } => {
                 let vals = &sets[values];
-                let one = |s| super::onekey::at_most_one(graph, s, &sets, n, domain.causal);
-                let equal =
-                    |s| super::onekey::same_values(graph, s, *values, &sets, n, domain.causal);
-                if let Some(v) = exact.get(&id).filter(|_| vals.is_numeric() && !one(*sel)) {
-                    // A mean of positions: the values it takes, and the
-                    // default (which the head writes through BOS).
-                    let mut v = v.clone();
-                    v.push(default.clone());
-                    finite(v)
-                } else if vals.is_numeric() && !one(*sel) {
-                    // How many keys a mean averages at most.
-                    let most = super::onekey::most_selected(graph, *sel, &sets, n, domain.causal)
-                        .unwrap_or(n);
-                    // Keys that all hold one value average to it, a float.
-                    match vals
-                        .values()
-                        .filter(|_| equal(*sel))
-                        .and_then(|v| equal_means(v, most))
-                    {
-                        Some(mut v) => {
-                            v.push(default.clone());
-                            finite(v)
-                        }
-                        None => means(vals, default, most),
-                    }
-                } else {
-                    // One key at most (or no mean possible): the values
-                    // themselves and the default.
+                // A mean of several keys, or (one key at most, or no mean
+                // possible) the values themselves and the default.
+                let mean = vals.is_numeric()
+                    && !super::onekey::at_most_one(graph, *sel, &sets, n, domain.causal);
+                if !mean {
                     match vals.values() {
                         Some(v) => {
                             let mut v = v.to_vec();
@@ -326,6 +303,31 @@ pub fn infer(
                             finite(v)
                         }
                         None => vals.clone(),
+                    }
+                } else if let Some(v) = exact.get(&id) {
+                    // A mean of positions: the values it takes, and the
+                    // default (which the head writes through BOS).
+                    let mut v = v.clone();
+                    v.push(default.clone());
+                    finite(v)
+                } else {
+                    // How many keys a mean averages at most.
+                    let most = super::onekey::most_selected(graph, *sel, &sets, n, domain.causal)
+                        .unwrap_or(n);
+                    // Keys that all hold one value average to it, a float.
+                    let equal = || {
+                        super::onekey::same_values(graph, *sel, *values, &sets, n, domain.causal)
+                    };
+                    match vals
+                        .values()
+                        .filter(|_| equal())
+                        .and_then(|v| equal_means(v, most))
+                    {
+                        Some(mut v) => {
+                            v.push(default.clone());
+                            finite(v)
+                        }
+                        None => means(vals, default, most),
                     }
                 }
             }
