@@ -15,14 +15,14 @@ use rasp::ir::{NodeId, Value};
 
 /// One s-op of a program (a file in tests/compile/, or source text), and
 /// the options to compile it for.
-struct Case {
-    session: Session,
-    node: NodeId,
+pub(crate) struct Case {
+    pub(crate) session: Session,
+    pub(crate) node: NodeId,
     opts: Options,
 }
 
 impl Case {
-    fn new(program: &str, sop: &str, vocab: &str, n: usize) -> Case {
+    pub(crate) fn new(program: &str, sop: &str, vocab: &str, n: usize) -> Case {
         let mut session = Session::new();
         let scope = if program.ends_with(".rasp") {
             let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compile");
@@ -58,7 +58,7 @@ impl Case {
         )
     }
 
-    fn compile(&self) -> Result<Compiled, Diag> {
+    pub(crate) fn compile(&self) -> Result<Compiled, Diag> {
         compile(
             &self.session.graph,
             &self.session.sources,

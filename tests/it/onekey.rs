@@ -5,36 +5,23 @@
 
 use std::collections::BTreeMap;
 
+use crate::compile::Case;
 use rasp::compile::verify::{DEFAULT_SAMPLES, Mode, verify};
-use rasp::compile::{Options, Source, compile, parse_vocab};
-use rasp::front::{MVal, Session, value::lookup};
 use rasp::model::Encoding;
 
 /// Compile `sop` of `src` for `vocab` and `n`, verify it (every input when
 /// they are few, else a seeded sample of every length), and return the
 /// size of its value set and the encoding of each placed s-op by name.
 fn check(src: &str, sop: &str, vocab: &str, n: usize) -> (usize, BTreeMap<String, Encoding>) {
-    let mut session = Session::new();
-    let scope = session.new_scope();
-    let result = session.run_source("<test>", src, &scope, None);
-    assert!(result.diags.is_empty(), "{:?}", result.diags);
-    let Some(MVal::Sop(node)) = lookup(&scope, sop) else {
-        panic!("{sop} is not an s-op");
-    };
-    let opts = Options::new(parse_vocab(vocab).expect("vocab"), n);
-    let compiled = compile(
-        &session.graph,
-        &session.sources,
-        node,
-        &opts,
-        &Source::default(),
-    )
-    .unwrap_or_else(|d| panic!("{sop}: {}", d.render_plain()));
+    let case = Case::new(src, sop, vocab, n);
+    let compiled = case
+        .compile()
+        .unwrap_or_else(|d| panic!("{sop}: {}", d.render_plain()));
     let report = verify(
-        &session.graph,
-        &session.sources,
+        &case.session.graph,
+        &case.session.sources,
         &compiled,
-        node,
+        case.node,
         Mode::Auto {
             samples: DEFAULT_SAMPLES,
             seed: 5,
@@ -141,26 +128,9 @@ fn a_shifted_mean_keeps_the_means_values() {
 fn a_query_one_hot_covers_only_values_that_can_match() {
     let src = "frac = aggregate(select(indices, indices, <=), indicator(tokens == \"a\"));\n\
                at = aggregate(select(indices, frac, ==), tokens == \"b\", False);\n";
-    let mut session = Session::new();
-    let scope = session.new_scope();
-    assert!(
-        session
-            .run_source("<t>", src, &scope, None)
-            .diags
-            .is_empty()
-    );
-    let Some(MVal::Sop(at)) = lookup(&scope, "at") else {
-        panic!("at is an s-op");
-    };
-    let opts = Options::new(parse_vocab("ab").expect("vocab"), 8);
-    let compiled = compile(
-        &session.graph,
-        &session.sources,
-        at,
-        &opts,
-        &Source::default(),
-    )
-    .unwrap_or_else(|d| panic!("{}", d.render_plain()));
+    let compiled = Case::new(src, "at", "ab", 8)
+        .compile()
+        .unwrap_or_else(|d| panic!("{}", d.render_plain()));
     let [(frac, kept)] = compiled
         .plan
         .conv_values
