@@ -1,0 +1,234 @@
+//! Attention on the CPU: the Q/K/V products of a chunk, then per sequence
+//! and head the scores, the softmax and the weighted sum of values, with
+//! the keys kept as sparse rows where they are one-hot.
+
+use ndarray::{Array2, s};
+
+use super::mat::{add_bias, add_product, nonzeros, product, zeroed};
+use super::{Cpu, LayerMats, Packing, Scratch};
+use crate::model::plan::{AttnPlan, HeadSlot};
+
+impl Cpu {
+    pub(super) fn attention(
+        &self,
+        a: &AttnPlan,
+        mats: &LayerMats,
+        resid: &mut Array2<f32>,
+        pack: &Packing,
+        scratch: &mut Scratch,
+        patterns: &mut [(usize, &mut Vec<Array2<f32>>)],
+    ) {
+        let w_o = mats.w_o.as_ref().expect("an attention plan has W_O");
+        if a.heads.is_empty() {
+            if let Some(b) = &a.b_o {
+                add_bias(&a.output, resid, b);
+            }
+            return;
+        }
+        let (mut qkv_buf, mut z_buf) = (
+            std::mem::take(&mut scratch.qkv),
+            std::mem::take(&mut scratch.z),
+        );
+        let mut qkv = zeroed(&mut qkv_buf, resid.nrows(), a.qkv_width);
+        for (g, w) in a.groups.iter().zip(&mats.groups) {
+            let mut dst = qkv.slice_mut(s![.., g.cols.clone()]);
+            product(resid.view(), &g.input, w, &mut dst, &mut scratch.nz);
+        }
+        qkv += &a.b_qkv;
+        let mut z = zeroed(&mut z_buf, resid.nrows(), a.z_width);
+        let qkv = qkv.into_slice().expect("a fresh matrix is contiguous");
+        let zs = z.as_slice_mut().expect("a fresh matrix is contiguous");
+        for (i, head) in a.heads.iter().enumerate() {
+            let pattern = patterns
+                .iter_mut()
+                .find(|(s, _)| *s == i)
+                .map(|(_, p)| &mut **p);
+            let rows = Rows {
+                qkv,
+                qkv_width: a.qkv_width,
+                z_width: a.z_width,
+            };
+            mix(
+                &rows,
+                zs,
+                head,
+                pack,
+                self.causal,
+                self.scale,
+                scratch,
+                pattern,
+            );
+        }
+        add_product(
+            &a.output,
+            resid,
+            z.view(),
+            w_o,
+            a.b_o.as_ref(),
+            &mut scratch.nz,
+        );
+        scratch.qkv = qkv_buf;
+        scratch.z = z_buf;
+    }
+}
+
+/// The `qkv` rows of a packed chunk.
+struct Rows<'a> {
+    qkv: &'a [f32],
+    qkv_width: usize,
+    z_width: usize,
+}
+
+/// Scores, softmax and the weighted sum of values of one head for every
+/// sequence: `qkv` rows hold the head's Q, K and V at `head`'s offsets,
+/// `z` rows get its output at `head.z`; the weights go to `pattern` (per
+/// sequence) when given.
+#[allow(clippy::too_many_arguments)]
+fn mix(
+    rows: &Rows<'_>,
+    z: &mut [f32],
+    head: &HeadSlot,
+    pack: &Packing,
+    causal: bool,
+    scale: f32,
+    scratch: &mut Scratch,
+    mut pattern: Option<&mut Vec<Array2<f32>>>,
+) {
+    let (qkv, qkv_width, z_width) = (rows.qkv, rows.qkv_width, rows.z_width);
+    let (d_qk, d_v) = (head.d_qk, head.d_v);
+    scratch.kt.resize(d_qk * pack.longest, 0.0);
+    scratch.w.resize(pack.longest, 0.0);
+    let (kt, w, nz) = (&mut scratch.kt, &mut scratch.w, &mut scratch.nz);
+    let (kn, kstart, vs) = (&mut scratch.kn, &mut scratch.kstart, &mut scratch.vs);
+    let k1 = &mut scratch.k1;
+    for (seq, &(o, len)) in pack.spans.iter().enumerate() {
+        let pad = &pack.pad[o..o + len];
+        // Keys as columns, so a query's scores are a sum of rows; and as
+        // sparse rows (`kstart[j]..kstart[j + 1]` of `kn`), so that a
+        // query with many non-zeros against one-hot keys costs a few terms
+        // per key. Both sum each score's non-zero products in the order of
+        // their dims: the same floats.
+        kn.clear();
+        kstart.clear();
+        kstart.push(0);
+        // Values packed together (a query reads every selected key's).
+        vs.clear();
+        for j in 0..len {
+            vs.extend_from_slice(&qkv[(o + j) * qkv_width + head.v..][..d_v]);
+        }
+        // At most one non-zero per key (one-hot keys): that entry, or
+        // (d_qk, 0) for none, so a score is one product.
+        let mut single = true;
+        for j in 0..len {
+            let k = &qkv[(o + j) * qkv_width + head.k..][..d_qk];
+            for (d, &kd) in k.iter().enumerate() {
+                if kd != 0.0 {
+                    kn.push((d as u32, kd));
+                }
+            }
+            single &= kn.len() - kstart[j] <= 1;
+            kstart.push(kn.len());
+        }
+        if single {
+            k1.clear();
+            k1.extend(kstart.windows(2).map(|w| {
+                if w[1] > w[0] {
+                    kn[w[0]]
+                } else {
+                    (d_qk as u32, 0.0)
+                }
+            }));
+        }
+        // Filled when a query first takes the dense way.
+        let mut kt_filled = false;
+        for i in 0..len {
+            let q = &qkv[(o + i) * qkv_width + head.q..][..d_qk];
+            let keys = if causal { i + 1 } else { len };
+            let wi = &mut w[..keys];
+            wi.fill(0.0);
+            nonzeros(q.iter().copied(), nz);
+            if single && nz.len() > 1 {
+                for (s, &(d, kd)) in wi.iter_mut().zip(k1.iter()) {
+                    if let Some(&qd) = q.get(d as usize) {
+                        *s += qd * kd;
+                    }
+                }
+            } else if nz.len() * keys > kstart[keys] {
+                for (j, s) in wi.iter_mut().enumerate() {
+                    for &(d, kd) in &kn[kstart[j]..kstart[j + 1]] {
+                        *s += q[d as usize] * kd;
+                    }
+                }
+            } else {
+                if !kt_filled {
+                    for j in 0..len {
+                        let k = &qkv[(o + j) * qkv_width + head.k..][..d_qk];
+                        for (d, &kd) in k.iter().enumerate() {
+                            kt[d * len + j] = kd;
+                        }
+                    }
+                    kt_filled = true;
+                }
+                for &(d, qd) in nz.iter() {
+                    let d = d as usize;
+                    for (s, &k) in wi.iter_mut().zip(&kt[d * len..d * len + keys]) {
+                        *s += qd * k;
+                    }
+                }
+            }
+            let mut max = f32::NEG_INFINITY;
+            for (s, &p) in wi.iter_mut().zip(pad) {
+                *s = if p { f32::NEG_INFINITY } else { *s / scale };
+                max = max.max(*s);
+            }
+            if max == f32::NEG_INFINITY {
+                // Every key masked (only in hand-made batches): no output.
+                continue;
+            }
+            let mut sum = 0.0f32;
+            for s in wi.iter_mut() {
+                let d = *s - max;
+                // exp underflows to exactly 0 below this (hard attention in
+                // compiled models makes that common).
+                // The top score (often several keys of a hard attention
+                // tie) needs no call: exp(0) is exactly 1.
+                *s = if d < -104.0 {
+                    0.0
+                } else if d == 0.0 {
+                    1.0
+                } else {
+                    d.exp()
+                };
+                sum += *s;
+            }
+            let zi = &mut z[(o + i) * z_width + head.z..][..d_v];
+            let mut prow = pattern.as_deref_mut().map(|p| p[seq].row_mut(i));
+            if d_v == 1 && prow.is_none() {
+                // One value (a mean): summed in a register, in the same
+                // order (a store and reload per key would bound the loop
+                // by their latency).
+                let mut acc = zi[0];
+                for (&s, &v) in wi.iter().zip(vs.iter()) {
+                    if s != 0.0 {
+                        acc += (s / sum) * v;
+                    }
+                }
+                zi[0] = acc;
+                continue;
+            }
+            for (j, &s) in wi.iter().enumerate() {
+                if s == 0.0 {
+                    continue;
+                }
+                let p = s / sum;
+                if let Some(r) = prow.as_mut() {
+                    r[j] = p;
+                }
+                let v = &vs[j * d_v..(j + 1) * d_v];
+                for (zz, &vv) in zi.iter_mut().zip(v) {
+                    *zz += p * vv;
+                }
+            }
+        }
+    }
+}
