@@ -103,6 +103,7 @@ fn mix(
     let k1 = &mut scratch.k1;
     for (seq, &(o, len)) in pack.spans.iter().enumerate() {
         let pad = &pack.pad[o..o + len];
+        let has_pad = pad.contains(&true);
         // Keys as columns, so a query's scores are a sum of rows; and as
         // sparse rows (`kstart[j]..kstart[j + 1]` of `kn`), so that a
         // query with many non-zeros against one-hot keys costs a few terms
@@ -176,31 +177,54 @@ fn mix(
                     }
                 }
             }
-            let mut max = f32::NEG_INFINITY;
-            for (s, &p) in wi.iter_mut().zip(pad) {
-                *s = if p { f32::NEG_INFINITY } else { *s / scale };
-                max = max.max(*s);
+            // Scaled, PAD keys masked, then exp(s - max) and its sum: the
+            // same floats as one loop of `exp` calls, in plain loops that
+            // vectorize. Hard attention makes nearly every weight 1 (the
+            // top score, often several tied keys: exp(0) is exactly 1) or
+            // 0 (exp underflows to exactly 0 below -104): then no call is
+            // made and the sum, of ones, is their count in any order.
+            if scale != 1.0 {
+                for s in wi.iter_mut() {
+                    *s /= scale;
+                }
             }
+            if has_pad {
+                for (s, &p) in wi.iter_mut().zip(pad) {
+                    if p {
+                        *s = f32::NEG_INFINITY;
+                    }
+                }
+            }
+            let max = max_of(wi);
             if max == f32::NEG_INFINITY {
                 // Every key masked (only in hand-made batches): no output.
                 continue;
             }
-            let mut sum = 0.0f32;
+            // 1, 0, or the exponent still to take (negative).
+            let mut soft = 0u32;
             for s in wi.iter_mut() {
                 let d = *s - max;
-                // exp underflows to exactly 0 below this (hard attention in
-                // compiled models makes that common).
-                // The top score (often several keys of a hard attention
-                // tie) needs no call: exp(0) is exactly 1.
-                *s = if d < -104.0 {
-                    0.0
-                } else if d == 0.0 {
+                *s = if d == 0.0 {
                     1.0
+                } else if d < -104.0 {
+                    0.0
                 } else {
-                    d.exp()
+                    d
                 };
-                sum += *s;
+                soft += u32::from(*s < 0.0);
             }
+            let sum = if soft == 0 {
+                wi.iter().map(|&s| u32::from(s != 0.0)).sum::<u32>() as f32
+            } else {
+                let mut sum = 0.0f32;
+                for s in wi.iter_mut() {
+                    if *s < 0.0 {
+                        *s = s.exp();
+                    }
+                    sum += *s;
+                }
+                sum
+            };
             let zi = &mut z[(o + i) * z_width + head.z..][..d_v];
             let mut prow = pattern.as_deref_mut().map(|p| p[seq].row_mut(i));
             if d_v == 1 && prow.is_none() {
@@ -231,4 +255,22 @@ fn mix(
             }
         }
     }
+}
+
+/// The largest score (no score is NaN), in lanes that vectorize; the
+/// largest is the same in any order.
+fn max_of(w: &[f32]) -> f32 {
+    let bigger = |m: f32, x: f32| if x > m { x } else { m };
+    let mut lanes = [f32::NEG_INFINITY; 8];
+    let mut chunks = w.chunks_exact(8);
+    for c in &mut chunks {
+        for (m, &x) in lanes.iter_mut().zip(c) {
+            *m = bigger(*m, x);
+        }
+    }
+    let tail = chunks
+        .remainder()
+        .iter()
+        .fold(f32::NEG_INFINITY, |m, &x| bigger(m, x));
+    lanes.into_iter().fold(tail, bigger)
 }

@@ -90,6 +90,20 @@ pub(super) fn dense_enough(nonzero: usize, len: usize) -> bool {
     len > 0 && 10 * nonzero > len
 }
 
+/// Whether `src[:, input]` times a dense matrix is best one matrix
+/// product: more than a tenth of its entries are non-zero.
+pub(super) fn wants_matmul(src: ArrayView2<'_, f32>, input: &Dims) -> bool {
+    let nonzero: usize = match input {
+        Dims::All => src.iter().filter(|&&v| v != 0.0).count(),
+        Dims::Some(idx) => src
+            .rows()
+            .into_iter()
+            .map(|r| idx.iter().filter(|&&d| r[d] != 0.0).count())
+            .sum(),
+    };
+    dense_enough(nonzero, src.nrows() * input.len(src.ncols()))
+}
+
 /// `out += src[:, input] · w`: `src` rows restricted to the input dims,
 /// times a plan matrix; `out` holds the matrix's columns (or the residual,
 /// for a scattering matrix). Zero entries of the left side are skipped
@@ -103,31 +117,23 @@ pub(super) fn product(
     out: &mut ArrayViewMut2<'_, f32>,
     nz: &mut Vec<(u32, f32)>,
 ) {
-    if let Mat::Dense { w: dense, scatter } = w {
-        let nonzero: usize = match input {
-            Dims::All => src.iter().filter(|&&v| v != 0.0).count(),
-            Dims::Some(idx) => src
-                .rows()
-                .into_iter()
-                .map(|r| idx.iter().filter(|&&d| r[d] != 0.0).count())
-                .sum(),
-        };
-        if dense_enough(nonzero, src.nrows() * input.len(src.ncols())) {
-            let x = gather(input, src);
-            match scatter {
-                None => general_mat_mul(1.0, &x, dense, 1.0, out),
-                Some(to) => {
-                    let mut y = Array2::zeros((x.nrows(), dense.ncols()));
-                    general_mat_mul(1.0, &x, dense, 0.0, &mut y);
-                    for (mut o, yr) in out.rows_mut().into_iter().zip(y.rows()) {
-                        for (&d, &v) in to.iter().zip(yr) {
-                            o[d] += v;
-                        }
+    if let Mat::Dense { w: dense, scatter } = w
+        && wants_matmul(src, input)
+    {
+        let x = gather(input, src);
+        match scatter {
+            None => general_mat_mul(1.0, &x, dense, 1.0, out),
+            Some(to) => {
+                let mut y = Array2::zeros((x.nrows(), dense.ncols()));
+                general_mat_mul(1.0, &x, dense, 0.0, &mut y);
+                for (mut o, yr) in out.rows_mut().into_iter().zip(y.rows()) {
+                    for (&d, &v) in to.iter().zip(yr) {
+                        o[d] += v;
                     }
                 }
             }
-            return;
         }
+        return;
     }
     for (xr, mut or) in src.rows().into_iter().zip(out.rows_mut()) {
         match input {

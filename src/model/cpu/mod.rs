@@ -29,7 +29,8 @@ use super::weights::Weights;
 use super::{Meta, Model};
 use crate::diag::Diag;
 use mat::{Mat, product, scatter};
-use mlp::mlp_forward;
+use mlp::{MEMO_BYTES, Memo, mlp_forward};
+use std::sync::Mutex;
 
 impl Model {
     /// The CPU executor for this model (see [`Cpu::new`]). Prepare once
@@ -65,6 +66,9 @@ pub struct Cpu {
     scale: f32,
     config: super::Config,
     info: DeviceInfo,
+    /// Buffers and remembered MLP outputs of finished forward passes, one
+    /// per thread that ran them, for the next passes to reuse.
+    pool: Mutex<Vec<Scratch>>,
 }
 
 /// The CPU forms of one layer's matrices.
@@ -121,6 +125,7 @@ impl Cpu {
                 1.0
             },
             config: config.clone(),
+            pool: Mutex::new(Vec::new()),
             info: DeviceInfo {
                 executor: "cpu",
                 name: format!("{} thread(s)", rayon::current_num_threads()),
@@ -188,6 +193,7 @@ impl Cpu {
         }
         let (mut resid, pack) = self.embed(&batch);
         let mut scratch = Scratch::default();
+        let mut memo = Memo::default();
         let mut out = vec![resid.clone()];
         for (layer, mats) in self.plan.layers.iter().zip(&self.mats) {
             if let Some(a) = &layer.attn {
@@ -195,7 +201,8 @@ impl Cpu {
             }
             out.push(resid.clone());
             if let Some(mlp) = &layer.mlp {
-                mlp_forward(mlp, mats, &mut resid, &mut scratch);
+                mlp_forward(mlp, mats, &mut resid, &mut scratch, &mut memo, MEMO_BYTES);
+                memo = Memo::default();
             }
             out.push(resid.clone());
         }
@@ -255,9 +262,13 @@ impl Cpu {
             logits: Vec::new(),
             patterns: vec![Vec::with_capacity(batch.len()); slots.len()],
         };
-        let mut scratch = Scratch::default();
+        let taken = self.pool.lock().map(|mut p| p.pop()).ok().flatten();
+        let mut scratch = taken.unwrap_or_default();
         for chunk in chunks(batch, CHUNK_ROWS) {
             self.forward_chunk(chunk, layers, slots, keep, &mut scratch, &mut out);
+        }
+        if let Ok(mut p) = self.pool.lock() {
+            p.push(scratch);
         }
         out
     }
@@ -273,6 +284,8 @@ impl Cpu {
         out: &mut Part,
     ) {
         let (mut resid, pack) = self.embed_into(batch, std::mem::take(&mut scratch.resid));
+        let mut memos = std::mem::take(&mut scratch.memos);
+        memos.resize_with(self.plan.layers.len(), Memo::default);
         let mut patterns: Vec<Vec<Array2<f32>>> = slots
             .iter()
             .map(|_| {
@@ -297,7 +310,8 @@ impl Cpu {
                 self.attention(a, mats, &mut resid, &pack, scratch, &mut wanted);
             }
             if let Some(mlp) = &layer.mlp {
-                mlp_forward(mlp, mats, &mut resid, scratch);
+                let room = MEMO_BYTES.saturating_sub(memos.iter().map(|m| m.bytes).sum());
+                mlp_forward(mlp, mats, &mut resid, scratch, &mut memos[l], room);
             }
         }
         for &(o, l) in &pack.spans {
@@ -314,6 +328,7 @@ impl Cpu {
         }
         let (buf, _) = resid.into_raw_vec_and_offset();
         scratch.resid = buf;
+        scratch.memos = memos;
     }
 
     /// The logits of every row.
@@ -427,4 +442,10 @@ struct Scratch {
     qkv: Vec<f32>,
     z: Vec<f32>,
     h: Vec<f32>,
+    /// One row's MLP output before it is added (zero between rows), and
+    /// its input's key.
+    acc: Vec<f32>,
+    key: Vec<u64>,
+    /// Each layer's remembered MLP outputs.
+    memos: Vec<Memo>,
 }

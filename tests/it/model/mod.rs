@@ -176,6 +176,35 @@ fn forward_matches_reference_with_one_hot_residuals() {
 }
 
 #[test]
+fn remembered_mlp_outputs_are_the_computed_ones() {
+    // A prepared model remembers each MLP's output by its input row: the
+    // one-hot embeddings make rows repeat within a batch, and a second
+    // run finds every row remembered. Both runs give the same floats, and
+    // match the reference.
+    for (seed, causal) in [(23, false), (24, true)] {
+        let mut m = random_model(seed, causal, true);
+        m.w_e.fill(0.0);
+        m.w_pos.fill(0.0);
+        for t in 0..8 {
+            m.w_e[[t, t]] = 1.0;
+        }
+        for p in 0..13 {
+            m.w_pos[[p, 8 + p]] = 1.0;
+        }
+        let batch = random_batch(seed, 60, 12, true);
+        let prepared = m.prepare();
+        let first = prepared.forward(&batch);
+        let second = prepared.forward(&batch);
+        assert_eq!(first, second, "seed {seed}");
+        let want = reference_forward(&m, &batch);
+        for (g, w) in first.iter().zip(&want) {
+            let tol = 1e-4 * (1.0 + w.iter().fold(0.0f32, |a, x| a.max(x.abs())));
+            assert!(max_diff(g, w) < tol, "seed {seed}: {}", max_diff(g, w));
+        }
+    }
+}
+
+#[test]
 fn attn_only_skips_mlps() {
     let mut m = random_model(7, false, false);
     m.config.attn_only = true;
