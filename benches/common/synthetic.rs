@@ -99,6 +99,7 @@ pub fn model(
         w_u: random(&mut g, (s.d_model, s.vocab)),
         b_u: Array1::zeros(s.vocab),
         meta: Meta {
+            output_grid: None,
             format: FORMAT.into(),
             format_version: FORMAT_VERSION,
             rasp_version: env!("CARGO_PKG_VERSION").into(),

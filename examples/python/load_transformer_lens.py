@@ -22,7 +22,8 @@ What it does, for each input:
        value biases folded), both through `run_with_cache`;
     3. decodes the output from the logits (docs/model-format.md:
        categorical argmax; numerical (logit0 - logit1) / 2, snapped to the
-       output's values, the type decided by the attention pattern);
+       output's values, the type decided by the attention pattern, or
+       decoded by the output grid position by position);
     4. reads an intermediate s-op from `blocks.{l}.hook_resid_mid` (written
        by attention) or `hook_resid_post` (by an MLP) and the
        placement's dims;
@@ -53,13 +54,18 @@ import numpy as np
 # The files, encoding and decoding (numpy only; docs/model-format.md)
 
 
+# The format versions this script decodes (docs/model-format.md; version 4
+# is version 5 without output grids).
+READS = (4, 5)
+
+
 def load_folder(folder):
     with open(os.path.join(folder, "config.json")) as f:
         config = json.load(f)
     with open(os.path.join(folder, "rasp.json")) as f:
         meta = json.load(f)
-    if meta.get("format") != "rasp-model" or meta.get("format_version") != 3:
-        sys.exit(f"{folder}: not a rasp model of format version 3 (compile the program again)")
+    if meta.get("format") != "rasp-model" or meta.get("format_version") not in READS:
+        sys.exit(f"{folder}: not a rasp model of format version 4 or 5 (compile the program again)")
     return config, meta
 
 
@@ -132,12 +138,34 @@ def kind_heads(meta):
     return heads
 
 
+def grid_value(grid, i, x):
+    """A gridded output at output position i: the nearest candidate over
+    the numbers of keys w listed there (the first on ties): the default
+    (w = 0), the integer itself (w = 1), s / w with s = round(x * w)."""
+    best = None
+    for a, b in grid["widths"][i]:
+        for w in range(a, b + 1):
+            if w == 0:
+                v = grid["default"]
+            else:
+                y = x * w  # rounded half away from zero
+                s = int(math.copysign(math.floor(abs(y) + 0.5), y))
+                s = min(max(s, grid["lo"] * w), grid["hi"] * w)
+                v = s if w == 1 else s / w
+            if best is None or abs(v - x) < abs(best - x):
+                best = v
+    return best
+
+
 def decode_output(meta, logits, patterns):
     """logits [pos, d_vocab_out]; patterns[l] [head, q, k]. Positions 1..."""
     out = meta["output"]
     rows = logits[1:]
     if out["encoding"] == "categorical":
         return [out["values"][int(np.argmax(r))] for r in rows]
+    if meta.get("output_grid"):
+        grid = meta["output_grid"]
+        return [grid_value(grid, i, float(r[0] - r[1]) / 2) for i, r in enumerate(rows)]
     heads = kind_heads(meta)
     result = []
     for i, r in enumerate(rows):

@@ -218,26 +218,39 @@ pub fn assemble(
     let prefer_num = graph.hint(target) != Some(crate::ir::Hint::Categorical)
         && (b.plan.need_num.contains(&target) && !b.plan.need_cat.contains(&target)
             || b.plan.numerical.contains(&target));
-    let output = b
+    let mut output = b
         .dims
         .get(&target)
         .and_then(|d| placement(&b, target, d, prefer_num, None))
         .ok_or_else(|| b.internal(target, "has no residual dims"))?;
-    if output.encoding == Encoding::Numerical && output.values.is_empty() {
-        return Err(b.err_at(
-            target,
-            Diag::error(
-                codes::COMPILE_VALUES,
-                format!(
-                    "`{}` has too many possible values to decode exactly",
-                    b.name(target)
-                ),
-            )
-            .help("use a smaller vocab or max length"),
-        ));
-    }
+    // A numerical output is decoded by the nearest of its values, or, where
+    // they are too many or too close together, position by position.
+    let mut output_grid = None;
     if output.encoding == Encoding::Numerical {
-        check_output_gaps(&b, target)?;
+        let whole = if output.values.is_empty() {
+            Err(b.err_at(
+                target,
+                Diag::error(
+                    codes::COMPILE_VALUES,
+                    format!(
+                        "`{}` has too many possible values to decode exactly",
+                        b.name(target)
+                    ),
+                )
+                .help("use a smaller vocab or max length"),
+            ))
+        } else {
+            check_output_gaps(&b, target)
+        };
+        if let Err(refusal) = whole {
+            let grid = super::grid::output_grid(&b, target).ok_or(refusal)?;
+            // The grid lists every value; the whole list would be long.
+            output.values.clear();
+            if let Some(&i) = placements.get(&target) {
+                sops[i].values.clear();
+            }
+            output_grid = Some(grid);
+        }
     }
     let (w_u, b_u) = model::unembedding(&output, d_model);
     let d_vocab_out = w_u.ncols();
@@ -278,6 +291,7 @@ pub fn assemble(
         causal: opts.causal,
         residual: b.labels.clone(),
         output,
+        output_grid,
         sops,
         layout,
         verified: None,

@@ -97,6 +97,13 @@ pub fn explain(graph: &Graph, sources: &SourceMap, c: &Compiled, extras: &Extras
         "positions: a learned embedding of positions 0..={} (BOS and {} tokens): inputs longer than {} tokens cannot be run",
         meta.max_len, meta.max_len, meta.max_len
     );
+    if let Some(g) = &meta.output_grid {
+        let most = (0..meta.max_len).map(|i| g.count_at(i)).max().unwrap_or(0);
+        let _ = writeln!(
+            s,
+            "decoding: position by position (rasp.json's output_grid): the output's values are too close together for float32 as a whole, but at most {most} occur at one position"
+        );
+    }
     if let Some(e) = &c.estimate {
         let _ = writeln!(s, "largest costs:");
         for cost in e.costs.iter().filter(|k| k.dims + k.units > 0).take(5) {

@@ -24,6 +24,7 @@
 mod assemble;
 mod builder;
 pub mod explain;
+mod grid;
 mod heads;
 mod mlps;
 pub mod onekey;

@@ -177,7 +177,8 @@ impl<'m> Decoder<'m> {
     /// `meta.output.values`; for a numerical output `(logit0 - logit1) / 2`
     /// (the `+x` and `-x` columns of [`unembedding`](super::unembedding)),
     /// snapped to the nearest of `meta.output.values` when that list is not
-    /// empty.
+    /// empty, or, with an output grid, to the nearest value at its position
+    /// ([`Grid::decode`](super::grid::Grid::decode)).
     ///
     /// Where the nearest number is listed with several types (`1` and
     /// `1.0`), `mean[i]` decides for output position `i + 1`: whether an
@@ -226,7 +227,10 @@ impl<'m> Decoder<'m> {
                     .enumerate()
                     .map(|(i, row)| {
                         let x = (row[0] - row[1]) / 2.0;
-                        snap.value_kind(x, mean.map(|m| m[i]))
+                        match &self.meta.output_grid {
+                            Some(grid) => grid.decode(i, f64::from(x)),
+                            None => snap.value_kind(x, mean.map(|m| m[i])),
+                        }
                     })
                     .collect()
             }

@@ -13,6 +13,7 @@
 pub mod codec;
 pub mod cpu;
 pub mod executor;
+pub mod grid;
 pub mod io;
 pub mod plan;
 pub mod weights;
@@ -195,6 +196,11 @@ pub struct Meta {
     /// `output.values[i]` (the unembedding reads `output.dims`); a
     /// numerical output has two logits, `+x` and `-x` ([`unembedding`]).
     pub output: Placement,
+    /// How a numerical output is decoded position by position, where its
+    /// values are too close together to decode by the nearest of them all
+    /// (then `output.values` is empty); see [`grid`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_grid: Option<grid::Grid>,
     /// Every compiled s-op (the output too), in program order.
     pub sops: Vec<Placement>,
     /// Per layer, e.g. "A2 M40" (heads and MLP units actually used).
@@ -225,8 +231,10 @@ pub const FORMAT: &str = "rasp-model";
 /// RASP-L's causal semantics (each selector sees the keys at or before its
 /// query, `length` is the prefix length), where in version 3 it computed
 /// the program on each prefix (a version-3 bidirectional model is read as
-/// it is; a version-3 causal one is refused).
-pub const FORMAT_VERSION: u32 = 4;
+/// it is; a version-3 causal one is refused); 5: a numerical output may be
+/// decoded position by position (`output_grid`; a version-4 model is read
+/// as it is).
+pub const FORMAT_VERSION: u32 = 5;
 
 /// The attention scale of compiled heads of width `d_head`:
 /// `sqrt(d_head)` (in f32). The compiler multiplies `W_Q` by it and writes

@@ -41,6 +41,10 @@ import xxhash
 from safetensors.numpy import load_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The TransformerLens example's numpy half (reading the folder, decoding),
+# checked here against rasp exec: the example itself needs torch.
+sys.path.insert(0, os.path.join(ROOT, "examples", "python"))
+import load_transformer_lens as example  # noqa: E402
 
 # name, file (relative to ROOT, or a key of SOURCES), s-op, vocab, max_len,
 # causal, intermediate s-op to read from the residual (or None).
@@ -52,6 +56,7 @@ SOURCES = {
 CASES = [
     ("frac (numerical mean)", "frac.rasp", "frac", "abc", 5, False, None),
     ("frac (causal)", "frac.rasp", "frac", "abc", 5, True, None),
+    ("frac at N = 220 (output grid)", "frac.rasp", "frac", "abc", 220, False, None),
     ("mix (a sum of dims)", "frac.rasp", "mix", "abc", 4, False, "frac"),
     ("hist (selector width)", "tests/compile/hist.rasp", "counts", "abc", 5, False, None),
     ("count_less_freq (MLP output)", "tests/compile/count_less_freq.rasp", "n_rare", "abc", 5, False, "freq"),
@@ -132,7 +137,11 @@ class Model:
     def run(self, tokens):
         resids, patterns = self.forward(self.encode(tokens))
         logits = resids[-1] @ self.w["unembed.W_U"] + self.w["unembed.b_U"]
-        return decode_output(self.meta, logits, patterns)
+        ours = decode_output(self.meta, logits, patterns)
+        theirs = example.decode_output(self.meta, logits, patterns)
+        if not same_output(theirs, ours):
+            raise AssertionError(f"the TransformerLens example decodes {theirs}, not {ours}")
+        return ours
 
 
 # ---------------------------------------------------------------------------
@@ -190,11 +199,31 @@ def kind_heads(meta):
     return heads
 
 
+def grid_value(grid, i, x):
+    """The value of a gridded output at output position i: the candidate
+    nearest to x, over the numbers of keys w listed there (the first on
+    ties): the default (w = 0), the integer itself (w = 1), s / w."""
+    best = None
+    for a, b in grid["widths"][i]:
+        for w in range(a, b + 1):
+            if w == 0:
+                v = grid["default"]
+            else:
+                y = x * w  # rounded half away from zero, as rasp does
+                s = min(max(int(math.copysign(math.floor(abs(y) + 0.5), y)), grid["lo"] * w), grid["hi"] * w)
+                v = s if w == 1 else s / w
+            if best is None or abs(v - x) < abs(best - x):
+                best = v
+    return best
+
+
 def decode_output(meta, logits, patterns):
     out = meta["output"]
     rows = logits[1:]  # position 0 is BOS
     if out["encoding"] == "categorical":
         return [out["values"][int(np.argmax(r))] for r in rows]
+    if meta.get("output_grid"):
+        return [grid_value(meta["output_grid"], i, float(r[0] - r[1]) / 2) for i, r in enumerate(rows)]
     heads = kind_heads(meta)
     result = []
     for i, r in enumerate(rows):
@@ -365,6 +394,9 @@ def run_case(rasp, work, res, case, seed):
         return
     model = Model(folder)
     cfg = model.cfg
+    example.load_folder(folder)  # exits on a format version it cannot read
+    if "output grid" in title:
+        res.check(f"{title}: rasp.json has an output_grid", bool(model.meta.get("output_grid")), "none")
     res.check(
         f"{title}: config and tensors agree",
         model.w["unembed.W_U"].shape == (cfg["d_model"], cfg["d_vocab_out"])

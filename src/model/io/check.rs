@@ -269,6 +269,12 @@ pub(super) fn check_meta(c: &Config, m: &Meta) -> Result<(), Problem> {
         check_placement(c, &layout, p)
             .map_err(|msg| meta_problem(format!("s-op {}: {msg}", p.name)))?;
     }
+    if let Some(grid) = &m.output_grid {
+        if m.output.encoding != Encoding::Numerical {
+            return bad("output_grid is given for a categorical output".to_string());
+        }
+        grid.check(m.max_len).map_err(meta_problem)?;
+    }
     Ok(())
 }
 

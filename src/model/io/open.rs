@@ -26,6 +26,9 @@ const UNCHECKED_VERSION: u32 = 2;
 /// The version before causal models had RASP-L's semantics: its
 /// bidirectional models mean what version 4's do, and are read as they are.
 const PREFIX_CAUSAL_VERSION: u32 = 3;
+/// The version before output grids: a version-4 model is a version-5 one
+/// without `output_grid`, read as it is.
+const GRIDLESS_VERSION: u32 = 4;
 
 /// How to open a model folder.
 #[derive(Clone, Copy, Debug, Default)]
@@ -436,6 +439,7 @@ fn read_meta(
         }
         Some(v) if v == u64::from(UNCHECKED_VERSION) && opts.allow_modified => {}
         Some(v) if v == u64::from(PREFIX_CAUSAL_VERSION) => {}
+        Some(v) if v == u64::from(GRIDLESS_VERSION) => {}
         Some(v) if v >= 1 && v < u64::from(FORMAT_VERSION) => {
             return Err(old_version(path, v));
         }

@@ -491,14 +491,14 @@ fn header_version(model: &Path, v: u32) {
     std::fs::write(&path, old).unwrap();
 }
 
-/// A folder as version 3 wrote it: its version in both places, the
-/// checksums of those files.
-fn as_version_3(model: &Path) {
+/// A folder as version `version` wrote it: its version in both places,
+/// the checksums of those files.
+fn as_version(model: &Path, version: u32) {
     use rasp::model::io::integrity::{hash, meta_sum};
-    header_version(model, 3);
+    header_version(model, version);
     let weights = std::fs::read(model.join("model.safetensors")).unwrap();
     edit_json(&model.join("rasp.json"), |v| {
-        v["format_version"] = json!(3);
+        v["format_version"] = json!(version);
         v["checksums"]["model.safetensors"] = json!(hash(&weights));
         let own = meta_sum(v);
         v["checksums"]["rasp.json"] = json!(own);
@@ -506,10 +506,22 @@ fn as_version_3(model: &Path) {
 }
 
 #[test]
+fn version_4_models_run_as_they_are() {
+    // Version 5 added output grids; a version-4 folder has none and means
+    // what it meant.
+    let b = base("rev");
+    let t = b.copy("v4");
+    as_version(t.path(), 4);
+    let o = b.exec(t.path(), false);
+    assert_eq!(text(&o.stdout), b.expected, "{}", text(&o.stderr));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+}
+
+#[test]
 fn version_3_bidirectional_models_run_and_causal_ones_say_compile_again() {
     let b = base("rev");
     let t = b.copy("v3");
-    as_version_3(t.path());
+    as_version(t.path(), 3);
     let o = b.exec(t.path(), false);
     assert_eq!(text(&o.stdout), b.expected, "{}", text(&o.stderr));
     assert!(o.status.success(), "{}", text(&o.stderr));
@@ -531,7 +543,7 @@ fn version_3_bidirectional_models_run_and_causal_ones_say_compile_again() {
         &b.dir,
     );
     assert!(o.status.success(), "{}", text(&o.stderr));
-    as_version_3(&b.dir.join("causal"));
+    as_version(&b.dir.join("causal"), 3);
     for allow in [false, true] {
         let o = b.exec(&b.dir.join("causal"), allow);
         assert_refused(&o, codes::MODEL_FORMAT);

@@ -86,6 +86,7 @@ pub(super) fn blank(sh: Shape) -> Model {
     let meta = Meta {
         format: FORMAT.to_string(),
         format_version: FORMAT_VERSION,
+        output_grid: None,
         rasp_version: "0.1.0".to_string(),
         source: "out = tokens;".to_string(),
         file: "test.rasp".to_string(),

@@ -434,7 +434,7 @@ fn format_and_version() {
     // Version 1 (one unembedding column for a numerical output) is refused
     // with a clear reason, never read wrongly. (Version 2 is tested in
     // tests/it/integrity/, version 3 too.)
-    assert_eq!(FORMAT_VERSION, 4);
+    assert_eq!(FORMAT_VERSION, 5);
     let dir = saved(&m, "v1");
     edit_json(&dir.file("rasp.json"), |v| v["format_version"] = json!(1));
     let e = load(dir.path()).unwrap_err();
@@ -592,4 +592,32 @@ fn unaligned_weights_are_copied_and_still_checked() {
     let e = load_with(dir.path(), MODIFIED).unwrap_err();
     assert_eq!(e.code, codes::MODEL_FORMAT);
     assert!(e.message.contains("NaN"), "{}", e.message);
+}
+
+#[test]
+fn malformed_output_grids_are_refused() {
+    // A numerical model of max length 8, its output a prefix mean.
+    let m = numerical_model(false, None, Vec::new());
+    assert_eq!(m.meta.max_len, 8);
+    let widths: Vec<serde_json::Value> = (1..=8).map(|w| json!([[w, w]])).collect();
+    let good = json!({"widths": widths, "lo": 0, "hi": 1, "default": 0});
+    let mut gridded = m.clone();
+    gridded.meta.output_grid = Some(serde_json::from_value(good.clone()).unwrap());
+    let dir = saved(&gridded, "grid_ok");
+    let loaded = load(dir.path()).expect("a well-formed grid loads");
+    assert_eq!(loaded.meta.output_grid, gridded.meta.output_grid);
+    type Edit = fn(&mut serde_json::Value);
+    let cases: [(Edit, &str); 4] = [
+        (|g| g["widths"] = json!([[[1, 1]]]), "positions"),
+        (|g| g["widths"][2] = json!([[4, 3]]), "range"),
+        (|g| g["lo"] = json!(2), "integers"),
+        (|g| g["default"] = json!("x"), "not a number"),
+    ];
+    for (i, (edit, needle)) in cases.into_iter().enumerate() {
+        let dir = saved(&m, &format!("grid_bad{i}"));
+        let mut g = good.clone();
+        edit(&mut g);
+        edit_json(&dir.file("rasp.json"), |v| v["output_grid"] = g.clone());
+        expect_error(dir.path(), codes::MODEL_FORMAT, needle);
+    }
 }
