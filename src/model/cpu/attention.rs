@@ -100,7 +100,7 @@ fn mix(
     scratch.w.resize(pack.longest, 0.0);
     let (kt, w, nz) = (&mut scratch.kt, &mut scratch.w, &mut scratch.nz);
     let (kn, kstart, vs) = (&mut scratch.kn, &mut scratch.kstart, &mut scratch.vs);
-    let k1 = &mut scratch.k1;
+    let (k1, sel) = (&mut scratch.k1, &mut scratch.sel);
     for (seq, &(o, len)) in pack.spans.iter().enumerate() {
         let pad = &pack.pad[o..o + len];
         let has_pad = pad.contains(&true);
@@ -147,7 +147,7 @@ fn mix(
             let keys = if causal { i + 1 } else { len };
             let wi = &mut w[..keys];
             wi.fill(0.0);
-            nonzeros(q.iter().copied(), nz);
+            nonzeros(q, None, nz);
             if single && nz.len() > 1 {
                 for (s, &(d, kd)) in wi.iter_mut().zip(k1.iter()) {
                     if let Some(&qd) = q.get(d as usize) {
@@ -200,31 +200,26 @@ fn mix(
                 // Every key masked (only in hand-made batches): no output.
                 continue;
             }
-            // 1, 0, or the exponent still to take (negative).
-            let mut soft = 0u32;
+            // 1 at the top, 0 below -104, else the exponent still to take
+            // (negative); in plain loops that vectorize.
             for s in wi.iter_mut() {
-                let d = *s - max;
-                *s = if d == 0.0 {
-                    1.0
-                } else if d < -104.0 {
-                    0.0
-                } else {
-                    d
-                };
-                soft += u32::from(*s < 0.0);
+                *s -= max;
             }
-            let sum = if soft == 0 {
-                wi.iter().map(|&s| u32::from(s != 0.0)).sum::<u32>() as f32
-            } else {
-                let mut sum = 0.0f32;
-                for s in wi.iter_mut() {
-                    if *s < 0.0 {
-                        *s = s.exp();
-                    }
-                    sum += *s;
+            for s in wi.iter_mut() {
+                let d = *s;
+                let e = if d < -104.0 { 0.0 } else { d };
+                *s = if d == 0.0 { 1.0 } else { e };
+            }
+            // The keys with a weight, in order: the others would only add
+            // exact zeros to the sums below.
+            nonzeros(wi, None, sel);
+            let mut sum = 0.0f32;
+            for (_, s) in sel.iter_mut() {
+                if *s < 0.0 {
+                    *s = s.exp();
                 }
-                sum
-            };
+                sum += *s;
+            }
             let zi = &mut z[(o + i) * z_width + head.z..][..d_v];
             let mut prow = pattern.as_deref_mut().map(|p| p[seq].row_mut(i));
             if d_v == 1 && prow.is_none() {
@@ -232,18 +227,14 @@ fn mix(
                 // order (a store and reload per key would bound the loop
                 // by their latency).
                 let mut acc = zi[0];
-                for (&s, &v) in wi.iter().zip(vs.iter()) {
-                    if s != 0.0 {
-                        acc += (s / sum) * v;
-                    }
+                for &(j, s) in sel.iter() {
+                    acc += (s / sum) * vs[j as usize];
                 }
                 zi[0] = acc;
                 continue;
             }
-            for (j, &s) in wi.iter().enumerate() {
-                if s == 0.0 {
-                    continue;
-                }
+            for &(j, s) in sel.iter() {
+                let j = j as usize;
                 let p = s / sum;
                 if let Some(r) = prow.as_mut() {
                     r[j] = p;

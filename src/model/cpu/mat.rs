@@ -135,10 +135,19 @@ pub(super) fn product(
         }
         return;
     }
+    let mut copy = Vec::new();
     for (xr, mut or) in src.rows().into_iter().zip(out.rows_mut()) {
+        let xs = match xr.as_slice() {
+            Some(xs) => xs,
+            None => {
+                copy.clear();
+                copy.extend(xr.iter());
+                &copy[..]
+            }
+        };
         match input {
-            Dims::All => nonzeros(xr.iter().copied(), nz),
-            Dims::Some(idx) => nonzeros(idx.iter().map(|&d| xr[d]), nz),
+            Dims::All => nonzeros(xs, None, nz),
+            Dims::Some(idx) => nonzeros(xs, Some(idx), nz),
         }
         let o = or
             .as_slice_mut()
@@ -149,18 +158,43 @@ pub(super) fn product(
     }
 }
 
-/// The non-zero entries of a row, as (index, value), without a branch
-/// per entry (how many are zero is unpredictable, and mispredicted
-/// branches would cost more than the products).
-pub(super) fn nonzeros(row: impl ExactSizeIterator<Item = f32>, nz: &mut Vec<(u32, f32)>) {
+/// How many entries [`nonzeros`] tests at once: a block with no non-zero
+/// entry (most of a one-hot residual row) costs one vectorised test.
+const BLOCK: usize = 16;
+
+/// The non-zero entries of `row` (of `row[idx]` when `idx` is given), as
+/// (index, value). Blocks of zeros are skipped whole; within a block the
+/// entries are kept without a branch per entry (how many are zero is
+/// unpredictable, and mispredicted branches would cost more than the
+/// products).
+pub(super) fn nonzeros(row: &[f32], idx: Option<&[usize]>, nz: &mut Vec<(u32, f32)>) {
     nz.clear();
-    nz.resize(row.len(), (0, 0.0));
-    let mut m = 0;
-    for (k, x) in row.enumerate() {
-        nz[m] = (k as u32, x);
-        m += usize::from(x != 0.0);
+    let mut block = [0.0f32; BLOCK];
+    let len = idx.map_or(row.len(), <[usize]>::len);
+    let mut start = 0;
+    while start < len {
+        let n = BLOCK.min(len - start);
+        let xs: &[f32] = match idx {
+            None => &row[start..start + n],
+            Some(idx) => {
+                for (b, &d) in block.iter_mut().zip(&idx[start..start + n]) {
+                    *b = row[d];
+                }
+                &block[..n]
+            }
+        };
+        if xs.iter().fold(false, |any, &x| any | (x != 0.0)) {
+            let m0 = nz.len();
+            nz.resize(m0 + n, (0, 0.0));
+            let mut m = m0;
+            for (k, &x) in xs.iter().enumerate() {
+                nz[m] = ((start + k) as u32, x);
+                m += usize::from(x != 0.0);
+            }
+            nz.truncate(m);
+        }
+        start += n;
     }
-    nz.truncate(m);
 }
 
 /// These columns of the residual stream.

@@ -154,8 +154,8 @@ fn by_row(
             .as_slice_mut()
             .expect("the residual's rows are contiguous");
         match &p.input {
-            Dims::All => nonzeros(row.iter().copied(), nz),
-            Dims::Some(idx) => nonzeros(idx.iter().map(|&d| row[d]), nz),
+            Dims::All => nonzeros(row, None, nz),
+            Dims::Some(idx) => nonzeros(row, Some(idx), nz),
         }
         key.clear();
         key.extend(
@@ -177,7 +177,7 @@ fn by_row(
         for (v, &b) in h.iter_mut().zip(&p.b_in) {
             *v = (*v + b).max(0.0);
         }
-        nonzeros(h.iter().copied(), nz);
+        nonzeros(h, None, nz);
         for &(u, x) in nz.iter() {
             w_out.add_row(u as usize, x, acc);
         }

@@ -437,6 +437,8 @@ struct Scratch {
     vs: Vec<f32>,
     /// Each key's one non-zero entry, when no key has more.
     k1: Vec<(u32, f32)>,
+    /// One query's keys with a non-zero weight, and the weight.
+    sel: Vec<(u32, f32)>,
     /// The memory of a chunk's residual, `qkv`, `z` and hidden matrices.
     resid: Vec<f32>,
     qkv: Vec<f32>,
