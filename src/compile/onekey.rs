@@ -40,6 +40,7 @@
 //! `select(w, w, <)`: positions with equal counts of smaller values hold
 //! equal values). The library's `sort_unique` is such an aggregate.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 
 use super::valueset::ValueSet;
@@ -62,6 +63,39 @@ pub struct Inputs<'a> {
     pub max_len: usize,
     /// Causal semantics: each position sees the positions up to it.
     pub causal: bool,
+    /// [`Inputs::selects_one`] of the selectors asked so far.
+    one: RefCell<BTreeMap<NodeId, bool>>,
+}
+
+/// What the value sets ask of an aggregate's selector, from one analysis
+/// (each question starts from whether it selects one key at most, which
+/// the analysis remembers per selector).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Selection {
+    /// [`at_most_one`].
+    pub at_most_one: bool,
+    /// [`most_selected`].
+    pub most: Option<usize>,
+    /// [`same_values`] of the aggregated s-op.
+    pub same_values: bool,
+}
+
+/// [`at_most_one`], [`most_selected`] and [`same_values`] of an
+/// aggregate's selector `sel` and values `values`, analysed once.
+pub fn selection(
+    graph: &Graph,
+    sel: NodeId,
+    values: NodeId,
+    sets: &BTreeMap<NodeId, ValueSet>,
+    max_len: usize,
+    causal: bool,
+) -> Selection {
+    let inputs = Inputs::new(graph, sets, max_len, causal);
+    Selection {
+        at_most_one: inputs.selects_one(sel),
+        most: inputs.most(sel).filter(|m| *m < max_len),
+        same_values: inputs.selects_equal(sel, values),
+    }
 }
 
 /// Whether `sel` selects at most one key for every query of every input
@@ -73,13 +107,7 @@ pub fn at_most_one(
     max_len: usize,
     causal: bool,
 ) -> bool {
-    Inputs {
-        graph,
-        sets,
-        max_len,
-        causal,
-    }
-    .selects_one(sel)
+    Inputs::new(graph, sets, max_len, causal).selects_one(sel)
 }
 
 /// The most keys `sel` selects for one query of any input of up to
@@ -93,14 +121,9 @@ pub fn most_selected(
     max_len: usize,
     causal: bool,
 ) -> Option<usize> {
-    Inputs {
-        graph,
-        sets,
-        max_len,
-        causal,
-    }
-    .most(sel)
-    .filter(|m| *m < max_len)
+    Inputs::new(graph, sets, max_len, causal)
+        .most(sel)
+        .filter(|m| *m < max_len)
 }
 
 /// Whether every two keys `sel` selects for one query hold `==` values of
@@ -113,16 +136,10 @@ pub fn same_values(
     max_len: usize,
     causal: bool,
 ) -> bool {
-    Inputs {
-        graph,
-        sets,
-        max_len,
-        causal,
-    }
-    .selects_equal(sel, values)
+    Inputs::new(graph, sets, max_len, causal).selects_equal(sel, values)
 }
 
-impl Inputs<'_> {
+impl<'a> Inputs<'a> {
     fn most(&self, sel: NodeId) -> Option<usize> {
         if self.selects_one(sel) {
             return Some(1);
@@ -265,7 +282,31 @@ impl Inputs<'_> {
         true
     }
 
+    pub fn new(
+        graph: &'a Graph,
+        sets: &'a BTreeMap<NodeId, ValueSet>,
+        max_len: usize,
+        causal: bool,
+    ) -> Inputs<'a> {
+        Inputs {
+            graph,
+            sets,
+            max_len,
+            causal,
+            one: RefCell::default(),
+        }
+    }
+
     fn selects_one(&self, sel: NodeId) -> bool {
+        if let Some(&known) = self.one.borrow().get(&sel) {
+            return known;
+        }
+        let one = self.selects_one_now(sel);
+        self.one.borrow_mut().insert(sel, one);
+        one
+    }
+
+    fn selects_one_now(&self, sel: NodeId) -> bool {
         if self.max_len <= 1 {
             return true;
         }
@@ -533,9 +574,20 @@ mod tests {
     /// [`one`] under either semantics, or with `values` named, whether the
     /// keys `sel` selects hold equal values of that s-op.
     fn ask(src: &str, max_len: usize, causal: bool, values: Option<&str>) -> bool {
-        analyse(src, max_len, causal, values, |g, sel, v, sets| match v {
-            Some(v) => same_values(g, sel, v, sets, max_len, causal),
-            None => at_most_one(g, sel, sets, max_len, causal),
+        analyse(src, max_len, causal, values, |g, sel, v, sets| {
+            // The one analysis the value sets use answers alike.
+            let all = selection(g, sel, v.unwrap_or(sel), sets, max_len, causal);
+            let one = at_most_one(g, sel, sets, max_len, causal);
+            assert_eq!(all.at_most_one, one);
+            assert_eq!(all.most, most_selected(g, sel, sets, max_len, causal));
+            match v {
+                Some(v) => {
+                    let same = same_values(g, sel, v, sets, max_len, causal);
+                    assert_eq!(all.same_values, same);
+                    same
+                }
+                None => one,
+            }
         })
     }
 

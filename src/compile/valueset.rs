@@ -293,8 +293,10 @@ pub fn infer(
                 let vals = &sets[values];
                 // A mean of several keys, or (one key at most, or no mean
                 // possible) the values themselves and the default.
-                let mean = vals.is_numeric()
-                    && !super::onekey::at_most_one(graph, *sel, &sets, n, domain.causal);
+                let selection = vals.is_numeric().then(|| {
+                    super::onekey::selection(graph, *sel, *values, &sets, n, domain.causal)
+                });
+                let mean = selection.is_some_and(|s| !s.at_most_one);
                 if !mean {
                     match vals.values() {
                         Some(v) => {
@@ -311,16 +313,13 @@ pub fn infer(
                     v.push(default.clone());
                     finite(v)
                 } else {
-                    // How many keys a mean averages at most.
-                    let most = super::onekey::most_selected(graph, *sel, &sets, n, domain.causal)
-                        .unwrap_or(n);
-                    // Keys that all hold one value average to it, a float.
-                    let equal = || {
-                        super::onekey::same_values(graph, *sel, *values, &sets, n, domain.causal)
-                    };
+                    // How many keys a mean averages at most; keys that all
+                    // hold one value average to it, a float.
+                    let most = selection.and_then(|s| s.most).unwrap_or(n);
+                    let equal = selection.is_some_and(|s| s.same_values);
                     match vals
                         .values()
-                        .filter(|_| equal())
+                        .filter(|_| equal)
                         .and_then(|v| equal_means(v, most))
                     {
                         Some(mut v) => {
