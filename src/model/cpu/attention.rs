@@ -213,24 +213,21 @@ fn mix(
             // The keys with a weight, in order: the others would only add
             // exact zeros to the sums below.
             nonzeros(wi, None, sel);
-            let mut sum = 0.0f32;
             for (_, s) in sel.iter_mut() {
                 if *s < 0.0 {
                     *s = s.exp();
                 }
-                sum += *s;
             }
+            // Sums in LANES partial sums, so that a long sum is not one
+            // chain of dependent additions: a summation order like any
+            // other (a framework's matrix product has its own), which the
+            // compiler's error bounds allow for.
+            let sum = lane_sum(sel.iter().map(|&(_, s)| s));
             let zi = &mut z[(o + i) * z_width + head.z..][..d_v];
             let mut prow = pattern.as_deref_mut().map(|p| p[seq].row_mut(i));
             if d_v == 1 && prow.is_none() {
-                // One value (a mean): summed in a register, in the same
-                // order (a store and reload per key would bound the loop
-                // by their latency).
-                let mut acc = zi[0];
-                for &(j, s) in sel.iter() {
-                    acc += (s / sum) * vs[j as usize];
-                }
-                zi[0] = acc;
+                // One value (a mean).
+                zi[0] += lane_sum(sel.iter().map(|&(j, s)| (s / sum) * vs[j as usize]));
                 continue;
             }
             for &(j, s) in sel.iter() {
@@ -246,6 +243,19 @@ fn mix(
             }
         }
     }
+}
+
+/// Partial sums [`lane_sum`] keeps.
+const LANES: usize = 8;
+
+/// The sum of `xs`, the `k`-th term added to partial sum `k % LANES`,
+/// then the partial sums in order.
+fn lane_sum(xs: impl Iterator<Item = f32>) -> f32 {
+    let mut lanes = [0.0f32; LANES];
+    for (k, x) in xs.enumerate() {
+        lanes[k % LANES] += x;
+    }
+    lanes.iter().sum()
 }
 
 /// The largest score (no score is NaN), in lanes that vectorize; the

@@ -14,7 +14,11 @@
 //! unit reads a one-hot: a matrix with few non-zeros is kept in compressed
 //! rows, and a product skips the zero entries of its left side, so the
 //! work is proportional to the non-zero terms. Skipping exact zeros changes
-//! nothing but summation order.
+//! nothing but summation order; an attention's sums over keys are kept in
+//! eight partial sums (`attention::lane_sum`), and an MLP's output is added
+//! to the residual as one vector (`mlp`). Those are summation orders like a
+//! framework's own, which the compiler's float32 error bounds allow for
+//! (they bound any order).
 
 mod attention;
 mod mat;
