@@ -356,7 +356,8 @@ impl Model {
     /// Any placement read straight from the residual stream at positions
     /// 1.. (BOS excluded): categorical = argmax over `p.dims` mapped
     /// through `p.values`; numerical = the value of its dim, snapped to the
-    /// nearest of `p.values` when that list is not empty.
+    /// nearest of `p.values` when that list is not empty (the output's, by
+    /// the output grid when there is one).
     ///
     /// # Panics
     /// If a dim is not below `d_model`, a categorical placement has fewer
@@ -390,9 +391,23 @@ impl Model {
                 );
                 let terms = p.terms();
                 let snap = Snap::new(&p.values);
+                // The output's number, where its values are decoded by
+                // position.
+                let grid = self
+                    .meta
+                    .output_grid
+                    .as_ref()
+                    .filter(|_| terms == self.meta.output.terms());
                 rows.rows()
                     .into_iter()
-                    .map(|row| snap.value(terms.iter().map(|(d, c)| row[*d] * c).sum()))
+                    .enumerate()
+                    .map(|(i, row)| {
+                        let x: f32 = terms.iter().map(|(d, c)| row[*d] * c).sum();
+                        match grid {
+                            Some(g) => g.decode(i, f64::from(x)),
+                            None => snap.value(x),
+                        }
+                    })
                     .collect()
             }
         }

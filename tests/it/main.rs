@@ -17,6 +17,7 @@ mod examples;
 mod fmt;
 mod genprog;
 mod gpu;
+mod grid;
 mod integrity;
 mod limits;
 mod lsp;
