@@ -21,7 +21,11 @@ fn inputs(lengths: &[usize]) -> Vec<Vec<Value>> {
                     x = x
                         .wrapping_mul(6364136223846793005)
                         .wrapping_add(1442695040888963407);
-                    Value::str(if (x >> 40) % 3 == 0 { "a" } else { "b" })
+                    Value::str(if (x >> 40).is_multiple_of(3) {
+                        "a"
+                    } else {
+                        "b"
+                    })
                 })
                 .collect()
         })
