@@ -12,6 +12,54 @@ use crate::diag::{Diag, SourceMap};
 use crate::gpu::backend::Backend;
 use crate::ir::{Graph, NodeId};
 
+/// How `rasp.json` names the program's file: relative to the model folder
+/// `dir` where both can be resolved (`../prog.rasp`), else by its file
+/// name alone, never by an absolute path (which would record the
+/// compiling machine's layout and go stale when the two move together).
+pub fn source_label(file: &Path, dir: Option<&Path>) -> String {
+    let name = || {
+        file.file_name().map_or_else(
+            || file.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        )
+    };
+    let Some(dir) = dir else {
+        return name();
+    };
+    let Ok(file) = file.canonicalize() else {
+        return name();
+    };
+    // The folder may not exist yet: resolve its parent.
+    let folder = dir.canonicalize().ok().or_else(|| {
+        let parent = match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        Some(parent.canonicalize().ok()?.join(dir.file_name()?))
+    });
+    let Some(folder) = folder else {
+        return name();
+    };
+    let (f, d): (Vec<_>, Vec<_>) = (file.components().collect(), folder.components().collect());
+    let common = f.iter().zip(&d).take_while(|(a, b)| a == b).count();
+    if common == 0 {
+        return name();
+    }
+    let mut rel = std::path::PathBuf::new();
+    for _ in common..d.len() {
+        rel.push("..");
+    }
+    for c in &f[common..] {
+        rel.push(c);
+    }
+    // `/` on every system: the label is data, read anywhere.
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    parts.join("/")
+}
+
 /// Compile `node` for `opts`, checked as `check` says: the one way a model
 /// is made (see [`compile::build`]: nothing that disagrees with the
 /// interpreter is handed out).

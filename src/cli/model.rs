@@ -17,6 +17,7 @@ fn compile_target(
     sop: &str,
     target: &TargetArgs,
     check: crate::compile::Check,
+    output: Option<&std::path::Path>,
 ) -> Result<(Session, NodeId, crate::compile::Compiled), i32> {
     let vocab = parse_vocab(&target.vocab).map_err(|d| {
         reporter.report(&d);
@@ -42,7 +43,7 @@ fn compile_target(
     };
     let source = crate::compile::Source {
         text: front::read_source(file).unwrap_or_default(),
-        file: file.display().to_string(),
+        file: workflow::source_label(file, output),
         sop: sop.to_string(),
     };
     let opts = crate::compile::Options {
@@ -85,10 +86,11 @@ pub(super) fn compile_cmd(
         reporter.report(&d);
         return 2;
     }
-    let (session, node, compiled) = match compile_target(reporter, file, sop, target, check) {
-        Ok(t) => t,
-        Err(code) => return code,
-    };
+    let (session, node, compiled) =
+        match compile_target(reporter, file, sop, target, check, Some(output)) {
+            Ok(t) => t,
+            Err(code) => return code,
+        };
     let inputs = session.read_files();
     if let Err(d) = crate::fsio::folder::check_folder(output, &files, "the model", &inputs) {
         reporter.report(&d);
@@ -221,11 +223,17 @@ pub(super) fn verify_cmd(
     mode: crate::compile::verify::Mode,
     run: &RunArgs,
 ) -> i32 {
-    let (session, node, compiled) =
-        match compile_target(reporter, file, sop, target, crate::compile::Check::Skip) {
-            Ok(t) => t,
-            Err(code) => return code,
-        };
+    let (session, node, compiled) = match compile_target(
+        reporter,
+        file,
+        sop,
+        target,
+        crate::compile::Check::Skip,
+        None,
+    ) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
     let v = match workflow::verify(
         &session.graph,
         &session.sources,
@@ -265,7 +273,14 @@ pub(super) fn explain_cmd(
     target: &TargetArgs,
     margins: bool,
 ) -> i32 {
-    match compile_target(reporter, file, sop, target, crate::compile::Check::Skip) {
+    match compile_target(
+        reporter,
+        file,
+        sop,
+        target,
+        crate::compile::Check::Skip,
+        None,
+    ) {
         Ok((session, node, compiled)) => {
             out!(
                 "{}",

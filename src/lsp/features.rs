@@ -645,10 +645,9 @@ pub fn verify(a: &Analysis, sop: &str, vocab: &str, max_len: usize) -> Result<St
     let opts = compile::Options::new(vocab, max_len);
     let source = compile::Source {
         text: a.text.clone(),
-        file: a
-            .path
-            .as_ref()
-            .map_or("<editor>".into(), |p| p.display().to_string()),
+        file: a.path.as_ref().map_or("<editor>".into(), |p| {
+            crate::workflow::source_label(p, None)
+        }),
         sop: sop.to_string(),
     };
     let (graph, sources) = (&a.session.graph, &a.session.sources);

@@ -312,7 +312,7 @@ fn compile_section(
     };
     let source = crate::compile::Source {
         text: text.to_string(),
-        file: file.display().to_string(),
+        file: crate::workflow::source_label(file, None),
         sop: c.sop.clone(),
     };
     let check = crate::compile::Check::Verify {

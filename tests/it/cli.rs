@@ -223,6 +223,43 @@ fn tempdir(name: &str) -> std::path::PathBuf {
 }
 
 #[test]
+fn rasp_json_names_the_source_relative_to_the_model() {
+    // An absolute source path is recorded relative to the model folder
+    // (no compiling machine's layout in the file); a folder beside it
+    // gives `../name`.
+    let dir = tempdir("label");
+    let src = dir.join("prog.rasp");
+    std::fs::write(
+        &src,
+        "rev = aggregate(select(indices, length - indices - 1, ==), tokens);\n",
+    )
+    .unwrap();
+    let model = dir.join("models").join("rev");
+    std::fs::create_dir_all(model.parent().unwrap()).unwrap();
+    let o = rasp(&[
+        "compile",
+        src.to_str().unwrap(),
+        "rev",
+        "--vocab",
+        "ab",
+        "--max-len",
+        "3",
+        "-o",
+        model.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(model.join("rasp.json")).unwrap()).unwrap();
+    assert_eq!(meta["file"], "../../prog.rasp");
+    assert_eq!(
+        rasp::workflow::source_label(&src, None),
+        "prog.rasp",
+        "no folder: the file name alone"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn compile_then_exec_matches_eval() {
     let dir = tempdir("compile");
     let model = dir.join("hist_model");
