@@ -92,7 +92,7 @@ pub(super) fn dense_enough(nonzero: usize, len: usize) -> bool {
 
 /// Whether `src[:, input]` times a dense matrix is best one matrix
 /// product: more than a tenth of its entries are non-zero.
-pub(super) fn wants_matmul(src: ArrayView2<'_, f32>, input: &Dims) -> bool {
+fn wants_matmul(src: ArrayView2<'_, f32>, input: &Dims) -> bool {
     let nonzero: usize = match input {
         Dims::All => src.iter().filter(|&&v| v != 0.0).count(),
         Dims::Some(idx) => src

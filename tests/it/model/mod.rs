@@ -151,20 +151,28 @@ fn forward_matches_reference_on_random_models() {
     }
 }
 
+/// A random model with one-hot token and position embeddings: its
+/// residual stream is mostly zero and its first rows repeat, as a compiled
+/// model's do.
+fn one_hot_model(seed: u64, causal: bool) -> rasp::model::Model {
+    let mut m = random_model(seed, causal, true);
+    m.w_e.fill(0.0);
+    m.w_pos.fill(0.0);
+    for t in 0..8 {
+        m.w_e[[t, t]] = 1.0;
+    }
+    for p in 0..13 {
+        m.w_pos[[p, 8 + p]] = 1.0;
+    }
+    m
+}
+
 #[test]
 fn forward_matches_reference_with_one_hot_residuals() {
     // One-hot embeddings keep the residual stream mostly zero, as in
     // compiled models, which takes the sparse product path.
     for (seed, causal) in [(21, false), (22, true)] {
-        let mut m = random_model(seed, causal, true);
-        m.w_e.fill(0.0);
-        m.w_pos.fill(0.0);
-        for t in 0..8 {
-            m.w_e[[t, t]] = 1.0;
-        }
-        for p in 0..13 {
-            m.w_pos[[p, 8 + p]] = 1.0;
-        }
+        let m = one_hot_model(seed, causal);
         let batch = random_batch(seed, 30, 12, true);
         let got = m.forward(&batch);
         let want = reference_forward(&m, &batch);
@@ -182,15 +190,7 @@ fn remembered_mlp_outputs_are_the_computed_ones() {
     // run finds every row remembered. Both runs give the same floats, and
     // match the reference.
     for (seed, causal) in [(23, false), (24, true)] {
-        let mut m = random_model(seed, causal, true);
-        m.w_e.fill(0.0);
-        m.w_pos.fill(0.0);
-        for t in 0..8 {
-            m.w_e[[t, t]] = 1.0;
-        }
-        for p in 0..13 {
-            m.w_pos[[p, 8 + p]] = 1.0;
-        }
+        let m = one_hot_model(seed, causal);
         let batch = random_batch(seed, 60, 12, true);
         let prepared = m.prepare();
         let first = prepared.forward(&batch);
