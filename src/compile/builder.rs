@@ -5,7 +5,7 @@
 //! made unique when two s-ops would show the same text (`count#2`); no
 //! table is ever looked up by a title.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
 use ndarray::Array2;
@@ -118,6 +118,11 @@ pub struct Builder<'a> {
     pub products: Vec<(Vec<usize>, Vec<Vec<Value>>)>,
     pub heads: Vec<Vec<(NodeId, Head)>>,
     pub mlps: Vec<Vec<Unit>>,
+    /// The table units built so far, per MLP layer and list of leaves: the
+    /// unit that detects each tuple of leaf values (by their indices).
+    /// Another table over the same leaves in that layer writes its outputs
+    /// from the same unit (`mlps::table`).
+    pub table_rows: BTreeMap<(usize, Vec<NodeId>), HashMap<Vec<usize>, usize>>,
     /// Smallest margin of each discretising MLP (node, margin).
     pub margins: Vec<(NodeId, f64)>,
     /// Error bounds of the numerical dims (`precision`); one-hot dims are
@@ -155,6 +160,7 @@ impl<'a> Builder<'a> {
             products: Vec::new(),
             heads: vec![Vec::new(); n_layers],
             mlps: vec![Vec::new(); n_layers],
+            table_rows: BTreeMap::new(),
             margins: Vec::new(),
             errs: BTreeMap::new(),
             one: 0,

@@ -55,7 +55,11 @@ impl Builder<'_> {
         out
     }
 
-    /// A lookup table over the one-hots of the leaves.
+    /// A lookup table over the one-hots of the leaves: one unit per tuple
+    /// of leaf values where the map writes something. A tuple another
+    /// table over the same leaves already detects in this layer adds its
+    /// outputs to that unit (the same hidden value; its writes go to other
+    /// dims, so no sum changes).
     fn table(&mut self, id: NodeId, layer: usize) -> Result<(), Diag> {
         let f = self.plan.fused[&id].clone();
         let leaves: Vec<(Vec<usize>, Vec<Value>)> = f
@@ -64,26 +68,49 @@ impl Builder<'_> {
             .map(|l| self.cat(*l))
             .collect::<Result<_, _>>()?;
         let k = leaves.len();
-        let mut units = Vec::new();
+        let mut rows: Vec<(Vec<usize>, Vec<(usize, f32)>)> = Vec::new();
         let sizes: Vec<usize> = leaves.iter().map(|l| l.1.len()).collect();
         valueset::for_each_index(&sizes, |idx| {
             let combo: Vec<&Value> = idx.iter().zip(&leaves).map(|(i, l)| &l.1[*i]).collect();
             if let Ok(v) = f.expr.eval(&combo) {
                 let w_out = self.outputs(id, &v);
                 if !w_out.is_empty() {
-                    units.push(Unit {
-                        w_in: idx
-                            .iter()
-                            .zip(&leaves)
-                            .map(|(i, l)| (l.0[*i], 1.0))
-                            .collect(),
-                        b_in: -(k as f32 - 1.0),
-                        w_out,
-                    });
+                    rows.push((idx.to_vec(), w_out));
                 }
             }
         });
+        let key = (layer, f.leaves.clone());
+        let mut shared = self.table_rows.remove(&key).unwrap_or_default();
+        let mut fresh = Vec::new();
+        for (idx, w_out) in rows {
+            let unit = shared.get(&idx).map(|u| &mut self.mlps[layer][*u]);
+            match unit {
+                Some(u)
+                    if w_out
+                        .iter()
+                        .all(|(d, _)| u.w_out.iter().all(|(e, _)| e != d)) =>
+                {
+                    u.w_out.extend(w_out);
+                }
+                _ => fresh.push((idx, w_out)),
+            }
+        }
+        let start = self.mlps[layer].len();
+        let mut units = Vec::with_capacity(fresh.len());
+        for (i, (idx, w_out)) in fresh.into_iter().enumerate() {
+            units.push(Unit {
+                w_in: idx
+                    .iter()
+                    .zip(&leaves)
+                    .map(|(i, l)| (l.0[*i], 1.0))
+                    .collect(),
+                b_in: -(k as f32 - 1.0),
+                w_out,
+            });
+            shared.entry(idx).or_insert(start + i);
+        }
         self.push_units(layer, units);
+        self.table_rows.insert(key, shared);
         Ok(())
     }
 

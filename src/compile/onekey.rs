@@ -25,7 +25,12 @@
 //!   `k` unique per position, or the library `sort`'s `select(k, k, <) or
 //!   (select(k, k, ==) and select(indices, indices, <))` for any `k` of
 //!   numbers or strings). Not under causal semantics: there each position
-//!   counts only the positions up to it, and two can share a rank.
+//!   counts only the positions up to it, and two can share a rank. The
+//!   compiler's rank digits of a comparison (`rewrite`: `select(hi, hi, <)
+//!   or (select(hi, hi, ==) and select(lo, lo, <))`, with `hi` and `lo`
+//!   maps of one s-op) count as the comparison they stand for once the
+//!   value sets show that the digit pairs order its values as they are
+//!   ordered (`Inputs::comparison`).
 //!
 //! Under causal semantics a position sees `length` as its own index plus
 //! one; maps of `length` are checked that way.
@@ -168,12 +173,12 @@ impl<'a> Inputs<'a> {
         let g = self.graph;
         match g.op(sop) {
             // A rank: equal ranks exactly where the ranked values are equal.
-            Op::SelectorWidth(sel) if !self.causal => match g.op(*sel) {
-                Op::Select { keys, queries, cmp }
+            Op::SelectorWidth(sel) if !self.causal => match self.comparison(*sel) {
+                Some((keys, queries, cmp))
                     if keys == queries && !matches!(cmp, CmpOp::Eq | CmpOp::Ne) =>
                 {
-                    if self.ordered(*keys) {
-                        self.multiplicity(*keys)
+                    if self.ordered(keys) {
+                        self.multiplicity(keys)
                     } else {
                         None
                     }
@@ -223,11 +228,11 @@ impl<'a> Inputs<'a> {
         }
         match g.op(k) {
             // A rank: w_i < w_j gives the count at j at least one more.
-            Op::SelectorWidth(sel) if !self.causal => match g.op(*sel) {
-                Op::Select { keys, queries, cmp }
+            Op::SelectorWidth(sel) if !self.causal => match self.comparison(*sel) {
+                Some((keys, queries, cmp))
                     if keys == queries && !matches!(cmp, CmpOp::Eq | CmpOp::Ne) =>
                 {
-                    self.ordered(*keys) && self.determines(*keys, v, depth + 1)
+                    self.ordered(keys) && self.determines(keys, v, depth + 1)
                 }
                 _ => false,
             },
@@ -343,16 +348,103 @@ impl<'a> Inputs<'a> {
     /// `<=`, `>=`) with `k` unique per position, or `k < k` (or `>`) with
     /// ties broken by `m < m` (or `>`) with `m` unique per position.
     fn strict_order(&self, sel: NodeId) -> bool {
-        let g = self.graph;
-        match g.op(sel) {
-            Op::Select { keys, queries, cmp } if keys == queries => {
-                self.ordered(*keys)
-                    && self.unique_per_position(*keys)
-                    && !matches!(cmp, CmpOp::Eq | CmpOp::Ne)
-            }
+        if let Some((keys, queries, cmp)) = self.comparison(sel)
+            && keys == queries
+        {
+            return self.ordered(keys)
+                && self.unique_per_position(keys)
+                && !matches!(cmp, CmpOp::Eq | CmpOp::Ne);
+        }
+        match self.graph.op(sel) {
             Op::SelOr(a, b) => self.lexicographic(*a, *b) || self.lexicographic(*b, *a),
             _ => false,
         }
+    }
+
+    /// `sel` as one comparison `select(k, q, cmp)`: itself, or the rank
+    /// digits of one (`rewrite`'s `select(hi, hi, <) or (select(hi, hi, ==)
+    /// and select(lo, lo, <))`, where `hi` and `lo` are maps of `k` on the
+    /// key side and of `q` on the query side, and the pairs `(hi, lo)`
+    /// order the values of `k` and `q` exactly as the values do, checked on
+    /// the value sets).
+    fn comparison(&self, sel: NodeId) -> Option<(NodeId, NodeId, CmpOp)> {
+        let g = self.graph;
+        let select = |s: NodeId| match g.op(s) {
+            Op::Select { keys, queries, cmp } => Some((*keys, *queries, *cmp)),
+            _ => None,
+        };
+        if let Some(c) = select(sel) {
+            return Some(c);
+        }
+        let Op::SelOr(a, b) = g.op(sel) else {
+            return None;
+        };
+        let (hk, hq, strict) = select(*a)?;
+        let Op::SelAnd(x, y) = g.op(*b) else {
+            return None;
+        };
+        let (ek, eq, same) = select(*x)?;
+        let (lk, lq, cmp) = select(*y)?;
+        let directions = matches!(
+            (strict, cmp),
+            (CmpOp::Lt, CmpOp::Lt | CmpOp::Le) | (CmpOp::Gt, CmpOp::Gt | CmpOp::Ge)
+        );
+        if same != CmpOp::Eq || (ek, eq) != (hk, hq) || !directions {
+            return None;
+        }
+        let k = self.digits_of(hk, lk)?;
+        let q = self.digits_of(hq, lq)?;
+        self.digits_order(&[(k, hk, lk), (q, hq, lq)])
+            .then_some((k, q, cmp))
+    }
+
+    /// The s-op `x` when `hi` and `lo` are both maps of `x` alone.
+    fn digits_of(&self, hi: NodeId, lo: NodeId) -> Option<NodeId> {
+        match (self.graph.op(hi), self.graph.op(lo)) {
+            (Op::Map { args: a, .. }, Op::Map { args: b, .. }) if a.len() == 1 && a == b => {
+                Some(a[0])
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether, over the values of every `(x, hi, lo)` together, `(hi(x),
+    /// lo(x))` compared as pairs of numbers orders them as `x` does: equal
+    /// pairs for `==` values, a smaller pair for a smaller value.
+    fn digits_order(&self, sides: &[(NodeId, NodeId, NodeId)]) -> bool {
+        let digit = |m: NodeId, v: &Value| match self.graph.op(m) {
+            Op::Map { expr, .. } => expr.eval(&[v]).ok().and_then(|d| d.as_int()),
+            _ => None,
+        };
+        let mut all: Vec<(&Value, i64, i64)> = Vec::new();
+        for (x, hi, lo) in sides {
+            let Some(vals) = self.sets.get(x).and_then(ValueSet::values) else {
+                return false;
+            };
+            if !self.ordered(*x) || all.len() + vals.len() > MAX_WORK {
+                return false;
+            }
+            for v in vals {
+                match (digit(*hi, v), digit(*lo, v)) {
+                    (Some(h), Some(l)) => all.push((v, h, l)),
+                    _ => return false,
+                }
+            }
+        }
+        let num = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
+        if all.iter().any(|(v, ..)| num(v).is_nan()) {
+            return false;
+        }
+        all.sort_by(|a, b| num(a.0).total_cmp(&num(b.0)));
+        all.windows(2).all(|w| {
+            let (a, b) = (&w[0], &w[1]);
+            // `ordered` values compare exactly as floats (0.0 == -0.0).
+            if num(a.0) == num(b.0) {
+                (a.1, a.2) == (b.1, b.2)
+            } else {
+                (a.1, a.2) < (b.1, b.2)
+            }
+        })
     }
 
     /// `major or tie` is `k < k or (k == k and m < m)` (either strict

@@ -14,17 +14,77 @@
 //! is `select(ra, ra, <) or (select(ra, ra, ==) and select(rb, rb, <))`
 //! over the ranks of `a` and `b`: the key needs one-hots of `a` and `b`
 //! (linear in N) instead of one of their product (quadratic).
+//!
+//! **Rank digits.** Any other ordered comparison `select(k, q, <)` of
+//! numbers whose values are many (`tokens + indices/100` at N = 512: 1,062
+//! values, float roundings of one number included as the interpreter tells
+//! them apart) compares the ranks of the values in the union of both value
+//! sets, written in base B = ⌈√K⌉ as two digits: `select(hi, hi, <) or
+//! (select(hi, hi, ==) and select(lo, lo, <))`. The one-hot the comparison
+//! reads shrinks from K dims to about 2√K; the digits are tables over `k`'s
+//! values, built where `k`'s one-hot would have been.
 
 use std::collections::BTreeMap;
 
 use super::valueset::ValueSet;
 use crate::ir::expr::{Elem, Expr, Table};
-use crate::ir::value::Value;
+use crate::ir::value::{Value, compare};
 use crate::ir::{Graph, NodeId, Op};
 use crate::syntax::ast::{BinOp, CmpOp, UnOp};
 
 /// Product of value sets above which a lexicographic key is split.
 const LEXICOGRAPHIC_FROM: usize = 64;
+
+/// Values a compared s-op must have, keys and queries together, before its
+/// ranks are split into two digits.
+const DIGITS_FROM: usize = 100;
+
+/// The ranks of `kv`'s and `qv`'s values in the order the interpreter's
+/// comparison gives their union (equal values one rank), and the base of
+/// the two digits; `None` for non-numbers or too few values.
+fn rank_digits(kv: &[Value], qv: &[Value]) -> Option<(Vec<i64>, Vec<i64>, i64)> {
+    if !kv.iter().chain(qv).all(Value::is_number) {
+        return None;
+    }
+    let order = |a: &Value, b: &Value| {
+        if compare(CmpOp::Lt, a, b).unwrap_or(false) {
+            std::cmp::Ordering::Less
+        } else if compare(CmpOp::Gt, a, b).unwrap_or(false) {
+            std::cmp::Ordering::Greater
+        } else {
+            std::cmp::Ordering::Equal
+        }
+    };
+    // (value, which list, index in it), in order.
+    let mut all: Vec<(&Value, bool, usize)> = kv
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v, false, i))
+        .chain(qv.iter().enumerate().map(|(i, v)| (v, true, i)))
+        .collect();
+    all.sort_by(|a, b| order(a.0, b.0));
+    let mut rk = vec![0i64; kv.len()];
+    let mut rq = vec![0i64; qv.len()];
+    let mut rank = -1i64;
+    let mut prev: Option<&Value> = None;
+    for (v, is_q, i) in &all {
+        if prev.is_none_or(|p| !compare(CmpOp::Eq, p, v).unwrap_or(false)) {
+            rank += 1;
+        }
+        prev = Some(v);
+        if *is_q {
+            rq[*i] = rank;
+        } else {
+            rk[*i] = rank;
+        }
+    }
+    let k = usize::try_from(rank + 1).ok()?;
+    if k <= DIGITS_FROM {
+        return None;
+    }
+    let base = (k as f64).sqrt().ceil() as i64;
+    Some((rk, rq, base))
+}
 
 /// Which argument of a lexicographic key is the major one, and the ranks
 /// of each argument's values (in argument order).
@@ -147,6 +207,7 @@ pub fn rewrite(
 ) -> (Graph, NodeId) {
     let mut g = Graph::new();
     let mut remap: BTreeMap<NodeId, NodeId> = BTreeMap::new();
+    let compared = compared_only(graph, target);
     let numeric_mean = |id: NodeId| match graph.op(id) {
         Op::Aggregate { values, .. } => sets.get(values).is_some_and(ValueSet::is_numeric),
         _ => false,
@@ -258,6 +319,19 @@ pub fn rewrite(
                         let tie = g.add(Op::SelAnd(same, minor), node.span);
                         Op::SelOr(major, tie)
                     }
+                    None if compared.contains(keys) && compared.contains(queries) => digits(
+                        &mut g,
+                        graph,
+                        sets,
+                        (*keys, *queries, *cmp),
+                        &remap,
+                        node.span,
+                    )
+                    .unwrap_or(Op::Select {
+                        keys: r(keys),
+                        queries: r(queries),
+                        cmp: *cmp,
+                    }),
                     None => Op::Select {
                         keys: r(keys),
                         queries: r(queries),
@@ -280,6 +354,90 @@ pub fn rewrite(
         remap.insert(id, new);
     }
     (g, remap[&target])
+}
+
+/// The s-ops below `target` that only ordered selects read (`<`, `<=`,
+/// `>`, `>=`, on either side; not the target itself): comparing their
+/// rank digits instead leaves nothing reading their own values, so no
+/// one-hot of them is built.
+fn compared_only(graph: &Graph, target: NodeId) -> std::collections::BTreeSet<NodeId> {
+    let nodes = graph.ancestors(&[target]);
+    let mut other: std::collections::BTreeSet<NodeId> = [target].into();
+    let mut read: std::collections::BTreeSet<NodeId> = Default::default();
+    for id in &nodes {
+        let op = graph.op(*id);
+        let ordered = matches!(
+            op,
+            Op::Select {
+                cmp: CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge,
+                ..
+            }
+        );
+        for x in op.inputs() {
+            read.insert(x);
+            if !ordered {
+                other.insert(x);
+            }
+        }
+    }
+    read.difference(&other).copied().collect()
+}
+
+/// `select(k, q, cmp)`, an ordered comparison of two computed numbers
+/// with many values, as a comparison of their ranks' two digits (see the
+/// module's documentation); `None` where it does not apply.
+fn digits(
+    g: &mut Graph,
+    graph: &Graph,
+    sets: &BTreeMap<NodeId, ValueSet>,
+    (keys, queries, cmp): (NodeId, NodeId, CmpOp),
+    remap: &BTreeMap<NodeId, NodeId>,
+    span: Option<crate::diag::Span>,
+) -> Option<Op> {
+    if !matches!(cmp, CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge) {
+        return None;
+    }
+    // The embedding's one-hots cost nothing more to compare.
+    let computed = |x: NodeId| !matches!(graph.op(x), Op::Tokens(_) | Op::Indices | Op::Length);
+    if !computed(keys) || !computed(queries) {
+        return None;
+    }
+    let kv = sets.get(&keys).and_then(ValueSet::values)?;
+    let qv = sets.get(&queries).and_then(ValueSet::values)?;
+    let (rk, rq, base) = rank_digits(kv, qv)?;
+    let mut split = |x: NodeId, vals: &[Value], ranks: &[i64]| {
+        let hi: Vec<i64> = ranks.iter().map(|r| r / base).collect();
+        let lo: Vec<i64> = ranks.iter().map(|r| r % base).collect();
+        (
+            rank_map(g, remap[&x], vals, &hi),
+            rank_map(g, remap[&x], vals, &lo),
+        )
+    };
+    let (hk, lk) = split(keys, kv, &rk);
+    let (hq, lq) = if queries == keys {
+        (hk, lk)
+    } else {
+        split(queries, qv, &rq)
+    };
+    let strict = match cmp {
+        CmpOp::Lt | CmpOp::Le => CmpOp::Lt,
+        _ => CmpOp::Gt,
+    };
+    let mut sel = |k: NodeId, q: NodeId, c: CmpOp| {
+        g.add(
+            Op::Select {
+                keys: k,
+                queries: q,
+                cmp: c,
+            },
+            span,
+        )
+    };
+    let major = sel(hk, hq, strict);
+    let same = sel(hk, hq, CmpOp::Eq);
+    let minor = sel(lk, lq, cmp);
+    let tie = g.add(Op::SelAnd(same, minor), span);
+    Some(Op::SelOr(major, tie))
 }
 
 /// All arguments are aggregates over one selector.
@@ -326,5 +484,28 @@ mod tests {
         // a + b over these sets is not lexicographic either way.
         let sum = Expr::Binary(BinOp::Add, Box::new(Expr::Arg(0)), Box::new(Expr::Arg(1)));
         assert!(lexicographic(&sum, &a, &b).is_none());
+    }
+
+    /// Ranks over the union of both sides, in the interpreter's order:
+    /// `==` values (the int 3 and the float 3.0) share a rank, two float
+    /// roundings of one number do not; the digits are base ⌈√K⌉.
+    #[test]
+    fn rank_digits_follow_the_interpreters_order() {
+        let twin_lo = 0.1 + 0.2; // 0.30000000000000004
+        let mut kv: Vec<Value> = (0..150).map(|i| Value::Float(i as f64 / 2.0)).collect();
+        kv.push(Value::Float(twin_lo));
+        let qv = vec![Value::Int(3), Value::Float(0.3), Value::Float(-1.0)];
+        let (rk, rq, base) = rank_digits(&kv, &qv).expect("enough values");
+        // 150 halves, the twin, 0.3 and -1.0: 153 ranks.
+        assert_eq!(base, 13);
+        assert_eq!(rq[2], 0, "-1.0 is the smallest");
+        assert_eq!(rk[0], 1, "0.0 next");
+        assert_eq!(rq[1] + 1, rk[150], "0.3 just below 0.1 + 0.2");
+        assert_eq!(rq[0], rk[6], "the int 3 ranks with 3.0");
+        assert!(rk[..150].windows(2).all(|w| w[0] < w[1]));
+        // Too few values: no split.
+        assert!(rank_digits(&kv[..50], &qv).is_none());
+        // Strings are not split.
+        assert!(rank_digits(&kv, &[Value::Str("a".into())]).is_none());
     }
 }

@@ -405,6 +405,51 @@ impl<'a> Sizer<'a> {
         }
     }
 
+    /// The leaves of a map built as a table (`MapMode::Table`).
+    fn table_leaves(&self, id: NodeId) -> Option<Vec<NodeId>> {
+        if self.is_width(id) {
+            return None;
+        }
+        let f = self.plan.fused.get(&id)?;
+        (f.mode == MapMode::Table).then(|| f.leaves.clone())
+    }
+
+    /// The units of tables over the same leaves in one MLP, which share
+    /// one unit per tuple of leaf values: the tuples where any of them
+    /// writes (each table's own count where it is alone).
+    pub fn shared_table_units(&self, ids: &[NodeId]) -> usize {
+        let [first, ..] = ids else {
+            return 0;
+        };
+        if ids.len() == 1 {
+            return self.units(*first);
+        }
+        let fs: Vec<_> = ids
+            .iter()
+            .filter_map(|id| Some((*id, self.plan.fused.get(id)?)))
+            .collect();
+        let leaves: Vec<&[Value]> = fs[0].1.leaves.iter().map(|l| self.values(*l)).collect();
+        let sizes: Vec<usize> = leaves.iter().map(|l| l.len()).collect();
+        let rows = sizes
+            .iter()
+            .try_fold(1usize, |a, b| a.checked_mul(*b))
+            .unwrap_or(usize::MAX);
+        if rows > COUNT_ROWS {
+            return rows;
+        }
+        let mut units = 0;
+        valueset::for_each_index(&sizes, |idx| {
+            let combo: Vec<&Value> = idx.iter().zip(&leaves).map(|(i, l)| &l[*i]).collect();
+            if fs
+                .iter()
+                .any(|(id, f)| f.expr.eval(&combo).is_ok_and(|v| self.writes(*id, &v)))
+            {
+                units += 1;
+            }
+        });
+        units
+    }
+
     /// Whether two output values of `id` may write differently: different
     /// values, unless neither has a dim to write.
     fn differ(&self, own: Own, id: NodeId, a: &Value, b: &Value) -> bool {
@@ -851,6 +896,7 @@ pub fn estimate(ctx: &Ctx, plan: &Plan, opts: &Options, target: NodeId) -> Estim
     let mut units = clears;
     let mut heads = vec![0usize; n_layers];
     let mut d_head = 1usize;
+    let mut tables: BTreeMap<(Sublayer, Vec<NodeId>), Vec<NodeId>> = BTreeMap::new();
     let add = |v: &mut Vec<usize>, at: Sublayer, k: usize| {
         if let Some(l) = at.layer().filter(|l| *l < v.len()) {
             v[l] = v[l].saturating_add(k);
@@ -863,11 +909,19 @@ pub fn estimate(ctx: &Ctx, plan: &Plan, opts: &Options, target: NodeId) -> Estim
             d_head = d_head.max(widths.iter().copied().max().unwrap_or(1));
         }
         if let Some(at) = s.mlp_at(id) {
-            add(&mut units, at, s.units(id));
+            match s.table_leaves(id) {
+                // Tables over the same leaves in one MLP share their units
+                // (`mlps::table`): counted once, for all of them, below.
+                Some(leaves) => tables.entry((at, leaves)).or_default().push(id),
+                None => add(&mut units, at, s.units(id)),
+            }
         }
         if let Some(c) = plan.conv_pos.get(&id) {
             add(&mut units, *c, s.conv_units(id));
         }
+    }
+    for ((at, _), ids) in &tables {
+        add(&mut units, *at, s.shared_table_units(ids));
     }
     for i in 0..plan.products.len() {
         if let Some(at) = plan.product_pos.get(i) {

@@ -146,13 +146,20 @@ fn mix(
             let q = &qkv[(o + i) * qkv_width + head.q..][..d_qk];
             let keys = if causal { i + 1 } else { len };
             let wi = &mut w[..keys];
-            wi.fill(0.0);
-            nonzeros(q, None, nz);
-            if single && nz.len() > 1 {
+            // One-hot keys and a query with two non-zeros or more: one
+            // product per key, added onto 0.0 as the other ways sum it,
+            // without listing the query's non-zeros.
+            let one_product = single && two_nonzeros(q);
+            if !one_product {
+                wi.fill(0.0);
+                nonzeros(q, None, nz);
+            }
+            if one_product {
                 for (s, &(d, kd)) in wi.iter_mut().zip(k1.iter()) {
-                    if let Some(&qd) = q.get(d as usize) {
-                        *s += qd * kd;
-                    }
+                    *s = match q.get(d as usize) {
+                        Some(&qd) => 0.0 + qd * kd,
+                        None => 0.0,
+                    };
                 }
             } else if nz.len() * keys > kstart[keys] {
                 for (j, s) in wi.iter_mut().enumerate() {
@@ -243,6 +250,21 @@ fn mix(
             }
         }
     }
+}
+
+/// Whether `q` has at least two non-zero entries (found in blocks, the
+/// scan stopping at the second).
+fn two_nonzeros(q: &[f32]) -> bool {
+    let mut seen = 0;
+    for block in q.chunks(16) {
+        if block.iter().any(|x| *x != 0.0) {
+            seen += block.iter().filter(|x| **x != 0.0).count();
+            if seen >= 2 {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// Partial sums [`lane_sum`] keeps.

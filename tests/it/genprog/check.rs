@@ -82,6 +82,8 @@ pub(super) struct Outcome {
     /// The size estimate over the built model's dense parameter count,
     /// when a model was built.
     pub(super) ratio: Option<f64>,
+    /// The residual width of the model built (none when refused).
+    pub(super) width: Option<usize>,
 }
 
 fn is_internal(d: &rasp::diag::Diag) -> bool {
@@ -138,6 +140,7 @@ pub(super) fn check_scope(
     let mut compile_secs = None;
     let mut inputs = (0, 0);
     let mut ratio = None;
+    let mut width = None;
     let run = catch_unwind(AssertUnwindSafe(|| {
         let compiled = compile(
             &session.graph,
@@ -186,6 +189,7 @@ pub(super) fn check_scope(
             }
             Err(d) => return Class::Refused(d.code.to_string(), d.message.clone()),
         };
+        width = Some(compiled.model.config.d_model);
         match estimate_bound(&compiled, false) {
             Ok(r) => ratio = Some(r),
             Err(e) => return Class::Estimate(e),
@@ -241,6 +245,7 @@ pub(super) fn check_scope(
         checked: inputs.0,
         skipped: inputs.1,
         ratio,
+        width,
     })
 }
 
@@ -328,6 +333,7 @@ fn genprog_child() {
             "checked": o.checked,
             "skipped": o.skipped,
             "ratio": o.ratio,
+            "width": o.width,
         }),
     };
     println!("{CHILD_BEGIN}\n{out}\n{CHILD_END}");
@@ -393,6 +399,7 @@ pub(super) fn check_prog_isolated(p: &Prog, limit: Duration) -> Option<Outcome> 
         checked: 0,
         skipped: 0,
         ratio: None,
+        width: None,
     };
     let Some(status) = status else {
         return Some(outcome(Class::Timeout));
@@ -419,5 +426,6 @@ pub(super) fn check_prog_isolated(p: &Prog, limit: Duration) -> Option<Outcome> 
         checked: v["checked"].as_u64().unwrap_or(0) as usize,
         skipped: v["skipped"].as_u64().unwrap_or(0) as usize,
         ratio: v["ratio"].as_f64(),
+        width: v["width"].as_u64().map(|w| w as usize),
     })
 }

@@ -16,15 +16,18 @@ use super::generator::{Gen, LONG, Rng};
 // ---------------------------------------------------------------------------
 
 /// The header line of a regression program:
-/// `# compile: sop=out vocab=abcd max_len=5 [expect=verify]`. With
-/// `expect=verify` a refusal fails too (the program is one the compiler
-/// should handle, e.g. a refusal over a gap that is only float rounding).
+/// `# compile: sop=out vocab=abcd max_len=5 [expect=verify] [max_width=W]`.
+/// With `expect=verify` a refusal fails too (the program is one the
+/// compiler should handle, e.g. a refusal over a gap that is only float
+/// rounding); with `max_width` so does a model wider than W residual dims
+/// (a construction that keeps widths down).
 pub(crate) struct Header {
     pub(crate) sop: String,
     pub(crate) vocab: String,
     pub(crate) max_len: usize,
     pub(crate) causal: bool,
     must_verify: bool,
+    max_width: Option<usize>,
 }
 
 pub(crate) fn parse_header(text: &str) -> Option<Header> {
@@ -34,6 +37,7 @@ pub(crate) fn parse_header(text: &str) -> Option<Header> {
     let mut max_len = None;
     let mut must_verify = false;
     let mut causal = false;
+    let mut max_width = None;
     for w in line.split_whitespace() {
         if w == "causal" {
             causal = true;
@@ -46,6 +50,7 @@ pub(crate) fn parse_header(text: &str) -> Option<Header> {
             ("max_len", _) => max_len = v.parse().ok(),
             ("expect", "verify") => must_verify = true,
             ("expect", "refuse-or-verify") => must_verify = false,
+            ("max_width", _) => max_width = Some(v.parse().ok()?),
             _ => return None,
         }
     }
@@ -55,6 +60,7 @@ pub(crate) fn parse_header(text: &str) -> Option<Header> {
         max_len: max_len?,
         causal,
         must_verify,
+        max_width,
     })
 }
 
@@ -82,7 +88,7 @@ fn genprog_regressions() {
         let name = path.file_name().expect("name").to_string_lossy();
         let text = std::fs::read_to_string(path).expect("reads");
         let h = parse_header(&text).unwrap_or_else(|| {
-            panic!("{name}: the first line is not `# compile: sop=.. vocab=.. max_len=.. [expect=verify]`")
+            panic!("{name}: the first line is not `# compile: sop=.. vocab=.. max_len=.. [expect=verify] [max_width=..]`")
         });
         let vocab =
             parse_vocab(&h.vocab).unwrap_or_else(|d| panic!("{name}: {}", d.render_plain()));
@@ -106,6 +112,14 @@ fn genprog_regressions() {
                 let _ = writeln!(failures, "--- {name}: {}\n{}", c.name(), c.detail());
             }
             _ => {}
+        }
+        if let (Some(most), Some(w)) = (h.max_width, o.width)
+            && w > most
+        {
+            let _ = writeln!(
+                failures,
+                "--- {name}: residual width {w}, over its max_width={most}"
+            );
         }
     }
     assert!(failures.is_empty(), "regressions:\n{failures}");
