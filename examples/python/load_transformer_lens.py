@@ -23,7 +23,7 @@ What it does, for each input:
     3. decodes the output from the logits (docs/model-format.md:
        categorical argmax; numerical (logit0 - logit1) / 2, snapped to the
        output's values, the type decided by the attention pattern, or
-       decoded by the output grid position by position);
+       decoded by the output grid position by position or by length);
     4. reads an intermediate s-op from `blocks.{l}.hook_resid_mid` (written
        by attention) or `hook_resid_post` (by an MLP) and the
        placement's dims;
@@ -55,8 +55,9 @@ import numpy as np
 
 
 # The format versions this script decodes (docs/model-format.md; version 4
-# is version 5 without output grids).
-READS = (4, 5)
+# is version 5 without output grids, version 5 version 6 without grids
+# keyed by length).
+READS = (4, 5, 6)
 
 
 def load_folder(folder):
@@ -65,7 +66,7 @@ def load_folder(folder):
     with open(os.path.join(folder, "rasp.json")) as f:
         meta = json.load(f)
     if meta.get("format") != "rasp-model" or meta.get("format_version") not in READS:
-        sys.exit(f"{folder}: not a rasp model of format version 4 or 5 (compile the program again)")
+        sys.exit(f"{folder}: not a rasp model of format version 4, 5 or 6 (compile the program again)")
     return config, meta
 
 
@@ -138,12 +139,15 @@ def kind_heads(meta):
     return heads
 
 
-def grid_value(grid, i, x):
-    """A gridded output at output position i: the nearest candidate over
-    the numbers of keys w listed there (the first on ties): the default
-    (w = 0), the integer itself (w = 1), s / w with s = round(x * w)."""
+def grid_value(grid, i, length, x):
+    """A gridded output at output position i of an input of `length`
+    tokens: the nearest candidate over the numbers of keys w listed for
+    the position (or for the length, with "by": "length"; the first on
+    ties): the default (w = 0), the integer itself (w = 1), s / w with
+    s = round(x * w)."""
     best = None
-    for a, b in grid["widths"][i]:
+    slot = length - 1 if grid.get("by") == "length" else i
+    for a, b in grid["widths"][slot]:
         for w in range(a, b + 1):
             if w == 0:
                 v = grid["default"]
@@ -165,7 +169,7 @@ def decode_output(meta, logits, patterns):
         return [out["values"][int(np.argmax(r))] for r in rows]
     if meta.get("output_grid"):
         grid = meta["output_grid"]
-        return [grid_value(grid, i, float(r[0] - r[1]) / 2) for i, r in enumerate(rows)]
+        return [grid_value(grid, i, len(rows), float(r[0] - r[1]) / 2) for i, r in enumerate(rows)]
     heads = kind_heads(meta)
     result = []
     for i, r in enumerate(rows):

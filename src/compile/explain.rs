@@ -99,9 +99,15 @@ pub fn explain(graph: &Graph, sources: &SourceMap, c: &Compiled, extras: &Extras
     );
     if let Some(g) = &meta.output_grid {
         let most = (0..meta.max_len).map(|i| g.count_at(i)).max().unwrap_or(0);
+        let (how, one) = match g.by {
+            crate::model::grid::GridKey::Position => ("position by position", "at one position"),
+            crate::model::grid::GridKey::Length => {
+                ("by the input's length", "in inputs of one length")
+            }
+        };
         let _ = writeln!(
             s,
-            "decoding: position by position (rasp.json's output_grid): the output's values are too close together for float32 as a whole, but at most {most} occur at one position"
+            "decoding: {how} (rasp.json's output_grid): the output's values are too close together for float32 as a whole, but at most {most} occur {one}"
         );
     }
     if let Some(e) = &c.estimate {

@@ -6,20 +6,23 @@
 //! denominator up to 512 is reachable, 3.8e-6 apart, but at position `i`
 //! only the fractions over `i + 1`).
 //!
+//! A mean over every position (`average`) is decoded by the input's
+//! length instead: the fractions over that length.
+//!
 //! The numbers of keys at each position come from the interpreter: the
 //! selector, which reads no tokens, is evaluated on one input of each
-//! length. Each position's values are then checked like the whole
-//! output's ([`check_output_gaps`](super::assemble)): the output's float32
+//! length. Each position's (or length's) values are then checked like the
+//! whole output's ([`check_output_gaps`](super::assemble)): the output's float32
 //! error bound within half of every gap between neighbouring values.
 
 use std::collections::BTreeSet;
 
-use super::builder::Builder;
+use super::builder::{Builder, Lin};
 use super::precision;
 use crate::interp::{Evaluator, Output, Semantics};
 use crate::ir::value::{self, Value};
 use crate::ir::{NodeId, Op};
-use crate::model::grid::Grid;
+use crate::model::grid::{Grid, GridKey};
 
 /// Longest max length a grid is worked out for (the selector is
 /// evaluated at every length: about N³/3 comparisons).
@@ -30,7 +33,7 @@ const MAX_PER_POSITION: u128 = 1 << 16;
 
 /// The grid of `target`'s output when it is a mean of integers over a
 /// positional selector and float32 tells apart the values at each
-/// position; `None` otherwise.
+/// position, or else at each input length; `None` otherwise.
 pub fn output_grid(b: &Builder, target: NodeId) -> Option<Grid> {
     let graph = b.graph;
     let Op::Aggregate {
@@ -66,18 +69,34 @@ pub fn output_grid(b: &Builder, target: NodeId) -> Option<Grid> {
     {
         return None;
     }
-    let widths = keys_per_position(b, *sel, n)?;
-    let grid = Grid {
+    let (by_position, by_length) = keys_selected(b, *sel, n)?;
+    let x = b.num(target).ok()?;
+    // By position where that resolves (a prefix), else by length (a mean
+    // over every position).
+    [
+        (GridKey::Position, by_position),
+        (GridKey::Length, by_length),
+    ]
+    .into_iter()
+    .map(|(by, widths)| Grid {
+        by,
         widths: widths.iter().map(ranges).collect(),
         lo,
         hi,
-        default,
-    };
-    grid.check(n).ok()?;
-    let x = b.num(target).ok()?;
+        default: default.clone(),
+    })
+    .find(|grid| resolves(b, &x, grid, n))
+}
+
+/// Whether `grid` is well formed and float32 tells apart the values of
+/// each entry, given the error bound of the output's number `x`.
+fn resolves(b: &Builder, x: &Lin, grid: &Grid, n: usize) -> bool {
+    if grid.check(n).is_err() {
+        return false;
+    }
     for i in 0..n {
         if grid.count_at(i) > MAX_PER_POSITION {
-            return None;
+            return false;
         }
         let mut vals: Vec<(f64, Value)> = grid
             .values_at(i)
@@ -88,25 +107,28 @@ pub fn output_grid(b: &Builder, target: NodeId) -> Option<Grid> {
         for w in vals.windows(2) {
             let ((x0, v0), (x1, v1)) = (&w[0], &w[1]);
             if x0 == x1 {
-                // `1` and `1.0` at one position: the grid cannot say which.
+                // `1` and `1.0` at one entry: the grid cannot say which.
                 if !v0.same(v1) {
-                    return None;
+                    return false;
                 }
                 continue;
             }
             let at = x0.abs().max(x1.abs());
-            let err = b.lin_err(&x, at).0 + 2.0 * precision::U * at;
+            let err = b.lin_err(x, at).0 + 2.0 * precision::U * at;
             if err > precision::decode_tolerance(x1 - x0) {
-                return None;
+                return false;
             }
         }
     }
-    Some(grid)
+    true
 }
 
-/// Per position, every number of keys `sel` selects there, over inputs of
-/// every length that reach it.
-fn keys_per_position(b: &Builder, sel: NodeId, n: usize) -> Option<Vec<BTreeSet<u32>>> {
+/// Numbers of keys, per position or per input length.
+type Keys = Vec<BTreeSet<u32>>;
+
+/// Every number of keys `sel` selects, per position (over inputs of every
+/// length that reach it) and per input length (over its positions).
+fn keys_selected(b: &Builder, sel: NodeId, n: usize) -> Option<(Keys, Keys)> {
     let token = b.opts.vocab.first()?;
     let sem = if b.opts.causal {
         Semantics::Causal
@@ -114,21 +136,27 @@ fn keys_per_position(b: &Builder, sel: NodeId, n: usize) -> Option<Vec<BTreeSet<
         Semantics::Bidirectional
     };
     let mut eval = Evaluator::new(b.graph, &[sel]).semantics(sem);
-    let mut widths = vec![BTreeSet::new(); n];
-    for len in 1..=n {
+    let mut by_position = vec![BTreeSet::new(); n];
+    let mut by_length = vec![BTreeSet::new(); n];
+    for (len, at_len) in (1..=n).zip(by_length.iter_mut()) {
         let input = vec![token.clone(); len];
-        // An input of this length fails: every input of it does.
+        // An input of this length fails: every input of it does, and no
+        // output of that length is decoded (its entry lists the default
+        // alone, to stay well formed).
         let Ok(outs) = eval.run(&input, None) else {
+            at_len.insert(0);
             continue;
         };
         let Some(Output::Selector(rows)) = outs.into_iter().next() else {
             return None;
         };
-        for (w, row) in widths.iter_mut().zip(&rows) {
-            w.insert(row.iter().filter(|s| **s).count() as u32);
+        for (w, row) in by_position.iter_mut().zip(&rows) {
+            let count = row.iter().filter(|s| **s).count() as u32;
+            w.insert(count);
+            at_len.insert(count);
         }
     }
-    Some(widths)
+    Some((by_position, by_length))
 }
 
 /// A set of numbers as inclusive ranges, in order.

@@ -68,7 +68,7 @@ impl Builder<'_> {
             .map(|l| self.cat(*l))
             .collect::<Result<_, _>>()?;
         let k = leaves.len();
-        let mut rows: Vec<(Vec<usize>, Vec<(usize, f32)>)> = Vec::new();
+        let mut rows: Vec<(Vec<usize>, Lin)> = Vec::new();
         let sizes: Vec<usize> = leaves.iter().map(|l| l.1.len()).collect();
         valueset::for_each_index(&sizes, |idx| {
             let combo: Vec<&Value> = idx.iter().zip(&leaves).map(|(i, l)| &l.1[*i]).collect();

@@ -24,7 +24,7 @@
 //! reads shrinks from K dims to about 2√K; the digits are tables over `k`'s
 //! values, built where `k`'s one-hot would have been.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::valueset::ValueSet;
 use crate::ir::expr::{Elem, Expr, Table};
@@ -207,7 +207,7 @@ pub fn rewrite(
 ) -> (Graph, NodeId) {
     let mut g = Graph::new();
     let mut remap: BTreeMap<NodeId, NodeId> = BTreeMap::new();
-    let compared = compared_only(graph, target);
+    let (compared, counted) = compared_only(graph, target);
     let numeric_mean = |id: NodeId| match graph.op(id) {
         Op::Aggregate { values, .. } => sets.get(values).is_some_and(ValueSet::is_numeric),
         _ => false,
@@ -319,19 +319,24 @@ pub fn rewrite(
                         let tie = g.add(Op::SelAnd(same, minor), node.span);
                         Op::SelOr(major, tie)
                     }
-                    None if compared.contains(keys) && compared.contains(queries) => digits(
-                        &mut g,
-                        graph,
-                        sets,
-                        (*keys, *queries, *cmp),
-                        &remap,
-                        node.span,
-                    )
-                    .unwrap_or(Op::Select {
-                        keys: r(keys),
-                        queries: r(queries),
-                        cmp: *cmp,
-                    }),
+                    None if counted.contains(&id)
+                        && compared.contains(keys)
+                        && compared.contains(queries) =>
+                    {
+                        digits(
+                            &mut g,
+                            graph,
+                            sets,
+                            (*keys, *queries, *cmp),
+                            &remap,
+                            node.span,
+                        )
+                        .unwrap_or(Op::Select {
+                            keys: r(keys),
+                            queries: r(queries),
+                            cmp: *cmp,
+                        })
+                    }
                     None => Op::Select {
                         keys: r(keys),
                         queries: r(queries),
@@ -356,14 +361,18 @@ pub fn rewrite(
     (g, remap[&target])
 }
 
-/// The s-ops below `target` that only ordered selects read (`<`, `<=`,
-/// `>`, `>=`, on either side; not the target itself): comparing their
-/// rank digits instead leaves nothing reading their own values, so no
-/// one-hot of them is built.
-fn compared_only(graph: &Graph, target: NodeId) -> std::collections::BTreeSet<NodeId> {
+/// Below `target`: the s-ops that only ordered selects read (`<`, `<=`,
+/// `>`, `>=`, on either side; not the target itself), and the selectors
+/// that only selector widths read. Comparing the rank digits of the first
+/// leaves nothing reading their own values, so no one-hot of them is
+/// built; the digits' `or` is a sum of widths (inclusion-exclusion) under
+/// a width, but a product one-hot of both digits (as wide as the values)
+/// under an aggregate.
+fn compared_only(graph: &Graph, target: NodeId) -> (BTreeSet<NodeId>, BTreeSet<NodeId>) {
     let nodes = graph.ancestors(&[target]);
-    let mut other: std::collections::BTreeSet<NodeId> = [target].into();
-    let mut read: std::collections::BTreeSet<NodeId> = Default::default();
+    let mut other: BTreeSet<NodeId> = [target].into();
+    let mut not_width: BTreeSet<NodeId> = [target].into();
+    let mut read: BTreeSet<NodeId> = BTreeSet::new();
     for id in &nodes {
         let op = graph.op(*id);
         let ordered = matches!(
@@ -373,14 +382,21 @@ fn compared_only(graph: &Graph, target: NodeId) -> std::collections::BTreeSet<No
                 ..
             }
         );
+        let width = matches!(op, Op::SelectorWidth(_));
         for x in op.inputs() {
             read.insert(x);
             if !ordered {
                 other.insert(x);
             }
+            if !width {
+                not_width.insert(x);
+            }
         }
     }
-    read.difference(&other).copied().collect()
+    (
+        read.difference(&other).copied().collect(),
+        read.difference(&not_width).copied().collect(),
+    )
 }
 
 /// `select(k, q, cmp)`, an ordered comparison of two computed numbers

@@ -178,7 +178,7 @@ impl<'m> Decoder<'m> {
     /// (the `+x` and `-x` columns of [`unembedding`](super::unembedding)),
     /// snapped to the nearest of `meta.output.values` when that list is not
     /// empty, or, with an output grid, to the nearest value at its position
-    /// ([`Grid::decode`](super::grid::Grid::decode)).
+    /// or for the input's length ([`Grid::decode`](super::grid::Grid::decode)).
     ///
     /// Where the nearest number is listed with several types (`1` and
     /// `1.0`), `mean[i]` decides for output position `i + 1`: whether an
@@ -221,6 +221,7 @@ impl<'m> Decoder<'m> {
                 let Some(snap) = &self.snap else {
                     unreachable!("a numerical output has a snap");
                 };
+                let len = logits.nrows();
                 logits
                     .rows()
                     .into_iter()
@@ -228,7 +229,7 @@ impl<'m> Decoder<'m> {
                     .map(|(i, row)| {
                         let x = (row[0] - row[1]) / 2.0;
                         match &self.meta.output_grid {
-                            Some(grid) => grid.decode(i, f64::from(x)),
+                            Some(grid) => grid.decode(i, len, f64::from(x)),
                             None => snap.value_kind(x, mean.map(|m| m[i])),
                         }
                     })
@@ -398,13 +399,14 @@ impl Model {
                     .output_grid
                     .as_ref()
                     .filter(|_| terms == self.meta.output.terms());
+                let len = rows.nrows();
                 rows.rows()
                     .into_iter()
                     .enumerate()
                     .map(|(i, row)| {
                         let x: f32 = terms.iter().map(|(d, c)| row[*d] * c).sum();
                         match grid {
-                            Some(g) => g.decode(i, f64::from(x)),
+                            Some(g) => g.decode(i, len, f64::from(x)),
                             None => snap.value(x),
                         }
                     })

@@ -233,8 +233,10 @@ pub const FORMAT: &str = "rasp-model";
 /// the program on each prefix (a version-3 bidirectional model is read as
 /// it is; a version-3 causal one is refused); 5: a numerical output may be
 /// decoded position by position (`output_grid`; a version-4 model is read
-/// as it is).
-pub const FORMAT_VERSION: u32 = 5;
+/// as it is); 6: an output grid may be keyed by the input's length
+/// (`output_grid.by`; a version-5 model, whose grids are by position, is
+/// read as it is).
+pub const FORMAT_VERSION: u32 = 6;
 
 /// The attention scale of compiled heads of width `d_head`:
 /// `sqrt(d_head)` (in f32). The compiler multiplies `W_Q` by it and writes

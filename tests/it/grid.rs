@@ -1,6 +1,7 @@
 //! Output grids: a prefix mean past N = 210, whose values as a whole are
-//! closer together than float32 resolves, is decoded position by position;
-//! the decoded outputs, and the output s-op read from the residual, are
+//! closer together than float32 resolves, is decoded position by position,
+//! and a mean over every position by the input's length; the decoded
+//! outputs, and the output s-op read from the residual, are
 //! the interpreter's values (types included).
 
 use crate::compile::Case;
@@ -46,16 +47,52 @@ fn prefix_means_are_decoded_by_position() {
         .expect("decoded by position");
     assert!(model.meta.output.values.is_empty());
     // At position i a prefix mean averages exactly i + 1 keys.
-    assert!(
-        grid.widths
-            .iter()
-            .enumerate()
-            .all(|(i, w)| w == &vec![[i as u32 + 1, i as u32 + 1]])
-    );
-    let batch = inputs(&[1, 2, 7, 150, 219, 220]);
+    assert!(counts_one_more_per_entry(grid));
+    decodes_as_the_interpreter(&case, &compiled, &inputs(&[1, 2, 7, 150, 219, 220]));
+}
+
+/// `average` (a mean over every position) past N = 210: every fraction
+/// with a denominator up to N over all inputs, but in an input of length
+/// l only those over l; decoded by the input's length.
+#[test]
+fn means_over_every_position_are_decoded_by_length() {
+    let src = "share = average(indicator(tokens == \"a\"));\n";
+    let case = Case::new(src, "share", "ab", 220);
+    let compiled = case
+        .compile()
+        .unwrap_or_else(|d| panic!("share at N = 220: {}", d.render_plain()));
+    let grid = compiled
+        .model
+        .meta
+        .output_grid
+        .as_ref()
+        .expect("decoded by length");
+    assert_eq!(grid.by, rasp::model::grid::GridKey::Length);
+    // At length l every position averages exactly l keys.
+    assert!(counts_one_more_per_entry(grid));
+    decodes_as_the_interpreter(&case, &compiled, &inputs(&[1, 3, 150, 211, 219, 220]));
+}
+
+/// Entry `i` of the grid (a position, or the length `i + 1`) lists
+/// exactly `i + 1` keys.
+fn counts_one_more_per_entry(grid: &rasp::model::grid::Grid) -> bool {
+    grid.widths
+        .iter()
+        .enumerate()
+        .all(|(i, w)| w == &vec![[i as u32 + 1, i as u32 + 1]])
+}
+
+/// The model's outputs, decoded, and its output s-op read from the
+/// residual are the interpreter's values on `batch`, types included.
+fn decodes_as_the_interpreter(
+    case: &Case,
+    compiled: &rasp::compile::Compiled,
+    batch: &[Vec<Value>],
+) {
+    let model = &compiled.model;
     let want: Vec<Vec<Value>> = evaluate_batch(
         &case.session.graph,
-        &batch,
+        batch,
         case.node,
         Semantics::Bidirectional,
     )
@@ -65,7 +102,7 @@ fn prefix_means_are_decoded_by_position() {
         other => panic!("{other:?}"),
     })
     .collect();
-    let got = model.run(&batch).expect("runs");
+    let got = model.run(batch).expect("runs");
     let out = &model.meta.sops[compiled.placements[&compiled.target]];
     for ((input, w), g) in batch.iter().zip(&want).zip(&got) {
         assert_eq!(g.len(), w.len());
@@ -74,8 +111,11 @@ fn prefix_means_are_decoded_by_position() {
             "length {}: {g:?} vs {w:?}",
             input.len()
         );
-        // Position 0 averages one key: the integer itself, not a float.
-        assert!(matches!(g[0], Value::Int(_)));
+        // One key averaged (position 0 of a prefix, any position of a
+        // 1-token input): the integer itself, not a float.
+        if input.len() == 1 {
+            assert!(matches!(g[0], Value::Int(_)));
+        }
         let ids = model.encode(input).expect("encodes");
         let resid = model.forward(&[ids]).remove(0);
         let read = model.read(&resid, out);

@@ -51,12 +51,14 @@ import load_transformer_lens as example  # noqa: E402
 SOURCES = {
     "frac.rasp": "frac = aggregate(select(indices, indices, <=), indicator(tokens == \"a\"));\n"
     "hist = selector_width(select(tokens, tokens, ==));\n"
-    "mix = hist + frac;\n",
+    "mix = hist + frac;\n"
+    "share = average(indicator(tokens == \"a\"));\n",
 }
 CASES = [
     ("frac (numerical mean)", "frac.rasp", "frac", "abc", 5, False, None),
     ("frac (causal)", "frac.rasp", "frac", "abc", 5, True, None),
     ("frac at N = 220 (output grid)", "frac.rasp", "frac", "abc", 220, False, None),
+    ("share at N = 220 (output grid by length)", "frac.rasp", "share", "abc", 220, False, None),
     ("mix (a sum of dims)", "frac.rasp", "mix", "abc", 4, False, "frac"),
     ("hist (selector width)", "tests/compile/hist.rasp", "counts", "abc", 5, False, None),
     ("count_less_freq (MLP output)", "tests/compile/count_less_freq.rasp", "n_rare", "abc", 5, False, "freq"),
@@ -199,12 +201,14 @@ def kind_heads(meta):
     return heads
 
 
-def grid_value(grid, i, x):
-    """The value of a gridded output at output position i: the candidate
-    nearest to x, over the numbers of keys w listed there (the first on
-    ties): the default (w = 0), the integer itself (w = 1), s / w."""
+def grid_value(grid, i, length, x):
+    """The value of a gridded output at output position i of an input of
+    `length` tokens: the candidate nearest to x, over the numbers of keys
+    w listed for that position (or, with "by": "length", that length; the
+    first on ties): the default (w = 0), the integer itself (w = 1), s / w."""
     best = None
-    for a, b in grid["widths"][i]:
+    slot = length - 1 if grid.get("by") == "length" else i
+    for a, b in grid["widths"][slot]:
         for w in range(a, b + 1):
             if w == 0:
                 v = grid["default"]
@@ -223,7 +227,7 @@ def decode_output(meta, logits, patterns):
     if out["encoding"] == "categorical":
         return [out["values"][int(np.argmax(r))] for r in rows]
     if meta.get("output_grid"):
-        return [grid_value(meta["output_grid"], i, float(r[0] - r[1]) / 2) for i, r in enumerate(rows)]
+        return [grid_value(meta["output_grid"], i, len(rows), float(r[0] - r[1]) / 2) for i, r in enumerate(rows)]
     heads = kind_heads(meta)
     result = []
     for i, r in enumerate(rows):

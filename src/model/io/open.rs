@@ -29,6 +29,9 @@ const PREFIX_CAUSAL_VERSION: u32 = 3;
 /// The version before output grids: a version-4 model is a version-5 one
 /// without `output_grid`, read as it is.
 const GRIDLESS_VERSION: u32 = 4;
+/// The version before grids keyed by length: a version-5 model is a
+/// version-6 one whose grid (if any) is by position, read as it is.
+const POSITION_GRID_VERSION: u32 = 5;
 
 /// How to open a model folder.
 #[derive(Clone, Copy, Debug, Default)]
@@ -440,6 +443,7 @@ fn read_meta(
         Some(v) if v == u64::from(UNCHECKED_VERSION) && opts.allow_modified => {}
         Some(v) if v == u64::from(PREFIX_CAUSAL_VERSION) => {}
         Some(v) if v == u64::from(GRIDLESS_VERSION) => {}
+        Some(v) if v == u64::from(POSITION_GRID_VERSION) => {}
         Some(v) if v >= 1 && v < u64::from(FORMAT_VERSION) => {
             return Err(old_version(path, v));
         }

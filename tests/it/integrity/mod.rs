@@ -506,15 +506,18 @@ fn as_version(model: &Path, version: u32) {
 }
 
 #[test]
-fn version_4_models_run_as_they_are() {
-    // Version 5 added output grids; a version-4 folder has none and means
-    // what it meant.
+fn version_4_and_5_models_run_as_they_are() {
+    // Version 5 added output grids (a version-4 folder has none) and
+    // version 6 grids keyed by length (a version-5 grid, without `by`, is
+    // keyed by position): both folders mean what they meant.
     let b = base("rev");
-    let t = b.copy("v4");
-    as_version(t.path(), 4);
-    let o = b.exec(t.path(), false);
-    assert_eq!(text(&o.stdout), b.expected, "{}", text(&o.stderr));
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    for version in [4, 5] {
+        let t = b.copy(&format!("v{version}"));
+        as_version(t.path(), version);
+        let o = b.exec(t.path(), false);
+        assert_eq!(text(&o.stdout), b.expected, "{}", text(&o.stderr));
+        assert!(o.status.success(), "{}", text(&o.stderr));
+    }
 }
 
 #[test]

@@ -434,7 +434,7 @@ fn format_and_version() {
     // Version 1 (one unembedding column for a numerical output) is refused
     // with a clear reason, never read wrongly. (Version 2 is tested in
     // tests/it/integrity/, version 3 too.)
-    assert_eq!(FORMAT_VERSION, 5);
+    assert_eq!(FORMAT_VERSION, 6);
     let dir = saved(&m, "v1");
     edit_json(&dir.file("rasp.json"), |v| v["format_version"] = json!(1));
     let e = load(dir.path()).unwrap_err();
