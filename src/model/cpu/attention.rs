@@ -100,8 +100,15 @@ fn mix(
     scratch.w.resize(pack.longest, 0.0);
     let (kt, w, nz) = (&mut scratch.kt, &mut scratch.w, &mut scratch.nz);
     let (kn, kstart, vs) = (&mut scratch.kn, &mut scratch.kstart, &mut scratch.vs);
-    let (k1, sel) = (&mut scratch.k1, &mut scratch.sel);
+    let (k1, sel, seen) = (&mut scratch.k1, &mut scratch.sel, &mut scratch.seen);
     for (seq, &(o, len)) in pack.spans.iter().enumerate() {
+        // Bidirectionally, two positions with the same query bits see the
+        // same keys: the later one's output is the earlier one's, copied
+        // (the same floats). Given up for the sequence when the first
+        // DEDUP_TRIAL queries are all different.
+        let mut dedup = !causal;
+        let mut hits = 0usize;
+        seen.clear();
         let pad = &pack.pad[o..o + len];
         let has_pad = pad.contains(&true);
         // Keys as columns, so a query's scores are a sum of rows; and as
@@ -144,6 +151,32 @@ fn mix(
         let mut kt_filled = false;
         for i in 0..len {
             let q = &qkv[(o + i) * qkv_width + head.q..][..d_qk];
+            if dedup {
+                let h = bits_hash(q);
+                match seen.get(&h) {
+                    Some(&p) => {
+                        let p = p as usize;
+                        let earlier = &qkv[(o + p) * qkv_width + head.q..][..d_qk];
+                        if same_bits(q, earlier) {
+                            hits += 1;
+                            let (from, to) =
+                                ((o + p) * z_width + head.z, (o + i) * z_width + head.z);
+                            z.copy_within(from..from + d_v, to);
+                            if let Some(m) = pattern.as_deref_mut().map(|m| &mut m[seq]) {
+                                let row = m.row(p).to_owned();
+                                m.row_mut(i).assign(&row);
+                            }
+                            continue;
+                        }
+                    }
+                    None => {
+                        seen.insert(h, i as u32);
+                    }
+                }
+                if i + 1 >= DEDUP_TRIAL && hits == 0 {
+                    dedup = false;
+                }
+            }
             let keys = if causal { i + 1 } else { len };
             let wi = &mut w[..keys];
             // One-hot keys and a query with two non-zeros or more: one
@@ -250,6 +283,35 @@ fn mix(
             }
         }
     }
+}
+
+/// Queries a sequence's head compares before it gives up looking for
+/// repeated ones.
+const DEDUP_TRIAL: usize = 32;
+
+/// A hash of a row's bits, in four independent lanes.
+fn bits_hash(q: &[f32]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h = [1u64, 2, 3, 4];
+    let mut blocks = q.chunks_exact(4);
+    for b in &mut blocks {
+        for (hh, x) in h.iter_mut().zip(b) {
+            *hh = (*hh ^ u64::from(x.to_bits()))
+                .wrapping_mul(K)
+                .rotate_left(29);
+        }
+    }
+    for (hh, x) in h.iter_mut().zip(blocks.remainder()) {
+        *hh = (*hh ^ u64::from(x.to_bits())).wrapping_mul(K);
+    }
+    h.iter().fold(q.len() as u64, |a, x| {
+        (a ^ x).wrapping_mul(K).rotate_left(31)
+    })
+}
+
+/// Whether two rows hold the same bits.
+fn same_bits(a: &[f32], b: &[f32]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
 }
 
 /// Whether `q` has at least two non-zero entries (found in blocks, the

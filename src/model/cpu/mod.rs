@@ -24,6 +24,8 @@ mod attention;
 mod mat;
 mod mlp;
 
+use std::collections::HashMap;
+
 use ndarray::{Array2, ArrayView2, Zip, s};
 use rayon::prelude::*;
 
@@ -443,6 +445,9 @@ struct Scratch {
     k1: Vec<(u32, f32)>,
     /// One query's keys with a non-zero weight, and the weight.
     sel: Vec<(u32, f32)>,
+    /// One head's queries of one sequence seen so far, by a hash of
+    /// their bits: the first position with each.
+    seen: HashMap<u64, u32>,
     /// The memory of a chunk's residual, `qkv`, `z` and hidden matrices.
     resid: Vec<f32>,
     qkv: Vec<f32>,

@@ -184,6 +184,50 @@ fn forward_matches_reference_with_one_hot_residuals() {
 }
 
 #[test]
+fn repeated_queries_reuse_the_earlier_output() {
+    // Queries that read only the token one-hot repeat wherever a token
+    // does: bidirectionally the CPU executor copies the earlier position's
+    // output and pattern row instead of recomputing them. The outputs match
+    // the reference, and each pattern row is the earlier one's bit for bit.
+    use rasp::model::executor::{Executor, Want};
+    for (seed, causal) in [(25, false), (26, true)] {
+        let mut m = one_hot_model(seed, causal);
+        for b in &mut m.blocks {
+            b.attn.w_q.slice_mut(s![.., 8.., ..]).fill(0.0);
+        }
+        let batch = random_batch(seed, 30, 12, true);
+        let got = m.forward(&batch);
+        let want = reference_forward(&m, &batch);
+        for (g, w) in got.iter().zip(&want) {
+            let tol = 1e-4 * (1.0 + w.iter().fold(0.0f32, |a, x| a.max(x.abs())));
+            assert!(max_diff(g, w) < tol, "seed {seed}: {}", max_diff(g, w));
+        }
+        let cpu = m.prepare();
+        let out = cpu
+            .run_batch(
+                &batch,
+                &Want {
+                    resid: false,
+                    patterns: vec![(0, 0)],
+                },
+            )
+            .expect("runs");
+        let mut repeats = 0;
+        for (seq, p) in batch.iter().zip(&out.patterns[0]) {
+            for i in 1..seq.len() {
+                for j in 1..i {
+                    if seq[i] == seq[j] && !causal {
+                        repeats += 1;
+                        assert_eq!(p.row(i), p.row(j), "seed {seed}: rows {j} and {i}");
+                    }
+                }
+            }
+        }
+        assert!(causal || repeats > 0, "no repeated token");
+    }
+}
+
+#[test]
 fn remembered_mlp_outputs_are_the_computed_ones() {
     // A prepared model remembers each MLP's output by its input row: the
     // one-hot embeddings make rows repeat within a batch, and a second
