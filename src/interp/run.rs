@@ -308,12 +308,24 @@ impl<'g> Run<'g> {
                 let keys = &kc.values;
                 let query = &self.col(*queries).values[q];
                 // The common cases without a comparison's dispatch and error
-                // path per key: int (or bool) keys and query, string keys and
-                // query. The same results as `value::compare`.
+                // path per key: int (or bool) keys and query, numbers exact
+                // as floats, string keys and query. The same results as
+                // `value::compare`.
                 match (kc.ty, query) {
                     (SeqType::Ints | SeqType::Bools, Value::Int(_) | Value::Bool(_)) => {
                         let y = query.as_int().unwrap_or(0);
                         fill(row, keys.iter().map(|v| v.as_int().unwrap_or(0)), &y, *cmp);
+                        return Ok(());
+                    }
+                    // Numbers that are all exact as floats (floats, and
+                    // ints below 2^53, where `compare` of two ints is the
+                    // float comparison too): one float comparison each.
+                    (SeqType::Floats, Value::Float(_) | Value::Int(_))
+                        if exact_float(query) && keys.iter().all(exact_float) =>
+                    {
+                        let y = query.as_f64().unwrap_or(f64::NAN);
+                        let ks = keys.iter().map(|v| v.as_f64().unwrap_or(f64::NAN));
+                        fill(row, ks, &y, *cmp);
                         return Ok(());
                     }
                     (SeqType::Strings, Value::Str(y)) => {
@@ -356,6 +368,15 @@ impl<'g> Run<'g> {
             }
             _ => unreachable!("row() called on an s-op node"),
         }
+    }
+}
+
+/// A float, or an int that a float holds exactly (below 2^53).
+fn exact_float(v: &Value) -> bool {
+    match v {
+        Value::Float(_) => true,
+        Value::Int(i) => i.unsigned_abs() < 1 << 53,
+        _ => false,
     }
 }
 

@@ -43,6 +43,9 @@ int_sorted = sort(tokens_int, -tokens_int);
 int_below_mean = aggregate(select(tokens_int, tokens_int, <), tokens_int);
 int_ge = selector_width(select(tokens_int, indices - 5, >=)) + aggregate(select(tokens_int, indices, >), tokens_int, 7);
 hist_eq = aggregate(select(hist, selector_width(select(tokens_int, tokens_int, <=)), ==), tokens_int * 3);
+twin_keys = selector_width(select(tokens_int + indices / 100, tokens_int + indices / 100, <));
+float_int_keys = selector_width(select(indices / 2, tokens_int, <=)) + aggregate(select(tokens_int * 0.5, indices, >), indices, -1);
+huge_float_keys = selector_width(select(tokens_int * 9007199254740993, tokens_int * 9007199254740992.0, <));
 "#;
 
 /// Deterministic pseudo-random tokens (ints from -3 on, or letters;
@@ -104,6 +107,9 @@ fn fast_selectors_and_bit_matrices_agree_with_the_general_path() {
         "int_below_mean",
         "int_ge",
         "hist_eq",
+        "twin_keys",
+        "float_int_keys",
+        "huge_float_keys",
     ];
     let nodes: Vec<_> = names
         .iter()
