@@ -162,7 +162,9 @@ def grid_value(grid, i, length, x):
 
 
 def decode_output(meta, logits, patterns):
-    """logits [pos, d_vocab_out]; patterns[l] [head, q, k]. Positions 1..."""
+    """logits [pos, d_vocab_out] of one unpadded input (BOS, then one row
+    per token: a grid keyed by length reads the length off the rows);
+    patterns[l] [head, q, k]. Positions 1..."""
     out = meta["output"]
     rows = logits[1:]
     if out["encoding"] == "categorical":

@@ -41,9 +41,19 @@ const DIGITS_FROM: usize = 100;
 
 /// The ranks of `kv`'s and `qv`'s values in the order the interpreter's
 /// comparison gives their union (equal values one rank), and the base of
-/// the two digits; `None` for non-numbers or too few values.
+/// the two digits; `None` for values other than numbers floats hold
+/// exactly, or too few values.
 fn rank_digits(kv: &[Value], qv: &[Value]) -> Option<(Vec<i64>, Vec<i64>, i64)> {
-    if !kv.iter().chain(qv).all(Value::is_number) {
+    // Numbers that floats hold exactly (finite floats, ints below 2^53):
+    // there `compare` is one total order. Past 2^53 it compares two ints
+    // exactly but an int and a float as floats, which is no order to rank
+    // by (2^53 < 2^53 + 1, both == 2^53 as a float).
+    let exact = |v: &Value| match v {
+        Value::Float(f) => f.is_finite(),
+        Value::Int(i) => i.unsigned_abs() < 1 << 53,
+        _ => false,
+    };
+    if !kv.iter().chain(qv).all(exact) {
         return None;
     }
     let order = |a: &Value, b: &Value| {
@@ -521,7 +531,10 @@ mod tests {
         assert!(rk[..150].windows(2).all(|w| w[0] < w[1]));
         // Too few values: no split.
         assert!(rank_digits(&kv[..50], &qv).is_none());
-        // Strings are not split.
+        // Strings are not split, nor ints past 2^53 (with floats they have
+        // no consistent order: 2^53 < 2^53 + 1, both == 2^53 as a float).
         assert!(rank_digits(&kv, &[Value::Str("a".into())]).is_none());
+        let big = [Value::Int(1 << 53), Value::Int((1 << 53) + 1)];
+        assert!(rank_digits(&kv, &big).is_none());
     }
 }

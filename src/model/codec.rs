@@ -172,7 +172,10 @@ impl<'m> Decoder<'m> {
     }
 
     /// The model's output at positions 1.. (BOS excluded), from the logits
-    /// of every position (`[len, d_vocab_out]`, BOS's row first): for a
+    /// of every position (`[len, d_vocab_out]`, BOS's row first, then one
+    /// row per token: no PAD rows, since a grid keyed by length reads the
+    /// input's length off the rows; slice a padded batch's rows to each
+    /// sequence's own length first): for a
     /// categorical output the argmax of each row mapped through
     /// `meta.output.values`; for a numerical output `(logit0 - logit1) / 2`
     /// (the `+x` and `-x` columns of [`unembedding`](super::unembedding)),
@@ -358,7 +361,8 @@ impl Model {
     /// 1.. (BOS excluded): categorical = argmax over `p.dims` mapped
     /// through `p.values`; numerical = the value of its dim, snapped to the
     /// nearest of `p.values` when that list is not empty (the output's, by
-    /// the output grid when there is one).
+    /// the output grid when there is one). The rows are BOS's and one per
+    /// token, no PAD rows (as for [`Decoder::decode_logits`]).
     ///
     /// # Panics
     /// If a dim is not below `d_model`, a categorical placement has fewer
