@@ -379,29 +379,7 @@ impl<'a> Sizer<'a> {
                 let own = self.own(id);
                 step_units(points, |a, b| self.differ(own, id, a, b))
             }
-            MapMode::Table => {
-                let leaves: Vec<&[Value]> = f.leaves.iter().map(|l| self.values(*l)).collect();
-                let sizes: Vec<usize> = leaves.iter().map(|l| l.len()).collect();
-                let rows = sizes
-                    .iter()
-                    .try_fold(1usize, |a, b| a.checked_mul(*b))
-                    .unwrap_or(usize::MAX);
-                if rows > COUNT_ROWS {
-                    return rows;
-                }
-                // A row is a unit when the map gives a value there that the
-                // s-op's dims can hold.
-                let mut units = 0;
-                valueset::for_each_index(&sizes, |idx| {
-                    let combo: Vec<&Value> = idx.iter().zip(&leaves).map(|(i, l)| &l[*i]).collect();
-                    if let Ok(v) = f.expr.eval(&combo)
-                        && self.writes(id, &v)
-                    {
-                        units += 1;
-                    }
-                });
-                units
-            }
+            MapMode::Table => self.shared_table_units(&[id]),
         }
     }
 
@@ -414,21 +392,18 @@ impl<'a> Sizer<'a> {
         (f.mode == MapMode::Table).then(|| f.leaves.clone())
     }
 
-    /// The units of tables over the same leaves in one MLP, which share
-    /// one unit per tuple of leaf values: the tuples where any of them
-    /// writes (each table's own count where it is alone).
+    /// The units of tables over the same leaves in one MLP (`ids`, one or
+    /// more), which share one unit per tuple of leaf values: the tuples
+    /// where the map gives a value some table's dims can hold.
     pub fn shared_table_units(&self, ids: &[NodeId]) -> usize {
-        let [first, ..] = ids else {
-            return 0;
-        };
-        if ids.len() == 1 {
-            return self.units(*first);
-        }
         let fs: Vec<_> = ids
             .iter()
             .filter_map(|id| Some((*id, self.plan.fused.get(id)?)))
             .collect();
-        let leaves: Vec<&[Value]> = fs[0].1.leaves.iter().map(|l| self.values(*l)).collect();
+        let Some((_, first)) = fs.first() else {
+            return 0;
+        };
+        let leaves: Vec<&[Value]> = first.leaves.iter().map(|l| self.values(*l)).collect();
         let sizes: Vec<usize> = leaves.iter().map(|l| l.len()).collect();
         let rows = sizes
             .iter()

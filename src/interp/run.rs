@@ -319,14 +319,20 @@ impl<'g> Run<'g> {
                     }
                     // Numbers that are all exact as floats (floats, and
                     // ints below 2^53, where `compare` of two ints is the
-                    // float comparison too): one float comparison each.
-                    (SeqType::Floats, Value::Float(_) | Value::Int(_))
-                        if exact_float(query) && keys.iter().all(exact_float) =>
-                    {
+                    // float comparison too): one float comparison each, the
+                    // keys checked in the same pass (a key that is not such
+                    // a number leaves the row to the general loop below).
+                    (SeqType::Floats, Value::Float(_) | Value::Int(_)) if exact_float(query) => {
                         let y = query.as_f64().unwrap_or(f64::NAN);
-                        let ks = keys.iter().map(|v| v.as_f64().unwrap_or(f64::NAN));
+                        let mut exact = true;
+                        let ks = keys.iter().map(|v| {
+                            exact &= exact_float(v);
+                            v.as_f64().unwrap_or(f64::NAN)
+                        });
                         fill(row, ks, &y, *cmp);
-                        return Ok(());
+                        if exact {
+                            return Ok(());
+                        }
                     }
                     (SeqType::Strings, Value::Str(y)) => {
                         let ks = keys.iter().map(|v| match v {

@@ -120,6 +120,20 @@ fn pad_keys_are_masked() {
     assert_close(&r[0].slice(s![..3, ..]).to_owned(), &want, 1e-5);
 }
 
+/// `got` is the reference forward pass of `m` on `batch`, each sequence
+/// within 1e-4 relative to its largest entry.
+fn assert_near_reference(m: &Model, batch: &[Vec<usize>], got: &[Array2<f32>], what: &str) {
+    let want = reference_forward(m, batch);
+    for (g, w) in got.iter().zip(&want) {
+        let tol = 1e-4 * (1.0 + w.iter().fold(0.0f32, |a, x| a.max(x.abs())));
+        assert!(
+            max_diff(g, w) < tol,
+            "{what}: {} vs tolerance {tol}",
+            max_diff(g, w)
+        );
+    }
+}
+
 #[test]
 fn forward_matches_reference_on_random_models() {
     for (seed, causal, sparse) in [
@@ -132,11 +146,7 @@ fn forward_matches_reference_on_random_models() {
         // Enough rows to split the batch across threads.
         let batch = random_batch(seed + 10, 40, 12, true);
         let got = m.forward(&batch);
-        let want = reference_forward(&m, &batch);
-        for (g, w) in got.iter().zip(&want) {
-            let tol = 1e-4 * (1.0 + w.iter().fold(0.0f32, |a, x| a.max(x.abs())));
-            assert!(max_diff(g, w) < tol, "seed {seed}: {}", max_diff(g, w));
-        }
+        assert_near_reference(&m, &batch, &got, &format!("seed {seed}"));
         // One at a time, the same.
         for (seq, g) in batch.iter().zip(&got).take(8) {
             let alone = m.forward(std::slice::from_ref(seq));
@@ -175,11 +185,7 @@ fn forward_matches_reference_with_one_hot_residuals() {
         let m = one_hot_model(seed, causal);
         let batch = random_batch(seed, 30, 12, true);
         let got = m.forward(&batch);
-        let want = reference_forward(&m, &batch);
-        for (g, w) in got.iter().zip(&want) {
-            let tol = 1e-4 * (1.0 + w.iter().fold(0.0f32, |a, x| a.max(x.abs())));
-            assert!(max_diff(g, w) < tol, "seed {seed}: {}", max_diff(g, w));
-        }
+        assert_near_reference(&m, &batch, &got, &format!("seed {seed}"));
     }
 }
 
@@ -197,11 +203,7 @@ fn repeated_queries_reuse_the_earlier_output() {
         }
         let batch = random_batch(seed, 30, 12, true);
         let got = m.forward(&batch);
-        let want = reference_forward(&m, &batch);
-        for (g, w) in got.iter().zip(&want) {
-            let tol = 1e-4 * (1.0 + w.iter().fold(0.0f32, |a, x| a.max(x.abs())));
-            assert!(max_diff(g, w) < tol, "seed {seed}: {}", max_diff(g, w));
-        }
+        assert_near_reference(&m, &batch, &got, &format!("seed {seed}"));
         let cpu = m.prepare();
         let out = cpu
             .run_batch(
@@ -240,11 +242,7 @@ fn remembered_mlp_outputs_are_the_computed_ones() {
         let first = prepared.forward(&batch);
         let second = prepared.forward(&batch);
         assert_eq!(first, second, "seed {seed}");
-        let want = reference_forward(&m, &batch);
-        for (g, w) in first.iter().zip(&want) {
-            let tol = 1e-4 * (1.0 + w.iter().fold(0.0f32, |a, x| a.max(x.abs())));
-            assert!(max_diff(g, w) < tol, "seed {seed}: {}", max_diff(g, w));
-        }
+        assert_near_reference(&m, &batch, &first, &format!("seed {seed}"));
     }
 }
 
@@ -254,15 +252,7 @@ fn attn_only_skips_mlps() {
     m.config.attn_only = true;
     let batch = random_batch(8, 5, 12, false);
     let got = m.forward(&batch);
-    let want = reference_forward(&m, &batch);
-    for (g, w) in got.iter().zip(&want) {
-        let tol = 1e-4 * (1.0 + w.iter().fold(0.0f32, |a, x| a.max(x.abs())));
-        assert!(
-            max_diff(g, w) < tol,
-            "{} vs tolerance {tol}",
-            max_diff(g, w)
-        );
-    }
+    assert_near_reference(&m, &batch, &got, "attn_only");
 }
 
 #[test]
