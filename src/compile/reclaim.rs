@@ -13,8 +13,10 @@
 //! Only dims that hold 0 at BOS are reclaimed (the clearing units are gated
 //! off at BOS, like every unit, so BOS content must already be 0), never
 //! `one`, `bos`, or the output's dims, and only into a dim first written
-//! strictly after the clearing MLP. A reclaimed s-op is readable up to the
-//! clearing MLP, which its placement records (`cleared_in`).
+//! strictly after the clearing MLP. Where no dim is written after a dim
+//! dies, nothing could take its place, and it is left as it is (no
+//! clearing units in the last layers). A reclaimed s-op is readable up to
+//! the clearing MLP, which its placement records (`cleared_in`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -138,12 +140,15 @@ pub fn reclaim(
         ));
     }
     // The MLP that clears a dim: its group's, unless the dim holds
-    // something at BOS (an aggregate's default, a width's scratch).
+    // something at BOS (an aggregate's default, a width's scratch), or no
+    // dim is written after it (no dim could take its place: zeroing it
+    // would only cost units).
+    let last_write = life.iter().map(|l| l.write).max();
     let clear_at = |d: usize| -> Option<Sublayer> {
         if b.bos[d] != 0.0 {
             return None;
         }
-        clear_at(&life[d], zero[d], n_layers)
+        clear_at(&life[d], zero[d], n_layers).filter(|c| last_write.is_some_and(|w| *c < w))
     };
     debug_assert!(
         b.groups.iter().all(|(_, dims)| {

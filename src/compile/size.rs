@@ -752,13 +752,21 @@ pub fn reuse(
         .fold(0usize, usize::saturating_add);
     // (write, clear, dims never freed, dims freed at `clear`): a group's
     // dims of value 0 and its others.
+    // A dim is only cleared where some dim is written after it (as
+    // `reclaim` does).
     let mut spans: Vec<(Sublayer, Option<Sublayer>, usize, usize)> = Vec::new();
+    let last_write = groups
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(g, _)| lives[g].write)
+        .max();
     for (g, n) in groups {
         let l = lives[g];
         let stay = l.bos_live.min(*n);
         let zeros = l.zeros.min(n - stay);
         for (dims, zero) in [(zeros, true), (n - stay - zeros, false)] {
-            match clear_at(&l, zero, n_layers) {
+            let clear = clear_at(&l, zero, n_layers).filter(|c| last_write.is_some_and(|w| *c < w));
+            match clear {
                 Some(c) => spans.push((l.write, Some(c), 0, dims)),
                 None => spans.push((l.write, None, dims, 0)),
             }

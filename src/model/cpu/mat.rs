@@ -162,39 +162,73 @@ pub(super) fn product(
 /// entry (most of a one-hot residual row) costs one vectorised test.
 const BLOCK: usize = 16;
 
-/// The non-zero entries of `row` (of `row[idx]` when `idx` is given), as
-/// (index, value). Blocks of zeros are skipped whole; within a block the
-/// entries are kept without a branch per entry (how many are zero is
-/// unpredictable, and mispredicted branches would cost more than the
-/// products).
+/// [`nonzeros`] of `row[idx]` scans the whole row when `idx` holds more
+/// than this fraction of its dims (one vectorised test per block against
+/// one load per wanted dim).
+const GATHER_FRACTION: usize = 8;
+
+/// The non-zero entries of `row` (of `row[idx]` when `idx` is given, its
+/// dims ascending), as (index, value), in order. Blocks of zeros are
+/// skipped whole; within a block the entries are kept without a branch
+/// per entry (how many are zero is unpredictable, and mispredicted
+/// branches would cost more than the products).
 pub(super) fn nonzeros(row: &[f32], idx: Option<&[usize]>, nz: &mut Vec<(u32, f32)>) {
     nz.clear();
-    let mut block = [0.0f32; BLOCK];
-    let len = idx.map_or(row.len(), <[usize]>::len);
-    let mut start = 0;
-    while start < len {
-        let n = BLOCK.min(len - start);
-        let xs: &[f32] = match idx {
-            None => &row[start..start + n],
-            Some(idx) => {
-                for (b, &d) in block.iter_mut().zip(&idx[start..start + n]) {
-                    *b = row[d];
-                }
-                &block[..n]
-            }
-        };
-        if xs.iter().fold(false, |any, &x| any | (x != 0.0)) {
-            let m0 = nz.len();
-            nz.resize(m0 + n, (0, 0.0));
-            let mut m = m0;
-            for (k, &x) in xs.iter().enumerate() {
-                nz[m] = ((start + k) as u32, x);
-                m += usize::from(x != 0.0);
-            }
-            nz.truncate(m);
-        }
-        start += n;
+    match idx {
+        None => scan(row, nz),
+        Some(idx) if idx.len() * GATHER_FRACTION > row.len() => pick(row, idx, nz),
+        Some(idx) => gathered(row, idx, nz),
     }
+}
+
+/// Appends the non-zeros of `row`.
+fn scan(row: &[f32], nz: &mut Vec<(u32, f32)>) {
+    for (b, xs) in row.chunks(BLOCK).enumerate() {
+        keep(xs, b * BLOCK, nz);
+    }
+}
+
+/// Appends the non-zeros of `row[idx]`, gathered a block at a time.
+fn gathered(row: &[f32], idx: &[usize], nz: &mut Vec<(u32, f32)>) {
+    let mut block = [0.0f32; BLOCK];
+    for (b, ds) in idx.chunks(BLOCK).enumerate() {
+        for (x, &d) in block.iter_mut().zip(ds) {
+            *x = row[d];
+        }
+        keep(&block[..ds.len()], b * BLOCK, nz);
+    }
+}
+
+/// Appends the non-zeros of one block `xs`, which starts at `start`.
+#[inline(always)]
+fn keep(xs: &[f32], start: usize, nz: &mut Vec<(u32, f32)>) {
+    if xs.iter().fold(false, |any, &x| any | (x != 0.0)) {
+        let m0 = nz.len();
+        nz.resize(m0 + xs.len(), (0, 0.0));
+        let mut m = m0;
+        for (k, &x) in xs.iter().enumerate() {
+            nz[m] = ((start + k) as u32, x);
+            m += usize::from(x != 0.0);
+        }
+        nz.truncate(m);
+    }
+}
+
+/// [`nonzeros`] of `row[idx]` when `idx` is much of the row: the whole
+/// row's non-zeros, then those at wanted dims, each found from the last
+/// one's place in `idx` (both ascending).
+fn pick(row: &[f32], idx: &[usize], nz: &mut Vec<(u32, f32)>) {
+    scan(row, nz);
+    let (mut at, mut m) = (0, 0);
+    for e in 0..nz.len() {
+        let (d, x) = nz[e];
+        at += idx[at..].partition_point(|&i| i < d as usize);
+        if idx.get(at) == Some(&(d as usize)) {
+            nz[m] = (at as u32, x);
+            m += 1;
+        }
+    }
+    nz.truncate(m);
 }
 
 /// These columns of the residual stream.
@@ -255,5 +289,47 @@ pub(super) fn scatter(dims: &Dims) -> Option<Vec<usize>> {
     match dims {
         Dims::All => None,
         Dims::Some(idx) => Some(idx.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Picking the wanted dims out of the whole row's non-zeros gives the
+    /// gathered ones, in the same order, signed zeros and NaNs included.
+    #[test]
+    fn picked_nonzeros_are_the_gathered_ones() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for case in 0..400 {
+            let width = 1 + (next() % 300) as usize;
+            let row: Vec<f32> = (0..width)
+                .map(|_| match next() % 10 {
+                    0 => 1.0,
+                    1 => -0.0,
+                    2 => f32::NAN,
+                    3 => (next() % 1000) as f32 / 7.0 - 70.0,
+                    _ => 0.0,
+                })
+                .collect();
+            let keep = 1 + next() % 4;
+            let idx: Vec<usize> = (0..width).filter(|_| next() % 4 < keep).collect();
+            let (mut picked, mut by_gather) = (Vec::new(), Vec::new());
+            pick(&row, &idx, &mut picked);
+            gathered(&row, &idx, &mut by_gather);
+            let bits = |v: &[(u32, f32)]| -> Vec<(u32, u32)> {
+                v.iter().map(|&(k, x)| (k, x.to_bits())).collect()
+            };
+            assert_eq!(bits(&picked), bits(&by_gather), "case {case}");
+            let mut via = Vec::new();
+            nonzeros(&row, Some(&idx), &mut via);
+            assert_eq!(bits(&via), bits(&by_gather), "case {case}");
+        }
     }
 }
