@@ -11,15 +11,120 @@
 //! the key is the input's non-zero entries bit for bit, and the output is
 //! computed from zero and then added to the residual, as `x + mlp(x)` is
 //! (a deep-learning framework's association, too).
+//!
+//! An MLP of a compiled model is many small ones side by side (a table
+//! per s-op, a width's decoder, the units that clear dead dims), and the
+//! distinct rows of the whole input are the products of theirs. So each
+//! MLP is split into [`Block`]s that write disjoint residual dims (units
+//! joined by a dim they both write), each remembered by its own input:
+//! the clearing units of the one-hots that a width's decoder sits beside
+//! no longer make every decoder input look new. Each output dim still
+//! sums the same units in the same order.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use ndarray::{Array2, Zip};
 
-use super::mat::{Mat, add_bias, add_product, nonzeros, product, zeroed};
-use super::{LayerMats, Scratch};
+use super::Scratch;
+use super::mat::{Mat, add_bias, nonzeros, product, zeroed};
 use crate::model::plan::{Dims, MlpPlan};
+
+/// Components with fewer units than this are gathered into one block
+/// (two clearing units each would cost more in lookups than they save).
+const SMALL_BLOCK: usize = 16;
+
+/// A part of an MLP whose units write residual dims no other part writes.
+pub(super) struct Block {
+    /// Residual dims its units read, ascending.
+    input: Dims,
+    /// `[|input|, units]`.
+    w_in: Mat,
+    b_in: Vec<f32>,
+    /// Residual dims its units write, ascending.
+    output: Vec<usize>,
+    /// `[units, |output|]`, scattering into `output`.
+    w_out: Mat,
+    units: usize,
+}
+
+/// `p`'s units as blocks: connected by the residual dims they write,
+/// components of fewer than [`SMALL_BLOCK`] units gathered into one; units
+/// in their order within each block.
+pub(super) fn blocks(p: &MlpPlan) -> Vec<Block> {
+    let units = p.units;
+    if units == 0 {
+        return Vec::new();
+    }
+    let n_out = p.w_out.ncols();
+    // Union-find over units and output columns.
+    let mut parent: Vec<usize> = (0..units + n_out).collect();
+    fn find(parent: &mut [usize], mut x: usize) -> usize {
+        while parent[x] != x {
+            parent[x] = parent[parent[x]];
+            x = parent[x];
+        }
+        x
+    }
+    for (u, row) in p.w_out.rows().into_iter().enumerate() {
+        for (c, &w) in row.iter().enumerate() {
+            if w != 0.0 {
+                let (a, b) = (find(&mut parent, u), find(&mut parent, units + c));
+                parent[a] = b;
+            }
+        }
+    }
+    let mut comps: Vec<Vec<usize>> = Vec::new();
+    let mut at: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
+    for u in 0..units {
+        let r = find(&mut parent, u);
+        let i = *at.entry(r).or_insert_with(|| {
+            comps.push(Vec::new());
+            comps.len() - 1
+        });
+        comps[i].push(u);
+    }
+    let mut small: Vec<usize> = Vec::new();
+    let mut sets: Vec<Vec<usize>> = Vec::new();
+    for c in comps {
+        if c.len() < SMALL_BLOCK {
+            small.extend(c);
+        } else {
+            sets.push(c);
+        }
+    }
+    if !small.is_empty() {
+        small.sort_unstable();
+        sets.push(small);
+    }
+    let in_dims = p.input.list(p.w_in.nrows());
+    let out_dims = p.output.list(n_out);
+    sets.into_iter()
+        .map(|us| {
+            let rows: Vec<usize> = (0..p.w_in.nrows())
+                .filter(|&k| us.iter().any(|&u| p.w_in[[k, u]] != 0.0))
+                .collect();
+            let cols: Vec<usize> = (0..n_out)
+                .filter(|&c| us.iter().any(|&u| p.w_out[[u, c]] != 0.0))
+                .collect();
+            let w_in = ndarray::Array2::from_shape_fn((rows.len(), us.len()), |(i, j)| {
+                p.w_in[[rows[i], us[j]]]
+            });
+            let w_out = ndarray::Array2::from_shape_fn((us.len(), cols.len()), |(i, j)| {
+                p.w_out[[us[i], cols[j]]]
+            });
+            let output: Vec<usize> = cols.iter().map(|&c| out_dims[c]).collect();
+            Block {
+                input: Dims::Some(rows.iter().map(|&k| in_dims[k]).collect()),
+                w_in: Mat::new(&w_in, None),
+                b_in: us.iter().map(|&u| p.b_in[u]).collect(),
+                w_out: Mat::new(&w_out, Some(output.clone())),
+                output,
+                units: us.len(),
+            }
+        })
+        .collect()
+}
 
 /// At most about this many bytes of remembered outputs per thread, all
 /// layers together (an entry is counted as its words plus 64 bytes).
@@ -78,62 +183,55 @@ impl Hasher for Mix {
     }
 }
 
-/// `resid += mlp(resid)` for every row; `memo` is this layer's memory on
-/// this thread, which may grow by `room` bytes.
+/// `resid += mlp(resid)` for every row, block by block; `memos` are this
+/// layer's memories on this thread (one per block), which may grow by
+/// `room` bytes in all.
 pub(super) fn mlp_forward(
     p: &MlpPlan,
-    mats: &LayerMats,
+    blocks: &[Block],
     resid: &mut Array2<f32>,
     scratch: &mut Scratch,
-    memo: &mut Memo,
-    room: usize,
+    memos: &mut Vec<Memo>,
+    mut room: usize,
 ) {
-    if p.units == 0 {
-        if let Some(b) = &p.b_out {
-            add_bias(&p.output, resid, b);
+    memos.resize_with(blocks.len(), Memo::default);
+    for (b, memo) in blocks.iter().zip(memos.iter_mut()) {
+        if memo.useful() {
+            let before = memo.bytes;
+            by_row(b, resid, scratch, memo, room);
+            room = room.saturating_sub(memo.bytes - before);
+        } else {
+            whole(b, resid, scratch);
         }
-        return;
     }
-    let (Some(w_in), Some(w_out)) = (&mats.w_in, &mats.w_out) else {
-        unreachable!("an MLP plan has both matrices");
-    };
-    if !memo.useful() {
-        whole(p, w_in, w_out, resid, scratch);
-    } else {
-        by_row(p, w_in, w_out, resid, scratch, memo, room);
-        if let Some(b) = &p.b_out {
-            add_bias(&p.output, resid, b);
-        }
+    if let Some(bias) = &p.b_out {
+        add_bias(&p.output, resid, bias);
     }
 }
 
 /// All rows at once: two products over the chunk.
-fn whole(p: &MlpPlan, w_in: &Mat, w_out: &Mat, resid: &mut Array2<f32>, scratch: &mut Scratch) {
+fn whole(b: &Block, resid: &mut Array2<f32>, scratch: &mut Scratch) {
     let mut h_buf = std::mem::take(&mut scratch.h);
-    let mut h = zeroed(&mut h_buf, resid.nrows(), p.units);
-    product(resid.view(), &p.input, w_in, &mut h, &mut scratch.nz);
+    let mut h = zeroed(&mut h_buf, resid.nrows(), b.units);
+    product(resid.view(), &b.input, &b.w_in, &mut h, &mut scratch.nz);
     Zip::from(h.rows_mut()).for_each(|mut r| {
         Zip::from(&mut r)
-            .and(&p.b_in)
-            .for_each(|v, &b| *v = (*v + b).max(0.0));
+            .and(&b.b_in)
+            .for_each(|v, &bias| *v = (*v + bias).max(0.0));
     });
-    add_product(
-        &p.output,
-        resid,
+    product(
         h.view(),
-        w_out,
-        p.b_out.as_ref(),
+        &Dims::All,
+        &b.w_out,
+        &mut resid.view_mut(),
         &mut scratch.nz,
     );
     scratch.h = h_buf;
 }
 
-/// Row by row, each output looked up or computed and remembered (the
-/// output bias is left to the caller).
+/// Row by row, each output looked up or computed and remembered.
 fn by_row(
-    p: &MlpPlan,
-    w_in: &Mat,
-    w_out: &Mat,
+    b: &Block,
     resid: &mut Array2<f32>,
     scratch: &mut Scratch,
     memo: &mut Memo,
@@ -144,19 +242,20 @@ fn by_row(
         nz, h, acc, key, ..
     } = scratch;
     h.clear();
-    h.resize(p.units, 0.0);
+    h.resize(b.units, 0.0);
     // `acc` is all zeros between rows.
     acc.clear();
     acc.resize(width, 0.0);
     let mut delta = Vec::new();
+    let input = match &b.input {
+        Dims::All => None,
+        Dims::Some(idx) => Some(&idx[..]),
+    };
     for mut row in resid.rows_mut() {
         let row = row
             .as_slice_mut()
             .expect("the residual's rows are contiguous");
-        match &p.input {
-            Dims::All => nonzeros(row, None, nz),
-            Dims::Some(idx) => nonzeros(row, Some(idx), nz),
-        }
+        nonzeros(row, input, nz);
         key.clear();
         key.extend(
             nz.iter()
@@ -172,25 +271,21 @@ fn by_row(
         }
         h.fill(0.0);
         for &(k, x) in nz.iter() {
-            w_in.add_row(k as usize, x, h);
+            b.w_in.add_row(k as usize, x, h);
         }
-        for (v, &b) in h.iter_mut().zip(&p.b_in) {
-            *v = (*v + b).max(0.0);
+        for (v, &bias) in h.iter_mut().zip(&b.b_in) {
+            *v = (*v + bias).max(0.0);
         }
         nonzeros(h, None, nz);
         for &(u, x) in nz.iter() {
-            w_out.add_row(u as usize, x, acc);
+            b.w_out.add_row(u as usize, x, acc);
         }
         delta.clear();
-        let mut take = |d: usize| {
+        for &d in &b.output {
             if acc[d] != 0.0 {
                 delta.push((d as u32, acc[d]));
                 acc[d] = 0.0;
             }
-        };
-        match &p.output {
-            Dims::All => (0..width).for_each(&mut take),
-            Dims::Some(idx) => idx.iter().for_each(|&d| take(d)),
         }
         for &(d, v) in &delta {
             row[d as usize] += v;
@@ -201,6 +296,130 @@ fn by_row(
             memo.bytes += bytes;
             memo.map
                 .insert(key.as_slice().into(), delta.as_slice().into());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{Array1, Array2};
+
+    /// An MLP of `comps` side-by-side parts (units of part `c` write dims
+    /// `3c..3c + 3`), reading a shared gate dim and dims of their own.
+    fn plan(comps: usize, per: usize, seed: u64) -> MlpPlan {
+        let mut state = seed | 1;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let units = comps * per;
+        let (d_in, d_out) = (1 + 2 * comps, 3 * comps);
+        let mut w_in = Array2::zeros((d_in, units));
+        let mut w_out = Array2::zeros((units, d_out));
+        for u in 0..units {
+            let c = u / per;
+            w_in[[0, u]] = -8.0;
+            w_in[[1 + 2 * c + (u % 2), u]] = 1.0 + (next() % 5) as f32 / 3.0;
+            for d in 0..3 {
+                if next() % 2 == 0 {
+                    w_out[[u, 3 * c + d]] = (next() % 11) as f32 / 7.0 - 0.7;
+                }
+            }
+            w_out[[u, 3 * c]] += 0.1;
+        }
+        MlpPlan {
+            units,
+            input: Dims::Some((0..d_in).map(|d| 2 * d).collect()),
+            w_in,
+            b_in: Array1::from_iter((0..units).map(|u| u as f32 / 10.0 - 1.0)),
+            output: Dims::Some((0..d_out).map(|d| 2 * d + 1).collect()),
+            w_out,
+            b_out: Some(Array1::from_elem(d_out, 0.25)),
+        }
+    }
+
+    /// The rows' MLP outputs summed as one MLP would: each unit's input
+    /// over its non-zero inputs in order, each output dim over its units
+    /// in order, from zero, then added to the row, then the bias.
+    fn reference(p: &MlpPlan, resid: &Array2<f32>) -> Array2<f32> {
+        let mut out = resid.clone();
+        let input = p.input.list(p.w_in.nrows());
+        let output = p.output.list(p.w_out.ncols());
+        for mut row in out.rows_mut() {
+            let h: Vec<f32> = (0..p.units)
+                .map(|u| {
+                    let mut v = 0.0f32;
+                    for (k, &d) in input.iter().enumerate() {
+                        if row[d] != 0.0 && p.w_in[[k, u]] != 0.0 {
+                            v += row[d] * p.w_in[[k, u]];
+                        }
+                    }
+                    (v + p.b_in[u]).max(0.0)
+                })
+                .collect();
+            for (c, &d) in output.iter().enumerate() {
+                let mut acc = 0.0f32;
+                for (u, &hu) in h.iter().enumerate() {
+                    if hu != 0.0 && p.w_out[[u, c]] != 0.0 {
+                        acc += hu * p.w_out[[u, c]];
+                    }
+                }
+                row[d] += acc;
+            }
+            if let Some(b) = &p.b_out {
+                for (c, &d) in output.iter().enumerate() {
+                    row[d] += b[c];
+                }
+            }
+        }
+        out
+    }
+
+    /// Blocks split the units by the dims they write (small components
+    /// gathered into one), and the MLP computed block by block, remembered
+    /// or not, gives the floats of the MLP computed as one.
+    #[test]
+    fn blocks_give_the_whole_mlps_floats() {
+        for (comps, per, seed) in [(1, 20, 1), (3, 20, 2), (5, 2, 3), (4, 17, 4), (6, 3, 5)] {
+            let p = plan(comps, per, seed);
+            let bs = blocks(&p);
+            let big = if per >= SMALL_BLOCK { comps } else { 0 };
+            let small = usize::from(per < SMALL_BLOCK);
+            assert_eq!(bs.len(), big + small, "{comps} x {per}");
+            assert_eq!(bs.iter().map(|b| b.units).sum::<usize>(), p.units);
+            let mut written: Vec<usize> = bs.iter().flat_map(|b| b.output.clone()).collect();
+            written.sort_unstable();
+            assert!(written.windows(2).all(|w| w[0] < w[1]), "disjoint outputs");
+            let width = 2 * (1 + 2 * comps).max(3 * comps) + 2;
+            let mut resid = Array2::zeros((40, width));
+            for (r, mut row) in resid.rows_mut().into_iter().enumerate() {
+                row[0] = f32::from(r % 3 == 0);
+                for c in 0..comps {
+                    row[2 * (1 + 2 * c + (r + c) % 2)] = 1.0 + ((r * 7 + c) % 4) as f32;
+                }
+            }
+            let want = reference(&p, &resid);
+            let mut scratch = Scratch::default();
+            let mut memos = Vec::new();
+            // Twice: computed, then remembered.
+            for _ in 0..2 {
+                let mut got = resid.clone();
+                mlp_forward(&p, &bs, &mut got, &mut scratch, &mut memos, MEMO_BYTES);
+                assert_eq!(
+                    got.mapv(f32::to_bits),
+                    want.mapv(f32::to_bits),
+                    "{comps} x {per}"
+                );
+            }
+            let mut got = resid.clone();
+            for b in &bs {
+                whole(b, &mut got, &mut scratch);
+            }
+            add_bias(&p.output, &mut got, p.b_out.as_ref().expect("a bias"));
+            assert!(got.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-4));
         }
     }
 }

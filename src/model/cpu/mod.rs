@@ -81,8 +81,8 @@ pub struct Cpu {
 struct LayerMats {
     groups: Vec<Mat>,
     w_o: Option<Mat>,
-    w_in: Option<Mat>,
-    w_out: Option<Mat>,
+    /// The MLP's blocks (none without an MLP or units).
+    mlp: Vec<mlp::Block>,
 }
 
 impl Cpu {
@@ -111,11 +111,7 @@ impl Cpu {
                     .attn
                     .as_ref()
                     .map(|a| Mat::new(&a.w_o, scatter(&a.output))),
-                w_in: l.mlp.as_ref().map(|m| Mat::new(&m.w_in, None)),
-                w_out: l
-                    .mlp
-                    .as_ref()
-                    .map(|m| Mat::new(&m.w_out, scatter(&m.output))),
+                mlp: l.mlp.as_ref().map(mlp::blocks).unwrap_or_default(),
             })
             .collect();
         let w_u = Mat::new(&plan.w_u, None);
@@ -199,7 +195,6 @@ impl Cpu {
         }
         let (mut resid, pack) = self.embed(&batch);
         let mut scratch = Scratch::default();
-        let mut memo = Memo::default();
         let mut out = vec![resid.clone()];
         for (layer, mats) in self.plan.layers.iter().zip(&self.mats) {
             if let Some(a) = &layer.attn {
@@ -207,8 +202,15 @@ impl Cpu {
             }
             out.push(resid.clone());
             if let Some(mlp) = &layer.mlp {
-                mlp_forward(mlp, mats, &mut resid, &mut scratch, &mut memo, MEMO_BYTES);
-                memo = Memo::default();
+                let mut memos = Vec::new();
+                mlp_forward(
+                    mlp,
+                    &mats.mlp,
+                    &mut resid,
+                    &mut scratch,
+                    &mut memos,
+                    MEMO_BYTES,
+                );
             }
             out.push(resid.clone());
         }
@@ -291,7 +293,7 @@ impl Cpu {
     ) {
         let (mut resid, pack) = self.embed_into(batch, std::mem::take(&mut scratch.resid));
         let mut memos = std::mem::take(&mut scratch.memos);
-        memos.resize_with(self.plan.layers.len(), Memo::default);
+        memos.resize_with(self.plan.layers.len(), Vec::new);
         let mut patterns: Vec<Vec<Array2<f32>>> = slots
             .iter()
             .map(|_| {
@@ -316,8 +318,9 @@ impl Cpu {
                 self.attention(a, mats, &mut resid, &pack, scratch, &mut wanted);
             }
             if let Some(mlp) = &layer.mlp {
-                let room = MEMO_BYTES.saturating_sub(memos.iter().map(|m| m.bytes).sum());
-                mlp_forward(mlp, mats, &mut resid, scratch, &mut memos[l], room);
+                let used = memos.iter().flatten().map(|m| m.bytes).sum();
+                let room = MEMO_BYTES.saturating_sub(used);
+                mlp_forward(mlp, &mats.mlp, &mut resid, scratch, &mut memos[l], room);
             }
         }
         for &(o, l) in &pack.spans {
@@ -457,6 +460,6 @@ struct Scratch {
     /// its input's key.
     acc: Vec<f32>,
     key: Vec<u64>,
-    /// Each layer's remembered MLP outputs.
-    memos: Vec<Memo>,
+    /// Each layer's remembered MLP outputs, per block.
+    memos: Vec<Vec<Memo>>,
 }
