@@ -101,6 +101,7 @@ fn mix(
     let (kt, w, nz) = (&mut scratch.kt, &mut scratch.w, &mut scratch.nz);
     let (kn, kstart, vs) = (&mut scratch.kn, &mut scratch.kstart, &mut scratch.vs);
     let (k1, sel, seen) = (&mut scratch.k1, &mut scratch.sel, &mut scratch.seen);
+    let (kcol, kcstart) = (&mut scratch.kcol, &mut scratch.kcstart);
     for (seq, &(o, len)) in pack.spans.iter().enumerate() {
         // Bidirectionally, two positions with the same query bits see the
         // same keys: the later one's output is the earlier one's, copied
@@ -129,12 +130,9 @@ fn mix(
         let mut single = true;
         for j in 0..len {
             let k = &qkv[(o + j) * qkv_width + head.k..][..d_qk];
-            for (d, &kd) in k.iter().enumerate() {
-                if kd != 0.0 {
-                    kn.push((d as u32, kd));
-                }
-            }
-            single &= kn.len() - kstart[j] <= 1;
+            nonzeros(k, None, nz);
+            kn.extend_from_slice(nz);
+            single &= nz.len() <= 1;
             kstart.push(kn.len());
         }
         if single {
@@ -147,8 +145,10 @@ fn mix(
                 }
             }));
         }
-        // Filled when a query first takes the dense way.
+        // Filled when a query first takes the dense way (the columns, when
+        // the keys hold at most a quarter non-zeros).
         let mut kt_filled = false;
+        let sparse_keys = 4 * kstart[len] <= d_qk * len;
         for i in 0..len {
             let q = &qkv[(o + i) * qkv_width + head.q..][..d_qk];
             if dedup {
@@ -198,6 +198,21 @@ fn mix(
                 for (j, s) in wi.iter_mut().enumerate() {
                     for &(d, kd) in &kn[kstart[j]..kstart[j + 1]] {
                         *s += q[d as usize] * kd;
+                    }
+                }
+            } else if sparse_keys {
+                // Few non-zeros in the query and sparse keys: the keys'
+                // columns, as lists of (key, entry), for the query's dims.
+                if !kt_filled {
+                    columns(kn, kstart, d_qk, kcstart, kcol);
+                    kt_filled = true;
+                }
+                for &(d, qd) in nz.iter() {
+                    let d = d as usize;
+                    let col = &kcol[kcstart[d]..kcstart[d + 1]];
+                    // Keys in order: those past the causal limit end it.
+                    for &(j, kd) in col.iter().take_while(|(j, _)| (*j as usize) < keys) {
+                        wi[j as usize] += qd * kd;
                     }
                 }
             } else {
@@ -285,6 +300,37 @@ fn mix(
     }
 }
 
+/// The keys' sparse rows (`kn`, `kstart`) as sparse columns: column
+/// `d`'s entries, (key, value) in key order, are
+/// `kcol[kcstart[d]..kcstart[d + 1]]`.
+fn columns(
+    kn: &[(u32, f32)],
+    kstart: &[usize],
+    d_qk: usize,
+    kcstart: &mut Vec<usize>,
+    kcol: &mut Vec<(u32, f32)>,
+) {
+    kcstart.clear();
+    kcstart.resize(d_qk + 2, 0);
+    for &(d, _) in kn {
+        kcstart[d as usize + 2] += 1;
+    }
+    for d in 2..kcstart.len() {
+        kcstart[d] += kcstart[d - 1];
+    }
+    // kcstart[d + 1] is now where column d starts: fill, moving it on.
+    kcol.clear();
+    kcol.resize(kn.len(), (0, 0.0));
+    for (j, w) in kstart.windows(2).enumerate() {
+        for &(d, kd) in &kn[w[0]..w[1]] {
+            let at = &mut kcstart[d as usize + 1];
+            kcol[*at] = (j as u32, kd);
+            *at += 1;
+        }
+    }
+    kcstart.truncate(d_qk + 1);
+}
+
 /// Queries a sequence's head compares before it gives up looking for
 /// repeated ones.
 const DEDUP_TRIAL: usize = 32;
@@ -358,4 +404,66 @@ fn max_of(w: &[f32]) -> f32 {
         .iter()
         .fold(f32::NEG_INFINITY, |m, &x| bigger(m, x));
     lanes.into_iter().fold(tail, bigger)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The columns hold every key's entries, each column in key order,
+    /// and a score summed over a query's dims by columns is the score
+    /// summed key by key over its row (the same floats).
+    #[test]
+    fn key_columns_are_the_rows_transposed() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for case in 0..200 {
+            let d_qk = 1 + (next() % 40) as usize;
+            let len = 1 + (next() % 30) as usize;
+            let (mut kn, mut kstart) = (Vec::new(), vec![0]);
+            for _ in 0..len {
+                for d in 0..d_qk {
+                    if next() % 5 == 0 {
+                        kn.push((d as u32, (next() % 100) as f32 / 9.0 - 5.0));
+                    }
+                }
+                kstart.push(kn.len());
+            }
+            let (mut kcstart, mut kcol) = (Vec::new(), Vec::new());
+            columns(&kn, &kstart, d_qk, &mut kcstart, &mut kcol);
+            assert_eq!(kcstart.len(), d_qk + 1);
+            assert_eq!(kcstart[d_qk], kn.len());
+            let mut q: Vec<(u32, f32)> = Vec::new();
+            for d in 0..d_qk {
+                if next() % 3 == 0 {
+                    q.push((d as u32, (next() % 50) as f32 / 7.0 - 3.0));
+                }
+            }
+            let mut dense = vec![0.0f32; d_qk];
+            for &(d, x) in &q {
+                dense[d as usize] = x;
+            }
+            let mut by_rows = vec![0.0f32; len];
+            for (j, s) in by_rows.iter_mut().enumerate() {
+                for &(d, kd) in &kn[kstart[j]..kstart[j + 1]] {
+                    *s += dense[d as usize] * kd;
+                }
+            }
+            let mut by_cols = vec![0.0f32; len];
+            for &(d, qd) in &q {
+                let col = &kcol[kcstart[d as usize]..kcstart[d as usize + 1]];
+                assert!(col.windows(2).all(|w| w[0].0 < w[1].0), "case {case}");
+                for &(j, kd) in col {
+                    by_cols[j as usize] += qd * kd;
+                }
+            }
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&by_rows), bits(&by_cols), "case {case}");
+        }
+    }
 }

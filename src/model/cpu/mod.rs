@@ -442,6 +442,9 @@ struct Scratch {
     /// key's entries start.
     kn: Vec<(u32, f32)>,
     kstart: Vec<usize>,
+    /// The same keys as sparse columns, and where each column starts.
+    kcol: Vec<(u32, f32)>,
+    kcstart: Vec<usize>,
     /// One head's values of one sequence, row after row.
     vs: Vec<f32>,
     /// Each key's one non-zero entry, when no key has more.
