@@ -30,7 +30,12 @@ pub fn save(model: &Model, dir: &Path) -> Result<(), Diag> {
     let data: Vec<(String, Vec<usize>, Vec<u8>)> = tensors(model)
         .into_iter()
         .map(|(name, view)| {
-            let bytes = view.iter().flat_map(|x| x.to_le_bytes()).collect();
+            // Little-endian floats, four bytes each, in row-major order
+            // (a loop over fixed chunks, which compiles to plain copies).
+            let mut bytes = vec![0u8; view.len() * 4];
+            for (b, x) in bytes.chunks_exact_mut(4).zip(view.iter()) {
+                b.copy_from_slice(&x.to_le_bytes());
+            }
             (name, view.shape().to_vec(), bytes)
         })
         .collect();
