@@ -16,8 +16,10 @@ use super::Compiled;
 pub const EXHAUSTIVE_LIMIT: u128 = 200_000;
 /// Samples when the inputs are too many to enumerate.
 pub const DEFAULT_SAMPLES: usize = 20_000;
-/// Inputs per batch of a verification.
-const BATCH: usize = 4096;
+/// Inputs per batch of a verification: the interpreter computes one
+/// batch while the model runs the one before, so several batches keep both
+/// at work (a sampled check at N = 512 has about 4,000 inputs).
+const BATCH: usize = 1024;
 /// Most tokens, all inputs together, of a sampled check: fewer (or
 /// shorter) samples when the lengths are long, so memory stays bounded
 /// whatever `--max-len` is. The report says how many inputs it compared.

@@ -168,7 +168,11 @@ impl Cpu {
     }
 
     /// Contiguous groups of sequences with about the same number of rows,
-    /// one per thread.
+    /// [`GROUPS_PER_THREAD`] per thread, which the threads take as they
+    /// finish: a group's cost grows with the square of its sequences'
+    /// lengths (attention), so groups of equal rows are not equal work,
+    /// and one group per thread would leave a thread idle while the one
+    /// with the longest sequences finishes.
     fn groups<'b>(&self, batch: &'b [Vec<usize>]) -> Vec<&'b [Vec<usize>]> {
         let threads = rayon::current_num_threads().max(1);
         let total: usize = batch.iter().map(Vec::len).sum();
@@ -178,7 +182,10 @@ impl Cpu {
         if threads == 1 || batch.len() == 1 || total < 64 {
             return vec![batch];
         }
-        chunks(batch, total.div_ceil(threads))
+        let rows = total
+            .div_ceil(threads * GROUPS_PER_THREAD)
+            .max(MIN_GROUP_ROWS);
+        chunks(batch, rows.min(total.div_ceil(threads)))
     }
 
     /// The residual of one sequence after the embedding and after every
@@ -393,6 +400,12 @@ impl Executor for Cpu {
         Ok(out)
     }
 }
+
+/// Groups of sequences per thread a batch is split into (see
+/// [`Cpu::groups`]), unless they would have fewer rows than
+/// [`MIN_GROUP_ROWS`].
+const GROUPS_PER_THREAD: usize = 8;
+const MIN_GROUP_ROWS: usize = 256;
 
 /// One thread's residuals and logits per sequence (those `Keep` asked
 /// for) and patterns per kept head per sequence.
