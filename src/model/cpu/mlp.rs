@@ -34,6 +34,9 @@ use crate::model::plan::{Dims, MlpPlan};
 /// (two clearing units each would cost more in lookups than they save).
 const SMALL_BLOCK: usize = 16;
 
+/// Most blocks an MLP is split into.
+const MAX_BLOCKS: usize = 8;
+
 /// A part of an MLP whose units write residual dims no other part writes.
 pub(super) struct Block {
     /// Residual dims its units read, ascending.
@@ -48,8 +51,9 @@ pub(super) struct Block {
     units: usize,
 }
 
-/// `p`'s units as blocks: connected by the residual dims they write,
-/// components of fewer than [`SMALL_BLOCK`] units gathered into one; units
+/// `p`'s units as blocks: connected by the residual dims they write, the
+/// largest components (of [`SMALL_BLOCK`] units or more) one block each,
+/// up to [`MAX_BLOCKS`] blocks in all, the others gathered into one; units
 /// in their order within each block.
 pub(super) fn blocks(p: &MlpPlan) -> Vec<Block> {
     let units = p.units;
@@ -84,10 +88,14 @@ pub(super) fn blocks(p: &MlpPlan) -> Vec<Block> {
         });
         comps[i].push(u);
     }
+    // The largest components on their own (at most MAX_BLOCKS - 1 of
+    // them, so that a row costs a bounded number of lookups), the rest
+    // together.
+    comps.sort_by_key(|c| std::cmp::Reverse(c.len()));
     let mut small: Vec<usize> = Vec::new();
     let mut sets: Vec<Vec<usize>> = Vec::new();
     for c in comps {
-        if c.len() < SMALL_BLOCK {
+        if c.len() < SMALL_BLOCK || sets.len() + 1 >= MAX_BLOCKS {
             small.extend(c);
         } else {
             sets.push(c);
@@ -383,11 +391,23 @@ mod tests {
     /// or not, gives the floats of the MLP computed as one.
     #[test]
     fn blocks_give_the_whole_mlps_floats() {
-        for (comps, per, seed) in [(1, 20, 1), (3, 20, 2), (5, 2, 3), (4, 17, 4), (6, 3, 5)] {
+        let cases = [
+            (1, 20, 1),
+            (3, 20, 2),
+            (5, 2, 3),
+            (4, 17, 4),
+            (6, 3, 5),
+            (12, 16, 6),
+        ];
+        for (comps, per, seed) in cases {
             let p = plan(comps, per, seed);
             let bs = blocks(&p);
-            let big = if per >= SMALL_BLOCK { comps } else { 0 };
-            let small = usize::from(per < SMALL_BLOCK);
+            let big = if per >= SMALL_BLOCK {
+                comps.min(MAX_BLOCKS - 1)
+            } else {
+                0
+            };
+            let small = usize::from(per < SMALL_BLOCK || comps > MAX_BLOCKS - 1);
             assert_eq!(bs.len(), big + small, "{comps} x {per}");
             assert_eq!(bs.iter().map(|b| b.units).sum::<usize>(), p.units);
             let mut written: Vec<usize> = bs.iter().flat_map(|b| b.output.clone()).collect();
