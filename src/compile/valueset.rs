@@ -8,6 +8,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use crate::ir::hash::Words;
+
 use crate::diag::limits::Limit;
 use crate::diag::{Diag, codes};
 use crate::ir::value::Value;
@@ -545,13 +547,13 @@ fn means(vals: &ValueSet, default: &Value, n: usize) -> ValueSet {
             None => {} // no small common grid: sums one by one
         }
         let exact = (|| -> Option<Option<Vec<Value>>> {
-            let mut sums: HashSet<Ratio> = ratios.iter().copied().collect();
+            let mut sums: HashSet<Ratio, Words> = ratios.iter().copied().collect();
             let mut found = Vec::new();
             for m in 2..=n {
                 if sums.len().saturating_mul(ratios.len()) > MAX_MEAN_WORK {
                     return Some(None);
                 }
-                let mut next = HashSet::with_capacity(sums.len() * 2);
+                let mut next = HashSet::with_capacity_and_hasher(sums.len() * 2, Words::default());
                 for s in &sums {
                     for x in &ratios {
                         next.insert(s.checked_add(*x)?);
@@ -581,12 +583,12 @@ fn means(vals: &ValueSet, default: &Value, n: usize) -> ValueSet {
         }
     }
     let nums: Vec<f64> = v.iter().filter_map(Value::as_f64).collect();
-    let mut sums: HashSet<u64> = nums.iter().map(|x| x.to_bits()).collect();
+    let mut sums: HashSet<u64, Words> = nums.iter().map(|x| x.to_bits()).collect();
     for m in 2..=n {
         if sums.len().saturating_mul(nums.len()) > MAX_MEAN_WORK {
             return too_many();
         }
-        let mut next = HashSet::with_capacity(sums.len() * 2);
+        let mut next = HashSet::with_capacity_and_hasher(sums.len() * 2, Words::default());
         for s in &sums {
             for x in &nums {
                 next.insert((f64::from_bits(*s) + x).to_bits());
@@ -645,7 +647,7 @@ fn grid_means(ratios: &[Ratio], n: usize) -> Option<Option<Vec<Value>>> {
     for s in &steps {
         sums[s / 64] |= 1 << (s % 64);
     }
-    let mut seen: HashSet<Ratio> = HashSet::new();
+    let mut seen: HashSet<Ratio, Words> = HashSet::default();
     let mut found = Vec::new();
     // Sums read back (a mean reached by several sizes is read each time).
     let mut read = 0usize;

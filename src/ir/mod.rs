@@ -7,6 +7,7 @@
 //! source.
 
 pub mod expr;
+pub mod hash;
 pub mod layers;
 pub mod value;
 

@@ -22,12 +22,12 @@
 //! sums the same units in the same order.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
 use ndarray::{Array2, Zip};
 
 use super::Scratch;
 use super::mat::{Mat, add_bias, nonzeros, product, zeroed};
+use crate::ir::hash::Words;
 use crate::model::plan::{Dims, MlpPlan};
 
 /// Components with fewer units than this are gathered into one block
@@ -149,7 +149,7 @@ const MIN_HIT_RATE: u64 = 8;
 /// entries (residual dim, value).
 #[derive(Default)]
 pub(super) struct Memo {
-    map: HashMap<Box<[u64]>, Output, BuildHasherDefault<Mix>>,
+    map: HashMap<Box<[u64]>, Output, Words>,
     pub(super) bytes: usize,
     hits: u64,
     rows: u64,
@@ -164,32 +164,6 @@ impl Memo {
 
 /// A remembered output: (residual dim, value) where it is not zero.
 type Output = Box<[(u32, f32)]>;
-
-/// A multiplicative hash of whole words (the keys are a few words of
-/// indices and float bits; the standard library's hash costs more than a
-/// remembered row saves).
-#[derive(Default)]
-struct Mix(u64);
-
-impl Hasher for Mix {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_u64(&mut self, x: u64) {
-        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-
-    fn write_usize(&mut self, x: usize) {
-        self.write_u64(x as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
 
 /// `resid += mlp(resid)` for every row, block by block; `memos` are this
 /// layer's memories on this thread (one per block), which may grow by
