@@ -141,14 +141,13 @@ pub fn reclaim(
     }
     // The MLP that clears a dim: its group's, unless the dim holds
     // something at BOS (an aggregate's default, a width's scratch), or no
-    // dim is written after it (no dim could take its place: zeroing it
-    // would only cost units).
+    // dim is written after it.
     let last_write = life.iter().map(|l| l.write).max();
     let clear_at = |d: usize| -> Option<Sublayer> {
         if b.bos[d] != 0.0 {
             return None;
         }
-        clear_at(&life[d], zero[d], n_layers).filter(|c| last_write.is_some_and(|w| *c < w))
+        clear_at(&life[d], zero[d], n_layers, last_write)
     };
     debug_assert!(
         b.groups.iter().all(|(_, dims)| {

@@ -69,9 +69,16 @@ pub struct Life {
 
 /// The MLP that zeroes a group's dims once they are dead: at or after
 /// their last read (`zero`: of the dims of value 0), after the write;
-/// `None` when they are kept, never read, or dead only after the last
-/// layer.
-pub fn clear_at(life: &Life, zero: bool, n_layers: usize) -> Option<Sublayer> {
+/// `None` when they are kept, never read, dead only after the last layer,
+/// or dead at or after `last_write`, the last sublayer that first writes
+/// any dim (nothing could take their place: zeroing them would only cost
+/// units).
+pub fn clear_at(
+    life: &Life,
+    zero: bool,
+    n_layers: usize,
+    last_write: Option<Sublayer>,
+) -> Option<Sublayer> {
     if life.keep {
         return None;
     }
@@ -84,7 +91,7 @@ pub fn clear_at(life: &Life, zero: bool, n_layers: usize) -> Option<Sublayer> {
         s = life.write.next_mlp();
     }
     let last_mlp = n_layers.checked_sub(1).map(Sublayer::mlp)?;
-    (s <= last_mlp).then_some(s)
+    (s <= last_mlp && last_write.is_some_and(|w| s < w)).then_some(s)
 }
 
 /// Units of a discretisation over `points` (an input number and what is
@@ -750,23 +757,20 @@ pub fn reuse(
         .iter()
         .map(|g| g.1)
         .fold(0usize, usize::saturating_add);
-    // (write, clear, dims never freed, dims freed at `clear`): a group's
-    // dims of value 0 and its others.
-    // A dim is only cleared where some dim is written after it (as
-    // `reclaim` does).
-    let mut spans: Vec<(Sublayer, Option<Sublayer>, usize, usize)> = Vec::new();
     let last_write = groups
         .iter()
         .filter(|(_, n)| *n > 0)
         .map(|(g, _)| lives[g].write)
         .max();
+    // (write, clear, dims never freed, dims freed at `clear`): a group's
+    // dims of value 0 and its others.
+    let mut spans: Vec<(Sublayer, Option<Sublayer>, usize, usize)> = Vec::new();
     for (g, n) in groups {
         let l = lives[g];
         let stay = l.bos_live.min(*n);
         let zeros = l.zeros.min(n - stay);
         for (dims, zero) in [(zeros, true), (n - stay - zeros, false)] {
-            let clear = clear_at(&l, zero, n_layers).filter(|c| last_write.is_some_and(|w| *c < w));
-            match clear {
+            match clear_at(&l, zero, n_layers, last_write) {
                 Some(c) => spans.push((l.write, Some(c), 0, dims)),
                 None => spans.push((l.write, None, dims, 0)),
             }

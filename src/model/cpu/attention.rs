@@ -409,19 +409,15 @@ fn max_of(w: &[f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compile::verify::Rng;
 
     /// The columns hold every key's entries, each column in key order,
     /// and a score summed over a query's dims by columns is the score
     /// summed key by key over its row (the same floats).
     #[test]
     fn key_columns_are_the_rows_transposed() {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = Rng::new(11);
+        let mut next = move || rng.next_u64();
         for case in 0..200 {
             let d_qk = 1 + (next() % 40) as usize;
             let len = 1 + (next() % 30) as usize;

@@ -295,18 +295,14 @@ pub(super) fn scatter(dims: &Dims) -> Option<Vec<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compile::verify::Rng;
 
     /// Picking the wanted dims out of the whole row's non-zeros gives the
     /// gathered ones, in the same order, signed zeros and NaNs included.
     #[test]
     fn picked_nonzeros_are_the_gathered_ones() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = Rng::new(12);
+        let mut next = move || rng.next_u64();
         for case in 0..400 {
             let width = 1 + (next() % 300) as usize;
             let row: Vec<f32> = (0..width)

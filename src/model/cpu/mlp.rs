@@ -79,7 +79,7 @@ pub(super) fn blocks(p: &MlpPlan) -> Vec<Block> {
         }
     }
     let mut comps: Vec<Vec<usize>> = Vec::new();
-    let mut at: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
+    let mut at: HashMap<usize, usize> = HashMap::new();
     for u in 0..units {
         let r = find(&mut parent, u);
         let i = *at.entry(r).or_insert_with(|| {
@@ -115,12 +115,10 @@ pub(super) fn blocks(p: &MlpPlan) -> Vec<Block> {
             let cols: Vec<usize> = (0..n_out)
                 .filter(|&c| us.iter().any(|&u| p.w_out[[u, c]] != 0.0))
                 .collect();
-            let w_in = ndarray::Array2::from_shape_fn((rows.len(), us.len()), |(i, j)| {
-                p.w_in[[rows[i], us[j]]]
-            });
-            let w_out = ndarray::Array2::from_shape_fn((us.len(), cols.len()), |(i, j)| {
-                p.w_out[[us[i], cols[j]]]
-            });
+            let w_in =
+                Array2::from_shape_fn((rows.len(), us.len()), |(i, j)| p.w_in[[rows[i], us[j]]]);
+            let w_out =
+                Array2::from_shape_fn((us.len(), cols.len()), |(i, j)| p.w_out[[us[i], cols[j]]]);
             let output: Vec<usize> = cols.iter().map(|&c| out_dims[c]).collect();
             Block {
                 input: Dims::Some(rows.iter().map(|&k| in_dims[k]).collect()),
@@ -285,18 +283,14 @@ fn by_row(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compile::verify::Rng;
     use ndarray::{Array1, Array2};
 
     /// An MLP of `comps` side-by-side parts (units of part `c` write dims
     /// `3c..3c + 3`), reading a shared gate dim and dims of their own.
     fn plan(comps: usize, per: usize, seed: u64) -> MlpPlan {
-        let mut state = seed | 1;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = Rng::new(seed);
+        let mut next = move || rng.next_u64();
         let units = comps * per;
         let (d_in, d_out) = (1 + 2 * comps, 3 * comps);
         let mut w_in = Array2::zeros((d_in, units));

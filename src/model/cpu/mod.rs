@@ -34,6 +34,7 @@ use super::plan::Plan;
 use super::weights::Weights;
 use super::{Meta, Model};
 use crate::diag::Diag;
+use crate::ir::hash::Words;
 use mat::{Mat, product, scatter};
 use mlp::{MEMO_BYTES, Memo, mlp_forward};
 use std::sync::Mutex;
@@ -466,7 +467,7 @@ struct Scratch {
     sel: Vec<(u32, f32)>,
     /// One head's queries of one sequence seen so far, by a hash of
     /// their bits: the first position with each.
-    seen: HashMap<u64, u32>,
+    seen: HashMap<u64, u32, Words>,
     /// The memory of a chunk's residual, `qkv`, `z` and hidden matrices.
     resid: Vec<f32>,
     qkv: Vec<f32>,
