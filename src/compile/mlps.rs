@@ -73,7 +73,9 @@ impl Builder<'_> {
         valueset::for_each_index(&sizes, |idx| {
             let combo: Vec<&Value> = idx.iter().zip(&leaves).map(|(i, l)| &l.1[*i]).collect();
             if let Ok(v) = f.expr.eval(&combo) {
-                let w_out = self.outputs(id, &v);
+                let mut w_out = self.outputs(id, &v);
+                // A number 0 writes nothing (its dim holds 0).
+                w_out.retain(|(_, w)| *w != 0.0);
                 if !w_out.is_empty() {
                     rows.push((idx.to_vec(), w_out));
                 }

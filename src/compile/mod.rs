@@ -21,6 +21,7 @@
 //!   diagnostic) gaps that the float32 error of their input, bounded from
 //!   the construction (`precision`), could cross.
 
+mod affine;
 mod assemble;
 mod builder;
 pub mod explain;

@@ -369,6 +369,9 @@ impl<'a> Inputs<'a> {
     /// the value sets).
     fn comparison(&self, sel: NodeId) -> Option<(NodeId, NodeId, CmpOp)> {
         let g = self.graph;
+        if let Some(plain) = g.equivalent(sel) {
+            return self.comparison(plain);
+        }
         let select = |s: NodeId| match g.op(s) {
             Op::Select { keys, queries, cmp } => Some((*keys, *queries, *cmp)),
             _ => None,

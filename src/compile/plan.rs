@@ -235,6 +235,14 @@ impl<'a> Ctx<'a> {
                                 domain.causal,
                             ))
                 }
+                // A table of numbers marked numerical (the rewrites' twin
+                // digits): one dim holding the number, written by a table
+                // whose units are where it is not zero.
+                Op::Map { expr, .. }
+                    if hint == Some(Hint::Numerical) && !is_affine(expr) && numeric(&id) =>
+                {
+                    true
+                }
                 Op::Map { expr, args } => {
                     let table = args
                         .iter()
@@ -261,8 +269,9 @@ impl<'a> Ctx<'a> {
         // s-ops: consumers may still fuse or fold them like any map.
         let mut lin_cats = BTreeSet::new();
         for id in graph.ancestors(targets) {
-            if let Op::Map { args, .. } = graph.op(id)
+            if let Op::Map { args, expr } = graph.op(id)
                 && numerical.contains(&id)
+                && is_affine(expr)
                 && args
                     .iter()
                     .all(|a| !numerical.contains(a) || lin_cats.contains(a))
@@ -369,7 +378,7 @@ fn fuse_once(ctx: &Ctx, id: NodeId) -> (Expr, Vec<NodeId>) {
     let Op::Map { expr, args } = ctx.graph.op(id) else {
         unreachable!("fuse() is called on maps");
     };
-    if ctx.is_numerical(id) && !ctx.lin_cats.contains(&id) {
+    if ctx.is_numerical(id) && is_affine(expr) && !ctx.lin_cats.contains(&id) {
         let leaves = args.clone();
         let subst: Vec<Expr> = (0..args.len() as u32).map(Expr::Arg).collect();
         return (substitute(expr, &subst), leaves);
@@ -403,8 +412,19 @@ fn fuse_once(ctx: &Ctx, id: NodeId) -> (Expr, Vec<NodeId>) {
                 .copied()
                 .filter(|l| !ctx.is_numerical(*l))
                 .collect();
+            // Inlining a map of one s-op with no more values than the
+            // map's own never makes the table larger: the map needs no
+            // one-hot of its own then, whatever the table's size.
+            let mut apart = leaves.clone();
+            if !apart.contains(a) {
+                apart.push(*a);
+            }
             let fits = match numerical.as_slice() {
-                [] => ctx.table_size(&cats) <= FUSE_LIMIT,
+                [] => {
+                    ctx.table_size(&cats) <= FUSE_LIMIT
+                        || (sub_leaves.len() == 1
+                            && ctx.table_size(&cats) <= ctx.table_size(&apart))
+                }
                 [x] => {
                     ctx.sets.get(x).and_then(ValueSet::len).is_some()
                         && ctx.table_size(&cats) <= FUSE_LIMIT
@@ -588,17 +608,18 @@ pub fn plan(ctx: &Ctx, target: NodeId) -> Result<Plan, Diag> {
             Op::Map { expr, args } => {
                 // A linear map is a combination of its own arguments (a
                 // fused expression may not be affine any more).
-                let (expr, leaves) = if ctx.is_numerical(id) {
+                let linear = ctx.is_numerical(id) && is_affine(expr);
+                let (expr, leaves) = if linear {
                     (expr.clone(), args.clone())
                 } else {
                     fuse(ctx, id)
                 };
                 let n_num = leaves.iter().filter(|l| ctx.is_numerical(**l)).count();
-                let units = (n_num == 1 && leaves.len() > 1 && !ctx.is_numerical(id))
+                let units = (n_num == 1 && leaves.len() > 1 && !linear)
                     .then(|| gated_units(ctx, &expr, &leaves))
                     .flatten()
                     .filter(|u| *u <= GATED_UNITS);
-                let mode = if ctx.is_numerical(id) {
+                let mode = if linear {
                     MapMode::Linear
                 } else if n_num == 1 && leaves.len() == 1 {
                     MapMode::Discretise

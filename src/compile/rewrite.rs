@@ -225,6 +225,8 @@ pub fn rewrite(
     for id in graph.ancestors(&[target]) {
         let node = graph.node(id);
         let r = |x: &NodeId| remap[x];
+        // A select replaced by an equivalent circuit: the plain select.
+        let mut plain: Option<NodeId> = None;
         let new_op = match &node.op {
             Op::Map { expr, args }
                 if is_affine(expr)
@@ -333,7 +335,7 @@ pub fn rewrite(
                         && compared.contains(keys)
                         && compared.contains(queries) =>
                     {
-                        digits(
+                        split_affine(
                             &mut g,
                             graph,
                             sets,
@@ -341,6 +343,26 @@ pub fn rewrite(
                             &remap,
                             node.span,
                         )
+                        .inspect(|_| {
+                            plain = Some(g.add(
+                                Op::Select {
+                                    keys: r(keys),
+                                    queries: r(queries),
+                                    cmp: *cmp,
+                                },
+                                node.span,
+                            ));
+                        })
+                        .or_else(|| {
+                            digits(
+                                &mut g,
+                                graph,
+                                sets,
+                                (*keys, *queries, *cmp),
+                                &remap,
+                                node.span,
+                            )
+                        })
                         .unwrap_or(Op::Select {
                             keys: r(keys),
                             queries: r(queries),
@@ -360,6 +382,9 @@ pub fn rewrite(
             other => other.clone(),
         };
         let new = g.add(new_op, node.span);
+        if let Some(p) = plain {
+            g.set_equivalent(new, p);
+        }
         for n in &node.names {
             g.name(new, n);
         }
@@ -464,6 +489,153 @@ fn digits(
     let minor = sel(lk, lq, cmp);
     let tie = g.add(Op::SelAnd(same, minor), span);
     Some(Op::SelOr(major, tie))
+}
+
+/// `select(k, k, cmp)` with `k` an affine map of two s-ops whose pairs
+/// are not lexicographic, as a comparison of the digits of
+/// [`super::affine`]: `hi <` or (`hi ==` and `lo <`) or (`hi ==` and
+/// `lo ==` and `tw cmp`); `None` where it does not apply.
+fn split_affine(
+    g: &mut Graph,
+    graph: &Graph,
+    sets: &BTreeMap<NodeId, ValueSet>,
+    (keys, queries, cmp): (NodeId, NodeId, CmpOp),
+    remap: &BTreeMap<NodeId, NodeId>,
+    span: Option<crate::diag::Span>,
+) -> Option<Op> {
+    if keys != queries || !matches!(cmp, CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge) {
+        return None;
+    }
+    let Op::Map { expr, args } = graph.op(keys) else {
+        return None;
+    };
+    if args.len() != 2 || args[0] == args[1] || !is_affine(expr) {
+        return None;
+    }
+    let av = sets.get(&args[0]).and_then(ValueSet::values)?;
+    let bv = sets.get(&args[1]).and_then(ValueSet::values)?;
+    // A key whose table over both s-ops is small is cheaper as rank
+    // digits (`digits`: tables over that product, two heads).
+    if av.len().saturating_mul(bv.len()) <= super::plan::FUSE_LIMIT {
+        return None;
+    }
+    let f = |a: &Value, b: &Value| expr.eval(&[a, b]).ok();
+    // Either argument may be the one on the lattice: the narrower digits
+    // (`-hist + indices/10` steps by 1 over `hist`, giving `indices/10`
+    // ten remainders, or by 0.1 over `indices`, giving `hist` ten times
+    // as many steps).
+    let g_ab = super::affine::affine_digits(f, av, bv);
+    let g_ba = super::affine::affine_digits(|b: &Value, a: &Value| expr.eval(&[a, b]).ok(), bv, av);
+    let (swap, d) = match (g_ab, g_ba) {
+        (Some(x), Some(y)) if y.width < x.width => (true, y),
+        (Some(x), _) => (false, x),
+        (None, Some(y)) => (true, y),
+        (None, None) => return None,
+    };
+    let (a, b, av, bv) = if swap {
+        (args[1], args[0], bv, av)
+    } else {
+        (args[0], args[1], av, bv)
+    };
+    let (ra, rb) = (remap[&a], remap[&b]);
+    let a_hi = rank_map(g, ra, av, &d.a_hi);
+    let b_hi = rank_map(g, rb, bv, &d.b_hi);
+    let plus = Expr::Binary(BinOp::Add, Box::new(Expr::Arg(0)), Box::new(Expr::Arg(1)));
+    let hi = g.add(
+        Op::Map {
+            expr: plus,
+            args: vec![a_hi, b_hi],
+        },
+        span,
+    );
+    let lo = rank_map(g, rb, bv, &d.b_lo);
+    let strict = match cmp {
+        CmpOp::Lt | CmpOp::Le => CmpOp::Lt,
+        _ => CmpOp::Gt,
+    };
+    let sel = |g: &mut Graph, k: NodeId, c: CmpOp| {
+        g.add(
+            Op::Select {
+                keys: k,
+                queries: k,
+                cmp: c,
+            },
+            span,
+        )
+    };
+    let major = sel(g, hi, strict);
+    let same_hi = sel(g, hi, CmpOp::Eq);
+    if d.twins.is_empty() {
+        let minor = sel(g, lo, cmp);
+        let tie = g.add(Op::SelAnd(same_hi, minor), span);
+        return Some(Op::SelOr(major, tie));
+    }
+    let minor = sel(g, lo, strict);
+    let same_lo = sel(g, lo, CmpOp::Eq);
+    // tw over (a, b): the pair's index in a dict of the non-zero ones,
+    // 0 elsewhere.
+    let tw = twin_map(g, (ra, rb), (av, bv), &d.twins, span);
+    // Zero for all but a few pairs: a number, tabulated where it is not.
+    g.set_hint(tw, crate::ir::Hint::Numerical);
+    let last = sel(g, tw, cmp);
+    let tie = g.add(Op::SelAnd(same_hi, minor), span);
+    let same = g.add(Op::SelAnd(same_hi, same_lo), span);
+    let twin = g.add(Op::SelAnd(same, last), span);
+    let rest = g.add(Op::SelOr(tie, twin), span);
+    Some(Op::SelOr(major, rest))
+}
+
+/// The twin digit of [`super::affine`] as a map of `(a, b)`: a table of
+/// every pair's digit (0 for all but a few).
+fn twin_map(
+    g: &mut Graph,
+    (a, b): (NodeId, NodeId),
+    (av, bv): (&[Value], &[Value]),
+    twins: &[((usize, usize), i64)],
+    span: Option<crate::diag::Span>,
+) -> NodeId {
+    let nb = bv.len() as i64;
+    let index = |vals: &[Value]| {
+        std::sync::Arc::new(Table::dict(
+            vals.iter()
+                .enumerate()
+                .map(|(i, v)| (v.clone(), Elem::Atom(Value::Int(i as i64))))
+                .collect(),
+        ))
+    };
+    let mut codes: Vec<(Value, Elem)> = Vec::with_capacity(av.len() * bv.len());
+    let mut t = twins.iter().peekable();
+    for i in 0..av.len() {
+        for j in 0..bv.len() {
+            let digit = match t.peek() {
+                Some(((ti, tj), d)) if (*ti, *tj) == (i, j) => {
+                    t.next();
+                    *d
+                }
+                _ => 0,
+            };
+            codes.push((
+                Value::Int(i as i64 * nb + j as i64),
+                Elem::Atom(Value::Int(digit)),
+            ));
+        }
+    }
+    let code = Expr::Binary(
+        BinOp::Add,
+        Box::new(Expr::Binary(
+            BinOp::Mul,
+            Box::new(Expr::Index(index(av), Box::new(Expr::Arg(0)))),
+            Box::new(Expr::Const(Value::Int(nb))),
+        )),
+        Box::new(Expr::Index(index(bv), Box::new(Expr::Arg(1)))),
+    );
+    g.add(
+        Op::Map {
+            expr: Expr::Index(std::sync::Arc::new(Table::dict(codes)), Box::new(code)),
+            args: vec![a, b],
+        },
+        span,
+    )
 }
 
 /// All arguments are aggregates over one selector.

@@ -252,6 +252,9 @@ fn graph_and(graph: &Graph, a: NodeId, b: NodeId) -> Option<Vec<(f32, Vec<NodeId
 /// Whether a conjunct (single key and query leaves) holds for some pair of
 /// their values; unknown (large) tables count as satisfiable.
 pub fn satisfiable(ctx: &Ctx, t: &Term, maps: &SelMaps) -> bool {
+    if exclusive_trees(ctx.graph, &t.trees) {
+        return false;
+    }
     if t.keys.len() != 1 || t.queries.len() != 1 {
         return true;
     }
@@ -275,6 +278,36 @@ pub fn satisfiable(ctx: &Ctx, t: &Term, maps: &SelMaps) -> bool {
                 values: std::slice::from_ref(b),
             };
             term_holds(ctx.graph, maps, &t.trees, &k, &q)
+        })
+    })
+}
+
+/// Whether two of `trees` are comparisons of the same keys and queries
+/// that no pair of values satisfies together (`<` and `==`, `<` and `>=`,
+/// ...), whatever the values: decided without looking at value sets too
+/// large to check pair by pair (the digits of a split key).
+fn exclusive_trees(graph: &Graph, trees: &[NodeId]) -> bool {
+    use crate::syntax::ast::CmpOp::{Eq, Ge, Gt, Le, Lt, Ne};
+    let selects: Vec<(NodeId, NodeId, crate::syntax::ast::CmpOp)> = trees
+        .iter()
+        .filter_map(|s| match graph.op(*s) {
+            Op::Select { keys, queries, cmp } => Some((*keys, *queries, *cmp)),
+            _ => None,
+        })
+        .collect();
+    selects.iter().enumerate().any(|(i, (k, q, a))| {
+        selects[i + 1..].iter().any(|(k2, q2, b)| {
+            k == k2
+                && q == q2
+                && matches!(
+                    (a, b),
+                    (Lt, Eq | Gt | Ge)
+                        | (Eq, Lt | Gt | Ne)
+                        | (Gt, Lt | Eq | Le)
+                        | (Ne, Eq)
+                        | (Le, Gt)
+                        | (Ge, Lt)
+                )
         })
     })
 }

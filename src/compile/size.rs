@@ -359,7 +359,8 @@ impl<'a> Sizer<'a> {
     /// Whether an MLP writes something for output value `v` of `id`.
     fn writes(&self, id: NodeId, v: &Value) -> bool {
         match self.own(id) {
-            Own::Num => true,
+            // A zero adds nothing to a dim that holds zero.
+            Own::Num => v.as_f64() != Some(0.0),
             Own::Cat(_) => valueset::index_of(self.values(id), v).is_some(),
             Own::None => false,
         }

@@ -168,14 +168,36 @@ pub struct Domain {
 /// Infer the value set of every ancestor of `targets`. When `lenient`,
 /// sets too large to compute are `Unbounded` instead of an error (for a
 /// first look at a program the rewrites may still simplify).
+///
+/// The plain selects that rewritten selectors are equivalent to
+/// ([`Graph::equivalent`]) are read by the selector analyses
+/// (`onekey`), so their s-ops get value sets too, first and leniently
+/// (nothing but those analyses reads them).
 pub fn infer(
     graph: &Graph,
     targets: &[NodeId],
     domain: &Domain,
     lenient: bool,
 ) -> Result<BTreeMap<NodeId, ValueSet>, Diag> {
+    let plain: Vec<NodeId> = graph.equivalents().map(|(_, p)| p).collect();
+    let seed = if plain.is_empty() {
+        BTreeMap::new()
+    } else {
+        infer_from(graph, &plain, domain, true, BTreeMap::new()).unwrap_or_default()
+    };
+    infer_from(graph, targets, domain, lenient, seed)
+}
+
+/// [`infer`], starting from the sets of `seed`.
+fn infer_from(
+    graph: &Graph,
+    targets: &[NodeId],
+    domain: &Domain,
+    lenient: bool,
+    seed: BTreeMap<NodeId, ValueSet>,
+) -> Result<BTreeMap<NodeId, ValueSet>, Diag> {
     let n = domain.max_len;
-    let mut sets: BTreeMap<NodeId, ValueSet> = BTreeMap::new();
+    let mut sets: BTreeMap<NodeId, ValueSet> = seed;
     let exact = positional_values(graph, targets, domain);
     for id in graph.ancestors(targets) {
         let node = graph.node(id);

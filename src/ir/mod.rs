@@ -196,6 +196,11 @@ pub struct Graph {
     /// Every (node, user name) recorded, so that recording one is O(1)
     /// even when thousands of names are bound to one node.
     named: HashSet<(NodeId, Arc<str>)>,
+    /// Selectors a rewrite replaced by an equivalent circuit (the
+    /// compiler's digits of an affine key): rewritten node -> the plain
+    /// selector it selects exactly as, kept in the graph (unread) for the
+    /// analyses that reason about the plain form.
+    equivalent: HashMap<NodeId, NodeId>,
 }
 
 impl Graph {
@@ -257,6 +262,21 @@ impl Graph {
 
     pub fn hint(&self, id: NodeId) -> Option<Hint> {
         self.nodes[id.index()].hint
+    }
+
+    /// Record that selector `rewritten` selects exactly as `plain`.
+    pub fn set_equivalent(&mut self, rewritten: NodeId, plain: NodeId) {
+        self.equivalent.insert(rewritten, plain);
+    }
+
+    /// The plain selector `id` was rewritten from, if any.
+    pub fn equivalent(&self, id: NodeId) -> Option<NodeId> {
+        self.equivalent.get(&id).copied()
+    }
+
+    /// Every (rewritten, plain) pair of [`Graph::set_equivalent`].
+    pub fn equivalents(&self) -> impl Iterator<Item = (NodeId, NodeId)> + '_ {
+        self.equivalent.iter().map(|(a, b)| (*a, *b))
     }
 
     /// Record a user name for a node (first name wins for display).
