@@ -235,11 +235,19 @@ impl<'a> Ctx<'a> {
                                 domain.causal,
                             ))
                 }
-                // A table of numbers marked numerical (the rewrites' twin
-                // digits): one dim holding the number, written by a table
-                // whose units are where it is not zero.
-                Op::Map { expr, .. }
-                    if hint == Some(Hint::Numerical) && !is_affine(expr) && numeric(&id) =>
+                // A large table of numbers marked numerical (the rewrites'
+                // twin digits): one dim holding the number, written by a
+                // table whose units are where it is not zero. (A small one
+                // is folded into the heads that read it, or a one-hot.)
+                Op::Map { expr, args }
+                    if hint == Some(Hint::Numerical)
+                        && !is_affine(expr)
+                        && numeric(&id)
+                        && args
+                            .iter()
+                            .map(|a| sets.get(a).and_then(ValueSet::len).unwrap_or(usize::MAX))
+                            .try_fold(1usize, |a, b| a.checked_mul(b))
+                            .is_none_or(|t| t > FUSE_LIMIT) =>
                 {
                     true
                 }
