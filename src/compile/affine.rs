@@ -24,6 +24,10 @@ use crate::syntax::ast::CmpOp;
 /// Relative tolerance for "on the lattice" and "the same remainder".
 const TOL: f64 = 1e-7;
 
+/// Most pairs of values the split evaluates and sorts (tracr's
+/// `sort_freq` at N = 512 has 262,656).
+const MAX_PAIRS: usize = 1 << 21;
+
 /// The digits of a split key: per value of `a`, `A`; per value of `b`,
 /// `m` and `lo`; and `tw` per (a, b) pair where it is not zero.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,7 +51,7 @@ pub fn affine_digits(
     bv: &[Value],
 ) -> Option<AffineDigits> {
     let (na, nb) = (av.len(), bv.len());
-    if na < 2 || nb < 2 {
+    if na < 2 || nb < 2 || na.saturating_mul(nb) > MAX_PAIRS {
         return None;
     }
     // Numbers floats hold exactly, in one total order.
