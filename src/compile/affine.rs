@@ -28,6 +28,29 @@ const TOL: f64 = 1e-7;
 /// `sort_freq` at N = 512 has 262,656).
 const MAX_PAIRS: usize = 1 << 21;
 
+/// Numbers floats hold exactly (finite floats, ints below 2^53): there the
+/// interpreter's comparison is one total order. Past 2^53 it compares two
+/// ints exactly but an int and a float as floats, which is no order to
+/// rank by (2^53 < 2^53 + 1, both == 2^53 as a float).
+pub(super) fn exact_number(v: &Value) -> bool {
+    match v {
+        Value::Float(f) => f.is_finite(),
+        Value::Int(i) => i.unsigned_abs() < 1 << 53,
+        _ => false,
+    }
+}
+
+/// The interpreter's order of two values (`==` values are equal).
+pub(super) fn value_order(a: &Value, b: &Value) -> std::cmp::Ordering {
+    if compare(CmpOp::Lt, a, b).unwrap_or(false) {
+        std::cmp::Ordering::Less
+    } else if compare(CmpOp::Gt, a, b).unwrap_or(false) {
+        std::cmp::Ordering::Greater
+    } else {
+        std::cmp::Ordering::Equal
+    }
+}
+
 /// The digits of a split key: per value of `a`, `A`; per value of `b`,
 /// `m` and `lo`; and `tw` per (a, b) pair where it is not zero.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,17 +77,11 @@ pub fn affine_digits(
     if na < 2 || nb < 2 || na.saturating_mul(nb) > MAX_PAIRS {
         return None;
     }
-    // Numbers floats hold exactly, in one total order.
-    let exact = |v: &Value| match v {
-        Value::Float(f) => f.is_finite(),
-        Value::Int(i) => i.unsigned_abs() < 1 << 53,
-        _ => false,
-    };
     let mut table: Vec<Value> = Vec::with_capacity(na.checked_mul(nb)?);
     for a in av {
         for b in bv {
             let v = f(a, b)?;
-            if !exact(&v) {
+            if !exact_number(&v) {
                 return None;
             }
             table.push(v);
@@ -135,27 +152,18 @@ pub fn affine_digits(
     }
     // Sort every pair by (hi, lo, value); tw ranks the distinct floats of
     // one (hi, lo).
-    let cmp_values = |p: &Value, q: &Value| {
-        if compare(CmpOp::Lt, p, q).unwrap_or(false) {
-            std::cmp::Ordering::Less
-        } else if compare(CmpOp::Gt, p, q).unwrap_or(false) {
-            std::cmp::Ordering::Greater
-        } else {
-            std::cmp::Ordering::Equal
-        }
-    };
     let key = |e: usize| (a_hi[e / nb] + b_hi[e % nb], b_lo[e % nb]);
     let mut all: Vec<usize> = (0..na * nb).collect();
     all.sort_by(|p, q| {
         key(*p)
             .cmp(&key(*q))
-            .then_with(|| cmp_values(&table[*p], &table[*q]))
+            .then_with(|| value_order(&table[*p], &table[*q]))
     });
     let mut twins = Vec::new();
     let mut tw = 0i64;
     for w in all.windows(2) {
         let (p, q) = (w[0], w[1]);
-        let ord = cmp_values(&table[p], &table[q]);
+        let ord = value_order(&table[p], &table[q]);
         if key(p) == key(q) {
             if ord == std::cmp::Ordering::Less {
                 tw += 1;

@@ -26,6 +26,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::affine::{exact_number, value_order};
 use super::valueset::ValueSet;
 use crate::ir::expr::{Elem, Expr, Table};
 use crate::ir::value::{Value, compare};
@@ -44,27 +45,10 @@ const DIGITS_FROM: usize = 100;
 /// the two digits; `None` for values other than numbers floats hold
 /// exactly, or too few values.
 fn rank_digits(kv: &[Value], qv: &[Value]) -> Option<(Vec<i64>, Vec<i64>, i64)> {
-    // Numbers that floats hold exactly (finite floats, ints below 2^53):
-    // there `compare` is one total order. Past 2^53 it compares two ints
-    // exactly but an int and a float as floats, which is no order to rank
-    // by (2^53 < 2^53 + 1, both == 2^53 as a float).
-    let exact = |v: &Value| match v {
-        Value::Float(f) => f.is_finite(),
-        Value::Int(i) => i.unsigned_abs() < 1 << 53,
-        _ => false,
-    };
-    if !kv.iter().chain(qv).all(exact) {
+    if !kv.iter().chain(qv).all(exact_number) {
         return None;
     }
-    let order = |a: &Value, b: &Value| {
-        if compare(CmpOp::Lt, a, b).unwrap_or(false) {
-            std::cmp::Ordering::Less
-        } else if compare(CmpOp::Gt, a, b).unwrap_or(false) {
-            std::cmp::Ordering::Greater
-        } else {
-            std::cmp::Ordering::Equal
-        }
-    };
+    let order = value_order;
     // (value, which list, index in it), in order.
     let mut all: Vec<(&Value, bool, usize)> = kv
         .iter()
@@ -161,6 +145,26 @@ fn major_rows(table: &[Vec<f64>]) -> Option<(Vec<i64>, Vec<i64>)> {
         rb[*i] = r as i64;
     }
     Some((ra, rb))
+}
+
+/// `select(k, k, cmp)`, at `span`.
+fn self_select(g: &mut Graph, k: NodeId, cmp: CmpOp, span: Option<crate::diag::Span>) -> NodeId {
+    g.add(
+        Op::Select {
+            keys: k,
+            queries: k,
+            cmp,
+        },
+        span,
+    )
+}
+
+/// The strict comparison of `cmp`'s direction (`<` for `<` and `<=`).
+fn strict_of(cmp: CmpOp) -> CmpOp {
+    match cmp {
+        CmpOp::Lt | CmpOp::Le => CmpOp::Lt,
+        _ => CmpOp::Gt,
+    }
 }
 
 /// `rank(x)` as a map node over `x` (a dict from its values to ranks).
@@ -311,23 +315,10 @@ pub fn rewrite(
                         let na = rank_map(&mut g, remap[&args[0]], av, &lex.ra);
                         let nb = rank_map(&mut g, remap[&args[1]], bv, &lex.rb);
                         let (na, nb) = if lex.a_major { (na, nb) } else { (nb, na) };
-                        let strict = match cmp {
-                            CmpOp::Lt | CmpOp::Le => CmpOp::Lt,
-                            _ => CmpOp::Gt,
-                        };
-                        let sel = |g: &mut Graph, k: NodeId, c: CmpOp| {
-                            g.add(
-                                Op::Select {
-                                    keys: k,
-                                    queries: k,
-                                    cmp: c,
-                                },
-                                node.span,
-                            )
-                        };
-                        let major = sel(&mut g, na, strict);
-                        let same = sel(&mut g, na, CmpOp::Eq);
-                        let minor = sel(&mut g, nb, *cmp);
+                        let strict = strict_of(*cmp);
+                        let major = self_select(&mut g, na, strict, node.span);
+                        let same = self_select(&mut g, na, CmpOp::Eq, node.span);
+                        let minor = self_select(&mut g, nb, *cmp, node.span);
                         let tie = g.add(Op::SelAnd(same, minor), node.span);
                         Op::SelOr(major, tie)
                     }
@@ -470,10 +461,7 @@ fn digits(
     } else {
         split(queries, qv, &rq)
     };
-    let strict = match cmp {
-        CmpOp::Lt | CmpOp::Le => CmpOp::Lt,
-        _ => CmpOp::Gt,
-    };
+    let strict = strict_of(cmp);
     let mut sel = |k: NodeId, q: NodeId, c: CmpOp| {
         g.add(
             Op::Select {
@@ -549,20 +537,8 @@ fn split_affine(
         span,
     );
     let lo = rank_map(g, rb, bv, &d.b_lo);
-    let strict = match cmp {
-        CmpOp::Lt | CmpOp::Le => CmpOp::Lt,
-        _ => CmpOp::Gt,
-    };
-    let sel = |g: &mut Graph, k: NodeId, c: CmpOp| {
-        g.add(
-            Op::Select {
-                keys: k,
-                queries: k,
-                cmp: c,
-            },
-            span,
-        )
-    };
+    let strict = strict_of(cmp);
+    let sel = |g: &mut Graph, k: NodeId, c: CmpOp| self_select(g, k, c, span);
     let major = sel(g, hi, strict);
     let same_hi = sel(g, hi, CmpOp::Eq);
     if d.twins.is_empty() {
