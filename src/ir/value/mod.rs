@@ -22,7 +22,7 @@ use crate::diag::limits::Limit;
 pub use json::{non_finite_json, value_from_json, value_to_json, value_to_json_total};
 pub use ops::{binary, compare, indicator, py_eq, py_float, py_int, round, unary};
 pub use order::{DictKey, value_order};
-pub use repr::{py_float_repr, py_str_repr};
+pub use repr::{push_py_float, py_float_repr, py_str_repr};
 
 /// An atom: the value at one position of an s-op, with Python's
 /// semantics (bools are ints in arithmetic, `/` is true division, ...).

@@ -45,49 +45,81 @@ pub fn py_str_repr(s: &str) -> String {
 /// Python's `repr(float)`: shortest round-trip digits, scientific notation
 /// when the exponent is below -4 or at least 16, always a `.0` or exponent.
 pub fn py_float_repr(f: f64) -> String {
+    let mut out = String::with_capacity(24);
+    push_py_float(&mut out, f);
+    out
+}
+
+/// [`py_float_repr`], appended to `out` (one buffer for a whole
+/// document: `rasp.json` lists many thousands of floats).
+pub fn push_py_float(out: &mut String, f: f64) {
+    use std::fmt::Write;
     if f.is_nan() {
-        return "nan".into();
+        return out.push_str("nan");
     }
     if f.is_infinite() {
-        return if f > 0.0 { "inf".into() } else { "-inf".into() };
+        return out.push_str(if f > 0.0 { "inf" } else { "-inf" });
     }
     if f == 0.0 {
-        return if f.is_sign_negative() { "-0.0" } else { "0.0" }.into();
+        return out.push_str(if f.is_sign_negative() { "-0.0" } else { "0.0" });
     }
-    // Rust's `{:e}` gives the shortest round-trip digits: "-1.2345e-7".
-    let sci = format!("{:e}", f);
+    // Rust's `{:e}` gives the shortest round-trip digits: "-1.2345e-7",
+    // written after `out`'s end and rearranged there.
+    let start = out.len();
+    let _ = write!(out, "{:e}", f.abs());
+    let sci = out.split_off(start);
     let (mantissa, exp) = match sci.split_once('e') {
         Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
         None => (sci.as_str(), 0),
     };
-    let neg = mantissa.starts_with('-');
-    let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
-    let sign = if neg { "-" } else { "" };
+    // The digits: the mantissa without its point.
+    let (first, rest) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let n = (first.len() + rest.len()) as i32;
+    let digit = |k: i32| {
+        let k = k as usize;
+        if k < first.len() {
+            first.as_bytes()[k] as char
+        } else {
+            rest.as_bytes()[k - first.len()] as char
+        }
+    };
+    if f < 0.0 {
+        out.push('-');
+    }
     if (-4..16).contains(&exp) {
-        let n = digits.len() as i32;
-        let s = if exp >= 0 {
+        if exp >= 0 {
             let int_len = exp + 1;
+            for k in 0..n.min(int_len) {
+                out.push(digit(k));
+            }
+            for _ in n..int_len {
+                out.push('0');
+            }
+            out.push('.');
             if n <= int_len {
-                format!("{}{}.0", digits, "0".repeat((int_len - n) as usize))
-            } else {
-                format!(
-                    "{}.{}",
-                    &digits[..int_len as usize],
-                    &digits[int_len as usize..]
-                )
+                out.push('0');
+            }
+            for k in int_len..n {
+                out.push(digit(k));
             }
         } else {
-            format!("0.{}{}", "0".repeat((-exp - 1) as usize), digits)
-        };
-        format!("{sign}{s}")
+            out.push_str("0.");
+            for _ in 0..(-exp - 1) {
+                out.push('0');
+            }
+            for k in 0..n {
+                out.push(digit(k));
+            }
+        }
     } else {
-        let m = if digits.len() == 1 {
-            digits.clone()
-        } else {
-            format!("{}.{}", &digits[..1], &digits[1..])
-        };
-        let esign = if exp < 0 { '-' } else { '+' };
-        format!("{sign}{m}e{esign}{:02}", exp.abs())
+        out.push(digit(0));
+        if n > 1 {
+            out.push('.');
+            for k in 1..n {
+                out.push(digit(k));
+            }
+        }
+        let _ = write!(out, "e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs());
     }
 }
 
@@ -125,5 +157,59 @@ mod tests {
         ] {
             assert_eq!(py_float_repr(f), s);
         }
+    }
+
+    /// Random floats of every magnitude: the text parses back to the same
+    /// float, and is the reference construction's (digits of `{:e}` placed
+    /// by Python's rules, written with `format!`).
+    #[test]
+    fn float_repr_round_trips() {
+        fn reference(f: f64) -> String {
+            let sci = format!("{:e}", f);
+            let (mantissa, exp) = sci.split_once('e').unwrap();
+            let exp: i32 = exp.parse().unwrap();
+            let sign = if mantissa.starts_with('-') { "-" } else { "" };
+            let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
+            let n = digits.len() as i32;
+            if (-4..16).contains(&exp) {
+                if exp >= 0 {
+                    let int_len = exp + 1;
+                    if n <= int_len {
+                        format!("{sign}{digits}{}.0", "0".repeat((int_len - n) as usize))
+                    } else {
+                        let (a, b) = digits.split_at(int_len as usize);
+                        format!("{sign}{a}.{b}")
+                    }
+                } else {
+                    format!("{sign}0.{}{digits}", "0".repeat((-exp - 1) as usize))
+                }
+            } else {
+                let m = if n == 1 {
+                    digits.clone()
+                } else {
+                    format!("{}.{}", &digits[..1], &digits[1..])
+                };
+                let esign = if exp < 0 { '-' } else { '+' };
+                format!("{sign}{m}e{esign}{:02}", exp.abs())
+            }
+        }
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let f = f64::from_bits(state);
+            if !f.is_finite() || f == 0.0 {
+                continue;
+            }
+            let text = py_float_repr(f);
+            assert_eq!(text, reference(f), "{f:e}");
+            let back: f64 = text.parse().expect("parses");
+            assert_eq!(back.to_bits(), f.to_bits(), "{text}");
+        }
+        let mut buf = String::from("[");
+        push_py_float(&mut buf, 0.25);
+        push_py_float(&mut buf, -1e-7);
+        assert_eq!(buf, "[0.25-1e-07");
     }
 }

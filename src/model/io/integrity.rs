@@ -20,7 +20,7 @@ use serde_json::Value;
 use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 
 use super::{CONFIG_FILE, META_FILE, WEIGHTS_FILE};
-use crate::ir::value::py_float_repr;
+use crate::ir::value::push_py_float;
 
 /// The hash family the checksums use.
 pub const ALGORITHM: &str = "xxh3-64";
@@ -119,12 +119,13 @@ fn write_canonical(v: &Value, out: &mut String) {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) => {
+            use std::fmt::Write;
             if let Some(i) = n.as_u64() {
-                out.push_str(&i.to_string());
+                let _ = write!(out, "{i}");
             } else if let Some(i) = n.as_i64() {
-                out.push_str(&i.to_string());
+                let _ = write!(out, "{i}");
             } else {
-                out.push_str(&py_float_repr(n.as_f64().unwrap_or(f64::NAN)));
+                push_py_float(out, n.as_f64().unwrap_or(f64::NAN));
             }
         }
         Value::String(s) => out.push_str(&Value::String(s.clone()).to_string()),
