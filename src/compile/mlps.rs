@@ -333,20 +333,25 @@ impl Builder<'_> {
             },
             Op::SelectorWidth(_) | Op::Length => {
                 let n = self.opts.max_len;
-                let parts: Vec<(f32, bool)> = match self.plan.width_parts.get(&id) {
-                    Some(parts) => parts.iter().map(|w| (w.sign, w.terms.is_empty())).collect(),
-                    None => vec![(1.0, matches!(self.graph.op(id), Op::Length))],
+                let parts: Vec<(f32, bool, Option<usize>)> = match self.plan.width_parts.get(&id) {
+                    Some(parts) => parts
+                        .iter()
+                        .map(|w| (w.sign, w.terms.is_empty(), w.most))
+                        .collect(),
+                    None => vec![(1.0, matches!(self.graph.op(id), Op::Length), None)],
                 };
                 let single = parts.len() == 1 && parts[0].0 == 1.0;
-                for (i, (sign, every_key)) in parts.into_iter().enumerate() {
+                for (i, (sign, every_key, most)) in parts.into_iter().enumerate() {
                     let scratch = self.scratch(id, i)?;
-                    // A part that selects every key counts at least one.
+                    // A part that selects every key counts at least one,
+                    // and one that selects few at most that many.
                     let lo = usize::from(every_key);
+                    let hi = most.map_or(n, |m| m.min(n));
                     let own = match self.dims.get(&id).and_then(|d| d.num.as_deref()) {
                         Some([(dim, _)]) => Some(*dim),
                         _ => None,
                     };
-                    let points: Vec<Point> = (lo..=n)
+                    let points: Vec<Point> = (lo..=hi)
                         .map(|w| {
                             let out = if single {
                                 self.outputs(id, &Value::Int(w as i64))

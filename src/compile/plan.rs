@@ -722,7 +722,19 @@ pub fn plan(ctx: &Ctx, target: NodeId) -> Result<Plan, Diag> {
                                     read(*l, true, &mut p, &mut work);
                                 }
                             }
-                            built.push(WidthPart { sign, terms });
+                            // A conjunction selects no more than any of
+                            // its selects (a `not` may select more).
+                            let most = ctx.domain.and_then(|d| {
+                                lits.iter()
+                                    .filter(|l| !matches!(graph.op(**l), Op::SelNot(_)))
+                                    .filter_map(|l| {
+                                        super::onekey::most_selected(
+                                            graph, *l, sets, d.max_len, d.causal,
+                                        )
+                                    })
+                                    .min()
+                            });
+                            built.push(WidthPart { sign, terms, most });
                         }
                         p.width_parts.insert(id, built);
                         p.numerical.insert(id);

@@ -40,6 +40,10 @@ pub struct WidthPart {
     pub sign: f32,
     /// The conjuncts (none: every key).
     pub terms: Vec<Term>,
+    /// The most keys the conjunction selects for one query, where fewer
+    /// than the length is known (`onekey::most_selected` of a literal):
+    /// its decoder stops there.
+    pub most: Option<usize>,
 }
 
 /// Most conjunctions an inclusion-exclusion width may have.

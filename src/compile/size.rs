@@ -450,17 +450,21 @@ impl<'a> Sizer<'a> {
     /// when the part selects every key) to N.
     fn decoder_units(&self, id: NodeId) -> usize {
         let n = self.max_len;
-        let parts: Vec<(f32, bool)> = match self.plan.width_parts.get(&id) {
-            Some(parts) => parts.iter().map(|w| (w.sign, w.terms.is_empty())).collect(),
-            None => vec![(1.0, matches!(self.graph.op(id), Op::Length))],
+        let parts: Vec<(f32, bool, Option<usize>)> = match self.plan.width_parts.get(&id) {
+            Some(parts) => parts
+                .iter()
+                .map(|w| (w.sign, w.terms.is_empty(), w.most))
+                .collect(),
+            None => vec![(1.0, matches!(self.graph.op(id), Op::Length), None)],
         };
         let single = parts.len() == 1 && parts[0].0 == 1.0;
         let own = self.own(id);
         parts
             .iter()
-            .map(|(_, every_key)| {
+            .map(|(_, every_key, most)| {
                 let lo = usize::from(*every_key);
-                let points: Vec<(f64, Value)> = (lo..=n)
+                let hi = most.map_or(n, |m| m.min(n));
+                let points: Vec<(f64, Value)> = (lo..=hi)
                     .map(|w| (1.0 / (w as f64 + 1.0), Value::Int(w as i64)))
                     .collect();
                 if single {
