@@ -446,25 +446,34 @@ impl<'a> Sizer<'a> {
         }
     }
 
-    /// A width's decoders: per part, steps over `1/(w+1)` for w from 0 (1
-    /// when the part selects every key) to N.
-    fn decoder_units(&self, id: NodeId) -> usize {
+    /// A width's (or `length`'s) decoded parts: each one's sign and the
+    /// counts `lo..=hi` it decodes: from 1 where the part selects every
+    /// key (else 0) to the most keys its conjunction selects (else N).
+    pub fn decoder_parts(&self, id: NodeId) -> Vec<(f32, std::ops::RangeInclusive<usize>)> {
         let n = self.max_len;
-        let parts: Vec<(f32, bool, Option<usize>)> = match self.plan.width_parts.get(&id) {
+        let range = |every_key: bool, most: Option<usize>| {
+            usize::from(every_key)..=most.map_or(n, |m| m.min(n))
+        };
+        match self.plan.width_parts.get(&id) {
             Some(parts) => parts
                 .iter()
-                .map(|w| (w.sign, w.terms.is_empty(), w.most))
+                .map(|w| (w.sign, range(w.terms.is_empty(), w.most)))
                 .collect(),
-            None => vec![(1.0, matches!(self.graph.op(id), Op::Length), None)],
-        };
+            None => vec![(1.0, range(matches!(self.graph.op(id), Op::Length), None))],
+        }
+    }
+
+    /// A width's decoders: per part, steps over `1/(w+1)` for the counts
+    /// it decodes ([`Sizer::decoder_parts`]).
+    fn decoder_units(&self, id: NodeId) -> usize {
+        let parts = self.decoder_parts(id);
         let single = parts.len() == 1 && parts[0].0 == 1.0;
         let own = self.own(id);
         parts
             .iter()
-            .map(|(_, every_key, most)| {
-                let lo = usize::from(*every_key);
-                let hi = most.map_or(n, |m| m.min(n));
-                let points: Vec<(f64, Value)> = (lo..=hi)
+            .map(|(_, counts)| {
+                let points: Vec<(f64, Value)> = counts
+                    .clone()
                     .map(|w| (1.0 / (w as f64 + 1.0), Value::Int(w as i64)))
                     .collect();
                 if single {
