@@ -420,19 +420,22 @@ fn fuse_once(ctx: &Ctx, id: NodeId) -> (Expr, Vec<NodeId>) {
                 .copied()
                 .filter(|l| !ctx.is_numerical(*l))
                 .collect();
-            // Inlining a map of one s-op with no more values than the
-            // map's own never makes the table larger: the map needs no
-            // one-hot of its own then, whatever the table's size.
+            // Inlining a categorical map of one s-op with no more values
+            // than the map's own never makes the table larger: the map
+            // needs no one-hot of its own then, whatever the table's size.
+            // (A number read apart may instead be discretised per tuple of
+            // the others, with units only where the output changes; a
+            // numerical table, written where it is not zero, always reads
+            // one-hots.)
             let mut apart = leaves.clone();
             if !apart.contains(a) {
                 apart.push(*a);
             }
+            let never_larger = sub_leaves.len() == 1
+                && (!ctx.is_numerical(*a) || ctx.is_numerical(id))
+                && ctx.table_size(&cats) <= ctx.table_size(&apart);
             let fits = match numerical.as_slice() {
-                [] => {
-                    ctx.table_size(&cats) <= FUSE_LIMIT
-                        || (sub_leaves.len() == 1
-                            && ctx.table_size(&cats) <= ctx.table_size(&apart))
-                }
+                [] => ctx.table_size(&cats) <= FUSE_LIMIT || never_larger,
                 [x] => {
                     ctx.sets.get(x).and_then(ValueSet::len).is_some()
                         && ctx.table_size(&cats) <= FUSE_LIMIT
