@@ -235,22 +235,6 @@ impl<'a> Ctx<'a> {
                                 domain.causal,
                             ))
                 }
-                // A large table of numbers marked numerical (the rewrites'
-                // twin digits): one dim holding the number, written by a
-                // table whose units are where it is not zero. (A small one
-                // is folded into the heads that read it, or a one-hot.)
-                Op::Map { expr, args }
-                    if hint == Some(Hint::Numerical)
-                        && !is_affine(expr)
-                        && numeric(&id)
-                        && args
-                            .iter()
-                            .map(|a| sets.get(a).and_then(ValueSet::len).unwrap_or(usize::MAX))
-                            .try_fold(1usize, |a, b| a.checked_mul(b))
-                            .is_none_or(|t| t > FUSE_LIMIT) =>
-                {
-                    true
-                }
                 Op::Map { expr, args } => {
                     let table = args
                         .iter()
@@ -258,14 +242,24 @@ impl<'a> Ctx<'a> {
                         .try_fold(1usize, |a, b| a.checked_mul(b))
                         .unwrap_or(usize::MAX);
                     let out = sets.get(&id).and_then(ValueSet::len).unwrap_or(usize::MAX);
-                    is_affine(expr)
-                        && !args.is_empty()
-                        && args.iter().all(numeric)
+                    // A large table of numbers marked numerical (the
+                    // rewrites' twin digits): one dim holding the number,
+                    // written by a table whose units are where it is not
+                    // zero. (A small one is folded into the heads that read
+                    // it, or a one-hot.)
+                    let sparse = hint == Some(Hint::Numerical)
+                        && !is_affine(expr)
                         && numeric(&id)
-                        && (hint == Some(Hint::Numerical)
-                            || args.len() == 1
-                            || args.iter().any(|a| numerical.contains(a))
-                            || (table > LINEAR_TABLE / 4 && table > 2 * out))
+                        && table > FUSE_LIMIT;
+                    sparse
+                        || (is_affine(expr)
+                            && !args.is_empty()
+                            && args.iter().all(numeric)
+                            && numeric(&id)
+                            && (hint == Some(Hint::Numerical)
+                                || args.len() == 1
+                                || args.iter().any(|a| numerical.contains(a))
+                                || (table > LINEAR_TABLE / 4 && table > 2 * out)))
                 }
                 _ => false,
             };

@@ -561,8 +561,9 @@ fn split_affine(
     Some(Op::SelOr(major, rest))
 }
 
-/// The twin digit of [`super::affine`] as a map of `(a, b)`: a table of
-/// every pair's digit (0 for all but a few).
+/// The twin digit of [`super::affine`] as a map of `(a, b)`: a list of
+/// every pair's digit (0 for all but a few), indexed by the pair's code
+/// `i·|b| + j`.
 fn twin_map(
     g: &mut Graph,
     (a, b): (NodeId, NodeId),
@@ -579,22 +580,9 @@ fn twin_map(
                 .collect(),
         ))
     };
-    let mut codes: Vec<(Value, Elem)> = Vec::with_capacity(av.len() * bv.len());
-    let mut t = twins.iter().peekable();
-    for i in 0..av.len() {
-        for j in 0..bv.len() {
-            let digit = match t.peek() {
-                Some(((ti, tj), d)) if (*ti, *tj) == (i, j) => {
-                    t.next();
-                    *d
-                }
-                _ => 0,
-            };
-            codes.push((
-                Value::Int(i as i64 * nb + j as i64),
-                Elem::Atom(Value::Int(digit)),
-            ));
-        }
+    let mut digits: Vec<Elem> = vec![Elem::Atom(Value::Int(0)); av.len() * bv.len()];
+    for ((i, j), d) in twins {
+        digits[i * bv.len() + j] = Elem::Atom(Value::Int(*d));
     }
     let code = Expr::Binary(
         BinOp::Add,
@@ -607,7 +595,10 @@ fn twin_map(
     );
     g.add(
         Op::Map {
-            expr: Expr::Index(std::sync::Arc::new(Table::dict(codes)), Box::new(code)),
+            expr: Expr::Index(
+                std::sync::Arc::new(Table::List(digits.into())),
+                Box::new(code),
+            ),
             args: vec![a, b],
         },
         span,
