@@ -10,6 +10,7 @@
 
 use super::ATTN_C;
 use super::builder::{Builder, Head};
+use super::keygroups::KeyGroups;
 use super::plan::Term;
 use super::precision::{self, Mean};
 use super::selectors::{Side, term_holds};
@@ -36,28 +37,50 @@ impl Builder<'_> {
     }
 
     /// Score rows (Q and K) of a selector's conjuncts; returns the score of
-    /// a key that satisfies every conjunct.
+    /// a key that satisfies every conjunct. Key values that score alike
+    /// share a head dim, and one no query selects has none (`keygroups`).
     fn qk(&self, terms: &[Term], head: &mut Head) -> Result<f32, Diag> {
         for t in terms {
             let (kd, kv) = self.side(&t.keys, t.key_product)?;
             let (qd, qv) = self.side(&t.queries, t.query_product)?;
+            let identity;
+            let groups = match &t.groups {
+                Some(g) => g.as_ref(),
+                None => {
+                    identity = KeyGroups::identity(kd.len());
+                    &identity
+                }
+            };
+            debug_assert_eq!(
+                kv,
+                super::keygroups::side_values(self.sets, self.plan, &t.keys, t.key_product),
+                "key values in the order they were grouped"
+            );
+            if groups.of_key.len() != kd.len() {
+                return Err(self.internal(
+                    t.trees[0],
+                    "has key groups that do not match its key one-hot",
+                ));
+            }
             let base = head.width;
-            head.width += kd.len();
-            for (a, key_dim) in kd.iter().enumerate() {
-                head.k.push((*key_dim, base + a, 1.0));
+            head.width += groups.width();
+            for (key_dim, g) in kd.iter().zip(&groups.of_key) {
+                if let Some(g) = g {
+                    head.k.push((*key_dim, base + *g as usize, 1.0));
+                }
             }
             for (b, query_dim) in qd.iter().enumerate() {
-                for (a, key_vals) in kv.iter().enumerate() {
+                for (g, &a) in groups.reps.iter().enumerate() {
                     let k = Side {
                         leaves: &t.keys,
-                        values: key_vals,
+                        values: &kv[a],
                     };
                     let q = Side {
                         leaves: &t.queries,
                         values: &qv[b],
                     };
                     if term_holds(self.graph, &self.plan.sel_maps, &t.trees, &k, &q) {
-                        head.q.push((*query_dim, base + a, ATTN_C));
+                        head.q.push((*query_dim, base + g, ATTN_C));
                     }
                 }
             }

@@ -70,17 +70,47 @@ impl Builder<'_> {
         let k = leaves.len();
         let mut rows: Vec<(Vec<usize>, Lin)> = Vec::new();
         let sizes: Vec<usize> = leaves.iter().map(|l| l.1.len()).collect();
+        // The usual value's dim: lit by a constant unit, taken back by
+        // every tuple of another value.
+        let usual = match self.sizer().usual(&f) {
+            Some(u) => {
+                let dims = self.dims.get(&id).and_then(|d| d.cat.as_ref());
+                let dim = dims.and_then(|(ds, vs)| valueset::index_of(vs, u).map(|j| ds[j]));
+                match dim {
+                    Some(d) => Some((u.clone(), d)),
+                    None => return Err(self.internal(id, "has no one-hot dim for its usual value")),
+                }
+            }
+            None => None,
+        };
         valueset::for_each_index(&sizes, |idx| {
             let combo: Vec<&Value> = idx.iter().zip(&leaves).map(|(i, l)| &l.1[*i]).collect();
             if let Ok(v) = f.expr.eval(&combo) {
                 let mut w_out = self.outputs(id, &v);
                 // A number 0 writes nothing (its dim holds 0).
                 w_out.retain(|(_, w)| *w != 0.0);
+                if let Some((u, ud)) = &usual {
+                    if u.same(&v) {
+                        w_out.retain(|(d, _)| d != ud);
+                    } else {
+                        w_out.push((*ud, -1.0));
+                    }
+                }
                 if !w_out.is_empty() {
                     rows.push((idx.to_vec(), w_out));
                 }
             }
         });
+        if let Some((_, ud)) = usual {
+            self.push_units(
+                layer,
+                vec![Unit {
+                    w_in: vec![(self.one, 1.0)],
+                    b_in: 0.0,
+                    w_out: vec![(ud, 1.0)],
+                }],
+            );
+        }
         let key = (layer, f.leaves.clone());
         let mut shared = self.table_rows.remove(&key).unwrap_or_default();
         let mut fresh = Vec::new();

@@ -27,6 +27,7 @@ mod builder;
 pub mod explain;
 mod grid;
 mod heads;
+mod keygroups;
 mod mlps;
 pub mod onekey;
 pub mod plan;

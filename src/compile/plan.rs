@@ -121,6 +121,11 @@ pub struct Fused {
     /// leaf that becomes numerical later (a width by inclusion-exclusion)
     /// is read through its conversion, and scheduled after it.
     pub number: Option<usize>,
+    /// For a `Table` that writes a one-hot: the value most tuples give
+    /// (`table_defaults`). One constant unit writes its dim, and each
+    /// tuple of another value takes it back: units only where the value
+    /// is not the usual one.
+    pub default: Option<Value>,
 }
 
 impl Fused {
@@ -476,6 +481,85 @@ fn fuse_once(ctx: &Ctx, id: NodeId) -> (Expr, Vec<NodeId>) {
     (substitute(expr, &subst), leaves)
 }
 
+/// A gated discretisation whose number is a map of one categorical s-op
+/// `L` (`indices / 100`) may cost more units than a table over `L`'s
+/// one-hot and the other leaves where the table's output is mostly one
+/// value (a digit that is 0 but for a few pairs): a table writes units
+/// only for the tuples of other values (`table_defaults`). Returns that
+/// table's expression and leaves when it has fewer units than `gated`.
+fn table_instead(
+    ctx: &Ctx,
+    expr: &Expr,
+    leaves: &[NodeId],
+    gated: usize,
+) -> Option<(Expr, Vec<NodeId>)> {
+    let slot = leaves.iter().position(|l| ctx.is_numerical(*l))?;
+    let x = leaves[slot];
+    if !matches!(ctx.graph.op(x), Op::Map { .. }) {
+        return None;
+    }
+    let (sub, sub_leaves) = fuse(ctx, x);
+    let [l] = sub_leaves.as_slice() else {
+        return None;
+    };
+    if ctx.is_numerical(*l) {
+        return None;
+    }
+    let mut merged: Vec<NodeId> = leaves.to_vec();
+    let at = match merged.iter().position(|m| m == l) {
+        Some(p) => {
+            merged.remove(slot);
+            p - usize::from(p > slot)
+        }
+        None => {
+            merged[slot] = *l;
+            slot
+        }
+    };
+    if ctx.table_size(&merged) > DEFAULT_ROWS {
+        return None;
+    }
+    // Old argument i is new argument map[i]; x's own argument is `at`.
+    let map: Vec<u32> = leaves
+        .iter()
+        .map(|m| merged.iter().position(|n| n == m).unwrap_or(at) as u32)
+        .collect();
+    let inner = sub.remap(&[at as u32]);
+    let subst: Vec<Expr> = (0..leaves.len())
+        .map(|i| {
+            if i == slot {
+                inner.clone()
+            } else {
+                Expr::Arg(map[i])
+            }
+        })
+        .collect();
+    let fused = substitute(expr, &subst);
+    let vals: Vec<&[Value]> = merged
+        .iter()
+        .map(|m| ctx.sets.get(m).and_then(ValueSet::values))
+        .collect::<Option<_>>()?;
+    let sizes: Vec<usize> = vals.iter().map(|v| v.len()).collect();
+    let mut counts: Vec<(Value, usize)> = Vec::new();
+    let mut rows = 0usize;
+    super::valueset::for_each_index(&sizes, |idx| {
+        let combo: Vec<&Value> = idx.iter().zip(&vals).map(|(i, v)| &v[*i]).collect();
+        if let Ok(v) = fused.eval(&combo) {
+            rows += 1;
+            // The usual value is counted among the first 64 seen (else
+            // the table's units are overestimated, never under).
+            match counts.iter().position(|(u, _)| u.same(&v)) {
+                Some(j) => counts[j].1 += 1,
+                None if counts.len() < 64 => counts.push((v, 1)),
+                None => {}
+            }
+        }
+    });
+    let usual = counts.iter().map(|(_, c)| *c).max().unwrap_or(0);
+    let units = rows - usual + 1;
+    (units < gated).then_some((fused, merged))
+}
+
 /// Whether reading the categorical map `a` as a one-hot of its own costs
 /// fewer MLP units than inlining it: a table over this map's other leaves
 /// and `a`'s values, plus `a`'s own table shared among its readers,
@@ -620,10 +704,18 @@ pub fn plan(ctx: &Ctx, target: NodeId) -> Result<Plan, Diag> {
                     fuse(ctx, id)
                 };
                 let n_num = leaves.iter().filter(|l| ctx.is_numerical(**l)).count();
-                let units = (n_num == 1 && leaves.len() > 1 && !linear)
+                let mut units = (n_num == 1 && leaves.len() > 1 && !linear)
                     .then(|| gated_units(ctx, &expr, &leaves))
                     .flatten()
                     .filter(|u| *u <= GATED_UNITS);
+                let (expr, leaves, n_num) =
+                    match units.and_then(|u| table_instead(ctx, &expr, &leaves, u)) {
+                        Some((e, l)) => {
+                            units = None;
+                            (e, l, 0)
+                        }
+                        None => (expr, leaves, n_num),
+                    };
                 let mode = if linear {
                     MapMode::Linear
                 } else if n_num == 1 && leaves.len() == 1 {
@@ -645,6 +737,7 @@ pub fn plan(ctx: &Ctx, target: NodeId) -> Result<Plan, Diag> {
                     mode,
                     units,
                     number,
+                    default: None,
                 };
                 for (i, l) in f.leaves.iter().enumerate() {
                     read(*l, f.reads_one_hot(i), &mut p, &mut work);
@@ -799,8 +892,60 @@ pub fn plan(ctx: &Ctx, target: NodeId) -> Result<Plan, Diag> {
         }
     }
     partial_conversions(ctx, target, &mut p);
+    table_defaults(ctx, &mut p);
+    super::keygroups::assign(graph, sets, &mut p);
     schedule(graph, &mut p);
     Ok(p)
+}
+
+/// The most rows a table is evaluated over to find its usual value.
+const DEFAULT_ROWS: usize = 1 << 20;
+
+/// The usual value of each table that writes a one-hot (`Fused::default`),
+/// where at least two tuples give it.
+fn table_defaults(ctx: &Ctx, p: &mut Plan) {
+    let max_len = ctx.domain.map_or(0, |d| d.max_len);
+    let sizer = super::size::Sizer::new(ctx.graph, ctx.sets, p, max_len);
+    let mut found = Vec::new();
+    for (id, f) in &p.fused {
+        if f.mode != MapMode::Table || !matches!(sizer.own(*id), super::size::Own::Cat(_)) {
+            continue;
+        }
+        let vals = sizer.values(*id);
+        let leaves: Vec<&[Value]> = f.leaves.iter().map(|l| sizer.values(*l)).collect();
+        let sizes: Vec<usize> = leaves.iter().map(|l| l.len()).collect();
+        if ctx.table_size(&f.leaves) > DEFAULT_ROWS {
+            continue;
+        }
+        let mut counts = vec![0usize; vals.len()];
+        super::valueset::for_each_index(&sizes, |idx| {
+            let combo: Vec<&Value> = idx.iter().zip(&leaves).map(|(i, l)| &l[*i]).collect();
+            if let Ok(v) = f.expr.eval(&combo)
+                && let Some(j) = super::valueset::index_of(vals, &v)
+            {
+                counts[j] += 1;
+            }
+        });
+        // The first of the most common values.
+        let best =
+            counts
+                .iter()
+                .enumerate()
+                .fold(None, |b: Option<(usize, usize)>, (j, c)| match b {
+                    Some((_, bc)) if bc >= *c => b,
+                    _ => Some((j, *c)),
+                });
+        if let Some((j, c)) = best
+            && c >= 2
+        {
+            found.push((*id, vals[j].clone()));
+        }
+    }
+    for (id, v) in found {
+        if let Some(f) = p.fused.get_mut(&id) {
+            f.default = Some(v);
+        }
+    }
 }
 
 /// Whether two of a node's numbers lie closer together than a step over

@@ -21,7 +21,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::builder::{Builder, Unit};
-use super::size::{Group, Life, clear_at, is_zero};
+use super::size::{Group, Life, clear_at, clearing_units, is_zero};
 use super::sublayer::Sublayer;
 use crate::diag::{Diag, codes};
 use crate::ir::NodeId;
@@ -163,7 +163,7 @@ pub fn reclaim(
     let mut labels: Vec<Vec<String>> = Vec::new();
     let mut pool: Vec<(usize, Sublayer)> = Vec::new();
     let mut cleared_in = BTreeMap::new();
-    let mut clears: Vec<(usize, usize)> = Vec::new();
+    let mut clears: Vec<(usize, usize, usize)> = Vec::new();
     for d in order {
         let first = life[d].write;
         let p = match pool.iter().position(|(_, free)| *free < first) {
@@ -178,7 +178,7 @@ pub fn reclaim(
         if let Some(c) = clear_at(d) {
             let layer = c.layer().unwrap_or(0);
             cleared_in.insert(d, layer);
-            clears.push((p, layer));
+            clears.push((p, layer, clearing_units(&life[d])));
             pool.push((p, c));
         }
     }
@@ -229,8 +229,9 @@ pub fn reclaim(
     b.bos_dim = map(b.bos_dim);
     b.labels = labels.into_iter().map(|l| l.join(" | ")).collect();
     // The clearing units, gated off at BOS like every other unit.
-    for (p, layer) in clears {
-        for sign in [1.0f32, -1.0] {
+    // A one-hot's dim holds no negative number: `relu(x)` is all of it.
+    for (p, layer, units) in clears {
+        for &sign in &[1.0f32, -1.0][..units] {
             let u = Unit {
                 w_in: vec![(p, sign)],
                 b_in: 0.0,

@@ -550,9 +550,9 @@ fn split_affine(
     let same_lo = sel(g, lo, CmpOp::Eq);
     // tw over (a, b): the pair's index in a dict of the non-zero ones,
     // 0 elsewhere.
+    // Zero for all but a few pairs: a table whose units are where it is
+    // not (`plan::table_defaults`).
     let tw = twin_map(g, (ra, rb), (av, bv), &d.twins, span);
-    // Zero for all but a few pairs: a number, tabulated where it is not.
-    g.set_hint(tw, crate::ir::Hint::Numerical);
     let last = sel(g, tw, cmp);
     let tie = g.add(Op::SelAnd(same_hi, minor), span);
     let same = g.add(Op::SelAnd(same_hi, same_lo), span);

@@ -30,6 +30,9 @@ pub struct Term {
     /// `2qk - k^2` (peaks where the key equals the query): the query is
     /// read as a number, with no one-hot.
     pub numeq: bool,
+    /// The head dims of the key values (`keygroups`), set at the end of
+    /// planning; none for a numerical equality.
+    pub groups: Option<std::sync::Arc<super::keygroups::KeyGroups>>,
 }
 
 /// A selector width computed as a signed sum of the widths of
@@ -195,6 +198,7 @@ pub fn terms_of(
                 query_product,
                 trees: vec![s],
                 numeq: false,
+                groups: None,
             }),
         }
     }
@@ -435,10 +439,11 @@ pub fn numeq_term(
         query_product: None,
         trees: vec![sel],
         numeq: true,
+        groups: None,
     }])
 }
 
-type SelMaps = BTreeMap<NodeId, SelMap>;
+pub type SelMaps = BTreeMap<NodeId, SelMap>;
 
 /// One side (keys or queries) of a conjunct: its leaves and one value each.
 #[derive(Clone, Copy)]

@@ -65,6 +65,10 @@ pub struct Life {
     /// How many of its dims hold something other than 0 at BOS (an
     /// aggregate's default, a width's scratch): those are never reused.
     pub bos_live: usize,
+    /// A one-hot (an s-op's, a conversion's, a product's): its dims hold
+    /// no negative number at any real position (a copy's are weights of
+    /// a softmax), so one unit clears each, `x - relu(x)`, not two.
+    pub one_hot: bool,
 }
 
 /// The MLP that zeroes a group's dims once they are dead: at or after
@@ -303,9 +307,13 @@ impl<'a> Sizer<'a> {
         }
     }
 
-    /// The head dims a conjunct's keys take: their product one-hot, or the
-    /// one-hot of the key s-op.
+    /// The head dims a conjunct's keys take: one per group of key values
+    /// that score alike (`keygroups`), else one per dim of their product
+    /// one-hot or of the key s-op's one-hot.
     fn key_width(&self, t: &Term) -> usize {
+        if let Some(g) = &t.groups {
+            return g.width();
+        }
         match t.key_product {
             Some(i) => self.product(i),
             None => t.keys.first().map_or(0, |k| self.one_hot_len(*k)),
@@ -354,6 +362,11 @@ impl<'a> Sizer<'a> {
                 })
                 .collect(),
         }
+    }
+
+    /// A table's usual value (`Fused::default`), where it writes a one-hot.
+    pub fn usual<'f>(&self, f: &'f super::plan::Fused) -> Option<&'f Value> {
+        f.default.as_ref().filter(|_| f.mode == MapMode::Table)
     }
 
     /// Whether an MLP writes something for output value `v` of `id`.
@@ -420,13 +433,16 @@ impl<'a> Sizer<'a> {
         if rows > COUNT_ROWS {
             return rows;
         }
-        let mut units = 0;
+        // One constant unit per table with a usual value, which the
+        // tuples of that value leave alone.
+        let mut units = fs.iter().filter(|(_, f)| self.usual(f).is_some()).count();
         valueset::for_each_index(&sizes, |idx| {
             let combo: Vec<&Value> = idx.iter().zip(&leaves).map(|(i, l)| &l[*i]).collect();
-            if fs
-                .iter()
-                .any(|(id, f)| f.expr.eval(&combo).is_ok_and(|v| self.writes(*id, &v)))
-            {
+            if fs.iter().any(|(id, f)| {
+                f.expr.eval(&combo).is_ok_and(|v| {
+                    self.writes(*id, &v) && self.usual(f).is_none_or(|u| !u.same(&v))
+                })
+            }) {
                 units += 1;
             }
         });
@@ -539,6 +555,7 @@ impl<'a> Sizer<'a> {
             zeros: 0,
             keep: false,
             bos_live: 0,
+            one_hot: false,
         };
         lives.insert(
             Group::One,
@@ -588,6 +605,7 @@ impl<'a> Sizer<'a> {
                     Life {
                         bos_live,
                         zeros,
+                        one_hot: matches!(own, Own::Cat(_)),
                         ..life(pos)
                     },
                 );
@@ -604,12 +622,24 @@ impl<'a> Sizer<'a> {
                 );
             }
             if let Some(c) = plan.conv_pos.get(&id) {
-                lives.insert(Group::Conv(id), life(*c));
+                lives.insert(
+                    Group::Conv(id),
+                    Life {
+                        one_hot: true,
+                        ..life(*c)
+                    },
+                );
             }
         }
         for i in 0..plan.products.len() {
             let at = plan.product_pos.get(i).copied().unwrap_or(Sublayer::EMBED);
-            lives.insert(Group::Product(i), life(at));
+            lives.insert(
+                Group::Product(i),
+                Life {
+                    one_hot: true,
+                    ..life(at)
+                },
+            );
         }
         let mut reads: Vec<Read> = Vec::new();
         for &id in &plan.nodes {
@@ -757,8 +787,14 @@ impl<'a> Sizer<'a> {
     }
 }
 
+/// The units that zero one dim of a group: `relu(x)` taken back for a
+/// one-hot, `relu(x) - relu(-x)` for a number of either sign.
+pub fn clearing_units(life: &Life) -> usize {
+    if life.one_hot { 1 } else { 2 }
+}
+
 /// The residual width `reclaim` ends with, and the clearing units it adds
-/// to each layer's MLP (two per dim it zeroes). `reclaim` gives every dim
+/// to each layer's MLP (`clearing_units` per dim it zeroes). `reclaim` gives every dim
 /// of a group its group's live range and takes any free dim for each dim
 /// in order of first write, which needs exactly as many dims as are ever
 /// live at once; when that is all of them it changes nothing.
@@ -776,20 +812,21 @@ pub fn reuse(
         .filter(|(_, n)| *n > 0)
         .map(|(g, _)| lives[g].write)
         .max();
-    // (write, clear, dims never freed, dims freed at `clear`): a group's
-    // dims of value 0 and its others.
-    let mut spans: Vec<(Sublayer, Option<Sublayer>, usize, usize)> = Vec::new();
+    // (write, clear, dims never freed, dims freed at `clear`, units per
+    // cleared dim): a group's dims of value 0 and its others.
+    let mut spans: Vec<(Sublayer, Option<Sublayer>, usize, usize, usize)> = Vec::new();
     for (g, n) in groups {
         let l = lives[g];
         let stay = l.bos_live.min(*n);
         let zeros = l.zeros.min(n - stay);
+        let units = clearing_units(&l);
         for (dims, zero) in [(zeros, true), (n - stay - zeros, false)] {
             match clear_at(&l, zero, n_layers, last_write) {
-                Some(c) => spans.push((l.write, Some(c), 0, dims)),
-                None => spans.push((l.write, None, dims, 0)),
+                Some(c) => spans.push((l.write, Some(c), 0, dims, units)),
+                None => spans.push((l.write, None, dims, 0, units)),
             }
         }
-        spans.push((l.write, None, stay, 0));
+        spans.push((l.write, None, stay, 0, units));
     }
     let mut most = 0usize;
     for s in std::iter::once(Sublayer::EMBED).chain(Sublayer::all(n_layers)) {
@@ -812,7 +849,7 @@ pub fn reuse(
     }
     for sp in &spans {
         if let Some(l) = sp.1.and_then(Sublayer::layer) {
-            clears[l] = clears[l].saturating_add(sp.3.saturating_mul(2));
+            clears[l] = clears[l].saturating_add(sp.3.saturating_mul(sp.4));
         }
     }
     (most, clears)

@@ -84,6 +84,8 @@ pub(super) struct Outcome {
     pub(super) ratio: Option<f64>,
     /// The residual width of the model built (none when refused).
     pub(super) width: Option<usize>,
+    /// Its dense parameter count.
+    pub(super) params: Option<usize>,
 }
 
 fn is_internal(d: &rasp::diag::Diag) -> bool {
@@ -141,6 +143,7 @@ pub(super) fn check_scope(
     let mut inputs = (0, 0);
     let mut ratio = None;
     let mut width = None;
+    let mut params = None;
     let run = catch_unwind(AssertUnwindSafe(|| {
         let compiled = compile(
             &session.graph,
@@ -190,6 +193,7 @@ pub(super) fn check_scope(
             Err(d) => return Class::Refused(d.code.to_string(), d.message.clone()),
         };
         width = Some(compiled.model.config.d_model);
+        params = Some(rasp::compile::explain::parameter_count(&compiled.model).0);
         match estimate_bound(&compiled, false) {
             Ok(r) => ratio = Some(r),
             Err(e) => return Class::Estimate(e),
@@ -246,6 +250,7 @@ pub(super) fn check_scope(
         skipped: inputs.1,
         ratio,
         width,
+        params,
     })
 }
 
@@ -334,6 +339,7 @@ fn genprog_child() {
             "skipped": o.skipped,
             "ratio": o.ratio,
             "width": o.width,
+            "params": o.params,
         }),
     };
     println!("{CHILD_BEGIN}\n{out}\n{CHILD_END}");
@@ -400,6 +406,7 @@ pub(super) fn check_prog_isolated(p: &Prog, limit: Duration) -> Option<Outcome> 
         skipped: 0,
         ratio: None,
         width: None,
+        params: None,
     };
     let Some(status) = status else {
         return Some(outcome(Class::Timeout));
@@ -427,5 +434,6 @@ pub(super) fn check_prog_isolated(p: &Prog, limit: Duration) -> Option<Outcome> 
         skipped: v["skipped"].as_u64().unwrap_or(0) as usize,
         ratio: v["ratio"].as_f64(),
         width: v["width"].as_u64().map(|w| w as usize),
+        params: v["params"].as_u64().map(|w| w as usize),
     })
 }

@@ -16,11 +16,13 @@ use super::generator::{Gen, LONG, Rng};
 // ---------------------------------------------------------------------------
 
 /// The header line of a regression program:
-/// `# compile: sop=out vocab=abcd max_len=5 [expect=verify] [max_width=W]`.
+/// `# compile: sop=out vocab=abcd max_len=5 [expect=verify] [max_width=W]
+/// [max_params=P]`.
 /// With `expect=verify` a refusal fails too (the program is one the
 /// compiler should handle, e.g. a refusal over a gap that is only float
 /// rounding); with `max_width` so does a model wider than W residual dims
-/// (a construction that keeps widths down).
+/// (a construction that keeps widths down), with `max_params` one of more
+/// than P parameters.
 pub(crate) struct Header {
     pub(crate) sop: String,
     pub(crate) vocab: String,
@@ -28,6 +30,7 @@ pub(crate) struct Header {
     pub(crate) causal: bool,
     must_verify: bool,
     max_width: Option<usize>,
+    max_params: Option<usize>,
 }
 
 pub(crate) fn parse_header(text: &str) -> Option<Header> {
@@ -38,6 +41,7 @@ pub(crate) fn parse_header(text: &str) -> Option<Header> {
     let mut must_verify = false;
     let mut causal = false;
     let mut max_width = None;
+    let mut max_params = None;
     for w in line.split_whitespace() {
         if w == "causal" {
             causal = true;
@@ -51,6 +55,7 @@ pub(crate) fn parse_header(text: &str) -> Option<Header> {
             ("expect", "verify") => must_verify = true,
             ("expect", "refuse-or-verify") => must_verify = false,
             ("max_width", _) => max_width = Some(v.parse().ok()?),
+            ("max_params", _) => max_params = Some(v.parse().ok()?),
             _ => return None,
         }
     }
@@ -61,6 +66,7 @@ pub(crate) fn parse_header(text: &str) -> Option<Header> {
         causal,
         must_verify,
         max_width,
+        max_params,
     })
 }
 
@@ -88,7 +94,7 @@ fn genprog_regressions() {
         let name = path.file_name().expect("name").to_string_lossy();
         let text = std::fs::read_to_string(path).expect("reads");
         let h = parse_header(&text).unwrap_or_else(|| {
-            panic!("{name}: the first line is not `# compile: sop=.. vocab=.. max_len=.. [expect=verify] [max_width=..]`")
+            panic!("{name}: the first line is not `# compile: sop=.. vocab=.. max_len=.. [expect=verify] [max_width=..] [max_params=..]`")
         });
         let vocab =
             parse_vocab(&h.vocab).unwrap_or_else(|d| panic!("{name}: {}", d.render_plain()));
@@ -119,6 +125,14 @@ fn genprog_regressions() {
             let _ = writeln!(
                 failures,
                 "--- {name}: residual width {w}, over its max_width={most}"
+            );
+        }
+        if let (Some(most), Some(p)) = (h.max_params, o.params)
+            && p > most
+        {
+            let _ = writeln!(
+                failures,
+                "--- {name}: {p} parameters, over its max_params={most}"
             );
         }
     }
