@@ -195,10 +195,12 @@ fn mix(
                     };
                 }
             } else if nz.len() * keys > kstart[keys] {
-                for (j, s) in wi.iter_mut().enumerate() {
-                    for &(d, kd) in &kn[kstart[j]..kstart[j + 1]] {
-                        *s += q[d as usize] * kd;
-                    }
+                // Each key's few products summed in a register, onto 0.0
+                // in the order of its dims: the floats the others give.
+                for (s, w) in wi.iter_mut().zip(kstart.windows(2)) {
+                    *s = kn[w[0]..w[1]]
+                        .iter()
+                        .fold(0.0f32, |acc, &(d, kd)| acc + q[d as usize] * kd);
                 }
             } else if sparse_keys {
                 // Few non-zeros in the query and sparse keys: the keys'
