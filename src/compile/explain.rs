@@ -15,34 +15,40 @@ use crate::model::{Encoding, Model};
 
 /// Parameters of a model: (all, non-zero).
 pub fn parameter_count(m: &Model) -> (usize, usize) {
+    use ndarray::{ArrayBase, Data, Dimension};
     let mut all = 0usize;
     let mut nonzero = 0usize;
-    let mut add = |xs: &mut dyn Iterator<Item = &f32>| {
-        for x in xs {
-            all += 1;
-            if *x != 0.0 {
-                nonzero += 1;
-            }
-        }
+    // A contiguous tensor is counted as one slice (a loop the compiler
+    // vectorises: a 100 M-parameter model in tens of milliseconds).
+    fn count<S: Data<Elem = f32>, D: Dimension>(t: &ArrayBase<S, D>) -> (usize, usize) {
+        let nz = match t.as_slice_memory_order() {
+            Some(xs) => xs.iter().map(|x| usize::from(*x != 0.0)).sum(),
+            None => t.iter().filter(|x| **x != 0.0).count(),
+        };
+        (t.len(), nz)
+    }
+    let mut add = |(n, nz): (usize, usize)| {
+        all += n;
+        nonzero += nz;
     };
-    add(&mut m.w_e.iter());
-    add(&mut m.w_pos.iter());
+    add(count(&m.w_e));
+    add(count(&m.w_pos));
     for b in &m.blocks {
         let a = &b.attn;
         for t in [&a.w_q, &a.w_k, &a.w_v, &a.w_o] {
-            add(&mut t.iter());
+            add(count(t));
         }
         for t in [&a.b_q, &a.b_k, &a.b_v] {
-            add(&mut t.iter());
+            add(count(t));
         }
-        add(&mut a.b_o.iter());
-        add(&mut b.mlp.w_in.iter());
-        add(&mut b.mlp.b_in.iter());
-        add(&mut b.mlp.w_out.iter());
-        add(&mut b.mlp.b_out.iter());
+        add(count(&a.b_o));
+        add(count(&b.mlp.w_in));
+        add(count(&b.mlp.b_in));
+        add(count(&b.mlp.w_out));
+        add(count(&b.mlp.b_out));
     }
-    add(&mut m.w_u.iter());
-    add(&mut m.b_u.iter());
+    add(count(&m.w_u));
+    add(count(&m.b_u));
     (all, nonzero)
 }
 

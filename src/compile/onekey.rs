@@ -263,8 +263,8 @@ impl<'a> Inputs<'a> {
         }
         let mut seen: HashMap<EqKey, EqKey> = HashMap::new();
         for x in vals {
-            let assign = BTreeMap::from([(a, x)]);
-            let mut memo = BTreeMap::new();
+            let assign = [(a, x)];
+            let mut memo = Vec::new();
             // Failing (an input reaching it fails) or NaN (never selected):
             // no two keys meet there.
             let Some(ko) = eval_at(self.graph, k, 0, 1, &assign, &mut memo)
@@ -558,23 +558,53 @@ impl<'a> Inputs<'a> {
         if combos > MAX_COMBINATIONS || work.is_none_or(|w| w > MAX_WORK) {
             return None;
         }
+        // The maps that read none of the free s-ops: evaluated once per
+        // position, not once per combination of the free s-ops' values.
+        let mut reads_free: std::collections::BTreeSet<NodeId> = free.iter().copied().collect();
+        let mut grew = true;
+        while grew {
+            grew = false;
+            for &m in &maps {
+                if let Op::Map { args, .. } = g.op(m)
+                    && !reads_free.contains(&m)
+                    && args.iter().any(|a| reads_free.contains(a))
+                {
+                    reads_free.insert(m);
+                    grew = true;
+                }
+            }
+        }
+        let fixed: Vec<NodeId> = maps
+            .iter()
+            .copied()
+            .filter(|m| !reads_free.contains(m))
+            .collect();
         let mut worst = 0usize;
+        let mut assign: Vec<(NodeId, &Value)> = Vec::with_capacity(free.len());
+        let mut base: Vec<(NodeId, Option<Value>)> = Vec::new();
+        let mut memo: Vec<(NodeId, Option<Value>)> = Vec::new();
         for len in lengths {
             // The positions each value (by what decides `==`) occurs at.
             let mut at: HashMap<EqKey, Vec<usize>> = HashMap::new();
             for pos in 0..len {
                 let mut over = false;
+                let seen = if self.causal { pos + 1 } else { len };
+                base.clear();
+                for m in &fixed {
+                    eval_at(g, *m, pos, seen, &[], &mut base);
+                }
                 super::valueset::for_each_index(&sizes, |idx| {
                     if over {
                         return;
                     }
-                    let assign: BTreeMap<NodeId, &Value> = free
-                        .iter()
-                        .zip(idx.iter().zip(&free_sets))
-                        .map(|(f, (i, s))| (*f, &s[*i]))
-                        .collect();
-                    let mut memo = BTreeMap::new();
-                    let seen = if self.causal { pos + 1 } else { len };
+                    assign.clear();
+                    assign.extend(
+                        free.iter()
+                            .zip(idx.iter().zip(&free_sets))
+                            .map(|(f, (i, s))| (*f, &s[*i])),
+                    );
+                    memo.clear();
+                    memo.extend_from_slice(&base);
                     if let Some(k) = eval_at(g, sop, pos, seen, &assign, &mut memo)
                         .as_ref()
                         .and_then(eq_key)
@@ -598,15 +628,16 @@ impl<'a> Inputs<'a> {
 
 /// The value of a map at position `pos` of an input of `len` tokens, with
 /// the other s-ops it reads holding `assign`; `None` where it fails.
+/// `memo` holds the nodes already evaluated (a few: a list).
 fn eval_at(
     graph: &Graph,
     id: NodeId,
     pos: usize,
     len: usize,
-    assign: &BTreeMap<NodeId, &Value>,
-    memo: &mut BTreeMap<NodeId, Option<Value>>,
+    assign: &[(NodeId, &Value)],
+    memo: &mut Vec<(NodeId, Option<Value>)>,
 ) -> Option<Value> {
-    if let Some(v) = memo.get(&id) {
+    if let Some((_, v)) = memo.iter().find(|(n, _)| *n == id) {
         return v.clone();
     }
     let out = match graph.op(id) {
@@ -621,9 +652,12 @@ fn eval_at(
             let refs: Vec<&Value> = vals.iter().collect();
             expr.eval(&refs).ok()
         }
-        _ => assign.get(&id).map(|v| (*v).clone()),
+        _ => assign
+            .iter()
+            .find(|(n, _)| *n == id)
+            .map(|(_, v)| (*v).clone()),
     };
-    memo.insert(id, out.clone());
+    memo.push((id, out.clone()));
     out
 }
 

@@ -27,20 +27,8 @@ pub fn save(model: &Model, dir: &Path) -> Result<(), Diag> {
         )
         .help("a model file holds a compiled model, whose attention scale is sqrt(d_head)")
     })?;
-    let data: Vec<(String, Vec<usize>, Vec<u8>)> = tensors(model)
-        .into_iter()
-        .map(|(name, view)| {
-            // Little-endian floats, four bytes each, in row-major order
-            // (a loop over fixed chunks, which compiles to plain copies).
-            let mut bytes = vec![0u8; view.len() * 4];
-            for (b, x) in bytes.chunks_exact_mut(4).zip(view.iter()) {
-                b.copy_from_slice(&x.to_le_bytes());
-            }
-            (name, view.shape().to_vec(), bytes)
-        })
-        .collect();
     let weights = safetensors_bytes(
-        &data,
+        &tensors(model),
         &[
             ("format", "pt".to_string()),
             ("rasp_version", model.meta.rasp_version.clone()),
@@ -73,7 +61,7 @@ pub fn save(model: &Model, dir: &Path) -> Result<(), Diag> {
 /// `safetensors` crate, whose metadata map is a `HashMap` serialised in a
 /// random order: the same model must give the same bytes.
 fn safetensors_bytes(
-    tensors: &[(String, Vec<usize>, Vec<u8>)],
+    tensors: &[(String, ndarray::ArrayViewD<'_, f32>)],
     metadata: &[(&str, String)],
 ) -> Vec<u8> {
     let mut header = serde_json::Map::new();
@@ -86,20 +74,39 @@ fn safetensors_bytes(
             .into(),
     );
     let mut at = 0usize;
-    for (name, shape, bytes) in tensors {
+    for (name, view) in tensors {
+        let len = view.len() * 4;
         header.insert(
             name.clone(),
-            serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": [at, at + bytes.len()]}),
+            serde_json::json!({"dtype": "F32", "shape": view.shape(), "data_offsets": [at, at + len]}),
         );
-        at += bytes.len();
+        at += len;
     }
     let mut text = serde_json::Value::Object(header).to_string().into_bytes();
     text.resize(text.len().next_multiple_of(8), b' ');
     let mut out = Vec::with_capacity(8 + text.len() + at);
     out.extend_from_slice(&(text.len() as u64).to_le_bytes());
     out.extend_from_slice(&text);
-    for (_, _, bytes) in tensors {
-        out.extend_from_slice(bytes);
+    // Little-endian floats, four bytes each, in row-major order, written
+    // straight into the file's bytes (a loop over fixed chunks, which
+    // compiles to plain copies; over the slice of a standard-layout
+    // tensor, not ndarray's element iterator).
+    for (_, view) in tensors {
+        let start = out.len();
+        out.resize(start + view.len() * 4, 0);
+        let dst = out[start..].chunks_exact_mut(4);
+        match view.as_slice() {
+            Some(xs) => {
+                for (b, x) in dst.zip(xs) {
+                    b.copy_from_slice(&x.to_le_bytes());
+                }
+            }
+            None => {
+                for (b, x) in dst.zip(view.iter()) {
+                    b.copy_from_slice(&x.to_le_bytes());
+                }
+            }
+        }
     }
     out
 }
