@@ -230,9 +230,14 @@ pub fn expand(graph: &Graph, sel: NodeId) -> Option<Vec<(f32, Vec<NodeId>)>> {
         }
         _ => return None,
     };
-    // Merge equal conjunctions; drop those that cancel.
+    // Merge equal conjunctions; drop those that cancel, and those that
+    // select nothing whatever the values (`hi < and hi ==`: a lexicographic
+    // comparison's disjuncts exclude each other), whose width is 0.
     let mut merged: Vec<(f32, Vec<NodeId>)> = Vec::new();
     for (s, mut c) in out {
+        if exclusive_trees(graph, &c) {
+            continue;
+        }
         c.sort();
         match merged.iter_mut().find(|(_, d)| *d == c) {
             Some(m) => m.0 += s,

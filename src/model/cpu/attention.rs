@@ -34,7 +34,15 @@ impl Cpu {
             let mut dst = qkv.slice_mut(s![.., g.cols.clone()]);
             product(resid.view(), &g.input, w, &mut dst, &mut scratch.nz);
         }
-        qkv += &a.b_qkv;
+        // The biases where they are not zero (a compiled model's Q and K
+        // have none): a column each, not a pass over the whole matrix.
+        // Adding 0.0 would change no float but -0.0, which nothing reads
+        // as different.
+        for (c, &b) in a.b_qkv.iter().enumerate() {
+            if b != 0.0 {
+                qkv.column_mut(c).mapv_inplace(|x| x + b);
+            }
+        }
         let mut z = zeroed(&mut z_buf, resid.nrows(), a.z_width);
         let qkv = qkv.into_slice().expect("a fresh matrix is contiguous");
         let zs = z.as_slice_mut().expect("a fresh matrix is contiguous");
