@@ -329,20 +329,8 @@ impl<'a> Builder<'a> {
     fn layout_products(&mut self) {
         for (i, prod) in self.plan.products.clone().into_iter().enumerate() {
             let names: Vec<String> = prod.leaves.iter().map(|l| self.name(*l)).collect();
-            let mut tuples: Vec<Vec<Value>> = vec![Vec::new()];
-            for l in &prod.leaves {
-                let vals = self.values(*l).to_vec();
-                tuples = tuples
-                    .iter()
-                    .flat_map(|t| {
-                        vals.iter().map(move |v| {
-                            let mut t = t.clone();
-                            t.push(v.clone());
-                            t
-                        })
-                    })
-                    .collect();
-            }
+            let lists: Vec<&[Value]> = prod.leaves.iter().map(|l| self.values(*l)).collect();
+            let tuples = super::valueset::tuples(&lists);
             let dims = self.alloc_group(Group::Product(i), tuples.len(), |j| {
                 let vals: Vec<String> = tuples[j].iter().map(Value::repr).collect();
                 format!("({}):({})", names.join(", "), vals.join(", "))

@@ -110,21 +110,8 @@ pub fn side_values(
         |id: NodeId| -> &[Value] { sets.get(&id).and_then(ValueSet::values).unwrap_or(&[]) };
     match product {
         Some(i) => {
-            let mut tuples: Vec<Vec<Value>> = vec![Vec::new()];
-            for l in &p.products[i].leaves {
-                let vals = values(*l);
-                tuples = tuples
-                    .iter()
-                    .flat_map(|t| {
-                        vals.iter().map(move |v| {
-                            let mut t = t.clone();
-                            t.push(v.clone());
-                            t
-                        })
-                    })
-                    .collect();
-            }
-            tuples
+            let lists: Vec<&[Value]> = p.products[i].leaves.iter().map(|l| values(*l)).collect();
+            super::valueset::tuples(&lists)
         }
         None => {
             let Some(leaf) = leaves.first() else {

@@ -396,6 +396,25 @@ fn for_each_combination(sets: &[&[Value]], mut f: impl FnMut(&[&Value])) {
     });
 }
 
+/// Every tuple of one value from each list, the last list varying
+/// fastest (the order of product one-hots' dims).
+pub fn tuples(lists: &[&[Value]]) -> Vec<Vec<Value>> {
+    let mut out: Vec<Vec<Value>> = vec![Vec::new()];
+    for vals in lists {
+        out = out
+            .iter()
+            .flat_map(|t| {
+                vals.iter().map(move |v| {
+                    let mut t = t.clone();
+                    t.push(v.clone());
+                    t
+                })
+            })
+            .collect();
+    }
+    out
+}
+
 /// Every tuple of indices `idx` with `idx[k] < sizes[k]`, last index
 /// fastest (nothing when a size is 0; one empty tuple when there are none).
 pub fn for_each_index(sizes: &[usize], mut f: impl FnMut(&[usize])) {
