@@ -10,7 +10,6 @@
 
 use super::ATTN_C;
 use super::builder::{Builder, Head};
-use super::keygroups::KeyGroups;
 use super::plan::Term;
 use super::precision::{self, Mean};
 use super::selectors::{Side, term_holds};
@@ -43,13 +42,8 @@ impl Builder<'_> {
         for t in terms {
             let (kd, kv) = self.side(&t.keys, t.key_product)?;
             let (qd, qv) = self.side(&t.queries, t.query_product)?;
-            let identity;
-            let groups = match &t.groups {
-                Some(g) => g.as_ref(),
-                None => {
-                    identity = KeyGroups::identity(kd.len());
-                    &identity
-                }
+            let Some(groups) = t.groups.as_deref() else {
+                return Err(self.internal(t.trees[0], "has no key groups"));
             };
             debug_assert_eq!(
                 kv,

@@ -489,6 +489,7 @@ fn fuse_once(ctx: &Ctx, id: NodeId) -> (Expr, Vec<NodeId>) {
 /// table's expression and leaves when it has fewer units than `gated`.
 fn table_instead(
     ctx: &Ctx,
+    id: NodeId,
     expr: &Expr,
     leaves: &[NodeId],
     gated: usize,
@@ -539,25 +540,36 @@ fn table_instead(
         .iter()
         .map(|m| ctx.sets.get(m).and_then(ValueSet::values))
         .collect::<Option<_>>()?;
-    let sizes: Vec<usize> = vals.iter().map(|v| v.len()).collect();
-    let mut counts: Vec<(Value, usize)> = Vec::new();
+    let out = ctx.sets.get(&id).and_then(ValueSet::values)?;
+    let (rows, usual) = usual_value(&fused, &vals, out);
+    let units = rows - usual.map_or(0, |(_, c)| c) + 1;
+    (units < gated).then_some((fused, merged))
+}
+
+/// Over every tuple of `leaves`' values: how many tuples `expr` evaluates
+/// on, and the first of its most common values (an index into `out`, the
+/// map's values) with how many tuples give it.
+fn usual_value(expr: &Expr, leaves: &[&[Value]], out: &[Value]) -> (usize, Option<(usize, usize)>) {
+    let sizes: Vec<usize> = leaves.iter().map(|l| l.len()).collect();
+    let mut counts = vec![0usize; out.len()];
     let mut rows = 0usize;
     super::valueset::for_each_index(&sizes, |idx| {
-        let combo: Vec<&Value> = idx.iter().zip(&vals).map(|(i, v)| &v[*i]).collect();
-        if let Ok(v) = fused.eval(&combo) {
+        let combo: Vec<&Value> = idx.iter().zip(leaves).map(|(i, l)| &l[*i]).collect();
+        if let Ok(v) = expr.eval(&combo) {
             rows += 1;
-            // The usual value is counted among the first 64 seen (else
-            // the table's units are overestimated, never under).
-            match counts.iter().position(|(u, _)| u.same(&v)) {
-                Some(j) => counts[j].1 += 1,
-                None if counts.len() < 64 => counts.push((v, 1)),
-                None => {}
+            if let Some(j) = super::valueset::index_of(out, &v) {
+                counts[j] += 1;
             }
         }
     });
-    let usual = counts.iter().map(|(_, c)| *c).max().unwrap_or(0);
-    let units = rows - usual + 1;
-    (units < gated).then_some((fused, merged))
+    let best = counts
+        .iter()
+        .enumerate()
+        .fold(None, |b: Option<(usize, usize)>, (j, c)| match b {
+            Some((_, bc)) if bc >= *c => b,
+            _ => Some((j, *c)),
+        });
+    (rows, best)
 }
 
 /// Whether reading the categorical map `a` as a one-hot of its own costs
@@ -709,7 +721,7 @@ pub fn plan(ctx: &Ctx, target: NodeId) -> Result<Plan, Diag> {
                     .flatten()
                     .filter(|u| *u <= GATED_UNITS);
                 let (expr, leaves, n_num) =
-                    match units.and_then(|u| table_instead(ctx, &expr, &leaves, u)) {
+                    match units.and_then(|u| table_instead(ctx, id, &expr, &leaves, u)) {
                         Some((e, l)) => {
                             units = None;
                             (e, l, 0)
@@ -911,31 +923,12 @@ fn table_defaults(ctx: &Ctx, p: &mut Plan) {
         if f.mode != MapMode::Table || !matches!(sizer.own(*id), super::size::Own::Cat(_)) {
             continue;
         }
-        let vals = sizer.values(*id);
-        let leaves: Vec<&[Value]> = f.leaves.iter().map(|l| sizer.values(*l)).collect();
-        let sizes: Vec<usize> = leaves.iter().map(|l| l.len()).collect();
         if ctx.table_size(&f.leaves) > DEFAULT_ROWS {
             continue;
         }
-        let mut counts = vec![0usize; vals.len()];
-        super::valueset::for_each_index(&sizes, |idx| {
-            let combo: Vec<&Value> = idx.iter().zip(&leaves).map(|(i, l)| &l[*i]).collect();
-            if let Ok(v) = f.expr.eval(&combo)
-                && let Some(j) = super::valueset::index_of(vals, &v)
-            {
-                counts[j] += 1;
-            }
-        });
-        // The first of the most common values.
-        let best =
-            counts
-                .iter()
-                .enumerate()
-                .fold(None, |b: Option<(usize, usize)>, (j, c)| match b {
-                    Some((_, bc)) if bc >= *c => b,
-                    _ => Some((j, *c)),
-                });
-        if let Some((j, c)) = best
+        let vals = sizer.values(*id);
+        let leaves: Vec<&[Value]> = f.leaves.iter().map(|l| sizer.values(*l)).collect();
+        if let (_, Some((j, c))) = usual_value(&f.expr, &leaves, vals)
             && c >= 2
         {
             found.push((*id, vals[j].clone()));
